@@ -1,0 +1,51 @@
+"""depthnb: the package behind a course in monocular depth estimation.
+
+Submodules are imported on first use, so ``import depthnb`` stays fast and
+``depthnb.data.SyntheticRooms`` works after a plain ``import depthnb``.
+"""
+
+import importlib
+from types import ModuleType
+
+from depthnb.errors import (
+    CheckpointError,
+    ConfigError,
+    DataError,
+    DepthnbError,
+    DownloadError,
+    ModelError,
+)
+
+__version__ = "0.1.0"
+
+_SUBMODULES = {
+    "data",
+    "encodings",
+    "losses",
+    "maskdepth_task",
+    "metrics",
+    "models",
+    "notebook",
+    "predict",
+    "profiling",
+    "train",
+    "video",
+    "viz",
+}
+
+__all__ = [
+    "CheckpointError",
+    "ConfigError",
+    "DataError",
+    "DepthnbError",
+    "DownloadError",
+    "ModelError",
+    "__version__",
+    *sorted(_SUBMODULES),
+]
+
+
+def __getattr__(name: str) -> ModuleType:
+    if name in _SUBMODULES:
+        return importlib.import_module(f"depthnb.{name}")
+    raise AttributeError(f"module 'depthnb' has no attribute {name!r}")

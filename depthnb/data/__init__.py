@@ -1,0 +1,54 @@
+"""Datasets, transforms, downloads and the decode-once cache.
+
+Every dataset yields the sample of DESIGN.md: a dict with ``image`` (3,H,W) float32 in [0,1],
+``depth`` (1,H,W) float32 metres (0 = unknown), ``valid`` (1,H,W) bool, ``intrinsics`` (4,)
+float32 fx, fy, cx, cy, and for the fg/bg lessons ``mask`` (1,H,W) and ``background`` (3,H,W).
+
+Names are imported from their modules on first use.
+"""
+
+import importlib
+from typing import Any
+
+_NAMES = {
+    # synthetic.py: procedural RGB-D rooms
+    "render_room": "synthetic",
+    "render_camera_path": "synthetic",
+    "SyntheticRooms": "synthetic",
+    "SyntheticFgBg": "synthetic",
+    "SyntheticCameraPath": "synthetic",
+    "to_sample": "synthetic",
+    "synthetic_intrinsics": "synthetic",
+    # nyu.py: NYU Depth v2
+    "NYU_INTRINSICS": "nyu",
+    "NYUv2Labeled": "nyu",
+    "NYUDepthZip": "nyu",
+    # diode.py, fgbg.py
+    "DIODE": "diode",
+    "DIODE_INTRINSICS": "diode",
+    "FgBgDepth": "fgbg",
+    "write_fgbg_dataset": "fgbg",
+    # download.py
+    "download_url": "download",
+    "download_dataset": "download",
+    "DATASETS": "download",
+    "safe_extract": "download",
+    # cache.py
+    "DepthCache": "cache",
+    "build_cache": "cache",
+}
+_SUBMODULES = {"synthetic", "nyu", "diode", "fgbg", "download", "cache", "transforms", "io"}
+
+__all__ = sorted(_NAMES) + sorted(_SUBMODULES)
+
+
+def __getattr__(name: str) -> Any:
+    if name in _SUBMODULES:
+        return importlib.import_module(f"depthnb.data.{name}")
+    if name in _NAMES:
+        return getattr(importlib.import_module(f"depthnb.data.{_NAMES[name]}"), name)
+    raise AttributeError(f"module 'depthnb.data' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return __all__

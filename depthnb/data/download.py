@@ -1,0 +1,402 @@
+"""Resumable downloads of the course's datasets, with a check of what arrived.
+
+>>> download_dataset("nyu-labeled")   # doctest: +SKIP
+PosixPath('data/nyu/nyu_depth_v2_labeled.mat')
+
+``download_url`` streams into ``<dest>.part`` with a progress bar, resumes an interrupted
+transfer with an HTTP Range request (and starts over when the server ignores it), retries with
+backoff, checks size and SHA-256 when given, and renames to ``dest`` only when everything fits.
+``download_dataset`` fetches a whole entry of :data:`DATASETS` and checks its structure (the
+HDF5 keys and shapes, the zip's CSVs, the extracted folders).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import http.client
+import os
+import shutil
+import socket
+import tarfile
+import time
+import urllib.error
+import urllib.request
+import zipfile
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+from tqdm.auto import tqdm
+
+from depthnb.data.diode import find_diode_images
+from depthnb.data.io import PathLike
+from depthnb.data.nyu import NYU_LABELED_COUNT, check_labeled_mat, load_splits, read_zip_csv
+from depthnb.errors import DataError, DownloadError
+
+CHUNK = 1 << 20
+USER_AGENT = "depthnb (https://github.com/depthnb/depthnb)"
+
+
+class _Retry(Exception):
+    """A transfer failed in a way that another attempt (resuming) may fix."""
+
+
+def _parse_content_range_start(value: str | None) -> int | None:
+    """``bytes 100-199/200`` -> 100; None when absent or malformed."""
+    if not value or not value.startswith("bytes "):
+        return None
+    try:
+        return int(value[6:].split("-", 1)[0])
+    except ValueError:
+        return None
+
+
+def _transfer(url: str, part: Path, timeout: float, progress: bool, label: str) -> None:
+    """One attempt: append what the server sends to ``part``, resuming from its current size.
+
+    Raises:
+        _Retry: the connection broke, timed out, or ended short; ``part`` keeps what arrived.
+        DownloadError: a failure that retrying cannot fix (404, refused connection, unknown host).
+    """
+    have = part.stat().st_size if part.exists() else 0
+    request = urllib.request.Request(url, headers={"User-Agent": USER_AGENT})
+    if have:
+        request.add_header("Range", f"bytes={have}-")
+    try:
+        response = urllib.request.urlopen(request, timeout=timeout)
+    except urllib.error.HTTPError as error:
+        if error.code == 416 and have:
+            part.unlink()  # what we hold is not a prefix the server recognises: start over
+            raise _Retry(f"HTTP 416 for a resume from byte {have}") from error
+        if error.code in (408, 429) or error.code >= 500:
+            raise _Retry(f"HTTP {error.code} {error.reason}") from error
+        raise DownloadError(f"{url}: HTTP {error.code} {error.reason}.") from error
+    except urllib.error.URLError as error:
+        reason = error.reason
+        if isinstance(reason, (socket.timeout, TimeoutError)):
+            raise _Retry(f"timed out after {timeout} s") from error
+        if isinstance(reason, (ConnectionResetError, ConnectionAbortedError)):
+            raise _Retry(str(reason)) from error
+        raise DownloadError(
+            f"{url}: cannot connect ({reason}). Check the network connection (offline?) and the "
+            f"address."
+        ) from error
+    except (OSError, http.client.HTTPException) as error:
+        raise _Retry(str(error) or type(error).__name__) from error
+    with response:
+        if have and response.status == 206:
+            start = _parse_content_range_start(response.headers.get("Content-Range"))
+            if start != have:
+                part.unlink()
+                raise _Retry(f"server resumed at byte {start}, not {have}")
+        elif have:
+            have = 0  # the server ignored Range (200): it sends everything again
+        length = response.headers.get("Content-Length")
+        expected = int(length) if length and length.isdigit() else None
+        received = 0
+        try:
+            with (
+                open(part, "ab" if have else "wb") as out,
+                tqdm(
+                    total=have + expected if expected is not None else None,
+                    initial=have,
+                    unit="B",
+                    unit_scale=True,
+                    unit_divisor=1024,
+                    desc=label,
+                    disable=not progress,
+                ) as bar,
+            ):
+                while True:
+                    chunk = response.read(CHUNK)
+                    if not chunk:
+                        break
+                    out.write(chunk)
+                    received += len(chunk)
+                    bar.update(len(chunk))
+        except (OSError, http.client.HTTPException) as error:
+            raise _Retry(str(error) or type(error).__name__) from error
+    if expected is not None and received < expected:
+        raise _Retry(f"connection closed after {have + received} of {have + expected} bytes")
+
+
+def _verify(path: Path, size: int | None, sha256: str | None, url: str) -> None:
+    """Raise DownloadError (and delete ``path``) unless its size and SHA-256 are as given."""
+    if size is not None and path.stat().st_size != size:
+        actual = path.stat().st_size
+        path.unlink()
+        raise DownloadError(f"{url}: got {actual} bytes, expected {size}; deleted. Try again.")
+    if sha256 is not None:
+        digest = hashlib.sha256()
+        with open(path, "rb") as f:
+            for block in iter(lambda: f.read(CHUNK), b""):
+                digest.update(block)
+        if digest.hexdigest() != sha256.lower():
+            path.unlink()
+            raise DownloadError(
+                f"{url}: SHA-256 is {digest.hexdigest()}, expected {sha256.lower()}: the server "
+                f"sent the wrong bytes; deleted. Try again later or report the broken link."
+            )
+
+
+def download_url(
+    url: str,
+    dest: PathLike,
+    sha256: str | None = None,
+    size: int | None = None,
+    retries: int = 5,
+    timeout: float = 30.0,
+    backoff: float = 2.0,
+    progress: bool = True,
+) -> Path:
+    """Download ``url`` to ``dest`` (a file path), resumably; return ``dest``.
+
+    Bytes go to ``dest + ".part"``; an interrupted transfer resumes from there with an HTTP Range
+    request (a server that ignores Range and answers 200 makes it start over). Broken or timed-out
+    transfers are retried ``retries`` times, waiting ``backoff * 2**attempt`` seconds; a refused
+    connection, an unknown host or an HTTP 4xx fail at once. When complete, the size and SHA-256
+    (hex) are checked if given, and the file is renamed to ``dest``. An existing ``dest`` that
+    passes the checks is returned without downloading.
+
+    Args:
+        timeout: seconds to wait for the connection and for each read, so nothing hangs.
+        progress: show a tqdm progress bar (bytes).
+
+    Raises:
+        DownloadError: the transfer failed for good, or delivered the wrong bytes (then nothing
+            is left at ``dest`` or ``dest.part``).
+    """
+    dest = Path(dest)
+    if dest.is_file():
+        try:
+            _verify(dest, size, sha256, url)
+            return dest
+        except DownloadError:
+            pass  # _verify deleted the stale file; download it again
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    part = dest.with_name(dest.name + ".part")
+    for attempt in range(retries + 1):
+        try:
+            _transfer(url, part, timeout, progress, dest.name)
+            break
+        except _Retry as problem:
+            if attempt == retries:
+                raise DownloadError(
+                    f"{url}: gave up after {retries + 1} attempts ({problem}). Run the same "
+                    f"command again to resume from {part}."
+                ) from problem
+            time.sleep(backoff * 2**attempt)
+    _verify(part, size, sha256, url)
+    os.replace(part, dest)
+    return dest
+
+
+def _check_inside(target: Path, name: str, archive: Path) -> None:
+    """Raise DataError unless archive member ``name`` lands inside ``target``."""
+    pure = PurePosixPath(name.replace("\\", "/"))
+    resolved = (target / pure).resolve()
+    if pure.is_absolute() or ".." in pure.parts or not resolved.is_relative_to(target):
+        raise DataError(
+            f"{archive}: member {name!r} would be written outside {target}; refusing to extract "
+            f"it. The archive is corrupt or malicious: delete it."
+        )
+
+
+def safe_extract(archive: PathLike, target: PathLike) -> Path:
+    """Extract a tar (any compression) or zip archive into ``target``; return ``target``.
+
+    Refuses, with DataError and before writing anything, members with absolute paths or ``..``
+    components, links that point outside ``target``, and device files.
+
+    Raises:
+        DataError: a refused member, or an archive that cannot be read.
+    """
+    archive, target = Path(archive), Path(target)
+    target.mkdir(parents=True, exist_ok=True)
+    target = target.resolve()
+    try:
+        if zipfile.is_zipfile(archive):
+            with zipfile.ZipFile(archive) as z:
+                for name in z.namelist():
+                    _check_inside(target, name, archive)
+                z.extractall(target)
+            return target
+        with tarfile.open(archive) as tar:
+            members = tar.getmembers()
+            for member in members:
+                _check_inside(target, member.name, archive)
+                if member.issym() or member.islnk():
+                    base = (target / member.name).parent if member.issym() else target
+                    link = PurePosixPath(member.linkname)
+                    if link.is_absolute() or not (base / link).resolve().is_relative_to(target):
+                        raise DataError(
+                            f"{archive}: link {member.name!r} -> {member.linkname!r} points "
+                            f"outside {target}; refusing to extract. Delete the archive."
+                        )
+                elif not (member.isfile() or member.isdir()):
+                    raise DataError(
+                        f"{archive}: member {member.name!r} is a device or fifo; refusing to "
+                        f"extract. Delete the archive."
+                    )
+            # Python >= 3.12 also has the "data" filter, which refuses the same members again.
+            safe = {"filter": "data"} if hasattr(tarfile, "data_filter") else {}
+            tar.extractall(target, members=members, **safe)
+    except (tarfile.TarError, zipfile.BadZipFile, EOFError, OSError) as error:
+        raise DataError(
+            f"{archive}: cannot be extracted ({error}); it is truncated or corrupt. Delete it "
+            f"and download it again."
+        ) from error
+    return target
+
+
+@dataclass(frozen=True)
+class RemoteFile:
+    """One file of a dataset: where it comes from and where it goes (relative to the dataset's
+    folder). ``size`` in bytes and ``sha256`` (hex) are checked when known."""
+
+    url: str
+    filename: str
+    size: int | None = None
+    sha256: str | None = None
+
+
+@dataclass(frozen=True)
+class DatasetSpec:
+    """An entry of :data:`DATASETS`.
+
+    ``check(folder)`` raises DataError unless the downloaded (and extracted) files have the
+    expected structure, and returns the path a reader takes. ``extract`` names the file of
+    ``files`` to unpack into the folder (then deleted), if any.
+    """
+
+    name: str
+    description: str
+    folder: str
+    files: tuple[RemoteFile, ...]
+    check: Callable[[Path], Path]
+    extract: str | None = None
+
+
+def _check_nyu_labeled(folder: Path) -> Path:
+    mat = folder / "nyu_depth_v2_labeled.mat"
+    check_labeled_mat(mat, n_images=NYU_LABELED_COUNT, raw_depth=True)
+    splits = load_splits(folder / "splits.mat")
+    if (len(splits["train"]), len(splits["test"])) != (795, 654):
+        raise DataError(
+            f"{folder / 'splits.mat'}: has {len(splits['train'])} train and "
+            f"{len(splits['test'])} test indices; expected 795 and 654. Delete it and run "
+            f"`python -m depthnb download nyu-labeled`."
+        )
+    return mat
+
+
+def _check_nyu_zip(folder: Path) -> Path:
+    path = folder / "nyu_data.zip"
+    for split in ("train", "test"):
+        read_zip_csv(path, split)
+    return path
+
+
+def _check_diode_val(folder: Path) -> Path:
+    for domain in ("indoors", "outdoor"):
+        find_diode_images(folder, "val", domain)
+    return folder
+
+
+DATASETS: dict[str, DatasetSpec] = {
+    spec.name: spec
+    for spec in (
+        DatasetSpec(
+            name="nyu-labeled",
+            description="NYU Depth v2 labeled subset: 1449 RGB-D frames (2.8 GB) + official split",
+            folder="nyu",
+            files=(
+                RemoteFile(
+                    "http://horatio.cs.nyu.edu/mit/silberman/nyu_depth_v2/nyu_depth_v2_labeled.mat",
+                    "nyu_depth_v2_labeled.mat",
+                ),
+                RemoteFile(
+                    "http://horatio.cs.nyu.edu/mit/silberman/indoor_seg_sup/splits.mat",
+                    "splits.mat",
+                ),
+            ),
+            check=_check_nyu_labeled,
+        ),
+        DatasetSpec(
+            name="nyu-zip",
+            description="DenseDepth's nyu_data.zip: 50,688 train + 654 test pairs (4.1 GB)",
+            folder="nyu",
+            files=(
+                RemoteFile(
+                    "https://s3-eu-west-1.amazonaws.com/densedepth/nyu_data.zip", "nyu_data.zip"
+                ),
+            ),
+            check=_check_nyu_zip,
+        ),
+        DatasetSpec(
+            name="diode-val",
+            description="DIODE validation split, indoors and outdoor (2.6 GB)",
+            folder="diode",
+            files=(RemoteFile("http://diode-dataset.s3.amazonaws.com/val.tar.gz", "val.tar.gz"),),
+            check=_check_diode_val,
+            extract="val.tar.gz",
+        ),
+    )
+}
+"""The datasets ``python -m depthnb download NAME`` knows, by name."""
+
+
+def download_dataset(
+    name: str, root: PathLike | None = None, progress: bool = True, **download_kw: Any
+) -> Path:
+    """Download dataset ``name`` of :data:`DATASETS` into ``root/<folder>``; check it; return it.
+
+    The returned path is what the reader takes: the ``.mat`` for "nyu-labeled", the zip for
+    "nyu-zip", the folder holding ``val/`` for "diode-val". A dataset already in place and
+    complete is not downloaded again. ``root`` defaults to
+    :func:`depthnb.notebook.default_data_dir`. ``download_kw`` (retries, timeout, backoff) go to
+    :func:`download_url`.
+
+    Raises:
+        DownloadError: an unknown name, or a failed transfer.
+        DataError: what arrived does not have the expected structure.
+    """
+    if name not in DATASETS:
+        raise DownloadError(f"unknown dataset {name!r}; known: {', '.join(sorted(DATASETS))}.")
+    spec = DATASETS[name]
+    if root is None:
+        from depthnb.notebook import default_data_dir
+
+        root = default_data_dir()
+    folder = Path(root) / spec.folder
+    if spec.extract:
+        try:
+            return spec.check(folder)
+        except DataError:
+            pass  # not there yet (or incomplete): download and extract below
+    for remote in spec.files:
+        download_url(
+            remote.url,
+            folder / remote.filename,
+            sha256=remote.sha256,
+            size=remote.size,
+            progress=progress,
+            **download_kw,
+        )
+    if spec.extract:
+        archive = folder / spec.extract
+        staging = folder / f".extract-{os.getpid()}"
+        shutil.rmtree(staging, ignore_errors=True)
+        try:
+            safe_extract(archive, staging)
+            for entry in staging.iterdir():
+                if (folder / entry.name).exists():
+                    shutil.rmtree(folder / entry.name)
+                os.replace(entry, folder / entry.name)
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
+        result = spec.check(folder)
+        archive.unlink()
+        return result
+    return spec.check(folder)

@@ -1,0 +1,174 @@
+"""Decoding and checking the files the real-dataset readers share: images, depth PNGs, samples.
+
+Every function here turns a library's exception (PIL, NumPy) into a :class:`~depthnb.DataError`
+that names the file, what was expected, and what to do about it.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any, Union
+
+import numpy as np
+import torch
+from PIL import Image, UnidentifiedImageError
+
+from depthnb.errors import DataError
+
+Source = Union[str, Path, bytes]
+"""A file path, or the bytes of a file read from an archive."""
+
+PathLike = Union[str, Path]
+"""A file or folder path."""
+
+Transform = Callable[[dict], dict]
+"""What datasets take as ``transform``: sample dict -> sample dict."""
+
+
+def _open_image(source: Source, name: str, hint: str) -> Image.Image:
+    """Open and fully decode an image with PIL, raising DataError if it cannot be read."""
+    try:
+        image = Image.open(io.BytesIO(source) if isinstance(source, bytes) else source)
+        image.load()
+    except (OSError, UnidentifiedImageError, ValueError, SyntaxError) as error:
+        raise DataError(
+            f"{name}: cannot be read as an image ({error}); the file is probably truncated or "
+            f"corrupt. {hint}"
+        ) from error
+    return image
+
+
+def read_rgb(source: Source, name: str, hint: str = "") -> np.ndarray:
+    """Read an RGB image (any format PIL reads; grey and RGBA are converted) -> uint8 (H,W,3)."""
+    return np.asarray(_open_image(source, name, hint).convert("RGB"), dtype=np.uint8)
+
+
+def read_grey(source: Source, name: str, hint: str = "") -> np.ndarray:
+    """Read an 8-bit greyscale image (a mask or an 8-bit depth JPEG) -> uint8 (H,W)."""
+    return np.asarray(_open_image(source, name, hint).convert("L"), dtype=np.uint8)
+
+
+def read_depth_png(source: Source, name: str, hint: str = "") -> tuple[np.ndarray, int]:
+    """Read a single-channel depth PNG at its stored bit depth -> (values (H,W), bits 8 or 16).
+
+    The bit depth comes from the decoded image itself (PIL mode ``L`` is 8-bit; ``I;16``, its
+    byte-order variants, and ``I`` are 16-bit), never from the file name.
+    """
+    image = _open_image(source, name, hint)
+    if image.mode == "L":
+        return np.asarray(image, dtype=np.uint8), 8
+    if image.mode.startswith("I;16") or image.mode == "I":
+        values = np.asarray(image).astype(np.int64)
+        if values.min(initial=0) < 0 or values.max(initial=0) > 65535:
+            raise DataError(f"{name}: depth values outside 0..65535; expected a 16-bit PNG. {hint}")
+        return values.astype(np.uint16), 16
+    raise DataError(
+        f"{name}: depth PNG has PIL mode {image.mode!r}; expected one channel, 8-bit ('L') or "
+        f"16-bit ('I;16'). {hint}"
+    )
+
+
+def check_same_size(
+    shape: Sequence[int], expected: Sequence[int], name: str, hint: str = ""
+) -> None:
+    """Raise DataError unless ``shape[:2]`` (H,W) equals ``expected[:2]``."""
+    if tuple(shape[:2]) != tuple(expected[:2]):
+        raise DataError(
+            f"{name}: has size {tuple(shape[:2])} (H,W) but its image is {tuple(expected[:2])}; "
+            f"each depth map must match its image pixel for pixel. {hint}"
+        )
+
+
+def scale_intrinsics(
+    intrinsics: Sequence[float], from_size: tuple[int, int], to_size: tuple[int, int]
+) -> tuple[float, float, float, float]:
+    """fx, fy, cx, cy (pixels) at ``from_size`` (H,W) -> the same camera at ``to_size`` (H,W).
+
+    The one resizing rule of the package: readers, :func:`depthnb.data.synthetic_intrinsics`, and
+    :func:`depthnb.data.transforms.resize` (hence the cache) all call this function.
+
+    Pixel ``(u, v)`` is the centre of column ``u``, row ``v`` (the convention of the flip rule
+    ``cx -> W - 1 - cx``), so the image's edges lie at ``u = -0.5`` and ``u = W - 0.5``. With
+    ``sx = W'/W`` and ``sy = H'/H``::
+
+        fx' = fx * sx            cx' = (cx + 0.5) * sx - 0.5
+        fy' = fy * sy            cy' = (cy + 0.5) * sy - 0.5
+
+    This is exact for resampling that maps pixel centres this way (PIL, ``F.interpolate`` with
+    ``align_corners=False``). REFERENCE.md's shorter rule ``cx' = cx * sx`` differs by
+    ``0.5 * (sx - 1)`` pixels (a quarter pixel when halving): it treats ``u = 0`` as the image's
+    left edge, which the flip rule does not, and shifts back-projected points by that much.
+    """
+    fx, fy, cx, cy = (float(v) for v in intrinsics)
+    sy, sx = to_size[0] / from_size[0], to_size[1] / from_size[1]
+    return fx * sx, fy * sy, (cx + 0.5) * sx - 0.5, (cy + 0.5) * sy - 0.5
+
+
+def make_sample(
+    image: np.ndarray,
+    depth: np.ndarray,
+    valid: np.ndarray,
+    intrinsics: Sequence[float],
+    mask: np.ndarray | None = None,
+    background: np.ndarray | None = None,
+) -> dict[str, torch.Tensor]:
+    """Numpy arrays -> the DESIGN.md sample of tensors.
+
+    Args:
+        image: uint8 (H,W,3) RGB.
+        depth: float (H,W) metres; set to 0 where ``valid`` is False.
+        valid: bool (H,W).
+        intrinsics: fx, fy, cx, cy in pixels at (H,W).
+        mask: optional (H,W) foreground mask, anything > 0 is foreground.
+        background: optional uint8 (H,W,3) background-only image.
+
+    Returns:
+        ``image`` float32 (3,H,W) in [0,1], ``depth`` float32 (1,H,W), ``valid`` bool (1,H,W),
+        ``intrinsics`` float32 (4,), and ``mask`` float32 (1,H,W) / ``background`` float32 (3,H,W)
+        when given.
+    """
+    valid = np.asarray(valid, dtype=bool)
+    depth = np.where(valid, depth, 0).astype(np.float32)
+    sample = {
+        "image": torch.from_numpy(np.ascontiguousarray(image.transpose(2, 0, 1))).float() / 255.0,
+        "depth": torch.from_numpy(np.ascontiguousarray(depth))[None],
+        "valid": torch.from_numpy(np.ascontiguousarray(valid))[None],
+        "intrinsics": torch.tensor([float(v) for v in intrinsics], dtype=torch.float32),
+    }
+    if mask is not None:
+        sample["mask"] = torch.from_numpy(np.ascontiguousarray(mask > 0)).float()[None]
+    if background is not None:
+        sample["background"] = (
+            torch.from_numpy(np.ascontiguousarray(background.transpose(2, 0, 1))).float() / 255.0
+        )
+    return sample
+
+
+class PerProcessHandle:
+    """A file handle opened on first use in each process, so datasets work with DataLoader workers.
+
+    ``opener()`` returns the handle (an ``h5py.File``, a ``zipfile.ZipFile``). Each process opens
+    its own (a handle inherited through ``fork`` is never reused), and pickling drops the handle,
+    so a dataset holding one can be sent to spawned workers.
+    """
+
+    def __init__(self, opener: Callable[[], Any]) -> None:
+        self._opener = opener
+        self._handle: Any = None
+        self._pid: int | None = None
+
+    def get(self) -> Any:
+        """The handle of this process, opened now if needed."""
+        if self._handle is None or self._pid != os.getpid():
+            self._handle = self._opener()
+            self._pid = os.getpid()
+        return self._handle
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {"_opener": self._opener, "_handle": None, "_pid": None}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)

@@ -1,0 +1,316 @@
+"""NYU Depth v2 readers: the official labeled ``.mat`` and DenseDepth's ``nyu_data.zip``.
+
+Both read their file in place and lazily: each process (each DataLoader worker) opens its own
+handle on its first ``__getitem__``, and only the requested image is decoded.
+
+>>> ds = NYUv2Labeled("data/nyu/nyu_depth_v2_labeled.mat", split="test")  # doctest: +SKIP
+>>> len(ds), ds[0]["image"].shape, ds[0]["depth"].shape                  # doctest: +SKIP
+(654, torch.Size([3, 480, 640]), torch.Size([1, 480, 640]))
+"""
+
+from __future__ import annotations
+
+import csv
+import functools
+import io
+import zipfile
+import zlib
+from pathlib import Path
+
+import h5py
+import numpy as np
+import scipy.io
+import torch
+from torch.utils.data import Dataset
+
+from depthnb.data.io import (
+    PathLike,
+    PerProcessHandle,
+    Transform,
+    check_same_size,
+    make_sample,
+    read_depth_png,
+    read_rgb,
+    scale_intrinsics,
+)
+from depthnb.errors import DataError
+
+NYU_INTRINSICS: tuple[float, float, float, float] = (518.8579, 519.4696, 325.5824, 253.7362)
+"""fx, fy, cx, cy (pixels) of the Kinect RGB camera at 640x480 (W,H)."""
+
+NYU_SIZE = (480, 640)
+"""(H,W) of NYU Depth v2 images and depth maps."""
+
+NYU_LABELED_COUNT = 1449
+"""Number of images in ``nyu_depth_v2_labeled.mat``."""
+
+LABELED_HINT = "Delete it and run `python -m depthnb download nyu-labeled`."
+ZIP_HINT = "Delete it and run `python -m depthnb download nyu-zip`."
+
+
+def _require_file(path: Path, what: str, dataset: str) -> None:
+    if not path.is_file():
+        raise DataError(f"{path}: {what} not found. Run `python -m depthnb download {dataset}`.")
+
+
+def check_labeled_mat(path: PathLike, n_images: int | None = None, raw_depth: bool = False) -> int:
+    """Check that ``path`` is the labeled NYU ``.mat`` (MATLAB v7.3 = HDF5); return its image count.
+
+    Expects the datasets ``images`` uint8 (N,3,W,H) and ``depths`` (N,W,H) (MATLAB's axes
+    reversed, as h5py shows them), plus ``rawDepths`` (N,W,H) when ``raw_depth``. With
+    ``n_images`` given (1449 for the real file), N must equal it and (W,H) must be (640,480).
+
+    Raises:
+        DataError: the file is missing, not HDF5 (truncated, corrupt, or MATLAB v5), lacks a key,
+            or has the wrong shapes; the message names the file and what was expected.
+    """
+    path = Path(path)
+    _require_file(path, "NYU labeled .mat", "nyu-labeled")
+    try:
+        with h5py.File(path, "r") as f:
+            keys = ["images", "depths"] + (["rawDepths"] if raw_depth else [])
+            for key in keys:
+                if not isinstance(f.get(key), h5py.Dataset):
+                    raise DataError(
+                        f"{path}: has no {key!r} dataset (found {sorted(f.keys())}); expected the "
+                        f"labeled NYU Depth v2 file. The download was probably cut short. "
+                        f"{LABELED_HINT}"
+                    )
+            images = f["images"].shape
+            if len(images) != 4 or images[1] != 3 or images[0] == 0:
+                raise DataError(
+                    f"{path}: 'images' has shape {images}; expected (N,3,W,H) with N >= 1, "
+                    f"(1449,3,640,480) in the real file. {LABELED_HINT}"
+                )
+            if f["images"].dtype != np.uint8:
+                raise DataError(
+                    f"{path}: 'images' holds {f['images'].dtype}; expected uint8 RGB. "
+                    f"{LABELED_HINT}"
+                )
+            n, _, width, height = images
+            for key in keys[1:]:
+                if f[key].shape != (n, width, height):
+                    raise DataError(
+                        f"{path}: {key!r} has shape {f[key].shape}; expected {(n, width, height)} "
+                        f"to match 'images' {images}. {LABELED_HINT}"
+                    )
+    except OSError as error:
+        raise DataError(
+            f"{path}: cannot be opened as HDF5 (MATLAB v7.3) ({error}); the file is truncated or "
+            f"corrupt. {LABELED_HINT}"
+        ) from error
+    if n_images is not None and images != (n_images, 3, NYU_SIZE[1], NYU_SIZE[0]):
+        raise DataError(
+            f"{path}: 'images' has shape {images}; expected ({n_images}, 3, 640, 480). "
+            f"{LABELED_HINT}"
+        )
+    return n
+
+
+def load_splits(path: PathLike) -> dict[str, np.ndarray]:
+    """Read the official split ``splits.mat`` (MATLAB v5) -> {"train": idx, "test": idx}, 0-based.
+
+    The file stores ``trainNdxs`` (795) and ``testNdxs`` (654) as MATLAB's 1-based indices into
+    the labeled file; this returns them minus one, as int64 arrays.
+
+    Raises:
+        DataError: the file is missing, unreadable, or lacks either key.
+    """
+    path = Path(path)
+    _require_file(path, "NYU splits.mat", "nyu-labeled")
+    try:
+        mat = scipy.io.loadmat(path)
+    except Exception as error:  # scipy raises MatReadError, ValueError, IndexError... on bad files
+        raise DataError(
+            f"{path}: cannot be read as a MATLAB v5 .mat ({error}); expected NYU's splits.mat. "
+            f"{LABELED_HINT}"
+        ) from error
+    splits = {}
+    for split, key in (("train", "trainNdxs"), ("test", "testNdxs")):
+        if key not in mat:
+            raise DataError(
+                f"{path}: has no {key!r}; expected NYU's splits.mat with 'trainNdxs' and "
+                f"'testNdxs'. {LABELED_HINT}"
+            )
+        splits[split] = np.asarray(mat[key]).reshape(-1).astype(np.int64) - 1
+    return splits
+
+
+class NYUv2Labeled(Dataset):
+    """The 1449 densely labeled NYU Depth v2 frames, read lazily from ``nyu_depth_v2_labeled.mat``.
+
+    Args:
+        path: the ``.mat`` file (MATLAB v7.3, i.e. HDF5, about 2.8 GB).
+        split: ``"train"`` (795 images), ``"test"`` (654, the test set of nearly every NYU paper)
+            or ``"all"`` (1449), the official split of ``splits.mat``.
+        splits_path: ``splits.mat``; by default the one next to ``path``. Not needed for "all".
+        raw_depth: use ``rawDepths`` (the sensor's depth with holes, 0 = no reading) instead of
+            ``depths`` (holes in-painted).
+        transform: applied to each sample.
+
+    Each sample: ``image`` float32 (3,480,640) in [0,1], ``depth`` float32 (1,480,640) metres,
+    ``valid`` bool (1,480,640) (depth > 0), ``intrinsics`` = :data:`NYU_INTRINSICS`.
+
+    The file shows MATLAB's arrays with their axes reversed: ``images`` is (N,3,640,480), so
+    image i upright is ``images[i].transpose(2, 1, 0)`` -> (480,640,3), and depth i is
+    ``depths[i].T`` -> (480,640).
+    """
+
+    def __init__(
+        self,
+        path: PathLike,
+        split: str = "train",
+        splits_path: PathLike | None = None,
+        raw_depth: bool = False,
+        transform: Transform | None = None,
+    ) -> None:
+        if split not in ("train", "test", "all"):
+            raise DataError(f"NYUv2Labeled: split {split!r} unknown; use 'train', 'test' or 'all'.")
+        self.path = Path(path)
+        self.split = split
+        self.raw_depth = raw_depth
+        self.transform = transform
+        n = check_labeled_mat(self.path, raw_depth=raw_depth)
+        if split == "all":
+            self.indices = np.arange(n)
+        else:
+            splits_file = Path(splits_path) if splits_path else self.path.with_name("splits.mat")
+            if not splits_file.is_file():
+                raise DataError(
+                    f"{splits_file}: the official split file is missing (needed for split="
+                    f"{split!r}). Run `python -m depthnb download nyu-labeled`, or pass "
+                    f"splits_path=, or use split='all'."
+                )
+            self.indices = load_splits(splits_file)[split]
+            if self.indices.size and (self.indices.min() < 0 or self.indices.max() >= n):
+                raise DataError(
+                    f"{splits_file}: {split} indices span {self.indices.min() + 1}.."
+                    f"{self.indices.max() + 1} (1-based) but {self.path} holds {n} images; "
+                    f"the two files do not belong together. {LABELED_HINT}"
+                )
+        self._file = PerProcessHandle(functools.partial(h5py.File, self.path, "r"))
+
+    def __len__(self) -> int:
+        return len(self.indices)
+
+    def __getitem__(self, item: int) -> dict[str, torch.Tensor]:
+        index = int(self.indices[item])
+        key = "rawDepths" if self.raw_depth else "depths"
+        try:
+            f = self._file.get()
+            image = np.asarray(f["images"][index]).transpose(2, 1, 0)
+            depth = np.asarray(f[key][index], dtype=np.float32).T
+        except OSError as error:
+            raise DataError(
+                f"{self.path}: reading image {index} failed ({error}); the file is truncated or "
+                f"corrupt. {LABELED_HINT}"
+            ) from error
+        valid = np.isfinite(depth) & (depth > 0)
+        intrinsics = scale_intrinsics(NYU_INTRINSICS, NYU_SIZE, image.shape[:2])
+        sample = make_sample(image, depth, valid, intrinsics)
+        return self.transform(sample) if self.transform else sample
+
+
+def _zip_error(path: Path, error: Exception) -> DataError:
+    return DataError(
+        f"{path}: cannot be read as a zip ({error}); the file is truncated or corrupt. {ZIP_HINT}"
+    )
+
+
+def read_zip_csv(path: PathLike, split: str) -> list[tuple[str, str]]:
+    """The (rgb_path, depth_path) rows of ``data/nyu2_{split}.csv`` inside DenseDepth's zip.
+
+    Blank lines (the real files end with one) and surrounding whitespace are skipped; every path
+    must name a member of the zip.
+
+    Raises:
+        DataError: the zip is missing or corrupt, lacks the CSV, a row has not two columns, or a
+            row names a file the zip does not hold.
+    """
+    path = Path(path)
+    _require_file(path, "DenseDepth nyu_data.zip", "nyu-zip")
+    member = f"data/nyu2_{split}.csv"
+    try:
+        with zipfile.ZipFile(path) as archive:
+            names = set(archive.namelist())
+            if member not in names:
+                raise DataError(
+                    f"{path}: has no {member!r}; expected DenseDepth's nyu_data.zip with "
+                    f"data/nyu2_train.csv and data/nyu2_test.csv. {ZIP_HINT}"
+                )
+            text = archive.read(member).decode("utf-8-sig")
+    except (OSError, zipfile.BadZipFile, zlib.error, EOFError) as error:
+        raise _zip_error(path, error) from error
+    rows = []
+    for number, row in enumerate(csv.reader(io.StringIO(text)), start=1):
+        fields = [field.strip() for field in row]
+        if not any(fields):
+            continue
+        if len(fields) != 2 or not all(fields):
+            raise DataError(
+                f"{path}: {member} line {number} is {row!r}; expected 'rgb_path,depth_path'. "
+                f"{ZIP_HINT}"
+            )
+        for name in fields:
+            if name not in names:
+                raise DataError(
+                    f"{path}: {member} line {number} names {name!r}, which the zip does not "
+                    f"hold. {ZIP_HINT}"
+                )
+        rows.append((fields[0], fields[1]))
+    if not rows:
+        raise DataError(f"{path}: {member} lists no images. {ZIP_HINT}")
+    return rows
+
+
+def depth_png_to_metres(values: np.ndarray, bits: int) -> np.ndarray:
+    """DenseDepth's depth PNG values -> float32 metres, by the PNG's bit depth.
+
+    8-bit (the train set): ``value / 255 * 10`` m. 16-bit (the test set): millimetres, ``/ 1000``.
+    """
+    scale = 10.0 / 255.0 if bits == 8 else 1.0 / 1000.0
+    return values.astype(np.float32) * np.float32(scale)
+
+
+class NYUDepthZip(Dataset):
+    """DenseDepth's ``nyu_data.zip`` (50,688 train / 654 test pairs), read in place.
+
+    Args:
+        path: ``nyu_data.zip`` (4.1 GB; never extracted).
+        split: ``"train"`` (rows of ``data/nyu2_train.csv``) or ``"test"`` (``nyu2_test.csv``).
+        transform: applied to each sample.
+
+    Each sample: ``image`` float32 (3,H,W) in [0,1], ``depth`` float32 (1,H,W) metres, ``valid``
+    (depth > 0), ``intrinsics`` :data:`NYU_INTRINSICS` scaled to (H,W) (480x640 in the real zip).
+
+    Depth scaling follows each PNG's bit depth, read from the decoded file, not from the split:
+    8-bit PNGs (the train set) hold ``value / 255 * 10`` metres, 16-bit PNGs (the test set)
+    hold millimetres. Mixing the two up gives all-black or 25x-wrong depth.
+    """
+
+    def __init__(self, path: PathLike, split: str = "train", transform: Transform | None = None):
+        if split not in ("train", "test"):
+            raise DataError(f"NYUDepthZip: split {split!r} unknown; use 'train' or 'test'.")
+        self.path = Path(path)
+        self.split = split
+        self.transform = transform
+        self.rows = read_zip_csv(self.path, split)
+        self._zip = PerProcessHandle(functools.partial(zipfile.ZipFile, self.path))
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def __getitem__(self, item: int) -> dict[str, torch.Tensor]:
+        rgb_name, depth_name = self.rows[item]
+        try:
+            archive = self._zip.get()
+            rgb_bytes, depth_bytes = archive.read(rgb_name), archive.read(depth_name)
+        except (OSError, zipfile.BadZipFile, zlib.error, EOFError) as error:
+            raise _zip_error(self.path, error) from error
+        image = read_rgb(rgb_bytes, f"{self.path}:{rgb_name}", ZIP_HINT)
+        values, bits = read_depth_png(depth_bytes, f"{self.path}:{depth_name}", ZIP_HINT)
+        check_same_size(values.shape, image.shape, f"{self.path}:{depth_name}", ZIP_HINT)
+        depth = depth_png_to_metres(values, bits)
+        intrinsics = scale_intrinsics(NYU_INTRINSICS, NYU_SIZE, image.shape[:2])
+        sample = make_sample(image, depth, depth > 0, intrinsics)
+        return self.transform(sample) if self.transform else sample

@@ -1,0 +1,541 @@
+"""The standard depth metrics, the evaluation protocols around them, and mask IoU.
+
+Depth metrics compare metres with metres. Which pixels count, and how they are averaged, is the
+*protocol*, and published numbers differ as much through it as through the models:
+
+- valid pixels: ground truth > 0, inside [min_depth, max_depth], inside the ``valid`` mask and the
+  crop; the prediction is clamped to [min_depth, max_depth];
+- crops: ``"eigen"`` (DenseDepth's, rows 20:460 and cols 24:616 of 480x640) and ``"nyu_toolbox"``
+  (rows 44:471, cols 40:601), scaled proportionally for other sizes;
+- aggregation: ``"pooled"`` averages over all valid pixels of all images (DenseDepth),
+  ``"per_image"`` computes each image's metrics and averages those;
+- alignment for relative-depth models: ``"median"`` scaling or ``"scale_shift"`` (least squares),
+  per image, before clamping.
+
+>>> gt = torch.tensor([[1.0, 2.0], [4.0, 0.0]])      # 0 = no reading
+>>> m = depth_metrics(gt * 1.1, gt)
+>>> round(m["abs_rel"], 6), m["delta1"]
+(0.1, 1.0)
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Union
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from depthnb.errors import ConfigError, DataError, ModelError
+
+__all__ = [
+    "CROPS",
+    "METRIC_NAMES",
+    "PUBLISHED",
+    "DepthMetricAccumulator",
+    "align_scale_shift",
+    "crop_box",
+    "crop_mask",
+    "depth_metrics",
+    "evaluate",
+    "format_table",
+    "mask_iou",
+    "median_scale",
+]
+
+ArrayLike = Union[torch.Tensor, np.ndarray]
+
+METRIC_NAMES = ("abs_rel", "sq_rel", "rmse", "rmse_log", "log10", "delta1", "delta2", "delta3")
+
+# Crops as (top, bottom, left, right) Python slice bounds on a 480x640 image.
+CROPS: dict[str, tuple[int, int, int, int]] = {
+    "eigen": (20, 460, 24, 616),
+    "nyu_toolbox": (44, 471, 40, 601),
+}
+_CROP_REFERENCE_SIZE = (480, 640)
+
+# Published NYU Depth v2 results (654 test images), see REFERENCE.md.
+PUBLISHED: dict[str, dict[str, float]] = {
+    "DenseDepth (paper)": {
+        "delta1": 0.846,
+        "delta2": 0.974,
+        "delta3": 0.994,
+        "abs_rel": 0.123,
+        "rmse": 0.465,
+        "log10": 0.053,
+    },
+    "DenseDepth (released weights, repo script)": {
+        "delta1": 0.847,
+        "delta2": 0.973,
+        "delta3": 0.994,
+        "abs_rel": 0.127,
+        "rmse": 0.549,
+        "log10": 0.054,
+    },
+    "FCRN (paper)": {
+        "delta1": 0.811,
+        "delta2": 0.953,
+        "delta3": 0.988,
+        "abs_rel": 0.127,
+        "rmse": 0.573,
+        "log10": 0.055,
+    },
+}
+
+_AGGREGATES = ("pooled", "per_image")
+_ALIGNMENTS = (None, "median", "scale_shift")
+
+
+# ------------------------------------------------------------------------------------- inputs
+def _as_batch(x: ArrayLike, name: str) -> torch.Tensor:
+    """numpy or torch, (H,W), (B,H,W) or (B,1,H,W) -> tensor (B,H,W) on its device.
+
+    bool stays bool, float64 stays float64 (so NumPy input is scored in double precision), every
+    other type becomes float32.
+    """
+    t = torch.from_numpy(np.asarray(x)) if not isinstance(x, torch.Tensor) else x
+    if t.dim() == 4 and t.shape[1] == 1:
+        t = t[:, 0]
+    elif t.dim() == 2:
+        t = t[None]
+    if t.dim() != 3:
+        raise ModelError(
+            f"depth_metrics: {name} has shape {tuple(t.shape)}; pass (H,W), (B,H,W) or (B,1,H,W)"
+        )
+    return t if t.dtype in (torch.bool, torch.float64) else t.float()
+
+
+def crop_box(
+    size: tuple[int, int], crop: str | tuple[int, int, int, int]
+) -> tuple[int, int, int, int]:
+    """(top, bottom, left, right) slice bounds of a crop on an image of ``size`` (H, W) pixels.
+
+    ``crop``: a name of :data:`CROPS` (defined on 480x640 and scaled to ``size`` proportionally,
+    rounding to the nearest pixel), or explicit (top, bottom, left, right) bounds, returned as
+    given.
+    """
+    if not isinstance(crop, str):
+        top, bottom, left, right = (int(v) for v in crop)
+        return top, bottom, left, right
+    if crop not in CROPS:
+        raise ConfigError(f"unknown crop {crop!r}; choose one of {sorted(CROPS)} or None")
+    h, w = size
+    ref_h, ref_w = _CROP_REFERENCE_SIZE
+    top, bottom, left, right = CROPS[crop]
+    return (
+        round(top * h / ref_h),
+        round(bottom * h / ref_h),
+        round(left * w / ref_w),
+        round(right * w / ref_w),
+    )
+
+
+def crop_mask(size: tuple[int, int], crop: str | tuple[int, int, int, int] | None) -> torch.Tensor:
+    """A bool (H,W) mask, True inside the crop (everywhere for None); see :func:`crop_box`."""
+    mask = torch.zeros(size, dtype=torch.bool)
+    if crop is None:
+        mask[:] = True
+    else:
+        top, bottom, left, right = crop_box(size, crop)
+        mask[top:bottom, left:right] = True
+    return mask
+
+
+def _eval_mask(
+    gt: torch.Tensor, valid: torch.Tensor | None, min_depth: float, max_depth: float
+) -> torch.Tensor:
+    """Which pixels count: gt in [min_depth, max_depth] (so > 0, not NaN) and valid. (B,H,W)."""
+    mask = (gt >= min_depth) & (gt <= max_depth)
+    return mask if valid is None else mask & valid
+
+
+# ---------------------------------------------------------------------------------- alignment
+def median_scale(pred: ArrayLike, gt: ArrayLike, valid: ArrayLike | None = None) -> torch.Tensor:
+    """Scale each image's prediction by ``median(gt) / median(pred)`` over its valid pixels.
+
+    For models that predict depth only up to scale. pred, gt (B,1,H,W), (B,H,W) or (H,W);
+    valid like them (default: gt > 0). Returns the scaled prediction (B,H,W), pred's dtype.
+    """
+    pred_t = _as_batch(pred, "pred")
+    gt_t = _as_batch(gt, "gt").to(pred_t.device)
+    mask = gt_t > 0 if valid is None else _as_batch(valid, "valid").to(gt_t.device, torch.bool)
+    scaled = pred_t.clone()
+    for i in range(pred_t.shape[0]):
+        if mask[i].any():
+            scaled[i] = pred_t[i] * gt_t[i][mask[i]].median() / pred_t[i][mask[i]].median()
+    return scaled
+
+
+def align_scale_shift(
+    pred: ArrayLike, gt: ArrayLike, valid: ArrayLike | None = None
+) -> torch.Tensor:
+    """Per image, the ``s * pred + t`` closest to gt in least squares over its valid pixels.
+
+    For models that predict depth up to an affine map (MiDaS-style relative depth; MiDaS fits in
+    disparity space: pass 1/depth for that). pred, gt (B,1,H,W), (B,H,W) or (H,W); valid like them
+    (default: gt > 0). Returns the aligned prediction (B,H,W), pred's dtype.
+    """
+    pred_t = _as_batch(pred, "pred")
+    gt_t = _as_batch(gt, "gt").to(pred_t.device)
+    mask = gt_t > 0 if valid is None else _as_batch(valid, "valid").to(gt_t.device, torch.bool)
+    aligned = pred_t.clone()
+    for i in range(pred_t.shape[0]):
+        p = pred_t[i][mask[i]].double()
+        g = gt_t[i][mask[i]].double()
+        if p.numel() < 2:
+            continue
+        design = torch.stack([p, torch.ones_like(p)], dim=1)
+        solution = torch.linalg.lstsq(design, g[:, None]).solution[:, 0]
+        aligned[i] = (pred_t[i].double() * solution[0] + solution[1]).to(aligned.dtype)
+    return aligned
+
+
+def _align(
+    pred: torch.Tensor, gt: torch.Tensor, mask: torch.Tensor, align: str | None
+) -> torch.Tensor:
+    if align not in _ALIGNMENTS:
+        raise ConfigError(f"unknown align={align!r}; choose one of {list(_ALIGNMENTS)}")
+    if align == "median":
+        return median_scale(pred, gt, mask)
+    if align == "scale_shift":
+        return align_scale_shift(pred, gt, mask)
+    return pred
+
+
+# ------------------------------------------------------------------------------------ metrics
+def _per_image_sums(pred: torch.Tensor, gt: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """Per image (B,9) float64: valid pixel count, then the sums of |d|/gt, d^2/gt, d^2,
+    (ln ratio)^2, |log10 ratio| and the three delta counts (d = gt - pred, ratio = gt / pred).
+    """
+    # Invalid pixels become gt = pred = 1: they add 0 to every error sum and 1 to every delta count.
+    ones = torch.ones_like(gt)
+    g = torch.where(mask, gt, ones).flatten(1)
+    p = torch.where(mask, pred, ones).flatten(1)
+    count = mask.flatten(1).sum(1)
+    invalid = g.shape[1] - count
+    diff = g - p
+    sq = diff * diff
+    ratio_gp = g / p
+    log_ratio = torch.log(ratio_gp)
+    ratio = torch.maximum(ratio_gp, p / g)
+    # Sums within an image in the input's precision (torch sums pairwise), then float64.
+    sums = [
+        count,
+        (diff.abs() / g).sum(1),
+        (sq / g).sum(1),
+        sq.sum(1),
+        (log_ratio * log_ratio).sum(1),
+        log_ratio.abs().sum(1) / math.log(10),
+        (ratio < 1.25).sum(1) - invalid,
+        (ratio < 1.25**2).sum(1) - invalid,
+        (ratio < 1.25**3).sum(1) - invalid,
+    ]
+    return torch.stack([v.to(torch.float64) for v in sums], dim=1)
+
+
+def _metrics_from_sums(sums: torch.Tensor) -> torch.Tensor:
+    """(..., 9) sums -> (..., 8) metrics in the order of :data:`METRIC_NAMES`."""
+    n = sums[..., 0].clamp(min=1)
+    mean = sums[..., 1:] / n[..., None]
+    return torch.cat([mean[..., :2], mean[..., 2:4].sqrt(), mean[..., 4:]], dim=-1)
+
+
+def _prepare(
+    pred: ArrayLike,
+    gt: ArrayLike,
+    valid: ArrayLike | None,
+    min_depth: float,
+    max_depth: float,
+    crop: str | tuple[int, int, int, int] | None,
+    align: str | None,
+    chunk: int = 8,
+) -> torch.Tensor:
+    """Check inputs, build the mask, align and clamp; return per-image sums (B,9).
+
+    Works through ``chunk`` images at a time, so a whole test set costs little extra memory.
+    """
+    if not 0 < min_depth < max_depth:
+        raise ConfigError(f"need 0 < min_depth < max_depth, got {min_depth} and {max_depth}")
+    gt_t = _as_batch(gt, "gt")
+    pred_t = _as_batch(pred, "pred").to(gt_t.device)
+    dtype = torch.promote_types(pred_t.dtype, gt_t.dtype)
+    gt_t, pred_t = gt_t.to(dtype), pred_t.to(dtype)
+    valid_t = None if valid is None else _as_batch(valid, "valid").to(gt_t.device, torch.bool)
+    for name, t in (("pred", pred_t), ("valid", valid_t)):
+        if t is not None and t.shape != gt_t.shape:
+            raise ModelError(
+                f"depth_metrics: {name} {tuple(t.shape)} and gt {tuple(gt_t.shape)} "
+                "differ in size; "
+                "upsample the prediction to the ground truth's size first (bilinear)"
+            )
+    if crop is not None:
+        # Slicing is the same as masking the outside, and touches fewer pixels.
+        top, bottom, left, right = crop_box(tuple(gt_t.shape[-2:]), crop)
+        gt_t, pred_t = gt_t[:, top:bottom, left:right], pred_t[:, top:bottom, left:right]
+        valid_t = None if valid_t is None else valid_t[:, top:bottom, left:right]
+    sums = []
+    for i in range(0, gt_t.shape[0], chunk):
+        g, p = gt_t[i : i + chunk], pred_t[i : i + chunk]
+        mask = _eval_mask(
+            g, None if valid_t is None else valid_t[i : i + chunk], min_depth, max_depth
+        )
+        p = _align(p, g, mask, align).clamp(min_depth, max_depth)
+        sums.append(_per_image_sums(p, g, mask))
+    return torch.cat(sums)
+
+
+def _no_pixels_error() -> DataError:
+    return DataError(
+        "depth_metrics: no valid pixel to score. Ground truth must be in metres (not millimetres), "
+        "> 0 and inside [min_depth, max_depth]; check the valid mask and the crop."
+    )
+
+
+def _aggregate(per_image: torch.Tensor, aggregate: str) -> dict[str, float]:
+    if aggregate not in _AGGREGATES:
+        raise ConfigError(f"unknown aggregate={aggregate!r}; choose one of {list(_AGGREGATES)}")
+    if per_image[:, 0].sum() == 0:
+        raise _no_pixels_error()
+    if aggregate == "pooled":
+        values = _metrics_from_sums(per_image.sum(0))
+    else:
+        scored = per_image[per_image[:, 0] > 0]
+        values = _metrics_from_sums(scored).mean(0)
+    return dict(zip(METRIC_NAMES, values.tolist()))
+
+
+def depth_metrics(
+    pred: ArrayLike,
+    gt: ArrayLike,
+    valid: ArrayLike | None = None,
+    min_depth: float = 1e-3,
+    max_depth: float = 10.0,
+    crop: str | tuple[int, int, int, int] | None = None,
+    aggregate: str = "pooled",
+    align: str | None = None,
+) -> dict[str, float]:
+    """The eight standard depth metrics, in metres; the order of arguments matters (pred first).
+
+    Args:
+        pred: predicted depth in metres, (B,1,H,W), (B,H,W) or (H,W), torch or numpy.
+        gt: ground-truth depth in metres, same shape; 0 (or NaN) where unknown.
+        valid: optional bool mask, same shape; pixels outside it are ignored.
+        min_depth, max_depth: gt outside this range is ignored; pred is clamped into it.
+        crop: None, ``"eigen"``, ``"nyu_toolbox"`` or (top, bottom, left, right), see
+            :func:`crop_box`.
+        aggregate: ``"pooled"`` (all valid pixels of all images at once) or ``"per_image"`` (each
+            image's metrics, then their mean; images without a valid pixel are skipped).
+        align: None, ``"median"`` (:func:`median_scale`) or ``"scale_shift"``
+            (:func:`align_scale_shift`), per image, before clamping.
+
+    Returns:
+        dict of floats: ``abs_rel`` mean |gt - pred| / gt, ``sq_rel`` mean (gt - pred)^2 / gt,
+        ``rmse`` (metres), ``rmse_log`` (natural log), ``log10`` mean |log10 gt - log10 pred|,
+        ``delta1..3`` the fraction with max(gt/pred, pred/gt) < 1.25^k.
+    """
+    sums = _prepare(pred, gt, valid, min_depth, max_depth, crop, align)
+    return _aggregate(sums, aggregate)
+
+
+class DepthMetricAccumulator:
+    """Streams depth metrics over a test set: ``update`` per batch, ``compute`` at the end.
+
+    The running sums stay on the batches' device (one small float64 tensor), so a GPU evaluation
+    never copies depth maps to the CPU; pooled and per-image results come from the same pass and
+    equal :func:`depth_metrics` on the whole set at once.
+
+    >>> acc = DepthMetricAccumulator(crop=None)
+    >>> acc.update(torch.full((2, 1, 4, 4), 2.0), torch.full((2, 1, 4, 4), 2.5))
+    >>> round(acc.compute()["abs_rel"], 6), acc.num_images
+    (0.2, 2)
+    """
+
+    def __init__(
+        self,
+        min_depth: float = 1e-3,
+        max_depth: float = 10.0,
+        crop: str | tuple[int, int, int, int] | None = None,
+        align: str | None = None,
+    ) -> None:
+        self.min_depth = min_depth
+        self.max_depth = max_depth
+        self.crop = crop
+        self.align = align
+        self.reset()
+
+    def reset(self) -> None:
+        """Forget everything seen so far."""
+        # [pooled sums (9) | sum of per-image metrics (8) | number of scored images (1)]
+        self.state: torch.Tensor | None = None
+
+    @property
+    def num_images(self) -> int:
+        """How many images had at least one valid pixel."""
+        return 0 if self.state is None else int(self.state[-1].item())
+
+    def update(self, pred: ArrayLike, gt: ArrayLike, valid: ArrayLike | None = None) -> None:
+        """Add a batch: pred, gt in metres (B,1,H,W), (B,H,W) or (H,W); valid bool like them."""
+        per_image = _prepare(pred, gt, valid, self.min_depth, self.max_depth, self.crop, self.align)
+        scored = per_image[per_image[:, 0] > 0]
+        batch_state = torch.cat(
+            [
+                per_image.sum(0),
+                _metrics_from_sums(scored).sum(0),
+                torch.tensor([float(scored.shape[0])], dtype=torch.float64, device=scored.device),
+            ]
+        )
+        self.state = batch_state if self.state is None else self.state + batch_state.to(self.state)
+
+    def all_reduce(self) -> None:
+        """Sum the state over the processes of ``torch.distributed`` (no-op otherwise)."""
+        import torch.distributed as dist
+
+        if self.state is not None and dist.is_available() and dist.is_initialized():
+            dist.all_reduce(self.state)
+
+    def compute(self, aggregate: str = "pooled") -> dict[str, float]:
+        """The metrics of everything seen: ``"pooled"`` or ``"per_image"`` (see depth_metrics)."""
+        if aggregate not in _AGGREGATES:
+            raise ConfigError(f"unknown aggregate={aggregate!r}; choose one of {list(_AGGREGATES)}")
+        if self.state is None or self.state[0] == 0:
+            raise _no_pixels_error()
+        if aggregate == "pooled":
+            values = _metrics_from_sums(self.state[:9])
+        else:
+            values = self.state[9:17] / self.state[17]
+        return dict(zip(METRIC_NAMES, values.tolist()))
+
+
+# ------------------------------------------------------------------------------------ mask IoU
+def mask_iou(
+    pred: ArrayLike, target: ArrayLike, threshold: float = 0.5, from_logits: bool = False
+) -> float:
+    """Intersection over union of a predicted foreground mask and the true one, over the batch.
+
+    ``pred`` holds probabilities in [0,1], thresholded at ``threshold``; with ``from_logits=True``
+    it holds raw network outputs, and a pixel is foreground where ``sigmoid(logit) > threshold``
+    (thresholding raw logits at 0.5 would be a different, wrong, cut). target: {0,1} or bool.
+    Shapes (B,1,H,W), (B,H,W) or (H,W). Pooled over all pixels; 1.0 when both masks are empty.
+    """
+    pred_t = _as_batch(pred, "pred")
+    target_t = _as_batch(target, "target").to(pred_t.device)
+    if pred_t.shape != target_t.shape:
+        raise ModelError(
+            f"mask_iou: pred {tuple(pred_t.shape)} and target {tuple(target_t.shape)} differ"
+        )
+    probabilities = torch.sigmoid(pred_t.float()) if from_logits else pred_t.float()
+    if not from_logits and (probabilities.min() < 0 or probabilities.max() > 1):
+        raise ModelError(
+            "mask_iou: pred has values outside [0, 1]; pass probabilities, or from_logits=True "
+            "for raw network outputs"
+        )
+    predicted = probabilities > threshold
+    truth = target_t > 0.5 if target_t.dtype != torch.bool else target_t
+    union = (predicted | truth).sum().item()
+    if union == 0:
+        return 1.0
+    return (predicted & truth).sum().item() / union
+
+
+# ---------------------------------------------------------------------------------- evaluation
+def _predict_metres(
+    model: torch.nn.Module, image: torch.Tensor, size: tuple[int, int]
+) -> torch.Tensor:
+    """Model output decoded to metres and upsampled (bilinear) to ``size``. -> (B,1,H,W)."""
+    output = model(image)
+    if isinstance(output, dict):
+        output = output["depth"]
+    depth = model.encoding.decode(output)
+    if tuple(depth.shape[-2:]) != tuple(size):
+        depth = F.interpolate(depth, size=size, mode="bilinear", align_corners=False)
+    return depth
+
+
+@torch.no_grad()
+def evaluate(
+    model: torch.nn.Module,
+    dataset: torch.utils.data.Dataset,
+    batch_size: int = 8,
+    flip_tta: bool = False,
+    crop: str | tuple[int, int, int, int] | None = None,
+    min_depth: float = 1e-3,
+    max_depth: float = 10.0,
+    aggregate: str = "pooled",
+    device: torch.device | str | None = None,
+    align: str | None = None,
+    num_workers: int = 0,
+) -> dict[str, float]:
+    """Score a model on a dataset under a stated protocol; returns one row of metrics.
+
+    For each batch: predict, decode to metres with ``model.encoding.decode``, upsample bilinearly to
+    the ground truth's size, optionally average with the prediction for the mirrored image
+    (``flip_tta``, mirrored back), then :class:`DepthMetricAccumulator` (align, clamp, crop, valid
+    mask). DenseDepth's protocol on NYU: ``flip_tta=True, crop="eigen", aggregate="pooled"``.
+
+    Args:
+        model: a depthnb model (``.encoding`` set); evaluated in eval mode, restored afterwards.
+        dataset: yields samples with ``image`` (3,H,W), ``depth`` (1,H,W) metres, ``valid`` (1,H,W).
+        device: defaults to the model's device.
+
+    Returns:
+        dict of the metrics of :func:`depth_metrics` plus ``num_images``.
+    """
+    if not hasattr(model, "encoding"):
+        raise ModelError(
+            "evaluate: the model has no .encoding; build it with depthnb.models.build_model or set "
+            "model.encoding = depthnb.encodings.get_encoding('metres')"
+        )
+    device = (
+        torch.device(device)
+        if device is not None
+        else next(model.parameters(), torch.empty(0)).device
+    )
+    was_training = model.training
+    model.eval().to(device)
+    loader = torch.utils.data.DataLoader(
+        dataset,
+        batch_size=batch_size,
+        shuffle=False,
+        num_workers=num_workers,
+        pin_memory=device.type == "cuda",
+    )
+    accumulator = DepthMetricAccumulator(min_depth, max_depth, crop, align)
+    try:
+        for batch in loader:
+            image = batch["image"].to(device, non_blocking=True)
+            gt = batch["depth"].to(device, non_blocking=True)
+            valid = batch["valid"].to(device) if "valid" in batch else None
+            size = tuple(gt.shape[-2:])
+            pred = _predict_metres(model, image, size)
+            if flip_tta:
+                flipped = _predict_metres(model, image.flip(-1), size).flip(-1)
+                pred = 0.5 * (pred + flipped)
+            accumulator.update(pred, gt, valid)
+    finally:
+        model.train(was_training)
+    return {**accumulator.compute(aggregate), "num_images": accumulator.num_images}
+
+
+def format_table(
+    rows: dict[str, dict[str, Any]],
+    published: bool = True,
+    columns: tuple[str, ...] = ("delta1", "delta2", "delta3", "abs_rel", "rmse", "log10"),
+) -> str:
+    """A plain-text table of metric rows, beside the published NYU rows (:data:`PUBLISHED`).
+
+    rows: name -> dict of metrics (e.g. the output of :func:`evaluate`). Higher is better for
+    delta1..3, lower for the others; missing values print as "-".
+    """
+    all_rows = {**rows, **(PUBLISHED if published else {})}
+    name_width = max(len(name) for name in all_rows)
+    arrows = {c: "↑" if c.startswith("delta") else "↓" for c in columns}
+    header = f"{'':<{name_width}}  " + "  ".join(f"{c + arrows[c]:>9}" for c in columns)
+    lines = [header, "-" * len(header)]
+    for name, metrics in all_rows.items():
+        cells = []
+        for c in columns:
+            value = metrics.get(c)
+            cells.append(f"{value:>9.3f}" if value is not None else f"{'-':>9}")
+        lines.append(f"{name:<{name_width}}  " + "  ".join(cells))
+    return "\n".join(lines)

@@ -1,0 +1,201 @@
+"""Building blocks shared by the depth networks: the model base class, input checks, padding,
+normalisation, small conv blocks, and loading torchvision's ImageNet weights without hanging
+offline.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import threading
+from typing import Any
+from urllib.error import URLError
+from urllib.parse import urlparse
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from depthnb.encodings import Encoding, encoding_from_dict, get_encoding
+from depthnb.errors import ModelError
+
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+MIN_SIDE = 32
+PAD_MULTIPLE = 32
+
+
+def resolve_encoding(encoding: str | dict | Encoding) -> Encoding:
+    """An ``Encoding`` object from a name ("metres", "inverse", "log"), a ``to_dict()`` dict or an
+    ``Encoding`` (returned as is)."""
+    if isinstance(encoding, (str, Encoding)):
+        return get_encoding(encoding)
+    if isinstance(encoding, dict):
+        return encoding_from_dict(encoding)
+    raise ModelError(
+        f"encoding={encoding!r} is not an encoding: pass a name ('metres', 'inverse', 'log'), "
+        "a dict from Encoding.to_dict(), or an Encoding object"
+    )
+
+
+def encoding_spec(encoding: str | dict | Encoding) -> str | dict:
+    """What ``model.config`` stores for an encoding: its name if given by name, else its
+    ``to_dict()``."""
+    return encoding if isinstance(encoding, str) else resolve_encoding(encoding).to_dict()
+
+
+class DepthModel(nn.Module):
+    """Base of every registry model: ``name``, ``config``, ``encoding`` and ``output_stride``.
+
+    ``config`` holds the keyword arguments that rebuild the same architecture with
+    ``build_model(model.name, **model.config)``; it never holds ``pretrained`` (weights come from a
+    checkpoint or a fresh download, not from the config).
+    """
+
+    name: str = ""
+    output_stride: int = 1
+
+    def __init__(self, config: dict[str, Any], encoding: Any) -> None:
+        super().__init__()
+        self.encoding = resolve_encoding(encoding)
+        self.config = {**config, "encoding": encoding_spec(encoding)}
+
+    def extra_repr(self) -> str:
+        return (
+            f"name={self.name!r}, encoding={self.encoding.name!r}, "
+            f"output_stride={self.output_stride}"
+        )
+
+
+def check_input(x: torch.Tensor, channels: int, where: str) -> None:
+    """Raise ModelError unless ``x`` is a float (B,channels,H,W) tensor with H, W >= 32."""
+    if not isinstance(x, torch.Tensor):
+        raise ModelError(
+            f"{where} expects a torch.Tensor (B,{channels},H,W), got {type(x).__name__}"
+        )
+    if x.ndim != 4 or x.shape[1] != channels:
+        raise ModelError(
+            f"{where} expects a (B,{channels},H,W) tensor, got shape {tuple(x.shape)}; "
+            "add a batch axis with x[None] or check the channel count"
+        )
+    if not x.is_floating_point():
+        raise ModelError(
+            f"{where} expects float values in [0,1], got dtype {x.dtype}; "
+            "convert with x.float() / 255"
+        )
+    if x.shape[2] < MIN_SIDE or x.shape[3] < MIN_SIDE:
+        raise ModelError(
+            f"{where} needs H and W >= {MIN_SIDE}, got {tuple(x.shape[2:])}; "
+            "resize the image up first"
+        )
+
+
+def pad_to_multiple(
+    x: torch.Tensor, multiple: int = PAD_MULTIPLE, mode: str = "reflect"
+) -> torch.Tensor:
+    """Pad (B,C,H,W) at the bottom and right to the next multiple of ``multiple``.
+
+    The top-left pixel stays where it was, so cropping the output to its first rows and columns
+    undoes the padding. Reflect padding needs H, W >= ``multiple`` (the pad is at most
+    ``multiple - 1``).
+    """
+    height, width = x.shape[-2:]
+    pad_h, pad_w = -height % multiple, -width % multiple
+    if pad_h == 0 and pad_w == 0:
+        return x
+    return F.pad(x, (0, pad_w, 0, pad_h), mode=mode)
+
+
+def ceil_div(size: int, stride: int) -> int:
+    """ceil(size / stride): the output side of a model with this output stride."""
+    return -(-size // stride)
+
+
+class Normalize(nn.Module):
+    """(x - mean) / std per channel; the statistics are buffers not saved in state dicts."""
+
+    def __init__(self, mean: tuple[float, ...], std: tuple[float, ...]) -> None:
+        super().__init__()
+        self.register_buffer("mean", torch.tensor(mean).view(1, -1, 1, 1), persistent=False)
+        self.register_buffer("std", torch.tensor(std).view(1, -1, 1, 1), persistent=False)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return (x - self.mean) / self.std
+
+
+class ConvBNLeaky(nn.Sequential):
+    """conv3x3 (with bias, as in Keras) -> BatchNorm -> LeakyReLU(0.2); keeps H, W."""
+
+    def __init__(self, in_channels: int, out_channels: int) -> None:
+        super().__init__(
+            nn.Conv2d(in_channels, out_channels, 3, padding=1),
+            nn.BatchNorm2d(out_channels),
+            nn.LeakyReLU(0.2),
+        )
+
+
+class SeparableConv(nn.Sequential):
+    """Depthwise-separable conv: depthwise 3x3 -> pointwise 1x1 -> BatchNorm -> ReLU; keeps H, W.
+
+    Parameters: 9 * C_in + C_in * C_out + 2 * C_out (a plain 3x3 conv has 9 * C_in * C_out).
+    """
+
+    def __init__(self, in_channels: int, out_channels: int) -> None:
+        super().__init__(
+            nn.Conv2d(in_channels, in_channels, 3, padding=1, groups=in_channels, bias=False),
+            nn.Conv2d(in_channels, out_channels, 1, bias=False),
+            nn.BatchNorm2d(out_channels),
+            nn.ReLU(inplace=True),
+        )
+
+
+def _reachable(url: str, timeout: float) -> str | None:
+    """None if a TCP connection to the URL's host opens within ``timeout`` s, else the reason.
+
+    Runs in a daemon thread so that a stalled DNS lookup cannot hang the caller.
+    """
+    parsed = urlparse(url)
+    port = parsed.port or (443 if parsed.scheme == "https" else 80)
+    outcome: list[str | None] = []
+
+    def connect() -> None:
+        try:
+            socket.create_connection((parsed.hostname, port), timeout=timeout).close()
+            outcome.append(None)
+        except OSError as error:
+            outcome.append(f"{type(error).__name__}: {error}")
+
+    thread = threading.Thread(target=connect, daemon=True)
+    thread.start()
+    thread.join(timeout + 1.0)
+    return outcome[0] if outcome else f"no answer from {parsed.hostname}:{port} in {timeout:g} s"
+
+
+def load_torchvision_weights(weights: Any, timeout: float = 10.0) -> dict[str, torch.Tensor]:
+    """The state dict of a torchvision weights enum (e.g. ``ResNet50_Weights.IMAGENET1K_V1``).
+
+    Uses torch.hub's cache (``$TORCH_HOME/hub/checkpoints``) when the file is there; otherwise
+    checks that the server answers within ``timeout`` seconds before downloading, so that an
+    offline machine gets a ModelError at once instead of a hang.
+    """
+    url = weights.url
+    cached = os.path.join(torch.hub.get_dir(), "checkpoints", os.path.basename(urlparse(url).path))
+    advice = (
+        f"run once with network access (the file is cached in {os.path.dirname(cached)}), copy the "
+        "file there by hand, or build the model with pretrained=False"
+    )
+    if not os.path.isfile(cached):
+        reason = _reachable(url, timeout)
+        if reason is not None:
+            raise ModelError(f"cannot download ImageNet weights from {url} ({reason}): {advice}")
+    previous = socket.getdefaulttimeout()
+    socket.setdefaulttimeout(max(timeout, 30.0))
+    try:
+        return weights.get_state_dict(progress=False, check_hash=True)
+    except (URLError, OSError, RuntimeError) as error:
+        raise ModelError(
+            f"downloading ImageNet weights from {url} failed "
+            f"({type(error).__name__}: {error}): {advice}"
+        ) from error
+    finally:
+        socket.setdefaulttimeout(previous)

@@ -1,0 +1,221 @@
+"""FCRN (Laina et al. 2016): a ResNet-50 encoder and four up-projection blocks.
+
+Input (B,3,H,W) in [0,1], any H, W >= 32; output (B,1,16*ceil(H/32),16*ceil(W/32)) in the model's
+encoding (default "metres"). At the paper's 228x304 that is 128x160: the output spans the input's
+whole field of view (ResNet-50 rounds each stride-2 stage up, 228 -> 8 rows at 1/32, and the decoder
+doubles four times), so callers resize it to the input size rather than crop it.
+
+The up-projection comes in two forms that compute the same function: the plain one
+(:class:`UpProjection`: unpool, then 5x5 convolutions on a map that is 3/4 zeros) and the fast one
+(:class:`FastUpProjection`: four small convolutions on the map before unpooling, interleaved by a
+pixel shuffle); :func:`fast_from_plain` converts weights from the first to the second.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+from torchvision.models import ResNet50_Weights, resnet50
+
+from depthnb.models.blocks import (
+    IMAGENET_MEAN,
+    IMAGENET_STD,
+    DepthModel,
+    Normalize,
+    check_input,
+    load_torchvision_weights,
+)
+
+DECODER_CHANNELS = (1024, 512, 256, 128, 64)
+
+# The fast up-convolution's four kernels: (name, rows of the 5x5 kernel, its columns, kernel size,
+# padding of the small map as (left, right, top, bottom)). Output pixel (2i+r, 2j+s) meets the
+# unpooled map's non-zeros only through the 5x5 kernel's rows r, r+2, .. and columns s, s+2, ..
+EVEN, ODD = slice(0, 5, 2), slice(1, 5, 2)
+FAST_KERNELS = (
+    ("even_even", EVEN, EVEN, (3, 3), (1, 1, 1, 1)),
+    ("even_odd", EVEN, ODD, (3, 2), (0, 1, 1, 1)),
+    ("odd_even", ODD, EVEN, (2, 3), (1, 1, 0, 1)),
+    ("odd_odd", ODD, ODD, (2, 2), (0, 1, 0, 1)),
+)
+
+
+def unpool(x: torch.Tensor) -> torch.Tensor:
+    """FCRN's unpooling: (B,C,h,w) -> (B,C,2h,2w), each value in the top-left of its 2x2 cell, zeros
+    elsewhere."""
+    batch, channels, height, width = x.shape
+    out = x.new_zeros(batch, channels, 2 * height, 2 * width)
+    out[..., ::2, ::2] = x
+    return out
+
+
+class UpProjection(nn.Module):
+    """The plain up-projection: unpool x2; branch 1 conv5x5-BN-ReLU-conv3x3-BN; branch 2 conv5x5-BN;
+    sum; ReLU. (B,C_in,h,w) -> (B,C_out,2h,2w). Convolutions without bias (BN follows)."""
+
+    def __init__(self, in_channels: int, out_channels: int) -> None:
+        super().__init__()
+        self.conv1 = nn.Conv2d(in_channels, out_channels, 5, padding=2, bias=False)
+        self.bn1 = nn.BatchNorm2d(out_channels)
+        self.conv2 = nn.Conv2d(out_channels, out_channels, 3, padding=1, bias=False)
+        self.bn2 = nn.BatchNorm2d(out_channels)
+        self.conv3 = nn.Conv2d(in_channels, out_channels, 5, padding=2, bias=False)
+        self.bn3 = nn.BatchNorm2d(out_channels)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = unpool(x)
+        branch1 = self.bn2(self.conv2(F.relu(self.bn1(self.conv1(x)))))
+        branch2 = self.bn3(self.conv3(x))
+        return F.relu(branch1 + branch2)
+
+
+class FastUpConv(nn.Module):
+    """A 5x5 convolution (padding 2) of ``unpool(x)``, computed without the zeros: four convolutions
+    (3x3, 3x2, 2x3, 2x2) of x give the four pixels of each 2x2 output cell; a pixel shuffle
+    interleaves them. (B,C_in,h,w) -> (B,C_out,2h,2w), the same parameters as the 5x5 kernel."""
+
+    def __init__(self, in_channels: int, out_channels: int) -> None:
+        super().__init__()
+        self.convs = nn.ModuleDict(
+            {
+                name: nn.Conv2d(in_channels, out_channels, size, bias=False)
+                for name, _, _, size, _ in FAST_KERNELS
+            }
+        )
+
+    @torch.no_grad()
+    def load_from_conv5x5(self, weight: torch.Tensor) -> None:
+        """Copy a plain (C_out,C_in,5,5) kernel's entries into the four small kernels."""
+        for name, rows, cols, _, _ in FAST_KERNELS:
+            self.convs[name].weight.copy_(weight[:, :, rows, cols])
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        parts = [self.convs[name](F.pad(x, pad)) for name, _, _, _, pad in FAST_KERNELS]
+        batch, channels, height, width = parts[0].shape
+        # Channel c*4 + (2r + s) of the stack becomes pixel (2i+r, 2j+s) of channel c.
+        stacked = torch.stack(parts, dim=2).reshape(batch, channels * 4, height, width)
+        return F.pixel_shuffle(stacked, 2)
+
+
+class FastUpProjection(nn.Module):
+    """The fast up-projection: :class:`UpProjection` with both 5x5 convs of the unpooled map
+    replaced by :class:`FastUpConv`. Same function, same parameter count, ~4x fewer multiplications
+    in the 5x5 convs. (B,C_in,h,w) -> (B,C_out,2h,2w)."""
+
+    def __init__(self, in_channels: int, out_channels: int) -> None:
+        super().__init__()
+        self.conv1 = FastUpConv(in_channels, out_channels)
+        self.bn1 = nn.BatchNorm2d(out_channels)
+        self.conv2 = nn.Conv2d(out_channels, out_channels, 3, padding=1, bias=False)
+        self.bn2 = nn.BatchNorm2d(out_channels)
+        self.conv3 = FastUpConv(in_channels, out_channels)
+        self.bn3 = nn.BatchNorm2d(out_channels)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        branch1 = self.bn2(self.conv2(F.relu(self.bn1(self.conv1(x)))))
+        branch2 = self.bn3(self.conv3(x))
+        return F.relu(branch1 + branch2)
+
+
+@torch.no_grad()
+def fast_from_plain(plain: UpProjection) -> FastUpProjection:
+    """A FastUpProjection computing exactly what ``plain`` computes (weights derived from its 5x5
+    kernels; BN parameters and statistics and the 3x3 conv copied), on the same device and dtype."""
+    out_channels, in_channels = plain.conv1.weight.shape[:2]
+    fast = FastUpProjection(in_channels, out_channels).to(
+        device=plain.conv1.weight.device, dtype=plain.conv1.weight.dtype
+    )
+    fast.conv1.load_from_conv5x5(plain.conv1.weight)
+    fast.conv3.load_from_conv5x5(plain.conv3.weight)
+    for name in ("bn1", "conv2", "bn2", "bn3"):
+        getattr(fast, name).load_state_dict(getattr(plain, name).state_dict())
+    fast.train(plain.training)
+    return fast
+
+
+class FCRNDecoder(nn.Module):
+    """1x1 conv 2048 -> 1024 + BN, four up-projections 1024 -> 512 -> 256 -> 128 -> 64, dropout,
+    conv3x3 -> 1 (no bias). (B,2048,h,w) -> (B,1,16h,16w)."""
+
+    def __init__(self, fast: bool = True, dropout: float = 0.0) -> None:
+        super().__init__()
+        block = FastUpProjection if fast else UpProjection
+        self.conv = nn.Conv2d(2048, DECODER_CHANNELS[0], 1, bias=False)
+        self.bn = nn.BatchNorm2d(DECODER_CHANNELS[0])
+        self.up = nn.Sequential(
+            *(block(c_in, c_out) for c_in, c_out in zip(DECODER_CHANNELS, DECODER_CHANNELS[1:]))
+        )
+        self.dropout = nn.Dropout(dropout)
+        self.head = nn.Conv2d(DECODER_CHANNELS[-1], 1, 3, padding=1, bias=False)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.dropout(self.up(self.bn(self.conv(x)))))
+
+
+def resnet50_encoder(pretrained: bool = False, timeout: float = 10.0) -> nn.Sequential:
+    """ResNet-50 without its pooling and classifier (23,508,032 parameters): (B,3,H,W) ->
+    (B,2048,ceil(H/32),ceil(W/32)); ImageNet weights (``ResNet50_Weights.IMAGENET1K_V1``) if
+    ``pretrained`` (ModelError at once when offline)."""
+    state = None
+    if pretrained:  # before building the network, so that an offline machine fails at once
+        state = load_torchvision_weights(ResNet50_Weights.IMAGENET1K_V1, timeout=timeout)
+    net = resnet50(weights=None)
+    if state is not None:
+        net.load_state_dict(state)
+    names = ("conv1", "bn1", "relu", "maxpool", "layer1", "layer2", "layer3", "layer4")
+    return nn.Sequential(*(getattr(net, name) for name in names))
+
+
+class FCRN(DepthModel):
+    """FCRN: ResNet-50 encoder, 1x1 conv + BN, four up-projections, conv3x3 -> 1.
+
+    Args:
+        fast: use the fast up-projection (default; same function and parameters as the plain one).
+        dropout: dropout probability before the last conv (the paper has a dropout layer there;
+            0 switches it off).
+        pretrained: load torchvision's ImageNet ResNet-50 weights (raises ModelError quickly when
+            offline).
+        encoding: what the output means (default "metres", as the paper regresses depth directly).
+        timeout: seconds to wait for the weights server before giving up.
+
+    63,563,008 parameters (the paper's 63.6M). Input (B,3,H,W) in [0,1], normalised inside with
+    ImageNet statistics, any H, W >= 32 (no padding: the convolutions' zero padding and ResNet's
+    rounding-up handle odd sizes). Output (B,1,16*ceil(H/32),16*ceil(W/32)); 228x304 -> 128x160.
+    ``output_stride`` is 2, exact when H and W are multiples of 32. Train the decoder at 10x the
+    encoder's rate with ``parameter_groups(model, lr, encoder_lr_scale=0.1)``.
+    """
+
+    name = "fcrn"
+    output_stride = 2
+    feature_layers = (
+        "encoder.4",
+        "encoder.5",
+        "encoder.6",
+        "encoder.7",
+        "decoder.bn",
+        "decoder.up.0",
+        "decoder.up.1",
+        "decoder.up.2",
+        "decoder.up.3",
+    )
+
+    def __init__(
+        self,
+        fast: bool = True,
+        dropout: float = 0.0,
+        pretrained: bool = False,
+        encoding: Any = "metres",
+        timeout: float = 10.0,
+    ) -> None:
+        super().__init__({"fast": bool(fast), "dropout": float(dropout)}, encoding)
+        self.normalize = Normalize(IMAGENET_MEAN, IMAGENET_STD)
+        self.encoder = resnet50_encoder(pretrained, timeout)
+        self.decoder = FCRNDecoder(fast, dropout)
+
+    def forward(self, image: torch.Tensor) -> torch.Tensor:
+        """(B,3,H,W) in [0,1] -> (B,1,16*ceil(H/32),16*ceil(W/32)) in the encoding's space."""
+        check_input(image, 3, "fcrn")
+        return self.decoder(self.encoder(self.normalize(image)))

@@ -1,0 +1,134 @@
+"""One call at the top of every lesson: where am I running, how big should things be, where is the data.
+
+>>> cfg = setup()          # doctest: +SKIP
+>>> cfg.quick, cfg.device  # doctest: +SKIP
+(True, device(type='cpu'))
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+QUICK_ENV = "DEPTHNB_QUICK"
+DATA_ENV = "DEPTHNB_DATA"
+
+
+@dataclass(frozen=True)
+class NotebookConfig:
+    """What a lesson needs to know about where it runs.
+
+    Attributes:
+        device: ``cuda`` when a GPU is visible, else ``mps`` on Apple silicon, else ``cpu``.
+        quick: True when ``DEPTHNB_QUICK=1`` (the test suite, a CPU laptop): synthetic data, small
+            sizes, few steps. False is full mode: the real dataset at the paper's sizes.
+        data_dir: where downloads and caches go (created if missing).
+        in_colab: True inside Google Colab.
+        seed: the seed given to ``random``, NumPy and torch.
+    """
+
+    device: torch.device
+    quick: bool
+    data_dir: Path
+    in_colab: bool
+    seed: int
+
+
+def in_colab() -> bool:
+    """True when running inside Google Colab."""
+    return "google.colab" in sys.modules or "COLAB_RELEASE_TAG" in os.environ
+
+
+def is_quick() -> bool:
+    """True when ``DEPTHNB_QUICK`` is set to a true value (1, true, yes)."""
+    return os.environ.get(QUICK_ENV, "").strip().lower() in {"1", "true", "yes", "on"}
+
+
+def default_device() -> torch.device:
+    """The best device here: CUDA, then Apple's MPS, then the CPU."""
+    if torch.cuda.is_available():
+        return torch.device("cuda")
+    if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
+        return torch.device("mps")
+    return torch.device("cpu")
+
+
+def default_data_dir(colab: bool | None = None) -> Path:
+    """``$DEPTHNB_DATA`` if set; ``/content/data`` in Colab; else the repository's ``data/`` folder.
+
+    Outside a checkout (an installed package) it falls back to ``~/depthnb_data``.
+    """
+    if os.environ.get(DATA_ENV):
+        return Path(os.environ[DATA_ENV]).expanduser()
+    if in_colab() if colab is None else colab:
+        return Path("/content/data")
+    repo_data = Path(__file__).resolve().parent.parent / "data"
+    if repo_data.is_dir():
+        return repo_data
+    return Path.home() / "depthnb_data"
+
+
+def seed_everything(seed: int) -> None:
+    """Seed Python's ``random``, NumPy's global generator and torch (all devices)."""
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+
+
+def plot_defaults() -> None:
+    """The course's matplotlib style: readable sizes, the plasma colour map, no top/right spines."""
+    import matplotlib as mpl
+
+    mpl.rcParams.update(
+        {
+            "figure.figsize": (8.0, 4.0),
+            "figure.dpi": 100,
+            "savefig.dpi": 120,
+            "savefig.bbox": "tight",
+            "image.cmap": "plasma",
+            "image.interpolation": "nearest",
+            "axes.titlesize": 11,
+            "axes.labelsize": 10,
+            "axes.spines.top": False,
+            "axes.spines.right": False,
+            "font.size": 10,
+        }
+    )
+
+
+def setup(seed: int = 0, quick: bool | None = None, verbose: bool = True) -> NotebookConfig:
+    """Detect Colab, the GPU and quick mode; seed everything; set plot defaults; make the data folder.
+
+    Args:
+        seed: seed for ``random``, NumPy and torch.
+        quick: force quick mode on or off; ``None`` reads ``DEPTHNB_QUICK``.
+        verbose: print a one-line summary.
+
+    Returns:
+        A :class:`NotebookConfig` with ``device``, ``quick``, ``data_dir``, ``in_colab``, ``seed``.
+    """
+    colab = in_colab()
+    config = NotebookConfig(
+        device=default_device(),
+        quick=is_quick() if quick is None else quick,
+        data_dir=default_data_dir(colab),
+        in_colab=colab,
+        seed=seed,
+    )
+    config.data_dir.mkdir(parents=True, exist_ok=True)
+    seed_everything(seed)
+    plot_defaults()
+    if verbose:
+        mode = "quick (synthetic data, small sizes)" if config.quick else "full"
+        gpu = f" ({torch.cuda.get_device_name(0)})" if config.device.type == "cuda" else ""
+        print(
+            f"depthnb: device {config.device}{gpu}, mode {mode}, data in {config.data_dir}"
+            f"{', Colab' if colab else ''}"
+        )
+    return config

@@ -1,0 +1,284 @@
+"""DepthExplorer: sliders over a dataset and a model's predictions, in a notebook (ipywidgets).
+
+    explorer = DepthExplorer(SyntheticRooms(8, size=(96, 128)), {"U-Net": model})
+    explorer                      # last expression of a cell: shows the widgets
+
+Every widget's callback calls :meth:`DepthExplorer.update`, which draws one new figure inside an
+``ipywidgets.Output`` (``clear_output(wait=True)`` then ``plt.show()``), so Colab's inline backend
+replaces the picture instead of stacking a new one under it. Predictions are cached per
+(model, sample), so moving the colour map, range, probe or view sliders redraws at once.
+
+A photograph of your own (the upload button) has no known camera: its intrinsics are assumed from a
+horizontal field of view, ``fov_deg`` (60 degrees by default, a typical phone camera), so its point
+cloud is right up to that guess.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import ipywidgets as widgets
+import numpy as np
+import torch
+from PIL import Image
+
+from depthnb.errors import DepthnbError
+from depthnb.viz.colors import COLORMAPS, abs_rel_map, as_depth_map, colorize, depth_range
+from depthnb.viz.points import depth_to_points, intrinsics_from_fov, plot_points
+
+DATASET, PHOTO = "dataset sample", "your photo"
+
+
+def _models(models: Any) -> dict[str, Any]:
+    """name -> model (nn.Module) or checkpoint path (loaded on first use)."""
+    if isinstance(models, (str, os.PathLike)):
+        return {os.path.basename(os.fspath(models)): models}
+    if isinstance(models, torch.nn.Module):
+        return {getattr(models, "name", "model"): models}
+    if isinstance(models, Mapping) and models:
+        return dict(models)
+    raise DepthnbError(
+        "models must be an nn.Module, a checkpoint path, or a non-empty dict name -> model or "
+        f"checkpoint path; got {type(models).__name__}."
+    )
+
+
+class DepthExplorer:
+    """Widgets to browse a dataset's samples, a model's predictions, errors and point clouds.
+
+    Args:
+        dataset: a depthnb dataset (samples with ``image`` (3,H,W), ``depth`` (1,H,W) metres,
+            ``intrinsics`` (4,), optional ``valid`` (1,H,W)).
+        models: an nn.Module, a checkpoint path, or a dict name -> model or checkpoint path.
+        fov_deg: assumed horizontal field of view of an uploaded photo, degrees.
+        max_points: points drawn in the 3D view (a random subset).
+        flip_tta: predict with flip test-time augmentation.
+
+    State that tests read: ``current_index``, ``source`` (``"dataset sample"`` or ``"your photo"``),
+    ``last_probe`` (dict x, y, true_m, pred_m), ``figure`` (the latest matplotlib Figure),
+    ``n_renders``, ``cache_hits``, ``cache_misses``, ``photo`` (uint8 (H,W,3) or None).
+    """
+
+    def __init__(
+        self,
+        dataset: Sequence[dict],
+        models: Any,
+        fov_deg: float = 60.0,
+        max_points: int = 6000,
+        flip_tta: bool = False,
+    ) -> None:
+        if len(dataset) == 0:
+            raise DepthnbError("DepthExplorer needs a dataset with at least one sample.")
+        self.dataset = dataset
+        self.models = _models(models)
+        self.fov_deg = fov_deg
+        self.max_points = max_points
+        self.flip_tta = flip_tta
+        self.current_index = 0
+        self.source = DATASET
+        self.photo: np.ndarray | None = None
+        self._photo_id = 0
+        self.last_probe: dict[str, float] = {}
+        self.figure: Any = None
+        self.n_renders = self.cache_hits = self.cache_misses = 0
+        self._cache: dict[tuple[str, Any], np.ndarray] = {}
+        self._samples: dict[int, dict] = {}
+
+        first = self._sample(0)
+        height, width = first["depth"].shape
+        low, high = depth_range(first["depth"])
+        top = float(np.ceil(max(high * 1.5, 1.0)))
+        style = {"description_width": "initial"}
+        self.sample = widgets.IntSlider(0, 0, len(dataset) - 1, description="sample", style=style)
+        self.model = widgets.Dropdown(options=list(self.models), description="model")
+        self.cmap = widgets.Dropdown(options=list(COLORMAPS), value="plasma", description="colours")
+        self.depth_range = widgets.FloatRangeSlider(
+            value=(round(low, 1), round(high, 1)), min=0.0, max=top, step=0.1,
+            description="range (m)", style=style,
+        )  # fmt: skip
+        self.show_error = widgets.Checkbox(False, description="error map (abs rel)")
+        self.probe_x = widgets.IntSlider(width // 2, 0, width - 1, description="probe x")
+        self.probe_y = widgets.IntSlider(height // 2, 0, height - 1, description="probe y")
+        self.azimuth = widgets.IntSlider(-70, -180, 180, 5, description="azimuth")
+        self.elevation = widgets.IntSlider(15, -90, 90, 5, description="elevation")
+        self.source_choice = widgets.ToggleButtons(options=[DATASET], description="show")
+        self.upload = widgets.FileUpload(accept="image/*", multiple=False, description="photo")
+        self.probe_label = widgets.HTML()
+        self.output = widgets.Output()
+        for control in self._controls():
+            control.observe(self._on_change, names="value")
+        self.sample.observe(self._on_sample, names="value")
+        self.upload.observe(self._on_upload, names="value")
+        self.widget = widgets.VBox(
+            [
+                widgets.HBox([self.source_choice, self.upload]),
+                widgets.HBox([self.sample, self.model, self.cmap]),
+                widgets.HBox([self.depth_range, self.show_error]),
+                widgets.HBox([self.probe_x, self.probe_y, self.probe_label]),
+                widgets.HBox([self.azimuth, self.elevation]),
+                self.output,
+            ]
+        )
+        self.update()
+
+    def _controls(self) -> list[widgets.Widget]:
+        return [
+            self.model, self.cmap, self.depth_range, self.show_error,
+            self.probe_x, self.probe_y, self.azimuth, self.elevation, self.source_choice,
+        ]  # fmt: skip
+
+    def _repr_mimebundle_(self, **kwargs: Any) -> Any:
+        return self.widget._repr_mimebundle_(**kwargs)
+
+    # ---- data ---------------------------------------------------------------------------------
+
+    def _sample(self, index: int) -> dict:
+        """Sample ``index`` as numpy: image float (H,W,3), depth (H,W) metres, intrinsics (4,)."""
+        if index not in self._samples:
+            sample = self.dataset[index]
+            depth = as_depth_map(sample["depth"])
+            if "valid" in sample:
+                depth = np.where(as_depth_map(sample["valid"]) > 0, depth, 0.0)
+            image = sample["image"]
+            self._samples[index] = {
+                "image": image,
+                "rgb": np.moveaxis(np.asarray(image, dtype=np.float32), 0, -1).clip(0, 1),
+                "depth": depth.astype(np.float32),
+                "intrinsics": np.asarray(sample["intrinsics"], dtype=np.float32),
+            }
+        return self._samples[index]
+
+    def _model(self, name: str) -> Any:
+        model = self.models[name]
+        if isinstance(model, (str, os.PathLike)):
+            from depthnb.predict import load_checkpoint
+
+            model = self.models[name] = load_checkpoint(model)
+        return model
+
+    def predict(self, name: str, key: Any, image: Any) -> np.ndarray:
+        """Predicted depth (H,W) metres of ``image`` by model ``name``, cached under (name, key)."""
+        if (name, key) in self._cache:
+            self.cache_hits += 1
+        else:
+            from depthnb.predict import predict_depth
+
+            self.cache_misses += 1
+            self._cache[(name, key)] = predict_depth(self._model(name), image, self.flip_tta)
+        return self._cache[(name, key)]
+
+    def load_photo(self, photo: bytes | np.ndarray | Image.Image) -> None:
+        """Show a photograph (encoded bytes, uint8 (H,W,3) array or PIL image), not a sample."""
+        if isinstance(photo, (bytes, bytearray, memoryview)):
+            try:
+                photo = Image.open(io.BytesIO(bytes(photo)))
+            except Exception as error:
+                raise DepthnbError(
+                    f"the uploaded file is no image Pillow reads ({error}); upload a PNG or JPEG."
+                ) from error
+        if isinstance(photo, Image.Image):
+            photo = np.asarray(photo.convert("RGB"))
+        self.photo = np.ascontiguousarray(photo[..., :3], dtype=np.uint8)
+        self._cache = {key: v for key, v in self._cache.items() if not isinstance(key[1], tuple)}
+        self._photo_id += 1
+        if PHOTO not in self.source_choice.options:
+            self.source_choice.options = [DATASET, PHOTO]
+        if self.source_choice.value == PHOTO:
+            self.update()
+        else:
+            self.source_choice.value = PHOTO  # its observer calls update()
+
+    def _on_upload(self, change: dict) -> None:
+        files = change["new"]
+        if files:
+            self.load_photo(files[0]["content"])
+
+    def _on_sample(self, change: dict) -> None:
+        if self.source_choice.value == PHOTO:
+            self.source_choice.value = DATASET  # its observer calls update()
+        else:
+            self.update()
+
+    def _on_change(self, change: dict) -> None:
+        self.update()
+
+    # ---- drawing ------------------------------------------------------------------------------
+
+    def _current(self) -> tuple[np.ndarray, np.ndarray | None, np.ndarray, np.ndarray, str]:
+        """rgb (H,W,3), true depth (H,W) or None, predicted depth (H,W), intrinsics (4,), title."""
+        name = self.model.value
+        if self.source == PHOTO and self.photo is not None:
+            height, width = self.photo.shape[:2]
+            pred = self.predict(name, ("photo", self._photo_id), self.photo)
+            intrinsics = intrinsics_from_fov(width, height, self.fov_deg)
+            return (
+                self.photo,
+                None,
+                pred,
+                intrinsics,
+                f"your photo ({self.fov_deg:g} deg FOV assumed)",
+            )
+        sample = self._sample(self.current_index)
+        pred = self.predict(name, self.current_index, sample["image"])
+        title = f"sample {self.current_index}"
+        return sample["rgb"], sample["depth"], pred, sample["intrinsics"], title
+
+    def update(self) -> None:
+        """Read every widget, recompute what changed, and draw one new figure into the output."""
+        import matplotlib.pyplot as plt
+        from IPython.display import clear_output
+
+        self.current_index = int(self.sample.value)
+        self.source = self.source_choice.value
+        rgb, gt, pred, intrinsics, title = self._current()
+        height, width = pred.shape
+        x, y = min(self.probe_x.value, width - 1), min(self.probe_y.value, height - 1)
+        true_m = float(gt[y, x]) if gt is not None and gt[y, x] > 0 else float("nan")
+        self.last_probe = {"x": x, "y": y, "true_m": true_m, "pred_m": float(pred[y, x])}
+        truth = "unknown" if np.isnan(true_m) else f"{true_m:.2f} m"
+        self.probe_label.value = (
+            f"<b>pixel ({x}, {y})</b>: true {truth}, predicted {pred[y, x]:.2f} m"
+        )
+        vmin, vmax = self.depth_range.value
+        panels = ["rgb", "gt", "pred"] + (["error"] if self.show_error.value else []) + ["cloud"]
+        if self.figure is not None:
+            plt.close(self.figure)
+        with self.output:
+            clear_output(wait=True)
+            figure = plt.figure(figsize=(3.4 * len(panels) + 1.5, 3.4), layout="constrained")
+            grid = figure.add_gridspec(1, len(panels), width_ratios=[1] * (len(panels) - 1) + [1.5])
+            for i, panel in enumerate(panels):
+                projection = "3d" if panel == "cloud" else None
+                ax = figure.add_subplot(grid[0, i], projection=projection)
+                if panel == "rgb":
+                    ax.imshow(rgb)
+                    ax.plot([x], [y], "+", color="white", markersize=14, markeredgewidth=2)
+                    ax.set_title(title)
+                elif panel == "gt":
+                    shown = np.zeros_like(pred) if gt is None else gt
+                    ax.imshow(colorize(shown, self.cmap.value, vmin, vmax))
+                    ax.set_title(f"true depth ({vmin:.1f}-{vmax:.1f} m)")
+                elif panel == "pred":
+                    ax.imshow(colorize(pred, self.cmap.value, vmin, vmax))
+                    ax.set_title(f"predicted: {self.model.value}")
+                elif panel == "error":
+                    error = abs_rel_map(pred, gt) if gt is not None else np.full(pred.shape, np.nan)
+                    ax.imshow(colorize(error, "magma", 0.0, 0.5))
+                    ax.set_title("abs rel error (0-0.5)")
+                else:
+                    points, colors = depth_to_points(pred, intrinsics, rgb)
+                    view = {"elev": self.elevation.value, "azim": self.azimuth.value}
+                    plot_points(points, colors, self.max_points, ax, **view, size=2,
+                                title="predicted point cloud")  # fmt: skip
+                if gt is None and panel in ("gt", "error"):
+                    ax.text(width / 2, height / 2, "no ground truth", color="white",
+                            ha="center", va="center")  # fmt: skip
+                if panel != "cloud":
+                    ax.set_xlabel("x (pixels)")
+                    ax.set_ylabel("y (pixels)")
+            self.figure = figure
+            self.n_renders += 1
+            plt.show()

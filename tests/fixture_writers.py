@@ -1,0 +1,145 @@
+"""Write small dataset files in the real formats, for the reader and download tests.
+
+Each writer takes upright arrays (what a reader should return) and stores them the way the real
+dataset does, so a reader that gets an axis, a flip or a scale wrong fails.
+"""
+
+from __future__ import annotations
+
+import io
+import zipfile
+from pathlib import Path
+
+import h5py
+import numpy as np
+import scipy.io
+from PIL import Image
+
+MATLAB_HEADER = (
+    b"MATLAB 7.3 MAT-file, Platform: GLNXA64, Created on: Mon Jan  1 00:00:00 2012 "
+    b"HDF5 schema 1.00 ."
+)
+
+
+def patterned_images(n: int, height: int, width: int) -> np.ndarray:
+    """Asymmetric RGB frames uint8 (n,H,W,3): red ramps left->right, green top->bottom, blue is
+    the frame number, and a white 3x4 block marks the top-left corner."""
+    rows = np.arange(height)[:, None]
+    cols = np.arange(width)[None, :]
+    images = np.zeros((n, height, width, 3), dtype=np.uint8)
+    images[..., 0] = (cols * 200 // max(width - 1, 1)).astype(np.uint8)
+    images[..., 1] = np.broadcast_to(rows * 150 // max(height - 1, 1), (height, width))
+    images[..., 2] = (np.arange(n) * 20 + 10)[:, None, None]
+    images[:, :3, :4] = 255
+    return images
+
+
+def patterned_depths(n: int, height: int, width: int) -> np.ndarray:
+    """Asymmetric depth maps float32 (n,H,W) metres: 1 m + 0.01 m per column + 0.1 m per row +
+    1 m per frame, so every pixel's value says where it belongs."""
+    rows = np.arange(height, dtype=np.float32)[:, None]
+    cols = np.arange(width, dtype=np.float32)[None, :]
+    frames = np.arange(n, dtype=np.float32)[:, None, None]
+    return (1.0 + 0.01 * cols + 0.1 * rows + frames).astype(np.float32)
+
+
+def write_nyu_mat(
+    path: Path,
+    images: np.ndarray,
+    depths: np.ndarray,
+    raw_depths: np.ndarray | None = None,
+    skip: tuple[str, ...] = (),
+) -> Path:
+    """Write a labeled-NYU ``.mat`` as MATLAB v7.3 does: HDF5 with a 512-byte user block and every
+    array stored with its axes reversed (upright images (N,H,W,3) -> dataset (N,3,W,H))."""
+    with h5py.File(path, "w", userblock_size=512) as f:
+        arrays = {
+            "images": images.transpose(0, 3, 2, 1),
+            "depths": depths.transpose(0, 2, 1),
+            "rawDepths": (depths if raw_depths is None else raw_depths).transpose(0, 2, 1),
+            "labels": np.zeros(depths.shape, dtype=np.uint16).transpose(0, 2, 1),
+        }
+        for key, array in arrays.items():
+            if key not in skip:
+                f.create_dataset(key, data=np.ascontiguousarray(array))
+    with open(path, "r+b") as f:
+        f.write(MATLAB_HEADER.ljust(116, b" "))
+    return path
+
+
+def write_splits_mat(path: Path, train: list[int], test: list[int]) -> Path:
+    """Write NYU's ``splits.mat`` (MATLAB v5): 1-based ``trainNdxs`` and ``testNdxs`` columns."""
+    scipy.io.savemat(
+        path,
+        {
+            "trainNdxs": np.asarray(train, dtype=np.float64)[:, None],
+            "testNdxs": np.asarray(test, dtype=np.float64)[:, None],
+        },
+    )
+    return path
+
+
+def png_bytes(array: np.ndarray) -> bytes:
+    """Encode a uint8 (H,W[,3]) or uint16 (H,W) array as PNG bytes (uint16 -> 16-bit grey)."""
+    buffer = io.BytesIO()
+    if array.dtype == np.uint16:
+        Image.fromarray(array.astype(np.uint16)).save(buffer, format="PNG")
+    else:
+        Image.fromarray(array).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def jpeg_bytes(array: np.ndarray, quality: int = 95) -> bytes:
+    """Encode a uint8 (H,W,3) array as JPEG bytes."""
+    buffer = io.BytesIO()
+    Image.fromarray(array).save(buffer, format="JPEG", quality=quality, subsampling=0)
+    return buffer.getvalue()
+
+
+def write_nyu_zip(
+    path: Path,
+    train: list[tuple[np.ndarray, np.ndarray]],
+    test: list[tuple[np.ndarray, np.ndarray]],
+) -> Path:
+    """Write DenseDepth's ``nyu_data.zip`` layout.
+
+    ``train``: (rgb uint8 (H,W,3), depth uint8 (H,W) = metres / 10 * 255) pairs, stored as
+    ``data/nyu2_train/<scene>/<i>.jpg`` and ``.png``; ``test``: (rgb, depth uint16 millimetres)
+    as ``data/nyu2_test/<i>_colors.png`` and ``<i>_depth.png``. Each CSV ends with a blank line,
+    as the real files do.
+    """
+    with zipfile.ZipFile(path, "w") as z:
+        lines = []
+        for i, (rgb, depth) in enumerate(train):
+            stem = f"data/nyu2_train/living_room_0038_out/{i + 1}"
+            z.writestr(f"{stem}.jpg", jpeg_bytes(rgb, quality=100))
+            z.writestr(f"{stem}.png", png_bytes(depth))
+            lines.append(f"{stem}.jpg,{stem}.png")
+        z.writestr("data/nyu2_train.csv", "\n".join(lines) + "\n\n")
+        lines = []
+        for i, (rgb, depth) in enumerate(test):
+            stem = f"data/nyu2_test/{i:05d}"
+            z.writestr(f"{stem}_colors.png", png_bytes(rgb))
+            z.writestr(f"{stem}_depth.png", png_bytes(depth))
+            lines.append(f"{stem}_colors.png,{stem}_depth.png")
+        z.writestr("data/nyu2_test.csv", "\r\n".join(lines) + "\r\n")
+    return path
+
+
+def write_diode_scan(
+    root: Path,
+    split: str,
+    domain: str,
+    name: str,
+    image: np.ndarray,
+    depth: np.ndarray,
+    mask: np.ndarray,
+) -> Path:
+    """Write one DIODE scan: ``<name>.png``, ``<name>_depth.npy`` float32 (H,W,1) metres and
+    ``<name>_depth_mask.npy`` float32 (H,W), under ``split/domain/scene_00001/scan_00001/``."""
+    folder = root / split / domain / "scene_00001" / "scan_00001"
+    folder.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(image).save(folder / f"{name}.png")
+    np.save(folder / f"{name}_depth.npy", depth.astype(np.float32)[..., None])
+    np.save(folder / f"{name}_depth_mask.npy", mask.astype(np.float32))
+    return folder / f"{name}.png"

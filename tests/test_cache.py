@@ -1,0 +1,158 @@
+"""The decode-once cache: same samples back (at the cache size), atomic, reused, pickles cheaply."""
+
+from __future__ import annotations
+
+import json
+import pickle
+
+import numpy as np
+import pytest
+import torch
+from torch.utils.data import DataLoader, Dataset
+
+from depthnb.data import transforms as T
+from depthnb.data.cache import DepthCache, build_cache
+from depthnb.errors import DataError
+
+
+class TinyScenes(Dataset):
+    """Hand-built samples at 12x16: a ramp image, depth 1..9 m with a hole, optional fg/bg keys."""
+
+    def __init__(self, length: int = 5, fgbg: bool = False, height: int = 12, width: int = 16):
+        self.length, self.fgbg, self.height, self.width = length, fgbg, height, width
+        self.calls = 0
+
+    def __len__(self) -> int:
+        return self.length
+
+    def __getitem__(self, index: int) -> dict:
+        self.calls += 1
+        h, w = self.height, self.width
+        g = torch.Generator().manual_seed(index)
+        image = torch.rand(3, h, w, generator=g)
+        depth = 1 + 8 * torch.rand(1, h, w, generator=g)
+        valid = torch.ones(1, h, w, dtype=torch.bool)
+        valid[:, : h // 3, : w // 4] = False
+        sample = {
+            "image": image,
+            "depth": torch.where(valid, depth, 0.0),
+            "valid": valid,
+            "intrinsics": torch.tensor([20.0 + index, 21.0, (w - 1) / 2, (h - 1) / 2]),
+        }
+        if self.fgbg:
+            sample["mask"] = (torch.rand(1, h, w, generator=g) > 0.5).float()
+            sample["background"] = torch.rand(3, h, w, generator=g)
+        return sample
+
+
+def test_round_trip_at_the_source_size(tmp_path):
+    dataset = TinyScenes(fgbg=True)
+    cache = build_cache(dataset, tmp_path / "tiny", size=(12, 16), progress=False)
+    assert len(cache) == 5 and cache.keys == [
+        "image",
+        "depth",
+        "valid",
+        "intrinsics",
+        "mask",
+        "background",
+    ]
+    for index in range(len(dataset)):
+        original, cached = dataset[index], cache[index]
+        T.check_sample(cached)
+        assert cached["image"].dtype == torch.float32 and cached["depth"].dtype == torch.float32
+        assert (cached["image"] - original["image"]).abs().max() <= 0.5 / 255 + 1e-6
+        assert (cached["background"] - original["background"]).abs().max() <= 0.5 / 255 + 1e-6
+        assert torch.equal(cached["valid"], original["valid"])
+        assert torch.equal(cached["mask"], original["mask"])
+        assert torch.equal(cached["intrinsics"], original["intrinsics"])
+        relative = (cached["depth"] - original["depth"]).abs() / original["depth"].clamp_min(1e-6)
+        assert relative[original["valid"]].max() < 1e-3  # float16
+        assert (cached["depth"][~cached["valid"]] == 0).all()
+    files = {p.name: np.load(p, mmap_mode="r") for p in (tmp_path / "tiny").glob("*.npy")}
+    assert files["image.npy"].dtype == np.uint8 and files["image.npy"].shape == (5, 12, 16, 3)
+    assert files["depth.npy"].dtype == np.float16 and files["depth.npy"].shape == (5, 12, 16)
+    assert files["intrinsics.npy"].dtype == np.float32
+
+
+def test_resizes_to_the_training_size_with_intrinsics(tmp_path):
+    dataset = TinyScenes(length=3, height=24, width=32)
+    cache = build_cache(dataset, tmp_path / "half", size=(12, 16), progress=False)
+    for index in range(3):
+        expected = T.resize(dataset[index], (12, 16))
+        cached = cache[index]
+        assert cached["depth"].shape == (1, 12, 16)
+        assert torch.allclose(cached["intrinsics"], expected["intrinsics"])
+        assert torch.equal(cached["valid"], expected["valid"])
+        assert torch.allclose(cached["depth"], expected["depth"], rtol=1e-3)
+        # nearest depth: every cached value is (the float16 of) a value of the source
+        source_values = dataset[index]["depth"].half().float().unique()
+        assert torch.isin(
+            cached["depth"].unique(), torch.cat([source_values, torch.zeros(1)])
+        ).all()
+
+
+def test_existing_cache_is_reused_and_mismatches_raise(tmp_path):
+    dataset = TinyScenes()
+    build_cache(dataset, tmp_path / "c", size=(12, 16), progress=False)
+    calls = dataset.calls
+    again = build_cache(dataset, tmp_path / "c", size=(12, 16), progress=False)
+    assert dataset.calls == calls and len(again) == 5
+    with pytest.raises(DataError, match="overwrite=True"):
+        build_cache(dataset, tmp_path / "c", size=(6, 8), progress=False)
+    with pytest.raises(DataError, match="overwrite=True"):
+        build_cache(TinyScenes(length=4), tmp_path / "c", size=(12, 16), progress=False)
+    rebuilt = build_cache(dataset, tmp_path / "c", size=(6, 8), overwrite=True, progress=False)
+    assert rebuilt.size == (6, 8) and rebuilt[0]["image"].shape == (3, 6, 8)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["c"]  # no temporary folders left
+
+
+def test_damaged_cache_is_detected_and_rebuilt(tmp_path):
+    dataset = TinyScenes()
+    path = tmp_path / "c"
+    build_cache(dataset, path, size=(12, 16), progress=False)
+    np.save(path / "depth.npy", np.zeros((2, 12, 16), np.float16))  # truncated
+    with pytest.raises(DataError, match="depth.npy"):
+        DepthCache(path)
+    cache = build_cache(dataset, path, size=(12, 16), progress=False)
+    assert len(cache) == 5 and cache[4]["depth"].shape == (1, 12, 16)
+    meta = json.loads((path / "meta.json").read_text())
+    (path / "meta.json").write_text(json.dumps({**meta, "keys": ["image", "depth"]}))
+    with pytest.raises(DataError, match="does not list"):
+        DepthCache(path)
+    (path / "meta.json").unlink()  # a folder that never completed
+    with pytest.raises(DataError, match="meta.json"):
+        DepthCache(path)
+    meta_missing_rebuilt = build_cache(dataset, path, size=(12, 16), progress=False)
+    assert json.loads((path / "meta.json").read_text())["length"] == len(meta_missing_rebuilt)
+
+
+def test_a_failed_build_leaves_nothing_behind(tmp_path):
+    class Broken(TinyScenes):
+        def __getitem__(self, index):
+            sample = super().__getitem__(index)
+            if index == 3:
+                del sample["valid"]
+            return sample
+
+    with pytest.raises(DataError, match="item 3"):
+        build_cache(Broken(), tmp_path / "broken", size=(12, 16), progress=False)
+    assert list(tmp_path.iterdir()) == []
+    with pytest.raises(DataError, match="empty"):
+        build_cache(TinyScenes(length=0), tmp_path / "empty", progress=False)
+    with pytest.raises(DataError, match="both >= 1"):
+        build_cache(TinyScenes(), tmp_path / "flat", size=(0, 16), progress=False)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_pickles_cheaply_and_feeds_dataloader_workers_with_transforms(tmp_path):
+    cache = build_cache(
+        TinyScenes(length=8), tmp_path / "c", size=(12, 16), num_workers=2, progress=False
+    )
+    cache[0]  # opens the memory maps here
+    assert len(pickle.dumps(cache)) < 2000
+    cache.transform = T.Compose([T.RandomHorizontalFlip(), T.RandomChannelPermutation()])
+    loader = DataLoader(cache, batch_size=4, num_workers=2)
+    batches = list(loader)
+    assert len(batches) == 2
+    assert batches[0]["image"].shape == (4, 3, 12, 16) and batches[0]["valid"].dtype == torch.bool
+    assert batches[1]["intrinsics"].shape == (4, 4)

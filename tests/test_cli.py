@@ -1,0 +1,126 @@
+"""The command line: a tiny train run writes its files; evaluate and predict read them; bad flags
+and values exit with status 2 and say what was wrong."""
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from depthnb.cli import MAIN_JOB, build_parser, main, resolve_settings
+
+TINY = [
+    "--size",
+    "32",
+    "48",
+    "--train-scenes",
+    "8",
+    "--val-scenes",
+    "4",
+    "--epochs",
+    "2",
+    "--batch",
+    "4",
+    "--model-args",
+    '{"filters": [2, 4, 8, 8, 8]}',
+    "--no-progress",
+]
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory):
+    out = tmp_path_factory.mktemp("run")
+    assert main(["train", *TINY, "--out", str(out)]) == 0
+    return out
+
+
+def test_train_writes_checkpoints_metrics_and_figure(run, capsys):
+    for name in ("best.pt", "last.pt", "metrics.json", "predictions.png"):
+        assert (run / name).is_file(), name
+    summary = json.loads((run / "metrics.json").read_text())
+    assert set(summary["metrics"]) >= {"delta1", "abs_rel"} and set(summary["baseline"]) >= {
+        "delta1"
+    }
+    assert len(summary["history"]) == 2 and summary["baseline_depth_m"] > 0
+    assert Image.open(run / "predictions.png").size[0] > 400
+
+
+def test_resume_continues_a_run(run, tmp_path, capsys):
+    assert (
+        main(
+            [
+                "train",
+                *TINY,
+                "--epochs",
+                "3",
+                "--resume",
+                str(run / "last.pt"),
+                "--out",
+                str(tmp_path),
+            ]
+        )
+        == 0
+    )
+    history = json.loads((tmp_path / "metrics.json").read_text())["history"]
+    assert [record["epoch"] for record in history] == [1, 2, 3]
+
+
+def test_evaluate_and_predict_use_the_checkpoint(run, tmp_path, capsys):
+    assert main(["evaluate", str(run / "best.pt"), "--val-scenes", "2"]) == 0
+    assert "delta1" in capsys.readouterr().out
+    photo = tmp_path / "photo.png"
+    Image.fromarray(np.random.default_rng(0).integers(0, 256, (45, 70, 4), dtype=np.uint8)).save(
+        photo
+    )
+    assert main(["predict", str(run / "best.pt"), str(photo), "--out", str(tmp_path / "out")]) == 0
+    depth = np.load(tmp_path / "out" / "photo_depth.npy")
+    assert depth.shape == (45, 70) and depth.dtype == np.float32 and (depth > 0).all()
+    coloured = Image.open(tmp_path / "out" / "photo_depth.png")
+    assert coloured.size == (70, 45) and coloured.mode == "RGB"
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["train", "--epochs", "0"], "epochs"),
+        (["train", "--bogus"], "unrecognized"),
+        (["train", "--schedule", "cosine"], "invalid choice"),
+        (["train", "--model", "resnet"], "unknown model"),
+        (["train", "--size", "8", "8"], "at least 32"),
+        (["train", "--config", "/no/such/file.json"], "cannot read"),
+        (["frobnicate"], "invalid choice"),
+        (["predict", "/no/such.pt", "x.png"], "no checkpoint"),
+    ],
+)
+def test_bad_flags_and_values_exit_2(argv, message, capsys):
+    assert main(argv) == 2
+    assert message in capsys.readouterr().err
+
+
+def test_config_file_then_flags_override_the_main_job(tmp_path):
+    config = tmp_path / "config.json"
+    config.write_text(json.dumps({"epochs": 3, "lr": 0.01}))
+    settings = resolve_settings(
+        build_parser().parse_args(["train", "--config", str(config), "--lr", "0.02"])
+    )
+    assert (
+        settings["epochs"] == 3
+        and settings["lr"] == 0.02
+        and settings["model"] == MAIN_JOB["model"]
+    )
+    config.write_text(json.dumps({"epochz": 3}))
+    with pytest.raises(Exception, match="unknown settings"):
+        resolve_settings(build_parser().parse_args(["train", "--config", str(config)]))
+    other = resolve_settings(build_parser().parse_args(["train", "--model", "fcrn"]))
+    assert other["model_args"] == {}
+
+
+def test_module_entry_point_prints_help():
+    out = subprocess.run(
+        [sys.executable, "-m", "depthnb", "--help"], capture_output=True, text=True
+    )
+    assert out.returncode == 0
+    for command in ("download", "train", "evaluate", "predict", "bench"):
+        assert command in out.stdout

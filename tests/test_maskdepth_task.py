@@ -1,0 +1,158 @@
+"""The fg/bg mask-and-depth task: its input, loss, metrics, training loop and the seed's counts."""
+
+import pytest
+import torch
+from torch import nn
+from torch.utils.data import DataLoader
+
+from depthnb.data import FgBgDepth, write_fgbg_dataset
+from depthnb.encodings import get_encoding
+from depthnb.errors import ConfigError, DataError
+from depthnb.losses import maskdepth_loss
+from depthnb.maskdepth_task import (
+    SEED_PARAMETERS,
+    MaskDepthTask,
+    evaluate_maskdepth,
+    module_macs,
+    seed_counts,
+    stack_inputs,
+    train_maskdepth,
+)
+from depthnb.models import build_model, count_macs
+
+
+def _batch(b: int = 2, size: int = 32, seed: int = 0) -> dict[str, torch.Tensor]:
+    g = torch.Generator().manual_seed(seed)
+    return {
+        "image": torch.rand(b, 3, size, size, generator=g),
+        "background": torch.rand(b, 3, size, size, generator=g),
+        "mask": (torch.rand(b, 1, size, size, generator=g) > 0.7).float(),
+        "depth": 1 + 4 * torch.rand(b, 1, size, size, generator=g),
+        "valid": torch.ones(b, 1, size, size, dtype=torch.bool),
+    }
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    """These tensors are tiny: a second intra-op thread only adds synchronisation (and, on a busy
+    machine, spin-waiting that makes each step many times slower)."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+@pytest.fixture(scope="module")
+def tiny_fgbg(tmp_path_factory):
+    root = write_fgbg_dataset(tmp_path_factory.mktemp("fgbg") / "scenes", 8, size=(32, 32), seed=3)
+    return FgBgDepth(root)
+
+
+def test_stack_inputs_puts_background_first():
+    batch = _batch()
+    x = stack_inputs(batch)
+    assert x.shape == (2, 6, 32, 32)
+    assert torch.equal(x[:, :3], batch["background"]) and torch.equal(x[:, 3:], batch["image"])
+    with pytest.raises(DataError, match="background"):
+        stack_inputs({"image": batch["image"]})
+
+
+def test_loss_is_the_seeds_and_matches_the_package():
+    torch.manual_seed(0)
+    model = build_model("maskdepth")
+    task = MaskDepthTask.for_model(model)
+    batch = _batch()
+    outputs = model(task.inputs(batch))
+    loss, parts = task.loss(outputs, batch)
+    assert loss.requires_grad
+    loss = loss.detach()
+    assert float(loss) == pytest.approx(2 * parts["mask_bce"] + parts["depth_ssim_loss"], rel=1e-5)
+    depth_half = torch.nn.functional.avg_pool2d(batch["depth"], 2)
+    reference = maskdepth_loss(
+        outputs,
+        {"mask": batch["mask"], "depth": depth_half},
+        torch.ones_like(depth_half, dtype=torch.bool),
+        data_range=task.ssim_range,
+    )
+    assert float(loss) == pytest.approx(float(reference.detach()), rel=1e-5)
+
+
+def test_loss_decreases_on_a_tiny_dataset(tiny_fgbg):
+    torch.manual_seed(0)
+    model = build_model("maskdepth", filters=(8, 16, 32, 32, 32))
+    loader = DataLoader(tiny_fgbg, batch_size=4, shuffle=False)
+    history = train_maskdepth(model, loader, epochs=6, lr=0.05, step_size=100)
+    losses = history.series("loss")
+    assert len(losses) == 12 and all(torch.isfinite(torch.tensor(losses)))
+    assert sum(losses[-2:]) < 0.8 * sum(losses[:2])
+    row = history.steps[0]
+    assert {
+        "epoch",
+        "step",
+        "lr",
+        "loss",
+        "mask_bce",
+        "depth_ssim_loss",
+        "data_ms",
+        "compute_ms",
+    } <= set(row)
+    assert row["data_ms"] >= 0 and row["compute_ms"] > 0
+
+
+def test_recipe_steps_the_learning_rate_by_epoch(tiny_fgbg):
+    model = build_model("maskdepth", filters=(4, 4, 4, 4, 4))
+    loader = DataLoader(tiny_fgbg, batch_size=8)
+    history = train_maskdepth(model, loader, epochs=3, val_loader=loader, step_size=2)
+    assert history.series("lr") == pytest.approx([0.01, 0.01, 0.001])
+    assert {"iou", "abs_rel", "delta1", "train_loss"} <= set(history.epochs[-1])
+    with pytest.raises(ConfigError, match="batch_size"):
+        train_maskdepth(model, loader, epochs=1, batch_size=100)
+
+
+class FixedOutputs(nn.Module):
+    """Returns given mask logits and depth (metres) for whatever batch it sees, in order."""
+
+    def __init__(self, logits: torch.Tensor, depth: torch.Tensor) -> None:
+        super().__init__()
+        self.logits, self.depth = logits, depth
+        self.anchor = nn.Parameter(torch.zeros(()))
+        self.encoding = get_encoding("metres")
+        self.calls = 0
+
+    def forward(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
+        start, self.calls = self.calls, self.calls + len(x)
+        return {"mask": self.logits[start : self.calls], "depth": self.depth[start : self.calls]}
+
+
+def test_iou_on_known_masks_thresholds_probabilities():
+    size = 32
+    truth = torch.zeros(2, 1, size, size)
+    truth[0, :, :16, :16] = 1  # 256 pixels
+    truth[1, :, 16:, 16:] = 1  # 256 pixels
+    logits = torch.full((2, 1, size, size), -5.0)
+    logits[0, :, :16, 8:24] = 0.2  # probability 0.55: foreground; overlaps image 0's square by 128
+    logits[1, :, 16:, 16:] = -0.2  # probability 0.45: background, though the logit > -0.5
+    depth = torch.full((2, 1, size, size), 3.0)
+    model = FixedOutputs(logits, torch.full((2, 1, size // 2, size // 2), 3.0))
+    batch = {**_batch(2, size), "mask": truth, "depth": depth}
+    loader = [{k: v[:1] for k, v in batch.items()}, {k: v[1:] for k, v in batch.items()}]
+    scores = evaluate_maskdepth(model, loader)
+    # pooled over both images: intersection 128, union 256 + 256 + 128 = 640
+    assert scores["iou"] == pytest.approx(128 / 640)
+    assert scores["abs_rel"] == pytest.approx(0.0, abs=1e-6) and scores["delta1"] == 1.0
+    model.calls = 0
+    task = MaskDepthTask.for_model(model)
+    per_batch = task.metrics(model(task.inputs(batch)), batch)
+    assert per_batch["iou"] == pytest.approx(128 / 640)
+
+
+def test_seed_counts_explain_the_double_counted_decoder():
+    with torch.device("meta"):  # counted without computing anything
+        model = build_model("maskdepth", in_channels=2)
+    counts = seed_counts(model, (1, 2, 160, 160))
+    assert 500_000 < counts["parameters"] < 520_000
+    assert counts["seed_parameters"] == counts["parameters"] + counts["decoder_parameters"]
+    assert counts["seed_parameters"] == pytest.approx(SEED_PARAMETERS, rel=0.02)
+    assert counts["seed_macs"] == counts["macs"] + counts["decoder_macs"]
+    per_child = module_macs(model, (1, 2, 160, 160))
+    assert sum(per_child.values()) == counts["macs"] == count_macs(model, (1, 2, 160, 160))
