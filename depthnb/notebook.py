@@ -1,4 +1,4 @@
-"""One call at the top of every lesson: where am I running, how big should things be, where is the data.
+"""One call at the top of every lesson: where it runs, how big things should be, where data goes.
 
 >>> cfg = setup()          # doctest: +SKIP
 >>> cfg.quick, cfg.device  # doctest: +SKIP
@@ -103,7 +103,7 @@ def plot_defaults() -> None:
 
 
 def setup(seed: int = 0, quick: bool | None = None, verbose: bool = True) -> NotebookConfig:
-    """Detect Colab, the GPU and quick mode; seed everything; set plot defaults; make the data folder.
+    """Detect Colab, the GPU and quick mode; seed everything; set plot defaults; make data_dir.
 
     Args:
         seed: seed for ``random``, NumPy and torch.

@@ -866,7 +866,7 @@ SYNTHETIC_UNET: dict[str, Any] = {
     "scenes": 1000,
     "epochs": 12,
     "batch_size": 8,
-    "lr": 4e-3,
+    "lr": 2e-3,
     "optimizer": "adamw",
     "weight_decay": 1e-4,
     "schedule": "onecycle",

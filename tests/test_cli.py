@@ -117,6 +117,17 @@ def test_config_file_then_flags_override_the_main_job(tmp_path):
     assert other["model_args"] == {}
 
 
+def test_main_job_is_the_synthetic_unet_recipe():
+    from depthnb.train import SYNTHETIC_UNET
+
+    assert MAIN_JOB["model_args"]["filters"] == SYNTHETIC_UNET["filters"]
+    assert MAIN_JOB["train_scenes"] == SYNTHETIC_UNET["scenes"]
+    renamed = {"batch_size": "batch"}
+    for key, value in SYNTHETIC_UNET.items():
+        if key not in ("filters", "scenes"):
+            assert MAIN_JOB[renamed.get(key, key)] == value, key
+
+
 def test_module_entry_point_prints_help():
     out = subprocess.run(
         [sys.executable, "-m", "depthnb", "--help"], capture_output=True, text=True

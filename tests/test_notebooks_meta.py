@@ -1,4 +1,4 @@
-"""Every lesson follows the course's conventions: badge, one setup cell, stripped outputs, one repository."""
+"""Every lesson follows the course's conventions: badge, setup cell, no outputs, one repository."""
 
 import importlib.util
 import json
@@ -51,7 +51,8 @@ def test_title_badge_and_setup_cell(path):
     title, setup = cells[0], cells[1]
     assert title["cell_type"] == "markdown"
     assert _source(title).startswith(f"# {path.stem[:2]}")
-    badge = f"colab.research.google.com/github/{set_repository.REPOSITORY}/blob/main/notebooks/{path.name}"
+    repository = set_repository.REPOSITORY
+    badge = f"colab.research.google.com/github/{repository}/blob/main/notebooks/{path.name}"
     assert badge in _source(title)
     assert setup["cell_type"] == "code"
     assert "cfg = depthnb.notebook.setup(" in _source(setup)

@@ -25,7 +25,10 @@ def test_error_family():
 
 
 def test_submodules_load_on_first_use():
-    code = "import sys, depthnb; assert 'depthnb.notebook' not in sys.modules; depthnb.notebook.setup; print('ok')"
+    code = (
+        "import sys, depthnb; assert 'depthnb.notebook' not in sys.modules; "
+        "depthnb.notebook.setup; print('ok')"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "ok"
 
@@ -66,7 +69,9 @@ def test_requirements_have_lower_bounds_only():
 
     lines = [
         line.strip()
-        for line in (Path(__file__).resolve().parent.parent / "requirements.txt").read_text().splitlines()
+        for line in (Path(__file__).resolve().parent.parent / "requirements.txt")
+        .read_text()
+        .splitlines()
         if line.strip() and not line.startswith("#")
     ]
     assert lines[-1] == "-e ."
