@@ -1,10 +1,17 @@
 """Samples per second: the decode-once cache vs decoding and resizing PNGs for every sample.
 
 Writes ``--scenes`` synthetic scenes as 480x640 PNG pairs (8-bit RGB, 16-bit millimetre depth,
-the layout of DenseDepth's test set) to a temporary folder, then feeds both loaders through a
+the layout of DenseDepth's test set) to a temporary folder, then feeds three loaders through a
 ``DataLoader`` with ``--workers`` processes and the same augmentation (horizontal flip, RGB channel
 permutation, colour jitter) at 240x320, in the same run, and prints a table: samples per second
 (wall clock) and CPU milliseconds per sample (independent of the machine's other load).
+
+1. PNG: decode and resize both PNGs for every sample, per-sample transforms (the baseline).
+2. The cache with float samples and per-sample transforms in the workers.
+3. The cache with ``raw=True``: uint8 images travel from the workers, and the training process
+   converts and augments whole batches (``to_float`` + ``BatchAugment``), which on a GPU runs
+   on the device. With a cheap decode, moving float32 batches between processes is what limits
+   row 2 on two cores; uint8 is a quarter of the bytes.
 
     python benchmarks/bench_loader.py                 # 200 scenes, 2 workers, batch 8
     python benchmarks/bench_loader.py --scenes 50     # quicker
@@ -16,6 +23,7 @@ import argparse
 import os
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -24,9 +32,10 @@ from PIL import Image
 from torch.utils.data import DataLoader, Dataset, default_collate
 
 from depthnb.data import transforms as T
-from depthnb.data.cache import build_cache
+from depthnb.data.cache import DepthCache, build_cache, to_float
 from depthnb.data.io import scale_intrinsics
 from depthnb.data.nyu import NYU_INTRINSICS, NYU_SIZE
+from depthnb.gpu_augment import BatchAugment
 
 SOURCE_SIZE = NYU_SIZE
 
@@ -89,7 +98,7 @@ class PngFolder(Dataset):
 
 
 def augmentation() -> T.Compose:
-    """Flip, channel permutation, colour jitter: the same for both loaders."""
+    """Flip, channel permutation, colour jitter: the same for every loader."""
     return T.Compose(
         [
             T.RandomHorizontalFlip(),
@@ -100,9 +109,16 @@ def augmentation() -> T.Compose:
 
 
 def samples_per_second(
-    dataset: Dataset, workers: int, batch_size: int, min_seconds: float
+    dataset: Dataset,
+    workers: int,
+    batch_size: int,
+    min_seconds: float,
+    on_batch: Callable[[dict], dict] | None = None,
 ) -> float:
-    """Throughput of a shuffled DataLoader, after its workers have delivered a first batch."""
+    """Throughput of a shuffled DataLoader, after its workers have delivered a first batch.
+
+    ``on_batch`` runs on each batch in this process (the training process), and counts.
+    """
     loader = DataLoader(
         dataset,
         batch_size=batch_size,
@@ -116,6 +132,8 @@ def samples_per_second(
     count, start = 0, time.perf_counter()
     while True:
         for batch in iterator:
+            if on_batch is not None:
+                batch = on_batch(batch)
             count += batch["image"].shape[0]
         elapsed = time.perf_counter() - start
         if elapsed >= min_seconds:
@@ -123,8 +141,13 @@ def samples_per_second(
         iterator = iter(loader)
 
 
-def cpu_ms_per_sample(dataset: Dataset, batch_size: int, min_samples: int = 64) -> float:
-    """CPU milliseconds per sample (fetch, augment, collate) in this process on one thread.
+def cpu_ms_per_sample(
+    dataset: Dataset,
+    batch_size: int,
+    min_samples: int = 64,
+    on_batch: Callable[[dict], dict] | None = None,
+) -> float:
+    """CPU milliseconds per sample (fetch, augment, collate, ``on_batch``) here, on one thread.
 
     CPU time, unlike wall-clock time, does not depend on what else the machine is running, so
     this column stays comparable on a busy machine; on an idle one, throughput with W workers is
@@ -133,10 +156,13 @@ def cpu_ms_per_sample(dataset: Dataset, batch_size: int, min_samples: int = 64) 
     threads = torch.get_num_threads()
     torch.set_num_threads(1)  # as in a DataLoader worker
     try:
-        default_collate([dataset[0] for _ in range(batch_size)])  # warm up
+        finish = on_batch if on_batch is not None else (lambda batch: batch)
+        finish(default_collate([dataset[0] for _ in range(batch_size)]))  # warm up
         count, start = 0, time.process_time()
         while count < min_samples or time.process_time() - start < 1.0:
-            default_collate([dataset[(count + i) % len(dataset)] for i in range(batch_size)])
+            finish(
+                default_collate([dataset[(count + i) % len(dataset)] for i in range(batch_size)])
+            )
             count += batch_size
         return (time.process_time() - start) / count * 1000
     finally:
@@ -172,11 +198,20 @@ def main() -> None:
         built = time.perf_counter() - start
         cache.transform = augmentation()
         png = PngFolder(root / "png", size=size, transform=augmentation())
+        raw = DepthCache(root / "cache", raw=True)
+        augment = BatchAugment(brightness=0.2, contrast=0.2, saturation=0.2)
+
+        def on_device(batch: dict) -> dict:
+            return augment(to_float(batch, device="cpu"))
+
+        loaders = [(png, None), (cache, None), (raw, on_device)]
         rates = [
-            samples_per_second(data, args.workers, args.batch_size, args.min_seconds)
-            for data in (png, cache)
+            samples_per_second(data, args.workers, args.batch_size, args.min_seconds, finish)
+            for data, finish in loaders
         ]
-        costs = [cpu_ms_per_sample(data, args.batch_size) for data in (png, cache)]
+        costs = [
+            cpu_ms_per_sample(data, args.batch_size, on_batch=finish) for data, finish in loaders
+        ]
     print(
         f"{args.scenes} scenes 480x640 ({megabytes:.0f} MB of PNG, written in {written:.1f} s), "
         f"cache built at {size[0]}x{size[1]} in {built:.1f} s; batch {args.batch_size}, "
@@ -189,8 +224,19 @@ def main() -> None:
     )
     print("|---|---:|---:|")
     print(f"| decode + resize PNG per sample | {rates[0]:.0f} | {costs[0]:.1f} |")
-    print(f"| decode-once cache (memmap) | {rates[1]:.0f} | {costs[1]:.2f} |")
-    print(f"| ratio | {rates[1] / rates[0]:.1f}x | {costs[0] / costs[1]:.1f}x |")
+    print(
+        "| decode-once cache, float samples, per-sample transforms "
+        f"| {rates[1]:.0f} | {costs[1]:.2f} |"
+    )
+    print(
+        "| decode-once cache, uint8 through the workers, to_float + BatchAugment in the training "
+        f"process | {rates[2]:.0f} | {costs[2]:.2f} |"
+    )
+    for row, name in ((1, "float samples"), (2, "uint8 + batch augmentation")):
+        print(
+            f"| ratio, cache ({name}) / PNG | {rates[row] / rates[0]:.1f}x "
+            f"| {costs[0] / costs[row]:.1f}x |"
+        )
 
 
 if __name__ == "__main__":

@@ -119,10 +119,11 @@ def read_checkpoint(path: str | os.PathLike, map_location: str | torch.device = 
             f"{path} is not a depthnb checkpoint (no 'format': '{FORMAT}' entry); "
             "only files written by depthnb's Trainer can be loaded here"
         )
-    if checkpoint.get("version", 0) > VERSION:
+    version = checkpoint.get("version", 0)
+    if not isinstance(version, int) or version > VERSION:
         raise CheckpointError(
-            f"{path} has checkpoint format version {checkpoint['version']}, newer than this "
-            f"depthnb reads ({VERSION}): upgrade depthnb"
+            f"{path} has checkpoint format version {version!r}, not one this depthnb reads "
+            f"(up to {VERSION}): upgrade depthnb"
         )
     missing = [key for key in REQUIRED_KEYS if key not in checkpoint]
     if missing:

@@ -44,6 +44,7 @@ MAIN_JOB: dict[str, Any] = {
     "val_scenes": 100,
     "val_seed": 1000,
     "limit": None,
+    "cache": False,
     "epochs": 12,
     "batch": 8,
     "lr": 2e-3,
@@ -178,6 +179,13 @@ def _add_data_flags(parser: argparse.ArgumentParser) -> None:
     group.add_argument(
         "--limit", type=int, help="use only the first N training images of a real dataset"
     )
+    group.add_argument(
+        "--cache",
+        action="store_true",
+        default=None,
+        help="decode a real dataset's training images once, at --size, into data/cache/ "
+        "(uint8 memory maps; batches are converted and augmented on the device)",
+    )
 
 
 def _add_device_flags(parser: argparse.ArgumentParser) -> None:
@@ -272,6 +280,18 @@ def build_datasets(settings: dict[str, Any]) -> tuple[Any, Any]:
         held_out = torch.utils.data.Subset(every, order[:cut])
     if settings["limit"]:
         train = torch.utils.data.Subset(train, range(min(settings["limit"], len(train))))
+    if settings["cache"]:
+        folder = f"{name}-train-{size[0]}x{size[1]}" + (
+            f"-first{settings['limit']}" if settings["limit"] else ""
+        )
+        cached = data.build_cache(
+            train,
+            default_data_dir() / "cache" / folder,
+            size=size,
+            num_workers=settings["workers"],
+            source=folder,
+        )
+        train = data.DepthCache(cached.path, raw=True)
     return train, held_out
 
 

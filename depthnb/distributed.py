@@ -67,8 +67,16 @@ def current() -> DistInfo:
 
 
 def all_reduce_sum(values: torch.Tensor) -> torch.Tensor:
-    """Sum a tensor over all processes (returned unchanged for a single process)."""
+    """Sum a tensor over all processes (returned unchanged for a single process).
+
+    Any shape; the result is on ``values``' device. nccl reduces CUDA tensors only, so under nccl a
+    CPU tensor is reduced on this process's GPU and copied back.
+    """
     if current().enabled:
-        values = values.clone()
-        dist.all_reduce(values, op=dist.ReduceOp.SUM)
+        on = values.device
+        if dist.get_backend() == "nccl" and on.type != "cuda":
+            on = torch.device("cuda", torch.cuda.current_device())
+        reduced = values.to(on, copy=True)
+        dist.all_reduce(reduced, op=dist.ReduceOp.SUM)
+        values = reduced.to(values.device)
     return values

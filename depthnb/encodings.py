@@ -57,12 +57,25 @@ class Encoding:
         return {"name": self.name, **asdict(self)}
 
 
+def _check_min_depth(encoding: Encoding) -> None:
+    """Raise ConfigError unless ``encoding.min_depth`` > 0 (0 encodes to -inf, decodes to 0)."""
+    if not encoding.min_depth > 0:
+        raise ConfigError(
+            f"{encoding.name} encoding needs min_depth > 0 (metres), got "
+            f"min_depth={encoding.min_depth}; pass e.g. get_encoding({encoding.name!r}, "
+            "min_depth=1e-3)"
+        )
+
+
 @dataclass(frozen=True)
 class MetresEncoding(Encoding):
     """The identity: the model predicts metres. ``decode`` clamps at ``min_depth`` (> 0)."""
 
     min_depth: float = 1e-3
     name = "metres"
+
+    def __post_init__(self) -> None:
+        _check_min_depth(self)
 
     def encode(self, depth_m: torch.Tensor) -> torch.Tensor:
         """Metres -> metres (unchanged)."""
@@ -120,6 +133,9 @@ class LogEncoding(Encoding):
     min_depth: float = 1e-3
     name = "log"
 
+    def __post_init__(self) -> None:
+        _check_min_depth(self)
+
     def encode(self, depth_m: torch.Tensor) -> torch.Tensor:
         """Metres -> ``ln(max(depth, min_depth))``."""
         return torch.log(depth_m.clamp(min=self.min_depth))
@@ -145,7 +161,7 @@ def get_encoding(name: str | Encoding, **kwargs: float) -> Encoding:
         if kwargs:
             raise ConfigError(f"got an Encoding object {name!r} and settings {kwargs}; pass one")
         return name
-    if name not in ENCODINGS:
+    if not isinstance(name, str) or name not in ENCODINGS:
         raise ConfigError(f"unknown depth encoding {name!r}; choose one of {sorted(ENCODINGS)}")
     try:
         return ENCODINGS[name](**kwargs)

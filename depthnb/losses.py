@@ -21,6 +21,7 @@ All terms are computed in float32 (or float64 for float64 input) even under ``to
 from __future__ import annotations
 
 import functools
+import inspect
 import math
 from typing import Callable
 
@@ -69,6 +70,11 @@ def _check_pair(
     pred: torch.Tensor, target: torch.Tensor, valid: torch.Tensor | None, where: str
 ) -> torch.Tensor | None:
     """Check shapes; return ``valid`` as a bool tensor broadcast to ``pred``'s shape, or None."""
+    if not (isinstance(pred, torch.Tensor) and isinstance(target, torch.Tensor)):
+        raise ModelError(
+            f"{where}: prediction and target must be torch tensors (B,C,H,W), got "
+            f"{type(pred).__name__} and {type(target).__name__}; convert with torch.as_tensor"
+        )
     if pred.dim() != 4 or pred.shape != target.shape:
         raise ModelError(
             f"{where}: prediction {tuple(pred.shape)} and target {tuple(target.shape)} "
@@ -468,11 +474,12 @@ def maskdepth_loss(
     depth head is half size: downsample the target depth first); valid (B,1,h,w) bool masks the
     depth term. ``data_range`` is SSIM's L for the encoded depth. Returns a scalar.
     """
-    for key in ("mask", "depth"):
-        if key not in pred or key not in target:
+    for given in (pred, target):
+        if not isinstance(given, dict) or not {"mask", "depth"} <= given.keys():
+            described = sorted(given) if isinstance(given, dict) else type(given).__name__
             raise ModelError(
-                f"maskdepth_loss: pred and target must be dicts with 'mask' and 'depth', got "
-                f"{sorted(pred)} and {sorted(target)}"
+                "maskdepth_loss: pred and target must be dicts with 'mask' and 'depth' tensors, "
+                f"got {described}"
             )
     mask_term = bce_mask_loss(pred["mask"], target["mask"])
     depth_term = 1 - ssim(pred["depth"], target["depth"], data_range=data_range, valid=valid)
@@ -515,4 +522,8 @@ def get_loss(name: str, **kwargs: float) -> LossFn:
             f"or a model {sorted(MODEL_LOSSES)}"
         )
     fn = LOSSES[key]
+    try:
+        inspect.signature(fn).bind_partial(**kwargs)
+    except TypeError as error:
+        raise ConfigError(f"bad settings {kwargs} for loss {key!r}: {error}") from error
     return functools.partial(fn, **kwargs) if kwargs else fn

@@ -18,7 +18,7 @@ object's mask at input resolution (logits) and the scene's depth at half resolut
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
@@ -336,6 +336,36 @@ def train_maskdepth(
     return history
 
 
+def _predicted_batches(
+    model: nn.Module,
+    loader: Iterable[Batch],
+    task: MaskDepthTask | None,
+    device: torch.device | str | None,
+    max_batches: int | None,
+) -> Iterator[tuple[dict[str, torch.Tensor], torch.Tensor, torch.Tensor]]:
+    """Yield ``(batch on device, mask probability (B,1,H,W), depth (B,1,H,W) metres)`` per batch.
+
+    The model runs in eval mode without gradients; its mode is restored afterwards (also when
+    the loop stops early or fails).
+    """
+    device = torch.device(device) if device is not None else next(model.parameters()).device
+    task = task if task is not None else MaskDepthTask.for_model(model)
+    was_training = model.training
+    model.eval()
+    try:
+        for index, batch in enumerate(loader):
+            if max_batches is not None and index >= max_batches:
+                break
+            batch = to_device(batch, device)
+            with torch.no_grad():
+                probability, depth = task.predict(
+                    model(task.inputs(batch)), tuple(batch["depth"].shape[-2:])
+                )
+            yield batch, probability, depth
+    finally:
+        model.train(was_training)
+
+
 @torch.no_grad()
 def collect_predictions(
     model: nn.Module,
@@ -350,18 +380,8 @@ def collect_predictions(
         ``background``, ``image`` (N,3,H,W); ``mask``, ``mask_probability`` (N,1,H,W);
         ``depth``, ``depth_pred`` (N,1,H,W) metres (prediction upsampled from H/2); ``valid``.
     """
-    device = torch.device(device) if device is not None else next(model.parameters()).device
-    task = task if task is not None else MaskDepthTask.for_model(model)
-    was_training = model.training
-    model.eval()
     kept: dict[str, list[torch.Tensor]] = {}
-    for index, batch in enumerate(loader):
-        if max_batches is not None and index >= max_batches:
-            break
-        batch = to_device(batch, device)
-        probability, depth = task.predict(
-            model(task.inputs(batch)), tuple(batch["depth"].shape[-2:])
-        )
+    for batch, probability, depth in _predicted_batches(model, loader, task, device, max_batches):
         for key, value in (
             ("background", batch["background"]),
             ("image", batch["image"]),
@@ -372,7 +392,6 @@ def collect_predictions(
             ("valid", batch["valid"]),
         ):
             kept.setdefault(key, []).append(value.detach().cpu())
-    model.train(was_training)
     if not kept:
         raise DataError("collect_predictions got an empty loader: give it at least one batch")
     return {key: torch.cat(values) for key, values in kept.items()}
@@ -398,24 +417,14 @@ def evaluate_maskdepth(
     """
     from depthnb.metrics import DepthMetricAccumulator, mask_iou
 
-    device = torch.device(device) if device is not None else next(model.parameters()).device
     task = task if task is not None else MaskDepthTask.for_model(model)
-    was_training = model.training
-    model.eval()
     foreground: list[torch.Tensor] = []
     truth: list[torch.Tensor] = []
     pool = DepthMetricAccumulator()
-    for index, batch in enumerate(loader):
-        if max_batches is not None and index >= max_batches:
-            break
-        batch = to_device(batch, device)
-        probability, depth = task.predict(
-            model(task.inputs(batch)), tuple(batch["depth"].shape[-2:])
-        )
+    for batch, probability, depth in _predicted_batches(model, loader, task, device, max_batches):
         foreground.append((probability > task.threshold).cpu())
         truth.append(batch["mask"].bool().cpu())
         pool.update(depth, batch["depth"], batch["valid"])
-    model.train(was_training)
     if not truth:
         raise DataError("evaluate_maskdepth got an empty loader: give it at least one batch")
     iou = mask_iou(torch.cat(foreground).float(), torch.cat(truth).float(), threshold=0.5)

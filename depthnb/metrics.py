@@ -116,6 +116,11 @@ def crop_box(
     given.
     """
     if not isinstance(crop, str):
+        if not isinstance(crop, (tuple, list)) or len(crop) != 4:
+            raise ConfigError(
+                f"crop {crop!r} is not (top, bottom, left, right) slice bounds; pass four "
+                f"integers or a name of {sorted(CROPS)}"
+            )
         top, bottom, left, right = (int(v) for v in crop)
         return top, bottom, left, right
     if crop not in CROPS:

@@ -17,7 +17,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from depthnb.checkpoint import read_checkpoint
-from depthnb.errors import CheckpointError, DepthnbError
+from depthnb.errors import CheckpointError, ConfigError, DepthnbError, ModelError
 
 DEFAULT_MAX_SIDE = 640
 MIN_SIDE = 32
@@ -133,8 +133,13 @@ def predict_depth(
     if max_side is None:
         max_side = max(trained) if trained else DEFAULT_MAX_SIDE
     if max_side < MIN_SIDE:
-        raise DepthnbError(f"max_side={max_side} is too small; use at least {MIN_SIDE}")
-    device = next(model.parameters()).device
+        raise ConfigError(f"max_side={max_side} is too small; use at least {MIN_SIDE}")
+    if not hasattr(model, "encoding"):
+        raise ModelError(
+            "predict_depth: the model has no .encoding; load it with load_checkpoint or build it "
+            "with depthnb.models.build_model"
+        )
+    device = next(model.parameters(), torch.empty(0)).device
     was_training = model.training
     model.eval()
     size = inference_size(height, width, max_side, upscale=bool(trained))
@@ -143,11 +148,16 @@ def predict_depth(
     ).clamp(0, 1)
     if flip_tta:
         batch = torch.cat([batch, batch.flip(-1)])
-    metres = model.encoding.decode(model(batch).float())
+    try:
+        output = model(batch)
+    finally:
+        model.train(was_training)
+    if isinstance(output, dict):  # mask-and-depth models
+        output = output["depth"]
+    metres = model.encoding.decode(output.float())
     if flip_tta:
         metres = (metres[:1] + metres[1:].flip(-1)) / 2
     metres = F.interpolate(metres, size=(height, width), mode="bilinear", align_corners=False)
-    model.train(was_training)
     return metres[0, 0].cpu().numpy().astype(np.float32)
 
 

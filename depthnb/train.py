@@ -42,6 +42,7 @@ from depthnb.checkpoint import (
     rng_state,
     set_rng_state,
 )
+from depthnb.data.cache import to_float
 from depthnb.errors import CheckpointError, ConfigError, ModelError
 from depthnb.gpu_augment import BatchAugment
 
@@ -344,8 +345,6 @@ def get_loss_function(name: str) -> LossFn:
     """The loss ``name`` from :mod:`depthnb.losses` as ``loss(pred, target, valid) -> scalar``."""
     from depthnb import losses
 
-    if not hasattr(losses, "get_loss"):
-        raise ConfigError("depthnb.losses has no get_loss(name); update depthnb")
     return losses.get_loss(name)
 
 
@@ -571,13 +570,17 @@ class Trainer:
     # -- one step ---------------------------------------------------------------------------
 
     def to_device(self, batch: dict[str, Any]) -> dict[str, Any]:
-        """Copy a collated batch's tensors to the device (non-blocking from pinned memory)."""
-        out = {}
-        for key, value in batch.items():
-            if torch.is_tensor(value):
-                value = value.to(self.device, non_blocking=True)
-                if value.ndim == 4 and value.is_floating_point():
-                    value = value.contiguous(memory_format=self.memory_format)
+        """Copy a collated batch's tensors to the device (non-blocking from pinned memory).
+
+        A raw batch of the decode-once cache (uint8 images, float16 depth) becomes the float
+        sample there (:func:`depthnb.data.cache.to_float`), so the bytes that cross from the
+        loader's workers and over PCIe are the compact ones.
+        """
+        tensors = to_float({k: v for k, v in batch.items() if torch.is_tensor(v)}, self.device)
+        out = dict(batch)
+        for key, value in tensors.items():
+            if value.ndim == 4 and value.is_floating_point():
+                value = value.contiguous(memory_format=self.memory_format)
             out[key] = value
         return out
 

@@ -119,6 +119,8 @@ def predict_video(
         frames = read_frames(frames)
     if frames.ndim != 4 or frames.shape[-1] != 3:
         raise DepthnbError(f"frames have shape {frames.shape}; expected (T,H,W,3) uint8.")
+    if len(frames) == 0:
+        raise DepthnbError("frames hold no frame (T = 0); pass a video with at least one frame.")
     depths = np.stack([predict_depth(model, frame, flip_tta=flip_tta) for frame in frames])
     return smooth_depths(depths, smoothing, alpha, scale_alpha)
 

@@ -11,7 +11,7 @@ import torch
 from torch.utils.data import DataLoader, Dataset
 
 from depthnb.data import transforms as T
-from depthnb.data.cache import DepthCache, build_cache
+from depthnb.data.cache import DepthCache, build_cache, to_float
 from depthnb.errors import DataError
 
 
@@ -156,3 +156,17 @@ def test_pickles_cheaply_and_feeds_dataloader_workers_with_transforms(tmp_path):
     assert len(batches) == 2
     assert batches[0]["image"].shape == (4, 3, 12, 16) and batches[0]["valid"].dtype == torch.bool
     assert batches[1]["intrinsics"].shape == (4, 4)
+
+
+def test_raw_samples_travel_as_uint8_and_convert_to_the_float_sample(tmp_path):
+    build_cache(TinyScenes(fgbg=True), tmp_path / "tiny", size=(12, 16), progress=False)
+    floats, raw = DepthCache(tmp_path / "tiny"), DepthCache(tmp_path / "tiny", raw=True)
+    item = raw[2]
+    assert item["image"].dtype == torch.uint8 and item["image"].shape == (3, 12, 16)
+    assert item["background"].dtype == torch.uint8 and item["depth"].dtype == torch.float16
+    batch = to_float(torch.utils.data.default_collate([raw[0], raw[2]]), device="cpu")
+    for key, value in torch.utils.data.default_collate([floats[0], floats[2]]).items():
+        assert batch[key].dtype == value.dtype and torch.equal(batch[key], value), key
+    assert to_float(batch)["image"] is batch["image"]  # converting twice changes nothing
+    with pytest.raises(DataError, match="BatchAugment"):
+        DepthCache(tmp_path / "tiny", transform=T.RandomHorizontalFlip(), raw=True)

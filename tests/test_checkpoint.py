@@ -110,6 +110,12 @@ def test_bad_files_raise_checkpoint_error(rooms, tmp_path):
     truncated.write_bytes(good.read_bytes()[: good.stat().st_size // 2])
     with pytest.raises(CheckpointError, match="truncated, corrupt"):
         load_checkpoint(truncated)
+    checkpoint = torch.load(good, weights_only=True)
+    for version in (checkpoint["version"] + 1, "2"):
+        future = tmp_path / "future.pt"
+        torch.save({**checkpoint, "version": version}, future)
+        with pytest.raises(CheckpointError, match="upgrade depthnb"):
+            load_checkpoint(future)
     other = Trainer(build_model("unet", filters=(2, 4, 8, 8, 16)), rooms, progress=False, loss="l1")
     with pytest.raises(CheckpointError, match="build the same model"):
         other.resume(good)

@@ -135,3 +135,28 @@ def test_module_entry_point_prints_help():
     assert out.returncode == 0
     for command in ("download", "train", "evaluate", "predict", "bench"):
         assert command in out.stdout
+
+
+def test_train_on_a_real_dataset_through_the_decode_once_cache(tmp_path, monkeypatch, capsys):
+    from fixture_writers import (
+        patterned_depths,
+        patterned_images,
+        write_nyu_mat,
+        write_splits_mat,
+    )
+
+    monkeypatch.setenv("DEPTHNB_DATA", str(tmp_path / "data"))
+    mat = write_nyu_mat(
+        tmp_path / "nyu_depth_v2_labeled.mat",
+        patterned_images(6, 48, 64),
+        patterned_depths(6, 48, 64),
+    )
+    write_splits_mat(tmp_path / "splits.mat", train=[1, 2, 3, 4], test=[5, 6])
+    out = tmp_path / "run"
+    tiny = ["--size", "32", "48", "--epochs", "1", "--batch", "2", "--no-progress"]
+    widths = ["--model-args", '{"filters": [2, 4, 8, 8, 8]}']
+    command = ["train", "--data", "nyu", "--data-root", str(mat), "--cache", *tiny, *widths]
+    assert main([*command, "--out", str(out)]) == 0
+    meta = json.loads((tmp_path / "data" / "cache" / "nyu-train-32x48" / "meta.json").read_text())
+    assert meta["length"] == 4 and meta["size"] == [32, 48]
+    assert (out / "best.pt").is_file() and "2 held-out" in capsys.readouterr().out

@@ -72,8 +72,13 @@ def test_dict_round_trip(name: str) -> None:
 def test_errors_say_what_to_do() -> None:
     with pytest.raises(ConfigError, match="choose one of"):
         get_encoding("disparity")
+    with pytest.raises(ConfigError, match="choose one of"):
+        get_encoding(["inverse"])
     with pytest.raises(DepthnbError, match="min_depth"):
         get_encoding("inverse", min_depth=5.0, max_depth=1.0)
+    for name in ("metres", "log"):
+        with pytest.raises(ConfigError, match="min_depth > 0"):
+            get_encoding(name, min_depth=0.0)
     with pytest.raises(ConfigError, match="bad settings"):
         get_encoding("log", max_depth=3.0)
     with pytest.raises(ConfigError, match="'name'"):

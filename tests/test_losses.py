@@ -331,5 +331,12 @@ def test_shape_and_name_errors() -> None:
         )
     with pytest.raises(ConfigError, match="unknown loss"):
         get_loss("mse")
+    with pytest.raises(ModelError, match="torch tensors"):
+        l1_loss(np.ones((1, 1, 8, 8)), np.ones((1, 1, 8, 8)))
     with pytest.raises(ModelError, match="'mask' and 'depth'"):
         maskdepth_loss({"depth": torch.rand(1, 1, 16, 16)}, {"depth": torch.rand(1, 1, 16, 16)})
+    with pytest.raises(ModelError, match="got Tensor"):
+        maskdepth_loss(torch.rand(1, 1, 16, 16), torch.rand(1, 1, 16, 16))
+    with pytest.raises(ConfigError, match="bad settings"):
+        get_loss("l1", threshold=0.2)
+    assert get_loss("keras", smoothness_weight=0.5).keywords == {"smoothness_weight": 0.5}

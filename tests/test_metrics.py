@@ -115,6 +115,8 @@ def test_named_crops() -> None:
     assert crop_mask((4, 4), (1, 3, 0, 2)).sum() == 4
     with pytest.raises(ConfigError, match="choose one of"):
         crop_mask((480, 640), "garg")
+    with pytest.raises(ConfigError, match="four integers"):
+        crop_mask((480, 640), (20, 460, 24))
 
 
 def test_crop_changes_which_pixels_count() -> None:

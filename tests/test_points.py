@@ -73,6 +73,8 @@ def test_back_projection_formula_and_colours():
         depth_to_points(depth, [1.0, 2.0, 3.0])
     with pytest.raises(DepthnbError, match="differ in size"):
         depth_to_points(depth, INTRINSICS, image[:10])
+    with pytest.raises(DepthnbError, match="valid .* differ in size"):
+        depth_to_points(depth, INTRINSICS, valid=np.ones((10, 10), bool))
 
 
 def test_box_room_cloud_has_flat_floor_and_square_corners():

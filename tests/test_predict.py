@@ -117,3 +117,28 @@ def test_bad_input_raises_a_depthnb_error(model, bad, message):
 def test_image_to_tensor_scales_to_unit_range():
     assert image_to_tensor(np.full((2, 3), 255, np.uint8)).tolist() == [[[1.0] * 3] * 2] * 3
     assert image_to_tensor(np.full((2, 3, 3), 65535, np.uint16)).max() == 1.0
+
+
+def test_mask_and_depth_models_and_bad_settings(model):
+    class DictOutput(torch.nn.Module):
+        """A mask-and-depth style model: returns {"mask", "depth"}."""
+
+        def __init__(self) -> None:
+            super().__init__()
+            self.inner = model
+            self.encoding = model.encoding
+
+        def forward(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
+            depth = self.inner(x)
+            return {"mask": torch.zeros_like(depth), "depth": depth}
+
+    photo = rgb(40, 56)
+    wrapped = DictOutput().train()
+    np.testing.assert_allclose(
+        predict_depth(wrapped, photo), predict_depth(model, photo), rtol=1e-6, atol=1e-6
+    )
+    assert wrapped.training  # the mode is restored
+    with pytest.raises(DepthnbError, match="max_side"):
+        predict_depth(model, photo, max_side=8)
+    with pytest.raises(DepthnbError, match="encoding"):
+        predict_depth(torch.nn.Conv2d(3, 1, 1), photo)

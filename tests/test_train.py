@@ -183,6 +183,13 @@ def test_batch_augment_flips_permutes_and_jitters():
     permuted = BatchAugment(flip=0.0, permute_channels=1.0)(batch, generator)["image"]
     assert torch.equal(permuted.sort(dim=1).values, image.sort(dim=1).values)
     assert not torch.equal(permuted, image)
+    mixed = BatchAugment(flip=0.5, permute_channels=0.0)(batch, torch.Generator().manual_seed(1))
+    chosen = mixed["intrinsics"][:, 2] != batch["intrinsics"][:, 2]
+    assert 0 < int(chosen.sum()) < 6, "seed 1 flips some samples, not all"
+    for index, was_flipped in enumerate(chosen.tolist()):
+        expected = image[index].flip(-1) if was_flipped else image[index]
+        assert torch.equal(mixed["image"][index], expected)
+        assert torch.equal(mixed["depth"][index], expected[:1] + 1)
     untouched = BatchAugment(flip=0.0, permute_channels=0.0)(batch, generator)
     assert untouched["image"] is image
     jittered = BatchAugment(

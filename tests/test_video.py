@@ -74,6 +74,8 @@ def test_predict_video_from_frames_and_from_a_gif(path, tmp_path):
     assert read_frames(gif).shape == frames.shape
     from_file = predict_video(model, gif, smoothing="ema")
     assert from_file.shape == depths.shape and np.all(from_file > 0)
+    with pytest.raises(DepthnbError, match="no frame"):
+        predict_video(model, frames[:0])
 
 
 def test_save_depth_video_gif(path, tmp_path):

@@ -36,6 +36,7 @@ _NAMES = {
     # cache.py
     "DepthCache": "cache",
     "build_cache": "cache",
+    "to_float": "cache",
 }
 _SUBMODULES = {"synthetic", "nyu", "diode", "fgbg", "download", "cache", "transforms", "io"}
 

@@ -67,6 +67,11 @@ class DepthCache(Dataset):
         path: the cache folder (holds ``meta.json`` and the ``.npy`` files).
         transform: applied to each sample, e.g. ``transforms.densedepth_augmentation()``.
 
+        raw: deliver the stored types instead: ``image``/``background`` uint8 (3,H,W) and
+            ``depth`` float16 (1,H,W), a quarter and a half of the bytes. Worker processes then
+            hand the main process far less to copy; :func:`to_float` converts the collated batch
+            on the training device, where batch augmentation (``depthnb.gpu_augment``) follows.
+
     Each item is the sample of DESIGN.md: ``image`` (3,H,W) float32 in [0,1], ``depth`` (1,H,W)
     float32 metres, ``valid`` (1,H,W) bool, ``intrinsics`` (4,) float32, and ``mask`` (1,H,W) and
     ``background`` (3,H,W) float32 when the source had them. Pickling (for ``DataLoader`` workers)
@@ -76,9 +81,21 @@ class DepthCache(Dataset):
         DataError: if the folder is not a complete cache of this format and version.
     """
 
-    def __init__(self, path: str | os.PathLike, transform: Callable[[dict], dict] | None = None):
+    def __init__(
+        self,
+        path: str | os.PathLike,
+        transform: Callable[[dict], dict] | None = None,
+        raw: bool = False,
+    ):
+        if raw and transform is not None:
+            raise DataError(
+                "DepthCache: raw=True delivers uint8 images, which the per-sample transforms do "
+                "not take; convert batches with to_float() and augment them with "
+                "depthnb.gpu_augment.BatchAugment instead"
+            )
         self.path = Path(path)
         self.transform = transform
+        self.raw = raw
         self.meta = _read_meta(self.path)
         self.size: tuple[int, int] = tuple(self.meta["size"])
         self.keys: list[str] = list(self.meta["keys"])
@@ -110,19 +127,47 @@ class DepthCache(Dataset):
         if not -len(self) <= index < len(self):
             raise IndexError(f"index {index} out of range for a cache of {len(self)} samples")
         arrays = self._open()
-        image = torch.from_numpy(np.array(arrays["image"][index]))
         sample = {
-            "image": image.permute(2, 0, 1).contiguous().float().div_(255.0),
-            "depth": torch.from_numpy(np.array(arrays["depth"][index])).float()[None],
+            "image": _channels_first(arrays["image"][index]),
+            "depth": torch.from_numpy(np.array(arrays["depth"][index]))[None],
             "valid": torch.from_numpy(np.array(arrays["valid"][index]))[None],
             "intrinsics": torch.from_numpy(np.array(arrays["intrinsics"][index])),
         }
         if "mask" in arrays:
-            sample["mask"] = torch.from_numpy(np.array(arrays["mask"][index])).float()[None]
+            sample["mask"] = torch.from_numpy(np.array(arrays["mask"][index]))[None]
         if "background" in arrays:
-            background = torch.from_numpy(np.array(arrays["background"][index]))
-            sample["background"] = background.permute(2, 0, 1).contiguous().float().div_(255.0)
+            sample["background"] = _channels_first(arrays["background"][index])
+        if self.raw:
+            return sample
+        sample = to_float(sample)
         return self.transform(sample) if self.transform is not None else sample
+
+
+def _channels_first(image: np.ndarray) -> torch.Tensor:
+    """uint8 (H,W,3) memory-mapped rows -> a contiguous uint8 tensor (3,H,W)."""
+    return torch.from_numpy(np.array(image)).permute(2, 0, 1).contiguous()
+
+
+def to_float(
+    batch: dict[str, torch.Tensor], device: torch.device | str | None = None
+) -> dict[str, torch.Tensor]:
+    """A raw sample or collated batch of a :class:`DepthCache` as the float sample of DESIGN.md.
+
+    ``image``/``background`` uint8 (...,3,H,W) -> float32 in [0,1]; ``depth`` float16 -> float32
+    metres; ``mask`` uint8 -> float32 {0,1}; ``valid`` and ``intrinsics`` unchanged. Moved to
+    ``device`` first (non-blocking from pinned memory), so the conversion runs there. Tensors that
+    are already float pass through, so converting twice changes nothing.
+    """
+    out = {}
+    for key, value in batch.items():
+        if device is not None:
+            value = value.to(device, non_blocking=True)
+        if key in ("image", "background") and value.dtype == torch.uint8:
+            value = value.float().div_(255.0)
+        elif key in ("depth", "mask") and not value.dtype == torch.float32:
+            value = value.float()
+        out[key] = value
+    return out
 
 
 def _read_meta(path: Path) -> dict[str, Any]:

@@ -57,7 +57,13 @@ def valid_pixels(depth: np.ndarray, valid: ArrayLike | None = None) -> np.ndarra
     """Boolean (H,W): finite, positive depth, and ``valid`` where given."""
     ok = np.isfinite(depth) & (depth > 0)
     if valid is not None:
-        ok &= as_depth_map(valid, "valid").astype(bool)
+        mask = as_depth_map(valid, "valid").astype(bool)
+        if mask.shape != depth.shape:
+            raise DepthnbError(
+                f"valid {mask.shape} and depth {depth.shape} differ in size; pass the mask that "
+                "belongs to this depth map (e.g. sample['valid'])."
+            )
+        ok &= mask
     return ok
 
 
