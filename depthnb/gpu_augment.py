@@ -62,7 +62,7 @@ class BatchAugment:
             flip = draw(size) < self.flip
             for key in ("image", "depth", "valid", "mask", "background"):
                 if key in out:
-                    flipped = out[key].clone()  # only the chosen samples are flipped (and copied)
+                    flipped = out[key].clone()  # a new tensor; only the chosen samples are mirrored
                     flipped[flip] = flipped[flip].flip(-1)
                     out[key] = flipped
             if "intrinsics" in out:

@@ -164,7 +164,7 @@ def to_float(
             value = value.to(device, non_blocking=True)
         if key in ("image", "background") and value.dtype == torch.uint8:
             value = value.float().div_(255.0)
-        elif key in ("depth", "mask") and not value.dtype == torch.float32:
+        elif key in ("depth", "mask") and value.dtype != torch.float32:
             value = value.float()
         out[key] = value
     return out
