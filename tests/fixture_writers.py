@@ -143,3 +143,29 @@ def write_diode_scan(
     np.save(folder / f"{name}_depth.npy", depth.astype(np.float32)[..., None])
     np.save(folder / f"{name}_depth_mask.npy", mask.astype(np.float32))
     return folder / f"{name}.png"
+
+
+def _npy_bytes(array: np.ndarray) -> bytes:
+    buffer = io.BytesIO()
+    np.save(buffer, array, allow_pickle=False)
+    return buffer.getvalue()
+
+
+def write_eigen_test_zip(
+    path: Path,
+    images: np.ndarray,
+    depths: np.ndarray,
+    crop: tuple[int, int, int, int] = (20, 459, 24, 615),
+    compression: int = zipfile.ZIP_STORED,
+) -> Path:
+    """Write DenseDepth's ``nyu_test.zip``: ``eigen_test_rgb.npy`` uint8 (N,H,W,3),
+    ``eigen_test_depth.npy`` float32 (N,H,W) metres, ``eigen_test_crop.npy`` inclusive bounds."""
+    members = {
+        "eigen_test_rgb.npy": images.astype(np.uint8),
+        "eigen_test_depth.npy": depths.astype(np.float32),
+        "eigen_test_crop.npy": np.asarray(crop, dtype=np.int64),
+    }
+    with zipfile.ZipFile(path, "w", compression=compression) as archive:
+        for name, array in members.items():
+            archive.writestr(name, _npy_bytes(array))
+    return path

@@ -238,7 +238,7 @@ def test_download_diode_extracts_the_layout(tmp_path, monkeypatch):
 
 
 def test_unknown_dataset():
-    with pytest.raises(DownloadError, match="known: diode-val, nyu-labeled, nyu-zip"):
+    with pytest.raises(DownloadError, match="known: diode-val, nyu-eigen-test, nyu-labeled, nyu-zip"):
         download_dataset("kitti")
 
 

@@ -23,6 +23,7 @@ _NAMES = {
     "NYU_INTRINSICS": "nyu",
     "NYUv2Labeled": "nyu",
     "NYUDepthZip": "nyu",
+    "NYUEigenTest": "nyu_eigen",
     # diode.py, fgbg.py
     "DIODE": "diode",
     "DIODE_INTRINSICS": "diode",
@@ -33,12 +34,24 @@ _NAMES = {
     "download_dataset": "download",
     "DATASETS": "download",
     "safe_extract": "download",
+    "fetch_remote": "download",
+    "RemoteFile": "download",
     # cache.py
     "DepthCache": "cache",
     "build_cache": "cache",
     "to_float": "cache",
 }
-_SUBMODULES = {"synthetic", "nyu", "diode", "fgbg", "download", "cache", "transforms", "io"}
+_SUBMODULES = {
+    "synthetic",
+    "nyu",
+    "nyu_eigen",
+    "diode",
+    "fgbg",
+    "download",
+    "cache",
+    "transforms",
+    "io",
+}
 
 __all__ = sorted(_NAMES) + sorted(_SUBMODULES)
 

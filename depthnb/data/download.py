@@ -32,6 +32,7 @@ from tqdm.auto import tqdm
 from depthnb.data.diode import find_diode_images
 from depthnb.data.io import PathLike
 from depthnb.data.nyu import NYU_LABELED_COUNT, check_labeled_mat, load_splits, read_zip_csv
+from depthnb.data.nyu_eigen import check_eigen_test_zip
 from depthnb.errors import DataError, DownloadError
 
 CHUNK = 1 << 20
@@ -250,15 +251,83 @@ def safe_extract(archive: PathLike, target: PathLike) -> Path:
     return target
 
 
+MIRROR_ENV = "DEPTHNB_MIRROR"
+"""With ``DEPTHNB_MIRROR=URL`` set, every registry file is tried first at ``URL/<file name>``."""
+
+_HTML_STARTS = (b"<!doctype html", b"<html")
+
+
 @dataclass(frozen=True)
 class RemoteFile:
-    """One file of a dataset: where it comes from and where it goes (relative to the dataset's
-    folder). ``size`` in bytes and ``sha256`` (hex) are checked when known."""
+    """One file of a dataset (or of published weights): where it can be had and its name.
+
+    ``url`` is the original source; ``mirrors`` are further sources known to serve the same file,
+    tried in order after it. ``size`` in bytes and ``sha256`` (hex) are checked when known;
+    ``approx_size`` (bytes) only informs messages and disk-space checks.
+    """
 
     url: str
     filename: str
     size: int | None = None
     sha256: str | None = None
+    mirrors: tuple[str, ...] = ()
+    approx_size: int | None = None
+
+    def sources(self) -> list[str]:
+        """The URLs to try, in order: ``$DEPTHNB_MIRROR/<filename>`` first when set."""
+        mirror = os.environ.get(MIRROR_ENV, "").strip()
+        first = [f"{mirror.rstrip('/')}/{self.filename}"] if mirror else []
+        return first + [self.url, *self.mirrors]
+
+
+def _looks_like_html(path: Path) -> bool:
+    with open(path, "rb") as f:
+        return f.read(64).lstrip().lower().startswith(_HTML_STARTS)
+
+
+def fetch_remote(
+    remote: RemoteFile,
+    dest: PathLike,
+    check: Callable[[Path], Any] | None = None,
+    progress: bool = True,
+    **download_kw: Any,
+) -> Path:
+    """Download ``remote`` to ``dest`` from the first of its sources that serves it; return dest.
+
+    Each source goes through :func:`download_url` (resumable, size and SHA-256 checked). A source
+    that answers with a web page instead of the file (a moved link, Google Drive's quota page) or
+    whose file fails ``check(path)`` is dropped, and the next is tried. An existing ``dest`` that
+    passes the checks is returned at once.
+
+    Raises:
+        DownloadError: no source served the file; the message lists each source with its error
+            and how to put the file in place by hand.
+    """
+    dest = Path(dest)
+    tried = []
+    for url in remote.sources():
+        try:
+            path = download_url(
+                url, dest, sha256=remote.sha256, size=remote.size, progress=progress, **download_kw
+            )
+            if _looks_like_html(path):
+                raise DownloadError(f"{url}: served a web page, not {remote.filename}")
+            if check is not None:
+                check(path)
+            return path
+        except (DownloadError, DataError) as error:
+            tried.append(f"  - {url}: {error}")
+            dest.unlink(missing_ok=True)
+            dest.with_name(dest.name + ".part").unlink(missing_ok=True)
+    approx = f" (about {remote.approx_size / 1e9:.1f} GB)" if remote.approx_size else ""
+    raise DownloadError(
+        f"could not download {remote.filename}{approx} from any known source:\n"
+        + "\n".join(tried)
+        + f"\nPut it in place by hand: download it in a browser from one of the links above "
+        f"(or from a copy a classmate or instructor has), then copy it to {dest}, or upload it "
+        f"(in Colab, to Google Drive) and pass its path. An instructor can serve every file "
+        f"from one place with {MIRROR_ENV}=URL."
+    )
 
 
 @dataclass(frozen=True)
@@ -298,6 +367,10 @@ def _check_nyu_zip(folder: Path) -> Path:
     return path
 
 
+def _check_nyu_eigen_test(folder: Path) -> Path:
+    return check_eigen_test_zip(folder / "nyu_test.zip")
+
+
 def _check_diode_val(folder: Path) -> Path:
     for domain in ("indoors", "outdoor"):
         find_diode_images(folder, "val", domain)
@@ -333,6 +406,19 @@ DATASETS: dict[str, DatasetSpec] = {
                 ),
             ),
             check=_check_nyu_zip,
+        ),
+        DatasetSpec(
+            name="nyu-eigen-test",
+            description="DenseDepth's nyu_test.zip: the 654 Eigen test images as .npy (1.4 GB)",
+            folder="nyu",
+            files=(
+                RemoteFile(
+                    "https://s3-eu-west-1.amazonaws.com/densedepth/nyu_test.zip",
+                    "nyu_test.zip",
+                    approx_size=1_400_000_000,
+                ),
+            ),
+            check=_check_nyu_eigen_test,
         ),
         DatasetSpec(
             name="diode-val",
@@ -376,14 +462,7 @@ def download_dataset(
         except DataError:
             pass  # not there yet (or incomplete): download and extract below
     for remote in spec.files:
-        download_url(
-            remote.url,
-            folder / remote.filename,
-            sha256=remote.sha256,
-            size=remote.size,
-            progress=progress,
-            **download_kw,
-        )
+        fetch_remote(remote, folder / remote.filename, progress=progress, **download_kw)
     if spec.extract:
         archive = folder / spec.extract
         staging = folder / f".extract-{os.getpid()}"

@@ -1,0 +1,177 @@
+"""DenseDepth's nyu_test.zip reader, on zips written in the real layout (stored and deflated)."""
+
+from __future__ import annotations
+
+import io
+import os
+import resource
+import zipfile
+
+import numpy as np
+import pytest
+import torch
+from fixture_writers import patterned_depths, patterned_images, write_eigen_test_zip
+
+from depthnb.data import NYU_INTRINSICS
+from depthnb.data.io import scale_intrinsics
+from depthnb.data.nyu_eigen import NYUEigenTest, check_eigen_test_zip
+from depthnb.errors import DataError
+
+N, H, W = 3, 48, 64
+
+
+@pytest.fixture(params=[zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED], ids=["stored", "deflated"])
+def eigen_zip(request, tmp_path):
+    images, depths = patterned_images(N, H, W), patterned_depths(N, H, W)
+    depths[1, 5, 7] = 0.0  # a hole
+    path = write_eigen_test_zip(
+        tmp_path / "nyu_test.zip", images, depths, compression=request.param
+    )
+    return path, images, depths
+
+
+def test_samples_are_upright_metres(eigen_zip):
+    path, images, depths = eigen_zip
+    dataset = NYUEigenTest(path)
+    assert len(dataset) == N and dataset.image_size == (H, W)
+    for i in range(N):
+        sample = dataset[i]
+        np.testing.assert_array_equal(
+            (sample["image"] * 255).round().byte().permute(1, 2, 0).numpy(), images[i]
+        )
+        np.testing.assert_array_equal(sample["depth"][0].numpy(), depths[i])
+        assert sample["valid"].shape == (1, H, W) and sample["valid"].dtype == torch.bool
+    assert not dataset[1]["valid"][0, 5, 7] and dataset[1]["depth"][0, 5, 7] == 0
+    expected = scale_intrinsics(NYU_INTRINSICS, (480, 640), (H, W))
+    np.testing.assert_allclose(dataset[0]["intrinsics"].numpy(), expected, rtol=1e-6)
+    assert dataset[-1]["depth"][0, 0, 0] == depths[-1, 0, 0]
+    with pytest.raises(IndexError):
+        dataset[N]
+
+
+def test_crop_is_the_files_inclusive_bounds_as_slices(eigen_zip):
+    path, _, _ = eigen_zip
+    assert NYUEigenTest(path).crop == (20, 460, 24, 616)  # what metrics.CROPS["eigen"] holds
+
+
+def test_stored_members_are_read_in_place(tmp_path):
+    path = write_eigen_test_zip(
+        tmp_path / "nyu_test.zip", patterned_images(N, H, W), patterned_depths(N, H, W)
+    )
+    NYUEigenTest(path)[0]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["nyu_test.zip"]  # nothing extracted
+
+
+def test_deflated_members_are_extracted_once(tmp_path):
+    path = write_eigen_test_zip(
+        tmp_path / "nyu_test.zip",
+        patterned_images(N, H, W),
+        patterned_depths(N, H, W),
+        compression=zipfile.ZIP_DEFLATED,
+    )
+    NYUEigenTest(path)
+    extracted = tmp_path / "nyu_test_members" / "eigen_test_depth.npy"
+    stamp = extracted.stat().st_mtime_ns
+    assert NYUEigenTest(path)[2]["depth"].shape == (1, H, W)
+    assert extracted.stat().st_mtime_ns == stamp
+    assert not [p for p in extracted.parent.iterdir() if p.name.endswith(".tmp")]
+
+
+def test_works_in_dataloader_workers(eigen_zip):
+    path, _, depths = eigen_zip
+    loader = torch.utils.data.DataLoader(NYUEigenTest(path), batch_size=2, num_workers=2)
+    batches = list(loader)
+    got = torch.cat([b["depth"] for b in batches])[:, 0].numpy()
+    np.testing.assert_array_equal(got, depths)
+
+
+def test_peak_memory_stays_small_with_many_images(tmp_path):
+    """200 frames of 480x640 (240 MB of arrays): reading them all adds little resident memory."""
+    n = 200
+    images = np.zeros((n, 480, 640, 3), np.uint8)
+    images[:, ::7] = 200
+    depths = np.full((n, 480, 640), 2.5, np.float32)
+    path = write_eigen_test_zip(tmp_path / "nyu_test.zip", images, depths)
+    del images, depths
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux
+    dataset = NYUEigenTest(path)
+    total = 0.0
+    for i in range(n):
+        total += float(dataset[i]["depth"][0, 0, 0])
+    grown_mb = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) / 1024
+    assert total == pytest.approx(2.5 * n)
+    assert grown_mb < 60, f"peak RSS grew by {grown_mb:.0f} MB reading {n} images"
+
+
+def _zip_with(tmp_path, members: dict[str, bytes]):
+    path = tmp_path / "nyu_test.zip"
+    with zipfile.ZipFile(path, "w") as archive:
+        for name, data in members.items():
+            archive.writestr(name, data)
+    return path
+
+
+def _npy(array) -> bytes:
+    buffer = io.BytesIO()
+    np.save(buffer, array, allow_pickle=True)
+    return buffer.getvalue()
+
+
+def test_bad_files_raise_data_errors(tmp_path):
+    with pytest.raises(DataError, match="download nyu-eigen-test"):
+        NYUEigenTest(tmp_path / "missing.zip")
+    (tmp_path / "junk.zip").write_bytes(b"not a zip at all")
+    with pytest.raises(DataError, match="cannot be read as a zip"):
+        NYUEigenTest(tmp_path / "junk.zip")
+    rgb = _npy(np.zeros((2, 8, 8, 3), np.uint8))
+    depth = _npy(np.ones((2, 8, 8), np.float32))
+    crop = _npy(np.array([0, 7, 0, 7]))
+    with pytest.raises(DataError, match="lacks"):
+        NYUEigenTest(_zip_with(tmp_path, {"eigen_test_rgb.npy": rgb}))
+    bad_depth = _npy(np.ones((3, 8, 8), np.float32))
+    with pytest.raises(DataError, match="to match the images"):
+        NYUEigenTest(
+            _zip_with(
+                tmp_path,
+                {
+                    "eigen_test_rgb.npy": rgb,
+                    "eigen_test_depth.npy": bad_depth,
+                    "eigen_test_crop.npy": crop,
+                },
+            )
+        )
+    with pytest.raises(DataError, match="expected \\(480, 640\\)"):
+        check_eigen_test_zip(
+            _zip_with(
+                tmp_path,
+                {
+                    "eigen_test_rgb.npy": rgb,
+                    "eigen_test_depth.npy": depth,
+                    "eigen_test_crop.npy": crop,
+                },
+            )
+        )
+
+
+class _Boom:
+    def __reduce__(self):
+        return (open, ("/tmp/depthnb-eigen-pwned", "w"))
+
+
+def test_pickled_members_are_refused_without_running_them(tmp_path):
+    marker = "/tmp/depthnb-eigen-pwned"
+    objects = np.empty((1,), dtype=object)
+    objects[0] = _Boom()
+    payload = _npy(objects)
+    assert b"depthnb-eigen-pwned" in payload  # the pickle is really in there
+    path = _zip_with(
+        tmp_path,
+        {
+            "eigen_test_rgb.npy": payload,
+            "eigen_test_depth.npy": payload,
+            "eigen_test_crop.npy": payload,
+        },
+    )
+    with pytest.raises(DataError, match="allow_pickle=False"):
+        NYUEigenTest(path)
+    assert not os.path.exists(marker)
