@@ -238,7 +238,8 @@ def test_download_diode_extracts_the_layout(tmp_path, monkeypatch):
 
 
 def test_unknown_dataset():
-    with pytest.raises(DownloadError, match="known: diode-val, nyu-eigen-test, nyu-labeled, nyu-zip"):
+    known = "known: diode-val, nyu-eigen-test, nyu-labeled, nyu-zip"
+    with pytest.raises(DownloadError, match=known):
         download_dataset("kitti")
 
 
