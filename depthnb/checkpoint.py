@@ -131,3 +131,25 @@ def read_checkpoint(path: str | os.PathLike, map_location: str | torch.device = 
             f"{path} lacks the entries {missing}: it was not fully written; retrain"
         )
     return checkpoint
+
+
+def model_checkpoint(
+    model: torch.nn.Module, input_size: tuple[int, int] | None = None, **extra: Any
+) -> dict[str, Any]:
+    """The checkpoint dict of a model alone (no training state): what ``load_checkpoint`` needs.
+
+    ``model`` is a depthnb model (``.name``, ``.config``, ``.encoding``); ``input_size`` (H, W) is
+    the size it expects its images at; ``extra`` entries (e.g. ``metrics``, ``source``) are kept.
+    """
+    return {
+        "format": FORMAT,
+        "version": VERSION,
+        "model_name": model.name,
+        "model_config": dict(model.config),
+        "state_dict": model.state_dict(),
+        "encoding": model.encoding.to_dict(),
+        "epoch": 0,
+        "step": 0,
+        "input_size": list(input_size) if input_size else None,
+        **extra,
+    }

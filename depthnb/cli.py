@@ -30,6 +30,7 @@ from typing import Any
 from depthnb.errors import CheckpointError, ConfigError, DepthnbError, ModelError
 
 DATA_CHOICES = ("synthetic", "nyu", "nyu-zip", "diode")
+EVALUATE_DATA_CHOICES = (*DATA_CHOICES, "nyu-eigen-test")  # a test set only: nothing to train on
 
 # The main job: tuned to reach delta1 >= 0.85 on held-out rooms in a few minutes on 2 CPU cores
 # (the values of depthnb.train.SYNTHETIC_UNET; tests/test_cli.py checks that they agree).
@@ -126,9 +127,13 @@ def build_parser() -> argparse.ArgumentParser:
     _add_device_flags(train)
     train.add_argument("--no-progress", dest="progress", action="store_false", default=None)
 
-    evaluate = commands.add_parser("evaluate", help="metrics of a checkpoint on a dataset")
-    evaluate.add_argument("checkpoint")
-    _add_data_flags(evaluate)
+    evaluate = commands.add_parser(
+        "evaluate", help="metrics of a checkpoint or a published network on a dataset"
+    )
+    evaluate.add_argument(
+        "checkpoint", help="a checkpoint file, or a name of depthnb.models.list_pretrained()"
+    )
+    _add_data_flags(evaluate, EVALUATE_DATA_CHOICES)
     evaluate.add_argument("--batch", type=int, default=8)
     evaluate.add_argument(
         "--flip-tta", action="store_true", help="average with the mirrored prediction"
@@ -166,9 +171,11 @@ def _add_model_flags(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def _add_data_flags(parser: argparse.ArgumentParser) -> None:
+def _add_data_flags(
+    parser: argparse.ArgumentParser, choices: tuple[str, ...] = DATA_CHOICES
+) -> None:
     group = parser.add_argument_group("data")
-    group.add_argument("--data", choices=DATA_CHOICES)
+    group.add_argument("--data", choices=choices)
     group.add_argument("--data-root", help="file or folder of the dataset (default: under data/)")
     group.add_argument("--size", type=int, nargs=2, metavar=("H", "W"), help="image size, pixels")
     group.add_argument("--train-scenes", type=int, help="synthetic rooms to train on")
@@ -434,12 +441,43 @@ def _print_epoch(trainer: Any, record: dict[str, Any]) -> None:
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
-    """Print the metrics of a checkpoint on held-out data (synthetic by default)."""
-    from depthnb.metrics import evaluate
+    """Print the metrics of a checkpoint or a published network on held-out data.
+
+    On ``--data nyu-eigen-test`` the protocol is DenseDepth's own (``evaluate.py``): the network
+    sees each 480x640 image at its training size, the prediction is decoded, upsampled to 480x640
+    and averaged with the mirrored image's, cropped to the file's Eigen crop, and pooled; the row
+    prints beside the published ones.
+    """
+    from depthnb.metrics import evaluate, format_table
+    from depthnb.models import list_pretrained, load_pretrained
     from depthnb.predict import load_checkpoint
     from depthnb.train import resolve_device
 
-    model = load_checkpoint(args.checkpoint)
+    named = args.checkpoint in list_pretrained()
+    model = load_pretrained(args.checkpoint) if named else load_checkpoint(args.checkpoint)
+    device = resolve_device(args.device)
+    if args.data == "nyu-eigen-test":
+        from depthnb.data import NYUEigenTest
+        from depthnb.notebook import default_data_dir
+
+        path = args.data_root or default_data_dir() / "nyu" / "nyu_test.zip"
+        held_out = NYUEigenTest(path)
+        scores = evaluate(
+            model.to(device),
+            held_out,
+            batch_size=args.batch,
+            flip_tta=True,
+            crop=args.crop or held_out.crop,
+            device=device,
+            input_size=model.input_size,
+        )
+        print(
+            f"{args.checkpoint}: {path}, {len(held_out)} images, DenseDepth's protocol (input "
+            f"{model.input_size or 'as stored'}, upsampled to 480x640, flip averaging, crop "
+            f"{args.crop or held_out.crop}, pooled; abs_rel with gt in the denominator)"
+        )
+        print(format_table({args.checkpoint: scores}))
+        return 0
     settings = dict(MAIN_JOB)
     settings["size"] = list(args.size or model.input_size or MAIN_JOB["size"])
     for key in ("data", "data_root", "val_scenes", "val_seed", "limit"):
@@ -447,7 +485,6 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
             settings[key] = getattr(args, key)
     settings["train_scenes"] = 1
     _, held_out = build_datasets(settings)
-    device = resolve_device(args.device)
     scores = evaluate(
         model.to(device),
         held_out,

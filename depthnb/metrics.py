@@ -445,9 +445,20 @@ def mask_iou(
 
 # ---------------------------------------------------------------------------------- evaluation
 def _predict_metres(
-    model: torch.nn.Module, image: torch.Tensor, size: tuple[int, int]
+    model: torch.nn.Module,
+    image: torch.Tensor,
+    size: tuple[int, int],
+    input_size: tuple[int, int] | None = None,
 ) -> torch.Tensor:
-    """Model output decoded to metres and upsampled (bilinear) to ``size``. -> (B,1,H,W)."""
+    """Model output decoded to metres and upsampled (bilinear) to ``size``. -> (B,1,H,W).
+
+    With ``input_size`` (H, W) the images are first resized to it (bilinear, antialiased), the
+    size the network was trained at.
+    """
+    if input_size is not None and tuple(image.shape[-2:]) != tuple(input_size):
+        image = F.interpolate(
+            image, size=tuple(input_size), mode="bilinear", align_corners=False, antialias=True
+        )
     output = model(image)
     if isinstance(output, dict):
         output = output["depth"]
@@ -470,6 +481,7 @@ def evaluate(
     device: torch.device | str | None = None,
     align: str | None = None,
     num_workers: int = 0,
+    input_size: tuple[int, int] | None = None,
 ) -> dict[str, float]:
     """Score a model on a dataset under a stated protocol; returns one row of metrics.
 
@@ -482,6 +494,8 @@ def evaluate(
         model: a depthnb model (``.encoding`` set); evaluated in eval mode, restored afterwards.
         dataset: yields samples with ``image`` (3,H,W), ``depth`` (1,H,W) metres, ``valid`` (1,H,W).
         device: defaults to the model's device.
+        input_size: (H, W) to resize the images to before the network sees them (the size it
+            was trained at, e.g. 228x304 for FCRN); None feeds them as they come.
 
     Returns:
         dict of the metrics of :func:`depth_metrics` plus ``num_images``.
@@ -512,9 +526,9 @@ def evaluate(
             gt = batch["depth"].to(device, non_blocking=True)
             valid = batch["valid"].to(device) if "valid" in batch else None
             size = tuple(gt.shape[-2:])
-            pred = _predict_metres(model, image, size)
+            pred = _predict_metres(model, image, size, input_size)
             if flip_tta:
-                flipped = _predict_metres(model, image.flip(-1), size).flip(-1)
+                flipped = _predict_metres(model, image.flip(-1), size, input_size).flip(-1)
                 pred = 0.5 * (pred + flipped)
             accumulator.update(pred, gt, valid)
     finally:

@@ -46,6 +46,9 @@ _CLASSES.update(
         "UpProjection": "depthnb.models.fcrn",
         "FastUpProjection": "depthnb.models.fcrn",
         "fast_from_plain": "depthnb.models.fcrn",
+        "PRETRAINED": "depthnb.models.pretrained",
+        "list_pretrained": "depthnb.models.pretrained",
+        "load_pretrained": "depthnb.models.pretrained",
     }
 )
 

@@ -33,7 +33,7 @@ DATASET, PHOTO = "dataset sample", "your photo"
 
 
 def _models(models: Any) -> dict[str, Any]:
-    """name -> model (nn.Module) or checkpoint path (loaded on first use)."""
+    """name -> model (nn.Module), checkpoint path or published name (loaded on first use)."""
     if isinstance(models, (str, os.PathLike)):
         return {os.path.basename(os.fspath(models)): models}
     if isinstance(models, torch.nn.Module):
@@ -52,7 +52,8 @@ class DepthExplorer:
     Args:
         dataset: a depthnb dataset (samples with ``image`` (3,H,W), ``depth`` (1,H,W) metres,
             ``intrinsics`` (4,), optional ``valid`` (1,H,W)).
-        models: an nn.Module, a checkpoint path, or a dict name -> model or checkpoint path.
+        models: an nn.Module, a checkpoint path, or a dict name -> model, checkpoint path or a
+            name of :func:`depthnb.models.list_pretrained` (each loaded when first chosen).
         fov_deg: assumed horizontal field of view of an uploaded photo, degrees.
         max_points: points drawn in the 3D view (a random subset).
         flip_tta: predict with flip test-time augmentation.
@@ -154,9 +155,12 @@ class DepthExplorer:
     def _model(self, name: str) -> Any:
         model = self.models[name]
         if isinstance(model, (str, os.PathLike)):
+            from depthnb.models import list_pretrained, load_pretrained
             from depthnb.predict import load_checkpoint
 
-            model = self.models[name] = load_checkpoint(model)
+            named = isinstance(model, str) and model in list_pretrained()
+            loaded = load_pretrained(model) if named else load_checkpoint(model)
+            model = self.models[name] = loaded
         return model
 
     def predict(self, name: str, key: Any, image: Any) -> np.ndarray:

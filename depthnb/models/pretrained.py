@@ -1,0 +1,174 @@
+"""Published depth networks by name: downloaded once, converted once, loaded as checkpoints.
+
+>>> list_pretrained()                                   # doctest: +SKIP
+['densedepth-nyu', 'depth-anything-v2-metric-indoor-small', 'fcrn-nyu', 'unet-synthetic']
+>>> model = load_pretrained("densedepth-nyu")           # doctest: +SKIP
+>>> depth = depthnb.predict.predict_depth(model, photo)  # metres  # doctest: +SKIP
+
+Each name's weights come from the file its authors published, in its own format: DenseDepth's
+Keras ``nyu.h5`` (read through h5py by :func:`~depthnb.models.densedepth_from_keras`), FCRN's
+TensorFlow ``NYU_ResNet-UpProj.npy`` (a pickle, read by a restricted unpickler in
+:func:`~depthnb.models.fcrn_from_tf_npy`), Depth Anything V2 through ``transformers``. The first
+call downloads the file (every known source in turn, resumable, checked; ``DEPTHNB_MIRROR`` first),
+converts it, and caches a depthnb checkpoint in ``<data dir>/pretrained/``; later calls (and later
+Colab sessions, when the data folder is on Drive) load that checkpoint with ``weights_only=True``.
+``path=`` takes the published file from wherever the user has it (uploaded to Drive, say).
+``unet-synthetic`` is the course's own U-Net, shipped inside the package.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+from torch import nn
+
+from depthnb.checkpoint import atomic_save, model_checkpoint
+from depthnb.data.download import RemoteFile, fetch_remote
+from depthnb.errors import ModelError
+
+WEIGHTS_DIR = Path(__file__).resolve().parent.parent / "weights"
+"""Where the package keeps the checkpoints it ships (``unet-synthetic.pt``)."""
+
+
+@dataclass(frozen=True)
+class PretrainedSpec:
+    """One published network.
+
+    ``remote`` is the published file (None for a shipped checkpoint or a hub model); ``convert``
+    is ``"module:function"``, the converter that turns that file into a depthnb model;
+    ``input_size`` is the (H, W) the network was trained at (what ``predict_depth`` resizes to);
+    ``published`` names its row in :data:`depthnb.metrics.PUBLISHED`.
+    """
+
+    name: str
+    description: str
+    convert: str
+    remote: RemoteFile | None = None
+    input_size: tuple[int, int] | None = None
+    published: str | None = None
+    licence: str = ""
+
+
+PRETRAINED: dict[str, PretrainedSpec] = {
+    spec.name: spec
+    for spec in (
+        PretrainedSpec(
+            name="unet-synthetic",
+            description="the course U-Net, trained by the main job on synthetic rooms (120x160)",
+            convert="depthnb.models.pretrained:_shipped",
+            input_size=(120, 160),
+            licence="MIT (this course)",
+        ),
+        PretrainedSpec(
+            name="densedepth-nyu",
+            description="DenseDepth (Alhashim & Wonka 2018) trained on NYU Depth v2, 42.6M",
+            convert="depthnb.models.keras_densedepth:densedepth_from_keras",
+            remote=RemoteFile(
+                "https://s3-eu-west-1.amazonaws.com/densedepth/nyu.h5",
+                "nyu.h5",
+                mirrors=(
+                    "https://drive.usercontent.google.com/download?id="
+                    "19dfvGvDfCRYaqxVKypp1fRHwK7XtSjVu&export=download&confirm=t",
+                ),
+                approx_size=165_000_000,
+            ),
+            input_size=(480, 640),
+            published="DenseDepth (released weights, repo script)",
+            licence="GPL-3.0 (ialhashim/DenseDepth)",
+        ),
+        PretrainedSpec(
+            name="fcrn-nyu",
+            description="FCRN ResNet-50 + up-projections (Laina et al. 2016) trained on NYU",
+            convert="depthnb.models.fcrn_release:fcrn_from_tf_npy",
+            remote=RemoteFile(
+                "http://campar.in.tum.de/files/rupprecht/depthpred/NYU_ResNet-UpProj.npy",
+                "NYU_ResNet-UpProj.npy",
+                approx_size=254_000_000,
+            ),
+            input_size=(228, 304),
+            published="FCRN (paper)",
+            licence="BSD-2-Clause (iro-cp/FCRN-DepthPrediction)",
+        ),
+        PretrainedSpec(
+            name="depth-anything-v2-metric-indoor-small",
+            description="Depth Anything V2 small, fine-tuned for metric indoor depth (Hypersim)",
+            convert="depthnb.models.depth_anything:depth_anything_from_pretrained",
+            input_size=None,
+            licence="Apache-2.0",
+        ),
+    )
+}
+"""The names :func:`load_pretrained` knows."""
+
+
+def list_pretrained() -> list[str]:
+    """The names :func:`load_pretrained` takes, sorted."""
+    return sorted(PRETRAINED)
+
+
+def _converter(spec: PretrainedSpec) -> Callable[..., nn.Module]:
+    module, function = spec.convert.split(":")
+    return getattr(importlib.import_module(module), function)
+
+
+def _shipped(path: os.PathLike | str | None = None) -> nn.Module:
+    from depthnb.predict import load_checkpoint
+
+    return load_checkpoint(path or WEIGHTS_DIR / "unet-synthetic.pt")
+
+
+def cache_dir() -> Path:
+    """``<data dir>/pretrained``: converted checkpoints (and downloaded files) live here."""
+    from depthnb.notebook import default_data_dir
+
+    return default_data_dir() / "pretrained"
+
+
+def load_pretrained(
+    name: str,
+    path: str | os.PathLike | None = None,
+    cache: str | os.PathLike | None = None,
+    progress: bool = True,
+    map_location: str = "cpu",
+) -> nn.Module:
+    """A published network by name (:func:`list_pretrained`), in eval mode, ready for
+    :func:`depthnb.predict.predict_depth` (input (B,3,H,W) in [0,1]; metres out via
+    ``model.encoding``).
+
+    Args:
+        path: the published file, if you have it already (e.g. ``nyu.h5`` uploaded to Drive);
+            otherwise it is downloaded into ``cache``.
+        cache: folder for the downloaded file and the converted checkpoint (default
+            :func:`cache_dir`). A checkpoint there is loaded without converting again.
+
+    Raises:
+        ModelError: an unknown name, or a file that is not the published network.
+        DownloadError: no source could serve the file (the message says how to get it by hand).
+    """
+    from depthnb.predict import load_checkpoint
+
+    if name not in PRETRAINED:
+        raise ModelError(f"unknown pretrained network {name!r}; choose one of {list_pretrained()}")
+    spec = PRETRAINED[name]
+    if spec.remote is None:
+        model = _converter(spec)(path) if path else _converter(spec)()
+        return model.to(map_location).eval()
+    folder = Path(cache) if cache else cache_dir()
+    converted = folder / f"{name}.pt"
+    if converted.is_file() and path is None:
+        return load_checkpoint(converted, map_location)
+    source = (
+        Path(path)
+        if path
+        else fetch_remote(spec.remote, folder / spec.remote.filename, progress=progress)
+    )
+    if not source.is_file():
+        raise ModelError(f"{source}: no such file; pass the path of {spec.remote.filename}")
+    model = _converter(spec)(source)  # raises ModelError naming what disagrees
+    extra: dict[str, Any] = {"source": spec.remote.filename, "pretrained": name}
+    atomic_save(model_checkpoint(model, spec.input_size, **extra), converted)
+    return load_checkpoint(converted, map_location)
