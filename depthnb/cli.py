@@ -10,6 +10,7 @@ dashes as underscores) change the model, data, sizes and training settings::
         --batch 8 --lr 1e-4 --epochs 20 --out runs/densedepth
     torchrun --nproc_per_node=2 -m depthnb train --batch 8          # DDP on 2 GPUs
     python -m depthnb evaluate runs/main/best.pt
+    python -m depthnb evaluate densedepth-nyu --data nyu-eigen-test   # the published weights
     python -m depthnb predict runs/main/best.pt photo.jpg --out depth/
     python -m depthnb download nyu-labeled
     python -m depthnb bench --model densedepth --size 480 640 --batch 8
@@ -86,7 +87,7 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     download = commands.add_parser(
-        "download", help="download a dataset (nyu-labeled, nyu-zip, diode-val)"
+        "download", help="download a dataset (nyu-labeled, nyu-zip, nyu-eigen-test, diode-val)"
     )
     download.add_argument("name", help="dataset name, see depthnb.data.DATASETS")
     download.add_argument(
