@@ -46,6 +46,7 @@ _CLASSES.update(
         "UpProjection": "depthnb.models.fcrn",
         "FastUpProjection": "depthnb.models.fcrn",
         "fast_from_plain": "depthnb.models.fcrn",
+        "densedepth_from_keras": "depthnb.models.keras_densedepth",
     }
 )
 
