@@ -98,10 +98,8 @@ def write_keras_h5(model: DenseDepth, path: Path, style: str = "keras2.2") -> No
         module, param = key.rsplit(".", 1)
         layer = keras_name(module)
         if param == "weight" and value.ndim == 4:
-            name, value = (
-                "kernel",
-                np.transpose(value, (2, 3, 1, 0)),
-            )  # (out,in,kh,kw)->(kh,kw,in,out)
+            # torch (out,in,kh,kw) -> Keras (kh,kw,in,out)
+            name, value = "kernel", np.transpose(value, (2, 3, 1, 0))
         else:
             name = BN_NAMES[param] if "norm" in module else param
         layers.setdefault(layer, []).append((name, value))
