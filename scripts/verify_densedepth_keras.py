@@ -20,7 +20,9 @@ Run both from depthnb's environment; the first phase runs as a subprocess of the
     OMP_NUM_THREADS=2 PYTHONPATH=. python scripts/verify_densedepth_keras.py \\
         --tf-python /work/venv-tf/bin/python --widths 1.0 0.5 --sizes 224x288 480x640
 
-(``--phase keras --out DIR --width W --sizes ...`` runs the first phase alone.) Sizes must be
+Later widths are checked at the first size only. ``--keras keras`` builds with Keras 3 instead
+(whose DenseNet names ``conv1_conv`` for ``conv1/conv``; its ``.h5`` is the same legacy layout).
+``--phase keras --out DIR --width W --sizes ...`` runs the first phase alone. Sizes must be
 multiples of 32, as Keras's model requires. Exit status 1 when any difference exceeds the target.
 """
 
@@ -48,11 +50,16 @@ def parse_size(text: str) -> tuple[int, int]:
     return height, width
 
 
-def keras_phase(out: Path, width: float, sizes: list[tuple[int, int]], seed: int) -> None:
+def keras_phase(
+    out: Path, width: float, sizes: list[tuple[int, int]], seed: int, keras_module: str
+) -> None:
     """Build, randomise and save the Keras model; write inputs and outputs to ``out``."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    import importlib
+
     import tensorflow as tf
-    import tf_keras as keras
+
+    keras = importlib.import_module(keras_module)
 
     class BilinearUpSampling2D(keras.layers.Layer):
         """The authors' layer: bilinear x2 (channels last); ``aligned`` picks the TF 1.x or the
@@ -82,6 +89,8 @@ def keras_phase(out: Path, width: float, sizes: list[tuple[int, int]], seed: int
         layers = keras.layers
 
         def upproject(tensor, filters: int, name: str, concat_with: str):
+            if concat_with == "conv1/relu" and keras_module != "tf_keras":
+                concat_with = "conv1_relu"  # Keras 3 names have no "/"
             up = BilinearUpSampling2D((2, 2), aligned, name=name + "_upsampling2d")(tensor)
             up = layers.Concatenate(name=name + "_concat")([up, base.get_layer(concat_with).output])
             up = layers.Conv2D(filters, 3, padding="same", name=name + "_convA")(up)
@@ -116,7 +125,10 @@ def keras_phase(out: Path, width: float, sizes: list[tuple[int, int]], seed: int
             kernel = rng.normal(0.0, np.sqrt(2.0 / fan_in), kernel.shape)
             layer.set_weights([kernel] + [rng.normal(0.0, 0.1, b.shape) for b in bias])
     out.mkdir(parents=True, exist_ok=True)
-    model.save(out / "densedepth.h5", save_format="h5")
+    if keras_module == "tf_keras":
+        model.save(out / "densedepth.h5", save_format="h5")
+    else:  # Keras 3 writes its legacy (Keras 2) HDF5 layout for a ".h5" name
+        model.save(out / "densedepth.h5")
     half_pixel = create_model(aligned=False)
     half_pixel.set_weights(model.get_weights())
     results = {}
@@ -146,6 +158,9 @@ def torch_phase(out: Path, sizes: list[tuple[int, int]], label: str) -> list[lis
     saved = np.load(out / "keras_outputs.npz")
     rows = []
     for height, width in sizes:
+        modes = [saved[f"{mode}_{height}x{width}"] for mode in MODES]
+        gap = float(np.abs(modes[0] - modes[1]).max() / (modes[0].max() - modes[0].min()))
+        print(f"  {height}x{width}: Keras's two up-sampling modes differ by {gap:.2e} of range")
         images = torch.from_numpy(saved[f"images_{height}x{width}"]).permute(0, 3, 1, 2)
         for mode, net in zip(MODES, (model, half_pixel)):
             expected = saved[f"{mode}_{height}x{width}"][..., 0]
@@ -166,9 +181,10 @@ def main() -> int:
     parser.add_argument("--sizes", type=parse_size, nargs="+", default=[(224, 288), (480, 640)])
     parser.add_argument("--out", type=Path, help="folder for the .h5 and outputs (default: temp)")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--keras", default="tf_keras", help="tf_keras (Keras 2) or keras (3)")
     args = parser.parse_args()
     if args.phase == "keras":
-        keras_phase(args.out, args.width, args.sizes, args.seed)
+        keras_phase(args.out, args.width, args.sizes, args.seed, args.keras)
         return 0
     rows = []
     with tempfile.TemporaryDirectory() as temp:
@@ -177,7 +193,8 @@ def main() -> int:
             out = root / f"width{width}"
             sizes = args.sizes if index == 0 else args.sizes[:1]
             command = [args.tf_python, __file__, "--phase", "keras", "--out", str(out)]
-            command += ["--width", str(width), "--seed", str(args.seed + index), "--sizes"]
+            command += ["--width", str(width), "--seed", str(args.seed + index)]
+            command += ["--keras", args.keras, "--sizes"]
             command += [f"{h}x{w}" for h, w in sizes]
             subprocess.run(command, check=True)
             rows += torch_phase(out, sizes, f"width {width}")

@@ -89,7 +89,8 @@ def write_keras_h5(model: DenseDepth, path: Path, style: str = "keras2.2") -> No
 
     ``style="keras2.2"``: bytes attributes, weight names uniquified by the TF 1 graph
     (``conv1/conv_1/kernel:0``); ``"tf_keras"``: str attributes, plain names, and ``layer_names``
-    split in two chunks as Keras does for long lists.
+    split in two chunks as Keras does for long lists; ``"keras3"``: as tf_keras, but layer names
+    without "/" (``conv1_conv``) and weight names without ":0".
     """
     as_bytes = style == "keras2.2"
     state = {k: v.numpy() for k, v in model.state_dict().items() if "num_batches" not in k}
@@ -97,6 +98,8 @@ def write_keras_h5(model: DenseDepth, path: Path, style: str = "keras2.2") -> No
     for key, value in state.items():
         module, param = key.rsplit(".", 1)
         layer = keras_name(module)
+        if style == "keras3":
+            layer = layer.replace("/", "_")
         if param == "weight" and value.ndim == 4:
             # torch (out,in,kh,kw) -> Keras (kh,kw,in,out)
             name, value = "kernel", np.transpose(value, (2, 3, 1, 0))
@@ -123,7 +126,8 @@ def write_keras_h5(model: DenseDepth, path: Path, style: str = "keras2.2") -> No
         for layer in names:
             layer_group = group.create_group(layer)
             scope = layer + ("_1" if as_bytes else "")
-            weight_names = [f"{scope}/{name}:0" for name, _ in layers.get(layer, [])]
+            suffix = "" if style == "keras3" else ":0"
+            weight_names = [f"{scope}/{name}{suffix}" for name, _ in layers.get(layer, [])]
             layer_group.attrs["weight_names"] = text(weight_names) if weight_names else np.array([])
             for weight_name, (_, value) in zip(weight_names, layers.get(layer, [])):
                 layer_group.create_dataset(weight_name, data=value)
@@ -183,13 +187,20 @@ def test_mapping_covers_every_conv_and_batchnorm(converted):
     assert len(mapped) == len(weighted) == len({id(m) for m in mapped})
 
 
-def test_a_second_width_and_the_tf_keras_layout(tmp_path, images):
-    source = random_densedepth(0.03, seed=2)  # int(1664 * 0.03) = 49 filters
-    path = tmp_path / "tf_keras.h5"
-    write_keras_h5(source, path, style="tf_keras")
+@pytest.mark.parametrize(
+    ("style", "width", "filters"), [("tf_keras", 0.03, [49, 24, 3]), ("keras3", 0.1, [166, 83, 10])]
+)
+def test_other_widths_and_the_tf_keras_and_keras3_layouts(tmp_path, images, style, width, filters):
+    source = random_densedepth(width, seed=2)  # conv2 has int(1664 * width) filters
+    path = tmp_path / f"{style}.h5"
+    write_keras_h5(source, path, style=style)
     model = densedepth_from_keras(path)
-    assert model.decoder.conv.out_channels == 49
-    assert [up.conv_a.out_channels for up in (model.decoder.up1, model.decoder.up4)] == [24, 3]
+    decoder = model.decoder
+    assert [
+        decoder.conv.out_channels,
+        decoder.up1.conv_a.out_channels,
+        decoder.up4.conv_a.out_channels,
+    ] == filters
     torch.testing.assert_close(outputs(model, images), outputs(source, images), atol=1e-5, rtol=0)
 
 

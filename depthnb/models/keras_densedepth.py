@@ -257,10 +257,12 @@ def densedepth_from_keras(path: str | os.PathLike) -> DenseDepth:
         mapping = keras_layer_map(model)
         state = {}
         for layer, module in mapping.items():
-            if layer not in layers:
+            found = layer if layer in layers else layer.replace("/", "_")  # Keras 3: conv1_conv
+            if found not in layers:
                 raise _fail(path, f"it has no layer {layer!r} with weights")
-            state[module] = _torch_tensors(layer, module, layers[layer], path)
-        extra = [layer for layer in layers if layer not in mapping]
+            state[module] = _torch_tensors(found, module, layers[found], path)
+        known = set(mapping) | {layer.replace("/", "_") for layer in mapping}
+        extra = [layer for layer in layers if layer not in known]
         if extra:
             raise _fail(path, f"it has layers DenseDepth lacks, first {extra[0]!r}")
     with torch.no_grad():
