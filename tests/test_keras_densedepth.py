@@ -204,6 +204,19 @@ def test_other_widths_and_the_tf_keras_and_keras3_layouts(tmp_path, images, styl
     torch.testing.assert_close(outputs(model, images), outputs(source, images), atol=1e-5, rtol=0)
 
 
+def test_a_save_weights_file_loads_too(keras_file, converted, tmp_path):
+    path = tmp_path / "weights.h5"  # Keras's model.save_weights: the layers at the root
+    with h5py.File(keras_file, "r") as source, h5py.File(path, "w") as target:
+        weights = source["model_weights"]
+        for key, value in weights.attrs.items():
+            target.attrs[key] = value
+        for layer in weights:
+            source.copy(weights[layer], target, name=layer)
+    loaded = densedepth_from_keras(path)
+    for key, value in converted.state_dict().items():
+        assert torch.equal(loaded.state_dict()[key], value), key
+
+
 def test_width_inference_hits_every_filter_count():
     assert _width_for(1664) == 1.0 and _width_for(832) == 0.5
     assert all(int(1664 * _width_for(f)) == f for f in range(16, 1665))

@@ -57,7 +57,7 @@ def keras_layer_map(model: DenseDepth) -> dict[str, nn.Module]:
     """Keras layer name -> the torch ``Conv2d`` or ``BatchNorm2d`` holding its weights, in the
     Keras model's order (every conv and BatchNorm of ``model`` appears once)."""
     encoder, decoder = model.encoder, model.decoder
-    layers: dict[str, nn.Module] = {"conv1/conv": encoder.conv0, "conv1/bn": encoder.norm0}
+    layers: dict[str, Any] = {"conv1/conv": encoder.conv0, "conv1/bn": encoder.norm0}
     for name, child in encoder.named_children():
         if name.startswith("denseblock"):
             block = int(name[len("denseblock") :]) + 1  # torchvision's block 1 is Keras's conv2
@@ -112,9 +112,10 @@ def _weights_group(file: h5py.File, path: Path) -> h5py.Group:
     if "model_config" in file.attrs:
         try:
             config = json.loads(_text(file.attrs["model_config"]))
-        except (ValueError, UnicodeDecodeError) as error:
+        except ValueError as error:
             raise _fail(path, f"its model_config is not JSON ({error})") from error
-        layers = config.get("config", {}).get("layers") if isinstance(config, dict) else None
+        inner = config.get("config") if isinstance(config, dict) else None
+        layers = inner.get("layers") if isinstance(inner, dict) else None
         if isinstance(layers, list):
             names = {layer.get("name") for layer in layers if isinstance(layer, dict)}
             if "conv2" not in names or "conv3" not in names:
@@ -243,7 +244,13 @@ def densedepth_from_keras(path: str | os.PathLike) -> DenseDepth:
             "for nyu.h5): download it again"
         ) from error
     with file:
-        layers = _layer_weights(_weights_group(file, path), path)
+        try:
+            layers = _layer_weights(_weights_group(file, path), path)
+        except (OSError, KeyError) as error:  # h5py's answers to damaged metadata
+            raise ModelError(
+                f"{path}: its layer list could not be read ({error}); the file is truncated or "
+                "corrupt: download it again"
+            ) from error
         conv2 = layers.get("conv2", {}).get("kernel")
         if conv2 is None or len(conv2.shape) != 4:
             raise _fail(path, "it has no 1x1 conv layer 'conv2' (the decoder's first layer)")
