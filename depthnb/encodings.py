@@ -121,9 +121,12 @@ class InverseEncoding(Encoding):
         return self.max_depth / depth_m.clamp(self.min_depth, self.max_depth)
 
     def decode(self, encoded: torch.Tensor) -> torch.Tensor:
-        """Encoded -> float32 metres ``max_depth / encoded``, clipped to [min_depth, max_depth]."""
-        encoded = encoded.float().clamp(min=1.0)
-        return (self.max_depth / encoded).clamp(self.min_depth, self.max_depth)
+        """Encoded -> float32 metres ``max_depth / encoded``, clipped to [min_depth, max_depth].
+
+        Exactly DenseDepth's ``predict`` (``clip(1000 / x, 10, 1000)`` cm): 0 decodes to
+        ``max_depth`` (1/0 = inf), a negative prediction to ``min_depth``.
+        """
+        return (self.max_depth / encoded.float()).clamp(self.min_depth, self.max_depth)
 
 
 @dataclass(frozen=True)

@@ -49,6 +49,7 @@ _CLASSES.update(
         "PRETRAINED": "depthnb.models.pretrained",
         "list_pretrained": "depthnb.models.pretrained",
         "load_pretrained": "depthnb.models.pretrained",
+        "densedepth_from_keras": "depthnb.models.keras_densedepth",
     }
 )
 

@@ -2,6 +2,8 @@
 
 Input (B,3,H,W) in [0,1], any H, W >= 32; output (B,1,ceil(H/2),ceil(W/2)) (480x640 -> 240x320) in
 the model's encoding (default "inverse", DenseDepth's DepthNorm ``max_depth / depth``).
+``densedepth_from_keras`` (``depthnb.models.keras_densedepth``) loads the authors' published Keras
+weights into this model.
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ SKIP_TAPS = (
     ("relu0", 2, 64),  # the stem's 7x7 stride-2 conv, BN, ReLU
 )
 ENCODER_CHANNELS = 1664  # densenet169().features output (norm5), stride 32
+INPUT_NORMS = ("imagenet", "none")
 
 # torchvision's DenseNet checkpoints name layers "norm.1"; the modules are called "norm1".
 _OLD_KEY = re.compile(
@@ -44,17 +47,22 @@ _OLD_KEY = re.compile(
 class UpSample(nn.Module):
     """Bilinear up-sampling to the skip's size, concat the skip, two conv3x3 + LeakyReLU(0.2).
 
-    (B,C_in,h,w) and skip (B,C_skip,H,W) -> (B,C_out,H,W).
+    (B,C_in,h,w) and skip (B,C_skip,H,W) -> (B,C_out,H,W). ``align_corners=True`` is TF 1.x
+    ``resize_images(..., align_corners=True)``, which the published weights were trained with;
+    False is half-pixel centres (TF2 ``tf.image.resize``).
     """
 
-    def __init__(self, in_channels: int, out_channels: int) -> None:
+    def __init__(self, in_channels: int, out_channels: int, align_corners: bool = True) -> None:
         super().__init__()
         self.conv_a = nn.Conv2d(in_channels, out_channels, 3, padding=1)
         self.conv_b = nn.Conv2d(out_channels, out_channels, 3, padding=1)
         self.act = nn.LeakyReLU(0.2)
+        self.align_corners = align_corners
 
     def forward(self, x: torch.Tensor, skip: torch.Tensor) -> torch.Tensor:
-        x = F.interpolate(x, size=skip.shape[-2:], mode="bilinear", align_corners=True)
+        x = F.interpolate(
+            x, size=skip.shape[-2:], mode="bilinear", align_corners=self.align_corners
+        )
         x = self.act(self.conv_a(torch.cat([x, skip], dim=1)))
         return self.act(self.conv_b(x))
 
@@ -66,7 +74,7 @@ class DenseDepthDecoder(nn.Module):
     for an input of (B,3,H,W).
     """
 
-    def __init__(self, width: float = 1.0) -> None:
+    def __init__(self, width: float = 1.0, align_corners: bool = True) -> None:
         super().__init__()
         features = int(ENCODER_CHANNELS * width)
         if features < 16:
@@ -77,7 +85,7 @@ class DenseDepthDecoder(nn.Module):
         blocks, channels = [], features
         for index, (_, _, skip_channels) in enumerate(SKIP_TAPS, start=1):
             out = features // 2**index
-            blocks.append(UpSample(channels + skip_channels, out))
+            blocks.append(UpSample(channels + skip_channels, out, align_corners))
             channels = out
         self.up1, self.up2, self.up3, self.up4 = blocks
         self.head = nn.Conv2d(channels, 1, 3, padding=1)
@@ -115,8 +123,13 @@ class DenseDepth(DepthModel):
             raises ModelError quickly when offline).
         encoding: what the output means (default "inverse": DepthNorm, max_depth / depth).
         timeout: seconds to wait for the weights server before giving up.
+        input_norm: "imagenet" (normalise inside with ImageNet mean and std, as torchvision's
+            weights expect) or "none" (the network sees [0,1] RGB, as DenseDepth's Keras model).
+        align_corners: the decoder's bilinear up-sampling; True (TF 1.x aligned corners, the
+            published weights) or False (half-pixel centres).
+        bn_eps: the encoder's BatchNorm epsilon (torch's 1e-5; Keras's DenseNet uses 1.001e-5).
 
-    Input (B,3,H,W) in [0,1], normalised inside with ImageNet statistics. Any H, W >= 32: the input
+    Input (B,3,H,W) in [0,1], normalised inside as ``input_norm`` says. Any H, W >= 32: the input
     is reflect-padded at the bottom/right to a multiple of 32 and the output cropped to
     (B,1,ceil(H/2),ceil(W/2)). ``.encoder`` is the DenseNet, ``.decoder`` the rest.
     """
@@ -141,11 +154,31 @@ class DenseDepth(DepthModel):
         pretrained: bool = False,
         encoding: Any = "inverse",
         timeout: float = 10.0,
+        input_norm: str = "imagenet",
+        align_corners: bool = True,
+        bn_eps: float = 1e-5,
     ) -> None:
-        super().__init__({"width": float(width)}, encoding)
-        self.normalize = Normalize(IMAGENET_MEAN, IMAGENET_STD)
+        if input_norm not in INPUT_NORMS:
+            raise ModelError(
+                f"densedepth input_norm={input_norm!r}; choose one of {list(INPUT_NORMS)}"
+            )
+        if not (isinstance(bn_eps, (int, float)) and 0 < bn_eps < 1):
+            raise ModelError(f"densedepth bn_eps={bn_eps!r}; use a small positive float, e.g. 1e-5")
+        config = {
+            "width": float(width),
+            "input_norm": input_norm,
+            "align_corners": bool(align_corners),
+            "bn_eps": float(bn_eps),
+        }
+        super().__init__(config, encoding)
+        self.normalize = (
+            Normalize(IMAGENET_MEAN, IMAGENET_STD) if input_norm == "imagenet" else nn.Identity()
+        )
         self.encoder = densenet169_features(pretrained, timeout)
-        self.decoder = DenseDepthDecoder(width)
+        for module in self.encoder.modules():
+            if isinstance(module, nn.BatchNorm2d):
+                module.eps = float(bn_eps)
+        self.decoder = DenseDepthDecoder(width, bool(align_corners))
 
     def encode(self, image: torch.Tensor) -> dict[str, torch.Tensor]:
         """The encoder's outputs the decoder uses: {"relu0", "pool0", "transition1", "transition2",
