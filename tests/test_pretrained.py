@@ -125,3 +125,29 @@ def test_evaluate_a_published_name_on_the_eigen_test_archive(tmp_path, capsys):
     assert code == 0
     assert "2 images, DenseDepth's protocol" in out and "crop (20, 460, 24, 616)" in out
     assert "unet-synthetic" in out and "DenseDepth (paper)" in out and "FCRN (paper)" in out
+
+
+def test_densedepth_nyu_from_its_keras_file_end_to_end(tmp_path, monkeypatch, capsys):
+    """The real converter behind the name: served from a class mirror, converted, cached, scored
+    on an archive in the Eigen test layout under DenseDepth's protocol."""
+    from test_keras_densedepth import random_densedepth, write_keras_h5
+
+    source = random_densedepth(0.05, seed=3)
+    write_keras_h5(source, tmp_path / "nyu.h5")
+    monkeypatch.setenv("DEPTHNB_DATA", str(tmp_path / "data"))
+    with Server({"/class/nyu.h5": (tmp_path / "nyu.h5").read_bytes()}) as server:
+        monkeypatch.setenv("DEPTHNB_MIRROR", server.url("/class"))
+        model = load_pretrained("densedepth-nyu", progress=False)
+    assert model.input_size == (480, 640) and model.config["input_norm"] == "none"
+    x = torch.rand(1, 3, 64, 96)
+    with torch.no_grad():
+        torch.testing.assert_close(model(x), source(x), atol=1e-5, rtol=1e-5)
+    assert (tmp_path / "data" / "pretrained" / "densedepth-nyu.pt").is_file()
+
+    zip_path = write_eigen_test_zip(
+        tmp_path / "nyu_test.zip", patterned_images(1, 480, 640), np.full((1, 480, 640), 2.0)
+    )
+    argv = ["evaluate", "densedepth-nyu", "--data", "nyu-eigen-test", "--data-root", str(zip_path)]
+    assert main([*argv, "--device", "cpu", "--batch", "1"]) == 0  # no server now: the cache
+    out = capsys.readouterr().out
+    assert "densedepth-nyu" in out and "DenseDepth (released weights, repo script)" in out
