@@ -136,3 +136,48 @@ def test_not_an_image_is_a_clear_error(explorer):
 
     with pytest.raises(DepthnbError, match="PNG or JPEG"):
         explorer.load_photo(b"not an image")
+
+
+def _png(rgb: np.ndarray) -> bytes:
+    buffer = io.BytesIO()
+    Image.fromarray(rgb).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def test_both_ipywidgets_upload_shapes_are_read():
+    from depthnb.viz.explorer import uploaded_files
+
+    data = _png(np.full((4, 6, 3), 9, np.uint8))
+    eight = (
+        {"name": "a.png", "type": "image/png", "size": len(data), "content": memoryview(data)},
+    )
+    seven = {"a.png": {"metadata": {"name": "a.png", "size": len(data)}, "content": data}}
+    assert uploaded_files(eight) == [data] == uploaded_files(seven)
+    assert uploaded_files(()) == [] == uploaded_files({})
+
+
+def test_an_ipywidgets_7_upload_reaches_the_photo(explorer):
+    rgb = np.zeros((30, 40, 3), np.uint8)
+    rgb[:, :20] = 255
+    data = _png(rgb)
+    explorer._on_upload({"new": {"p.png": {"metadata": {"name": "p.png"}, "content": data}}})
+    assert explorer.source == PHOTO and np.array_equal(explorer.photo, rgb)
+
+
+def test_a_large_photo_is_drawn_from_a_display_sized_copy(explorer):
+    big = np.random.default_rng(0).integers(0, 255, (3000, 4000, 3), dtype=np.uint8)
+    explorer.load_photo(big)
+    assert explorer.photo.shape == (480, 640, 3)  # display_side 640, aspect kept
+    assert explorer.last_probe["pred_m"] > 0
+
+
+def test_sliders_redraw_on_release_not_on_every_pixel(explorer):
+    for slider in (
+        explorer.sample,
+        explorer.depth_range,
+        explorer.probe_x,
+        explorer.probe_y,
+        explorer.azimuth,
+        explorer.elevation,
+    ):
+        assert slider.continuous_update is False

@@ -23,7 +23,7 @@ from typing import Any
 import ipywidgets as widgets
 import numpy as np
 import torch
-from PIL import Image
+from PIL import Image, ImageOps
 
 from depthnb.errors import DepthnbError
 from depthnb.viz.colors import COLORMAPS, abs_rel_map, as_depth_map, colorize, depth_range
@@ -46,6 +46,25 @@ def _models(models: Any) -> dict[str, Any]:
     )
 
 
+def uploaded_files(value: Any) -> list[bytes]:
+    """The files' bytes in a ``FileUpload.value`` of either ipywidgets generation.
+
+    ipywidgets 8: a tuple of dicts with ``"content"`` (a memoryview); ipywidgets 7 (what Colab
+    preloads): a dict ``{file name: {"metadata": {...}, "content": bytes}}``.
+    """
+    files = value.values() if isinstance(value, Mapping) else value
+    return [bytes(entry["content"]) for entry in files]
+
+
+def enable_colab_widgets() -> None:
+    """In Colab, turn on the custom widget manager (third-party widgets need it); else nothing."""
+    try:
+        from google.colab import output  # type: ignore[import-not-found]
+    except ImportError:
+        return
+    output.enable_custom_widget_manager()
+
+
 class DepthExplorer:
     """Widgets to browse a dataset's samples, a model's predictions, errors and point clouds.
 
@@ -57,6 +76,11 @@ class DepthExplorer:
         fov_deg: assumed horizontal field of view of an uploaded photo, degrees.
         max_points: points drawn in the 3D view (a random subset).
         flip_tta: predict with flip test-time augmentation.
+        display_side: an uploaded photo is shrunk to at most this many pixels on its longer side
+            (the network sees at most its training size anyway).
+
+    Sliders update when released (``continuous_update=False``): every redraw runs matplotlib,
+    and a drag would otherwise queue one per pixel. In Colab the custom widget manager is enabled.
 
     State that tests read: ``current_index``, ``source`` (``"dataset sample"`` or ``"your photo"``),
     ``last_probe`` (dict x, y, true_m, pred_m), ``figure`` (the latest matplotlib Figure),
@@ -70,14 +94,17 @@ class DepthExplorer:
         fov_deg: float = 60.0,
         max_points: int = 6000,
         flip_tta: bool = False,
+        display_side: int = 640,
     ) -> None:
         if len(dataset) == 0:
             raise DepthnbError("DepthExplorer needs a dataset with at least one sample.")
+        enable_colab_widgets()
         self.dataset = dataset
         self.models = _models(models)
         self.fov_deg = fov_deg
         self.max_points = max_points
         self.flip_tta = flip_tta
+        self.display_side = display_side
         self.current_index = 0
         self.source = DATASET
         self.photo: np.ndarray | None = None
@@ -93,18 +120,23 @@ class DepthExplorer:
         low, high = depth_range(first["depth"])
         top = float(np.ceil(max(high * 1.5, 1.0)))
         style = {"description_width": "initial"}
-        self.sample = widgets.IntSlider(0, 0, len(dataset) - 1, description="sample", style=style)
+        slider = {"continuous_update": False}
+        self.sample = widgets.IntSlider(
+            0, 0, len(dataset) - 1, description="sample", style=style, **slider
+        )
         self.model = widgets.Dropdown(options=list(self.models), description="model")
         self.cmap = widgets.Dropdown(options=list(COLORMAPS), value="plasma", description="colours")
         self.depth_range = widgets.FloatRangeSlider(
             value=(round(low, 1), round(high, 1)), min=0.0, max=top, step=0.1,
-            description="range (m)", style=style,
+            description="range (m)", style=style, **slider,
         )  # fmt: skip
         self.show_error = widgets.Checkbox(False, description="error map (abs rel)")
-        self.probe_x = widgets.IntSlider(width // 2, 0, width - 1, description="probe x")
-        self.probe_y = widgets.IntSlider(height // 2, 0, height - 1, description="probe y")
-        self.azimuth = widgets.IntSlider(-70, -180, 180, 5, description="azimuth")
-        self.elevation = widgets.IntSlider(15, -90, 90, 5, description="elevation")
+        self.probe_x = widgets.IntSlider(width // 2, 0, width - 1, description="probe x", **slider)
+        self.probe_y = widgets.IntSlider(
+            height // 2, 0, height - 1, description="probe y", **slider
+        )
+        self.azimuth = widgets.IntSlider(-70, -180, 180, 5, description="azimuth", **slider)
+        self.elevation = widgets.IntSlider(15, -90, 90, 5, description="elevation", **slider)
         self.source_choice = widgets.ToggleButtons(options=[DATASET], description="show")
         self.upload = widgets.FileUpload(accept="image/*", multiple=False, description="photo")
         self.probe_label = widgets.HTML()
@@ -183,9 +215,12 @@ class DepthExplorer:
                 raise DepthnbError(
                     f"the uploaded file is no image Pillow reads ({error}); upload a PNG or JPEG."
                 ) from error
-        if isinstance(photo, Image.Image):
-            photo = np.asarray(photo.convert("RGB"))
-        self.photo = np.ascontiguousarray(photo[..., :3], dtype=np.uint8)
+        if not isinstance(photo, Image.Image):
+            photo = Image.fromarray(np.ascontiguousarray(photo[..., :3], dtype=np.uint8))
+        photo = photo.convert("RGB")
+        if max(photo.size) > self.display_side:  # a 12 MP photo redraws like a 480x640 one
+            photo = ImageOps.contain(photo, (self.display_side, self.display_side), Image.LANCZOS)
+        self.photo = np.asarray(photo)
         self._cache = {key: v for key, v in self._cache.items() if not isinstance(key[1], tuple)}
         self._photo_id += 1
         if PHOTO not in self.source_choice.options:
@@ -196,9 +231,9 @@ class DepthExplorer:
             self.source_choice.value = PHOTO  # its observer calls update()
 
     def _on_upload(self, change: dict) -> None:
-        files = change["new"]
+        files = uploaded_files(change["new"])
         if files:
-            self.load_photo(files[0]["content"])
+            self.load_photo(files[0])
 
     def _on_sample(self, change: dict) -> None:
         if self.source_choice.value == PHOTO:
