@@ -88,3 +88,11 @@ def test_rewrite_moves_every_reference():
     text = (ROOT / "README.md").read_text()
     moved = set_repository.rewrite(text, "someone/elsewhere")
     assert set_repository.repositories_named(moved) == {"someone/elsewhere"}
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_lessons_that_need_a_gpu_open_on_a_gpu_runtime(path):
+    metadata = json.loads(path.read_text())["metadata"]
+    if path.stem.startswith("01_"):  # data loading: a CPU runtime is enough
+        return
+    assert metadata.get("accelerator") == "GPU" and metadata["colab"]["gpuType"] == "T4"
