@@ -18,6 +18,9 @@ import torch
 
 QUICK_ENV = "DEPTHNB_QUICK"
 DATA_ENV = "DEPTHNB_DATA"
+DRIVE_MOUNT = Path("/content/drive")
+"""Where Colab mounts Google Drive; the course keeps its data, caches and runs in
+``<mount>/MyDrive/depthnb_data``, so that they outlive the VM."""
 
 
 @dataclass(frozen=True)
@@ -59,15 +62,48 @@ def default_device() -> torch.device:
     return torch.device("cpu")
 
 
-def default_data_dir(colab: bool | None = None) -> Path:
-    """``$DEPTHNB_DATA`` if set; ``/content/data`` in Colab; else the repository's ``data/`` folder.
+def drive_data_dir() -> Path:
+    """The course's folder on Google Drive: ``<DRIVE_MOUNT>/MyDrive/depthnb_data``."""
+    return DRIVE_MOUNT / "MyDrive" / "depthnb_data"
 
-    Outside a checkout (an installed package) it falls back to ``~/depthnb_data``.
+
+def drive_mounted() -> bool:
+    """True when Google Drive is mounted (Colab's ``drive.mount``): ``MyDrive`` is there."""
+    return drive_data_dir().parent.is_dir()
+
+
+def mount_drive() -> Path:
+    """Mount Google Drive in Colab (asks for permission once); return the course's folder on it.
+
+    Raises:
+        ConfigError: not in Colab, or the mount failed.
+    """
+    from depthnb.errors import ConfigError
+
+    mount = DRIVE_MOUNT
+    if not drive_mounted():
+        try:
+            from google.colab import drive  # type: ignore[import-not-found]
+        except ImportError as error:
+            raise ConfigError(
+                "Google Drive can only be mounted inside Colab; elsewhere set DEPTHNB_DATA to a "
+                "folder that persists"
+            ) from error
+        drive.mount(str(mount))
+    if not drive_mounted():
+        raise ConfigError(f"Google Drive did not appear at {mount}; run the setup cell again")
+    return drive_data_dir()
+
+
+def default_data_dir(colab: bool | None = None) -> Path:
+    """``$DEPTHNB_DATA`` if set; in Colab, the course's folder on Drive when Drive is mounted
+    (:func:`drive_data_dir`), else ``/content/data`` (lost when the VM goes); elsewhere the
+    repository's ``data/`` folder, or ``~/depthnb_data`` outside a checkout.
     """
     if os.environ.get(DATA_ENV):
         return Path(os.environ[DATA_ENV]).expanduser()
     if in_colab() if colab is None else colab:
-        return Path("/content/data")
+        return drive_data_dir() if drive_mounted() else Path("/content/data")
     repo_data = Path(__file__).resolve().parent.parent / "data"
     if repo_data.is_dir():
         return repo_data
@@ -102,22 +138,33 @@ def plot_defaults() -> None:
     )
 
 
-def setup(seed: int = 0, quick: bool | None = None, verbose: bool = True) -> NotebookConfig:
+def setup(
+    seed: int = 0, quick: bool | None = None, verbose: bool = True, drive: bool | None = None
+) -> NotebookConfig:
     """Detect Colab, the GPU and quick mode; seed everything; set plot defaults; make data_dir.
 
     Args:
         seed: seed for ``random``, NumPy and torch.
         quick: force quick mode on or off; ``None`` reads ``DEPTHNB_QUICK``.
         verbose: print a one-line summary.
+        drive: in Colab, keep data, caches and runs on Google Drive: True mounts it (Colab asks
+            for permission once), None uses it when already mounted, False never does. Without
+            Drive everything is lost when the VM is recycled.
 
     Returns:
         A :class:`NotebookConfig` with ``device``, ``quick``, ``data_dir``, ``in_colab``, ``seed``.
     """
     colab = in_colab()
+    if colab and drive and not os.environ.get(DATA_ENV):
+        data_dir = mount_drive()
+    elif colab and drive is False and not os.environ.get(DATA_ENV):
+        data_dir = Path("/content/data")
+    else:
+        data_dir = default_data_dir(colab)
     config = NotebookConfig(
         device=default_device(),
         quick=is_quick() if quick is None else quick,
-        data_dir=default_data_dir(colab),
+        data_dir=data_dir,
         in_colab=colab,
         seed=seed,
     )
@@ -131,4 +178,9 @@ def setup(seed: int = 0, quick: bool | None = None, verbose: bool = True) -> Not
             f"depthnb: device {config.device}{gpu}, mode {mode}, data in {config.data_dir}"
             f"{', Colab' if colab else ''}"
         )
+        if colab and not str(data_dir).startswith(str(DRIVE_MOUNT)):
+            print(
+                "depthnb: data and runs are on this Colab VM and vanish with it; "
+                "setup(drive=True) keeps them on Google Drive"
+            )
     return config
