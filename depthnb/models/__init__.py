@@ -46,6 +46,9 @@ _CLASSES.update(
         "UpProjection": "depthnb.models.fcrn",
         "FastUpProjection": "depthnb.models.fcrn",
         "fast_from_plain": "depthnb.models.fcrn",
+        "fcrn_from_tf_npy": "depthnb.models.fcrn_release",
+        "fcrn_from_release_dict": "depthnb.models.fcrn_release",
+        "read_release_npy": "depthnb.models.fcrn_release",
     }
 )
 
