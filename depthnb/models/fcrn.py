@@ -214,8 +214,9 @@ def _caffe_resnet(net: nn.Module) -> None:
     each stage's stride on its first 1x1 conv instead of the 3x3, BN epsilon 1e-4."""
     net.conv1 = nn.Conv2d(3, 64, 7, stride=2, padding=3, bias=True)
     net.maxpool = SameMaxPool()
-    for stage in (net.layer2, net.layer3, net.layer4):
-        stage[0].conv1.stride, stage[0].conv2.stride = (2, 2), (1, 1)
+    for stage in ("layer2", "layer3", "layer4"):
+        first = getattr(net, stage)[0]
+        first.conv1.stride, first.conv2.stride = (2, 2), (1, 1)
     for module in net.modules():
         if isinstance(module, nn.BatchNorm2d):
             module.eps = RELEASE_BN_EPS

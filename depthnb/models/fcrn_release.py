@@ -150,9 +150,9 @@ def release_layout() -> list[tuple[str, str, str]]:
             if block == 0:
                 rows.append((f"res{tag}_branch1", "conv", f"{ours}.downsample.0"))
                 rows.append((f"bn{tag}_branch1", "bn", f"{ours}.downsample.1"))
-            for part, index in zip("abc", "123"):
-                rows.append((f"res{tag}_branch2{part}", "conv", f"{ours}.conv{index}"))
-                rows.append((f"bn{tag}_branch2{part}", "bn", f"{ours}.bn{index}"))
+            for part, number in zip("abc", "123"):
+                rows.append((f"res{tag}_branch2{part}", "conv", f"{ours}.conv{number}"))
+                rows.append((f"bn{tag}_branch2{part}", "bn", f"{ours}.bn{number}"))
     rows += [("layer1", "conv", "decoder.conv"), ("layer1_BN", "bn", "decoder.bn")]
     for index, up in enumerate(UP_IDS):
         ours = f"decoder.up.{index}"
