@@ -67,7 +67,11 @@ def model() -> torch.nn.Module:
     if transformers is None:
         pytest.skip("needs depthnb[models]")
     torch.manual_seed(0)
-    return build_model("depth-anything-v2", hf_config=tiny_config()).eval()
+    model = build_model("depth-anything-v2", hf_config=tiny_config()).eval()
+    with torch.no_grad():  # transformers' initialisation gives a constant 10 m: perturb it
+        for param in model.parameters():
+            param.normal_(0.0, 0.1)
+    return model
 
 
 def rgb(height: int, width: int) -> np.ndarray:
@@ -102,6 +106,13 @@ def test_preprocessing_matches_the_hugging_face_processor(model):
     assert ours.shape == expected.shape == (1, 3, 378, 518)
     # the processor rounds to uint8 after each pass: at most about one grey level / std = 0.02
     assert (ours - expected).abs().max() < 1.5 / 255 / 0.224
+    grey = np.full((61, 83, 3), 128, np.uint8)  # here both give the same pixels exactly
+    pixels = processor(images=grey, return_tensors="pt")["pixel_values"]
+    with torch.no_grad():  # the whole wrapper: processor, network, bilinear resize
+        hf = model.net(pixel_values=pixels).predicted_depth[:, None]
+        hf = torch.nn.functional.interpolate(hf, size=(61, 83), mode="bilinear")
+        wrapped = model(torch.from_numpy(grey).permute(2, 0, 1)[None].float() / 255)
+    assert hf.std() > 1e-3 and (wrapped - hf).abs().max() < 1e-4
 
 
 @pytest.mark.parametrize("size", [(37, 53), (64, 33)])
@@ -109,7 +120,7 @@ def test_forward_at_odd_sizes_gives_positive_metres_at_that_size(model, size):
     with torch.no_grad():
         out = model(torch.rand(2, 3, *size))
     assert out.shape == (2, 1, *size)
-    assert torch.isfinite(out).all() and (out > 0).all() and (out < 20).all()
+    assert torch.isfinite(out).all() and (out > 0).all() and (out < 20).all() and out.std() > 0
     assert model.encoding.name == "metres" and not model.relative
 
 

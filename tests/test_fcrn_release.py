@@ -31,6 +31,7 @@ from depthnb.models.fcrn_release import (
     read_release_npy,
     release_layout,
 )
+from depthnb.predict import predict_depth
 
 RESNET50 = ((2, 3, 64, 1), (3, 4, 128, 2), (4, 6, 256, 2), (5, 3, 512, 2))  # stage, blocks, ...
 
@@ -214,9 +215,12 @@ def test_the_converted_model_is_an_fcrn_in_metres(release_file):
     image = torch.rand(1, 3, 40, 56)
     with torch.no_grad():
         assert torch.equal(rebuilt.eval()(image), model(image))
-    with torch.device("meta"):
-        out = rebuilt.to("meta")(torch.zeros(1, 3, 228, 304, device="meta"))
-    assert out.shape == (1, 1, 128, 160)
+    seen = []
+    model.register_forward_hook(lambda module, args, out: seen.append((args[0], out)))
+    photo = np.random.default_rng(2).integers(0, 256, (480, 640, 3), dtype=np.uint8)
+    depth = predict_depth(model, photo)
+    assert depth.shape == (480, 640) and depth.dtype == np.float32 and (depth > 0).all()
+    assert seen[0][0].shape[-2:] == (228, 304) and seen[0][1].shape[-2:] == (128, 160)
 
 
 def _layers_with(layers: dict, layer: str, change) -> dict:
