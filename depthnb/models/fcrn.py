@@ -172,12 +172,14 @@ class FCRNDecoder(nn.Module):
         super().__init__()
         self.conv = nn.Conv2d(2048, DECODER_CHANNELS[0], 1, bias=release)
         self.bn = nn.BatchNorm2d(DECODER_CHANNELS[0], eps=RELEASE_BN_EPS if release else 1e-5)
-        pairs = zip(DECODER_CHANNELS, DECODER_CHANNELS[1:])
-        if release:
-            self.up = nn.Sequential(*(FastUpProjection(i, o, release=True) for i, o in pairs))
-        else:
-            block = FastUpProjection if fast else UpProjection
-            self.up = nn.Sequential(*(block(c_in, c_out) for c_in, c_out in pairs))
+        self.up = nn.Sequential(
+            *(
+                FastUpProjection(c_in, c_out, release)
+                if fast or release
+                else UpProjection(c_in, c_out)
+                for c_in, c_out in zip(DECODER_CHANNELS, DECODER_CHANNELS[1:])
+            )
+        )
         self.dropout = nn.Dropout(dropout)
         self.head = nn.Conv2d(DECODER_CHANNELS[-1], 1, 3, padding=1, bias=release)
 
