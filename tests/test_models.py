@@ -66,8 +66,8 @@ def meta_forward(model: nn.Module, channels: int, size: tuple[int, int]):
         return model(torch.zeros(1, channels, *size, device="meta"))
 
 
-def test_registry_lists_the_four_models_and_rejects_others():
-    assert list_models() == ["densedepth", "fcrn", "maskdepth", "unet"]
+def test_registry_lists_the_models_and_rejects_others():
+    assert list_models() == ["densedepth", "depth-anything-v2", "fcrn", "maskdepth", "unet"]
     with pytest.raises(ModelError, match="unknown model 'resnet'"):
         build_model("resnet")
     with pytest.raises(ModelError, match="bad arguments"):

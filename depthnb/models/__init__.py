@@ -13,6 +13,9 @@ torch.Size([1, 1, 64, 96])
 | "maskdepth"  | (B,C,H,W) in [0,1] | {"mask": (B,1,H,W) logits,            | "metres"         |
 |              |                    |  "depth": (B,1,ceil(H/2),ceil(W/2))}  |                  |
 
+"depth-anything-v2" (Depth Anything V2 small, needs ``transformers``) takes (B,3,H,W) in [0,1] and
+returns (B,1,H,W) in metres.
+
 Every model accepts any H, W >= 32. Model modules are imported on first use, so building a U-Net
 does not import torchvision.
 """
@@ -39,6 +42,7 @@ _REGISTRY: dict[str, tuple[str, str]] = {
     "densedepth": ("depthnb.models.densedepth", "DenseDepth"),
     "fcrn": ("depthnb.models.fcrn", "FCRN"),
     "maskdepth": ("depthnb.models.maskdepth", "MaskDepthNet"),
+    "depth-anything-v2": ("depthnb.models.depth_anything", "DepthAnythingV2"),
 }
 _CLASSES = {class_name: module for module, class_name in _REGISTRY.values()}
 _CLASSES.update(
@@ -50,6 +54,9 @@ _CLASSES.update(
         "list_pretrained": "depthnb.models.pretrained",
         "load_pretrained": "depthnb.models.pretrained",
         "densedepth_from_keras": "depthnb.models.keras_densedepth",
+        "fcrn_from_tf_npy": "depthnb.models.fcrn_release",
+        "fcrn_from_release_dict": "depthnb.models.fcrn_release",
+        "read_release_npy": "depthnb.models.fcrn_release",
     }
 )
 
@@ -67,7 +74,8 @@ __all__ = [
 
 
 def list_models() -> list[str]:
-    """The names ``build_model`` accepts: ``["densedepth", "fcrn", "maskdepth", "unet"]``."""
+    """The names ``build_model`` accepts: ``["densedepth", "depth-anything-v2", "fcrn",
+    "maskdepth", "unet"]``."""
     return sorted(_REGISTRY)
 
 
@@ -75,7 +83,8 @@ def build_model(name: str, **kwargs: Any) -> nn.Module:
     """Build a registry model by name with its keyword arguments.
 
     ``encoding=`` ("metres", "inverse", "log", or an Encoding) overrides the model's default.
-    ``pretrained=True`` (DenseDepth, FCRN) loads torchvision's ImageNet weights into the encoder.
+    ``pretrained=True`` (DenseDepth, FCRN) loads torchvision's ImageNet weights into the encoder;
+    for "depth-anything-v2", the released depth model from Hugging Face.
     """
     if name not in _REGISTRY:
         raise ModelError(f"unknown model {name!r}; choose one of {list_models()}")

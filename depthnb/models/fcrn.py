@@ -9,6 +9,13 @@ The up-projection comes in two forms that compute the same function: the plain o
 (:class:`UpProjection`: unpool, then 5x5 convolutions on a map that is 3/4 zeros) and the fast one
 (:class:`FastUpProjection`: four small convolutions on the map before unpooling, interleaved by a
 pixel shuffle); :func:`fast_from_plain` converts weights from the first to the second.
+
+``FCRN(release=True)`` is the authors' TensorFlow graph instead (``tensorflow/models/fcrn.py`` and
+``network.py`` of iro-cp/FCRN-DepthPrediction), the layout :func:`depthnb.models.fcrn_from_tf_npy`
+loads their NYU weights into: Caffe's ResNet-50 (stride 2 on the first 1x1 conv of a stage, not on
+the 3x3; a bias on conv1), TensorFlow's SAME max-pool (padding after, not before, on even sizes),
+BatchNorm epsilon 1e-4, biases on every decoder conv, the release's paddings of the fast up-conv
+(:data:`RELEASE_PADS`) and its input, RGB in 0..255 without mean subtraction.
 """
 
 from __future__ import annotations
@@ -20,11 +27,13 @@ import torch.nn.functional as F
 from torch import nn
 from torchvision.models import ResNet50_Weights, resnet50
 
+from depthnb.errors import ModelError
 from depthnb.models.blocks import (
     IMAGENET_MEAN,
     IMAGENET_STD,
     DepthModel,
     Normalize,
+    ceil_div,
     check_input,
     load_torchvision_weights,
 )
@@ -41,6 +50,16 @@ FAST_KERNELS = (
     ("odd_even", ODD, EVEN, (2, 3), (1, 1, 0, 1)),
     ("odd_odd", ODD, ODD, (2, 2), (0, 1, 0, 1)),
 )
+# The release's unpool_as_conv pads the 2-tap axes before the map, not after (its ConvC, ConvB,
+# ConvD are even_odd, odd_even, odd_odd here): output row 2i+1 reads rows i-1, i, not i, i+1. This
+# is no 5x5 convolution of an unpooled map, so the release's up-projection has only the fast form.
+RELEASE_PADS = {
+    "even_even": (1, 1, 1, 1),
+    "even_odd": (1, 0, 1, 1),
+    "odd_even": (1, 1, 1, 0),
+    "odd_odd": (1, 0, 1, 0),
+}
+RELEASE_BN_EPS = 1e-4
 
 
 def unpool(x: torch.Tensor) -> torch.Tensor:
@@ -75,16 +94,22 @@ class UpProjection(nn.Module):
 class FastUpConv(nn.Module):
     """A 5x5 convolution (padding 2) of ``unpool(x)``, computed without the zeros: four convolutions
     (3x3, 3x2, 2x3, 2x2) of x give the four pixels of each 2x2 output cell; a pixel shuffle
-    interleaves them. (B,C_in,h,w) -> (B,C_out,2h,2w), the same parameters as the 5x5 kernel."""
+    interleaves them. (B,C_in,h,w) -> (B,C_out,2h,2w), the same parameters as the 5x5 kernel.
 
-    def __init__(self, in_channels: int, out_channels: int) -> None:
+    ``release=True``: the TF release's paddings (:data:`RELEASE_PADS`) and a bias on each conv.
+    """
+
+    def __init__(self, in_channels: int, out_channels: int, release: bool = False) -> None:
         super().__init__()
         self.convs = nn.ModuleDict(
             {
-                name: nn.Conv2d(in_channels, out_channels, size, bias=False)
+                name: nn.Conv2d(in_channels, out_channels, size, bias=release)
                 for name, _, _, size, _ in FAST_KERNELS
             }
         )
+        self.pads = {
+            name: RELEASE_PADS[name] if release else pad for name, _, _, _, pad in FAST_KERNELS
+        }
 
     @torch.no_grad()
     def load_from_conv5x5(self, weight: torch.Tensor) -> None:
@@ -93,7 +118,7 @@ class FastUpConv(nn.Module):
             self.convs[name].weight.copy_(weight[:, :, rows, cols])
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        parts = [self.convs[name](F.pad(x, pad)) for name, _, _, _, pad in FAST_KERNELS]
+        parts = [self.convs[name](F.pad(x, self.pads[name])) for name, *_ in FAST_KERNELS]
         batch, channels, height, width = parts[0].shape
         # Channel c*4 + (2r + s) of the stack becomes pixel (2i+r, 2j+s) of channel c.
         stacked = torch.stack(parts, dim=2).reshape(batch, channels * 4, height, width)
@@ -103,16 +128,18 @@ class FastUpConv(nn.Module):
 class FastUpProjection(nn.Module):
     """The fast up-projection: :class:`UpProjection` with both 5x5 convs of the unpooled map
     replaced by :class:`FastUpConv`. Same function, same parameter count, ~4x fewer multiplications
-    in the 5x5 convs. (B,C_in,h,w) -> (B,C_out,2h,2w)."""
+    in the 5x5 convs. (B,C_in,h,w) -> (B,C_out,2h,2w). ``release=True``: the TF release's block
+    (its paddings, biases on every conv, BN epsilon 1e-4)."""
 
-    def __init__(self, in_channels: int, out_channels: int) -> None:
+    def __init__(self, in_channels: int, out_channels: int, release: bool = False) -> None:
         super().__init__()
-        self.conv1 = FastUpConv(in_channels, out_channels)
-        self.bn1 = nn.BatchNorm2d(out_channels)
-        self.conv2 = nn.Conv2d(out_channels, out_channels, 3, padding=1, bias=False)
-        self.bn2 = nn.BatchNorm2d(out_channels)
-        self.conv3 = FastUpConv(in_channels, out_channels)
-        self.bn3 = nn.BatchNorm2d(out_channels)
+        eps = RELEASE_BN_EPS if release else 1e-5
+        self.conv1 = FastUpConv(in_channels, out_channels, release)
+        self.bn1 = nn.BatchNorm2d(out_channels, eps=eps)
+        self.conv2 = nn.Conv2d(out_channels, out_channels, 3, padding=1, bias=release)
+        self.bn2 = nn.BatchNorm2d(out_channels, eps=eps)
+        self.conv3 = FastUpConv(in_channels, out_channels, release)
+        self.bn3 = nn.BatchNorm2d(out_channels, eps=eps)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         branch1 = self.bn2(self.conv2(F.relu(self.bn1(self.conv1(x)))))
@@ -138,33 +165,80 @@ def fast_from_plain(plain: UpProjection) -> FastUpProjection:
 
 class FCRNDecoder(nn.Module):
     """1x1 conv 2048 -> 1024 + BN, four up-projections 1024 -> 512 -> 256 -> 128 -> 64, dropout,
-    conv3x3 -> 1 (no bias). (B,2048,h,w) -> (B,1,16h,16w)."""
+    conv3x3 -> 1 (no bias; with biases and the release's blocks if ``release``, which needs
+    ``fast``). (B,2048,h,w) -> (B,1,16h,16w)."""
 
-    def __init__(self, fast: bool = True, dropout: float = 0.0) -> None:
+    def __init__(self, fast: bool = True, dropout: float = 0.0, release: bool = False) -> None:
         super().__init__()
-        block = FastUpProjection if fast else UpProjection
-        self.conv = nn.Conv2d(2048, DECODER_CHANNELS[0], 1, bias=False)
-        self.bn = nn.BatchNorm2d(DECODER_CHANNELS[0])
+        self.conv = nn.Conv2d(2048, DECODER_CHANNELS[0], 1, bias=release)
+        self.bn = nn.BatchNorm2d(DECODER_CHANNELS[0], eps=RELEASE_BN_EPS if release else 1e-5)
         self.up = nn.Sequential(
-            *(block(c_in, c_out) for c_in, c_out in zip(DECODER_CHANNELS, DECODER_CHANNELS[1:]))
+            *(
+                FastUpProjection(c_in, c_out, release)
+                if fast or release
+                else UpProjection(c_in, c_out)
+                for c_in, c_out in zip(DECODER_CHANNELS, DECODER_CHANNELS[1:])
+            )
         )
         self.dropout = nn.Dropout(dropout)
-        self.head = nn.Conv2d(DECODER_CHANNELS[-1], 1, 3, padding=1, bias=False)
+        self.head = nn.Conv2d(DECODER_CHANNELS[-1], 1, 3, padding=1, bias=release)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.head(self.dropout(self.up(self.bn(self.conv(x)))))
 
 
-def resnet50_encoder(pretrained: bool = False, timeout: float = 10.0) -> nn.Sequential:
+class Rescale(nn.Module):
+    """x * factor: the release's input, RGB in [0,1] -> float 0..255 as its predict.py feeds."""
+
+    def __init__(self, factor: float) -> None:
+        super().__init__()
+        self.factor = factor
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x * self.factor
+
+
+class SameMaxPool(nn.Module):
+    """TensorFlow's ``max_pool(3x3, stride 2, padding='SAME')``: pads ``k - s`` or ``k - s - 1``
+    cells, the smaller half before, so an even side is padded after only (PyTorch's padding=1
+    pads both sides). (B,C,H,W) -> (B,C,ceil(H/2),ceil(W/2))."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        pads = []
+        for size in (x.shape[-1], x.shape[-2]):
+            total = max(2 * (ceil_div(size, 2) - 1) + 3 - size, 0)
+            pads += [total // 2, total - total // 2]
+        return F.max_pool2d(F.pad(x, pads, value=float("-inf")), 3, 2)
+
+
+def _caffe_resnet(net: nn.Module) -> None:
+    """Turn torchvision's ResNet-50 into Caffe's, in place: a bias on conv1, TF's SAME max-pool,
+    each stage's stride on its first 1x1 conv instead of the 3x3, BN epsilon 1e-4."""
+    net.conv1 = nn.Conv2d(3, 64, 7, stride=2, padding=3, bias=True)
+    net.maxpool = SameMaxPool()
+    for stage in ("layer2", "layer3", "layer4"):
+        first = getattr(net, stage)[0]
+        first.conv1.stride, first.conv2.stride = (2, 2), (1, 1)
+    for module in net.modules():
+        if isinstance(module, nn.BatchNorm2d):
+            module.eps = RELEASE_BN_EPS
+
+
+def resnet50_encoder(
+    pretrained: bool = False, timeout: float = 10.0, release: bool = False
+) -> nn.Sequential:
     """ResNet-50 without its pooling and classifier (23,508,032 parameters): (B,3,H,W) ->
     (B,2048,ceil(H/32),ceil(W/32)); ImageNet weights (``ResNet50_Weights.IMAGENET1K_V1``) if
-    ``pretrained`` (ModelError at once when offline)."""
+    ``pretrained`` (ModelError at once when offline); Caffe's layout if ``release`` (64 more
+    parameters: conv1's bias)."""
     state = None
     if pretrained:  # before building the network, so that an offline machine fails at once
         state = load_torchvision_weights(ResNet50_Weights.IMAGENET1K_V1, timeout=timeout)
     net = resnet50(weights=None)
     if state is not None:
         net.load_state_dict(state)
+    if release:
+        _caffe_resnet(net)
     names = ("conv1", "bn1", "relu", "maxpool", "layer1", "layer2", "layer3", "layer4")
     return nn.Sequential(*(getattr(net, name) for name in names))
 
@@ -180,6 +254,9 @@ class FCRN(DepthModel):
             offline).
         encoding: what the output means (default "metres", as the paper regresses depth directly).
         timeout: seconds to wait for the weights server before giving up.
+        release: the authors' TensorFlow graph (see the module's docstring), for the weights
+            :func:`depthnb.models.fcrn_from_tf_npy` reads: input in [0,1] is scaled to 0..255 with
+            no mean subtraction; needs ``fast`` and ``pretrained=False``. 63,572,737 parameters.
 
     63,563,008 parameters (the paper's 63.6M). Input (B,3,H,W) in [0,1], normalised inside with
     ImageNet statistics, any H, W >= 32 (no padding: the convolutions' zero padding and ResNet's
@@ -209,11 +286,20 @@ class FCRN(DepthModel):
         pretrained: bool = False,
         encoding: Any = "metres",
         timeout: float = 10.0,
+        release: bool = False,
     ) -> None:
-        super().__init__({"fast": bool(fast), "dropout": float(dropout)}, encoding)
-        self.normalize = Normalize(IMAGENET_MEAN, IMAGENET_STD)
-        self.encoder = resnet50_encoder(pretrained, timeout)
-        self.decoder = FCRNDecoder(fast, dropout)
+        if release and (pretrained or not fast):
+            raise ModelError(
+                "FCRN(release=True) is the TF release's graph: it has only the fast up-projection "
+                "and takes its weights from fcrn_from_tf_npy; use fast=True, pretrained=False"
+            )
+        config = {"fast": bool(fast), "dropout": float(dropout), "release": bool(release)}
+        super().__init__(config, encoding)
+        self.normalize: nn.Module = (
+            Rescale(255.0) if release else Normalize(IMAGENET_MEAN, IMAGENET_STD)
+        )
+        self.encoder = resnet50_encoder(pretrained, timeout, release)
+        self.decoder = FCRNDecoder(fast, dropout, release)
 
     def forward(self, image: torch.Tensor) -> torch.Tensor:
         """(B,3,H,W) in [0,1] -> (B,1,16*ceil(H/32),16*ceil(W/32)) in the encoding's space."""
