@@ -25,8 +25,8 @@ from depthnb.train import ConstantDepth, median_depth
 
 def test_registry_names():
     assert {"unet-synthetic", "densedepth-nyu", "fcrn-nyu"} <= set(list_pretrained())
-    assert registry.PRETRAINED["densedepth-nyu"].remote.filename == "nyu.h5"
-    assert registry.PRETRAINED["fcrn-nyu"].remote.filename == "NYU_ResNet-UpProj.npy"
+    assert registry.PRETRAINED["densedepth-nyu"].files[0].filename == "nyu.h5"
+    assert registry.PRETRAINED["fcrn-nyu"].files[0].filename == "NYU_ResNet-UpProj.npy"
     with pytest.raises(ModelError, match="unknown pretrained network 'nope'"):
         load_pretrained("nope")
 
@@ -65,7 +65,7 @@ def published(tmp_path, monkeypatch):
         name="tiny-nyu",
         description="test",
         convert="depthnb.predict:load_checkpoint",
-        remote=RemoteFile(server.url("/files/tiny.pt"), "tiny.pt"),
+        files=(RemoteFile(server.url("/files/tiny.pt"), "tiny.pt"),),
         input_size=(48, 64),
     )
     monkeypatch.setitem(registry.PRETRAINED, "tiny-nyu", spec)
@@ -98,8 +98,8 @@ def test_path_takes_a_file_the_user_already_has(published, tmp_path):
 
 def test_unreachable_sources_fail_with_the_manual_way(published, tmp_path, monkeypatch):
     _, server, spec = published
-    dead = dataclasses.replace(spec.remote, url=server.url("/files/moved.pt"))
-    monkeypatch.setitem(registry.PRETRAINED, "tiny-nyu", dataclasses.replace(spec, remote=dead))
+    dead = dataclasses.replace(spec.files[0], url=server.url("/files/moved.pt"))
+    monkeypatch.setitem(registry.PRETRAINED, "tiny-nyu", dataclasses.replace(spec, files=(dead,)))
     with pytest.raises(DownloadError, match="by hand"):
         load_pretrained("tiny-nyu", cache=tmp_path / "cache", progress=False)
     assert not (tmp_path / "cache" / "tiny-nyu.pt").exists()
@@ -151,3 +151,40 @@ def test_densedepth_nyu_from_its_keras_file_end_to_end(tmp_path, monkeypatch, ca
     assert main([*argv, "--device", "cpu", "--batch", "1"]) == 0  # no server now: the cache
     out = capsys.readouterr().out
     assert "densedepth-nyu" in out and "DenseDepth (released weights, repo script)" in out
+
+
+def test_depth_anything_from_its_hugging_face_files(tmp_path, monkeypatch):
+    """The Hugging Face repository's two files, served by a class mirror under the entry's file
+    names, read by transformers itself, cached as a depthnb checkpoint."""
+    transformers = pytest.importorskip("transformers")
+    from test_depth_anything import tiny_config
+
+    torch.manual_seed(0)
+    config = transformers.DepthAnythingConfig.from_dict(tiny_config())
+    net = transformers.DepthAnythingForDepthEstimation(config).eval()
+    with torch.no_grad():
+        for parameter in net.parameters():
+            parameter.add_(0.05 * torch.randn_like(parameter))
+    snapshot = tmp_path / "snapshot"
+    net.save_pretrained(snapshot)
+    spec = registry.PRETRAINED["depth-anything-v2-metric-indoor-small"]
+    served = {
+        f"/class/{f.filename}": (snapshot / f.filename.split("/")[-1]).read_bytes()
+        for f in spec.files
+    }
+    with Server(served) as server:
+        monkeypatch.setenv("DEPTHNB_MIRROR", server.url("/class"))
+        model = load_pretrained(spec.name, cache=tmp_path / "cache", progress=False)
+    image = torch.rand(1, 3, 70, 90)
+    with torch.no_grad():
+        expected = net(pixel_values=model.preprocess(image)).predicted_depth
+        got = model(image)
+    assert got.shape == (1, 1, 70, 90) and model.name == "depth-anything-v2"
+    resized = torch.nn.functional.interpolate(
+        expected[:, None], size=(70, 90), mode="bilinear", align_corners=False
+    )
+    torch.testing.assert_close(got, resized)
+    assert (tmp_path / "cache" / f"{spec.name}.pt").is_file()
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(ModelError, match=r"lacks \['config.json', 'model.safetensors'\]"):
+        load_pretrained(spec.name, path=tmp_path / "empty", cache=tmp_path / "cache")

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import os
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -223,3 +224,35 @@ class DepthAnythingV2(DepthModel):
         return F.interpolate(
             depth[:, None], size=tuple(image.shape[-2:]), mode="bilinear", align_corners=False
         )
+
+
+def depth_anything_from_files(path: str | os.PathLike) -> DepthAnythingV2:
+    """Depth Anything V2 from its Hugging Face files on disk: a folder holding ``config.json``
+    and ``model.safetensors`` (a repository snapshot, as ``load_pretrained`` downloads it), or the
+    path of either file. Read by ``transformers`` itself (``local_files_only``); nothing is
+    downloaded.
+
+    Raises:
+        ModelError: a file is missing, or they are not a Depth Anything model.
+    """
+    folder = Path(path)
+    folder = folder if folder.is_dir() else folder.parent
+    missing = [
+        name for name in ("config.json", "model.safetensors") if not (folder / name).is_file()
+    ]
+    if missing:
+        raise ModelError(
+            f"{folder}: lacks {missing}; expected a Depth Anything V2 snapshot with config.json "
+            "and model.safetensors (from its Hugging Face repository)"
+        )
+    cls = _transformers().DepthAnythingForDepthEstimation
+    try:
+        net = cls.from_pretrained(folder, local_files_only=True)
+    except (OSError, ValueError, KeyError, RuntimeError) as error:
+        raise ModelError(f"{folder}: not a Depth Anything V2 model ({error})") from error
+    kind = net.config.depth_estimation_type
+    variant = next(name for name, (_, k, _) in VARIANTS.items() if k == kind)
+    config = json.loads(net.config.to_json_string(use_diff=False))
+    model = DepthAnythingV2(variant=variant, hf_config=config)
+    model.net.load_state_dict(net.state_dict())
+    return model.eval()

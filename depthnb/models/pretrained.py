@@ -34,12 +34,16 @@ WEIGHTS_DIR = Path(__file__).resolve().parent.parent / "weights"
 """Where the package keeps the checkpoints it ships (``unet-synthetic.pt``)."""
 
 
+_DA_FOLDER = "Depth-Anything-V2-Metric-Indoor-Small-hf"
+_DA_REPO = f"https://huggingface.co/depth-anything/{_DA_FOLDER}"
+
+
 @dataclass(frozen=True)
 class PretrainedSpec:
     """One published network.
 
-    ``remote`` is the published file (None for a shipped checkpoint or a hub model); ``convert``
-    is ``"module:function"``, the converter that turns that file into a depthnb model;
+    ``files`` are the published files (none for a shipped checkpoint); ``convert`` is
+    ``"module:function"``, the converter that turns the first of them into a depthnb model;
     ``input_size`` is the (H, W) the network was trained at (what ``predict_depth`` resizes to);
     ``published`` names its row in :data:`depthnb.metrics.PUBLISHED`.
     """
@@ -47,7 +51,7 @@ class PretrainedSpec:
     name: str
     description: str
     convert: str
-    remote: RemoteFile | None = None
+    files: tuple[RemoteFile, ...] = ()
     input_size: tuple[int, int] | None = None
     published: str | None = None
     licence: str = ""
@@ -67,14 +71,16 @@ PRETRAINED: dict[str, PretrainedSpec] = {
             name="densedepth-nyu",
             description="DenseDepth (Alhashim & Wonka 2018) trained on NYU Depth v2, 42.6M",
             convert="depthnb.models.keras_densedepth:densedepth_from_keras",
-            remote=RemoteFile(
-                "https://s3-eu-west-1.amazonaws.com/densedepth/nyu.h5",
-                "nyu.h5",
-                mirrors=(
-                    "https://drive.usercontent.google.com/download?id="
-                    "19dfvGvDfCRYaqxVKypp1fRHwK7XtSjVu&export=download&confirm=t",
+            files=(
+                RemoteFile(
+                    "https://s3-eu-west-1.amazonaws.com/densedepth/nyu.h5",
+                    "nyu.h5",
+                    mirrors=(
+                        "https://drive.usercontent.google.com/download?id="
+                        "19dfvGvDfCRYaqxVKypp1fRHwK7XtSjVu&export=download&confirm=t",
+                    ),
+                    approx_size=165_000_000,
                 ),
-                approx_size=165_000_000,
             ),
             input_size=(480, 640),
             published="DenseDepth (released weights, repo script)",
@@ -84,10 +90,12 @@ PRETRAINED: dict[str, PretrainedSpec] = {
             name="fcrn-nyu",
             description="FCRN ResNet-50 + up-projections (Laina et al. 2016) trained on NYU",
             convert="depthnb.models.fcrn_release:fcrn_from_tf_npy",
-            remote=RemoteFile(
-                "http://campar.in.tum.de/files/rupprecht/depthpred/NYU_ResNet-UpProj.npy",
-                "NYU_ResNet-UpProj.npy",
-                approx_size=254_000_000,
+            files=(
+                RemoteFile(
+                    "http://campar.in.tum.de/files/rupprecht/depthpred/NYU_ResNet-UpProj.npy",
+                    "NYU_ResNet-UpProj.npy",
+                    approx_size=254_000_000,
+                ),
             ),
             input_size=(228, 304),
             published="FCRN (paper)",
@@ -96,7 +104,13 @@ PRETRAINED: dict[str, PretrainedSpec] = {
         PretrainedSpec(
             name="depth-anything-v2-metric-indoor-small",
             description="Depth Anything V2 small, fine-tuned for metric indoor depth (Hypersim)",
-            convert="depthnb.models.depth_anything:depth_anything_from_pretrained",
+            convert="depthnb.models.depth_anything:depth_anything_from_files",
+            files=tuple(
+                RemoteFile(
+                    f"{_DA_REPO}/resolve/main/{name}", f"{_DA_FOLDER}/{name}", approx_size=size
+                )
+                for name, size in (("model.safetensors", 99_200_000), ("config.json", 2_000))
+            ),
             input_size=None,
             licence="Apache-2.0",
         ),
@@ -154,21 +168,21 @@ def load_pretrained(
     if name not in PRETRAINED:
         raise ModelError(f"unknown pretrained network {name!r}; choose one of {list_pretrained()}")
     spec = PRETRAINED[name]
-    if spec.remote is None:
+    if not spec.files:
         model = _converter(spec)(path) if path else _converter(spec)()
         return model.to(map_location).eval()
     folder = Path(cache) if cache else cache_dir()
     converted = folder / f"{name}.pt"
     if converted.is_file() and path is None:
         return load_checkpoint(converted, map_location)
-    source = (
-        Path(path)
-        if path
-        else fetch_remote(spec.remote, folder / spec.remote.filename, progress=progress)
-    )
-    if not source.is_file():
-        raise ModelError(f"{source}: no such file; pass the path of {spec.remote.filename}")
+    if path is None:
+        fetched = [fetch_remote(f, folder / f.filename, progress=progress) for f in spec.files]
+        source = fetched[0]
+    else:
+        source = Path(path)
+    if not source.exists():
+        raise ModelError(f"{source}: no such file; pass the path of {spec.files[0].filename}")
     model = _converter(spec)(source)  # raises ModelError naming what disagrees
-    extra: dict[str, Any] = {"source": spec.remote.filename, "pretrained": name}
+    extra: dict[str, Any] = {"source": spec.files[0].filename, "pretrained": name}
     atomic_save(model_checkpoint(model, spec.input_size, **extra), converted)
     return load_checkpoint(converted, map_location)
