@@ -21,11 +21,10 @@ Depth metrics compare metres with metres. Which pixels count, and how they are a
 from __future__ import annotations
 
 import math
-from typing import Any, Union
+from typing import Any, Callable, Union
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
 from depthnb.errors import ConfigError, DataError, ModelError
 
@@ -394,10 +393,10 @@ class DepthMetricAccumulator:
 
     def all_reduce(self) -> None:
         """Sum the state over the processes of ``torch.distributed`` (no-op otherwise)."""
-        import torch.distributed as dist
+        from depthnb import distributed
 
-        if self.state is not None and dist.is_available() and dist.is_initialized():
-            dist.all_reduce(self.state)
+        if self.state is not None:
+            self.state = distributed.all_reduce_sum(self.state)
 
     def compute(self, aggregate: str = "pooled") -> dict[str, float]:
         """The metrics of everything seen: ``"pooled"`` or ``"per_image"`` (see depth_metrics)."""
@@ -444,19 +443,6 @@ def mask_iou(
 
 
 # ---------------------------------------------------------------------------------- evaluation
-def _predict_metres(
-    model: torch.nn.Module, image: torch.Tensor, size: tuple[int, int]
-) -> torch.Tensor:
-    """Model output decoded to metres and upsampled (bilinear) to ``size``. -> (B,1,H,W)."""
-    output = model(image)
-    if isinstance(output, dict):
-        output = output["depth"]
-    depth = model.encoding.decode(output)
-    if tuple(depth.shape[-2:]) != tuple(size):
-        depth = F.interpolate(depth, size=size, mode="bilinear", align_corners=False)
-    return depth
-
-
 @torch.no_grad()
 def evaluate(
     model: torch.nn.Module,
@@ -470,6 +456,7 @@ def evaluate(
     device: torch.device | str | None = None,
     align: str | None = None,
     num_workers: int = 0,
+    inputs: Callable[[dict[str, Any]], torch.Tensor] | None = None,
 ) -> dict[str, float]:
     """Score a model on a dataset under a stated protocol; returns one row of metrics.
 
@@ -482,22 +469,24 @@ def evaluate(
         model: a depthnb model (``.encoding`` set); evaluated in eval mode, restored afterwards.
         dataset: yields samples with ``image`` (3,H,W), ``depth`` (1,H,W) metres, ``valid`` (1,H,W).
         device: defaults to the model's device.
+        inputs: the network's input for a batch (default its ``image``), e.g. a task's
+            ``inputs`` (:meth:`depthnb.maskdepth_task.MaskDepthTask.inputs`).
+
+    Predictions come from :func:`depthnb.inference.predicted_batches`, the path predict and the
+    Trainer's validation take too.
 
     Returns:
         dict of the metrics of :func:`depth_metrics` plus ``num_images``.
     """
-    if not hasattr(model, "encoding"):
-        raise ModelError(
-            "evaluate: the model has no .encoding; build it with depthnb.models.build_model or set "
-            "model.encoding = depthnb.encodings.get_encoding('metres')"
-        )
-    device = (
-        torch.device(device)
-        if device is not None
-        else next(model.parameters(), torch.empty(0)).device
-    )
-    was_training = model.training
-    model.eval().to(device)
+    from depthnb.data.sample import DEPTH, IMAGE, VALID
+    from depthnb.inference import predicted_batches
+    from depthnb.models.blocks import model_encoding
+
+    model_encoding(model, "evaluate")
+    if device is None:
+        device = next(model.parameters(), torch.empty(0)).device
+    device = torch.device(device)
+    model.to(device)
     loader = torch.utils.data.DataLoader(
         dataset,
         batch_size=batch_size,
@@ -506,19 +495,9 @@ def evaluate(
         pin_memory=device.type == "cuda",
     )
     accumulator = DepthMetricAccumulator(min_depth, max_depth, crop, align)
-    try:
-        for batch in loader:
-            image = batch["image"].to(device, non_blocking=True)
-            gt = batch["depth"].to(device, non_blocking=True)
-            valid = batch["valid"].to(device) if "valid" in batch else None
-            size = tuple(gt.shape[-2:])
-            pred = _predict_metres(model, image, size)
-            if flip_tta:
-                flipped = _predict_metres(model, image.flip(-1), size).flip(-1)
-                pred = 0.5 * (pred + flipped)
-            accumulator.update(pred, gt, valid)
-    finally:
-        model.train(was_training)
+    network_input = inputs if inputs is not None else (lambda batch: batch[IMAGE])
+    for batch, prediction in predicted_batches(model, loader, network_input, device, flip_tta):
+        accumulator.update(prediction[DEPTH], batch[DEPTH], batch.get(VALID))
     return {**accumulator.compute(aggregate), "num_images": accumulator.num_images}
 
 

@@ -17,7 +17,9 @@ import torch.nn.functional as F
 from torch import nn
 
 from depthnb.checkpoint import read_checkpoint
-from depthnb.errors import CheckpointError, ConfigError, DepthnbError, ModelError
+from depthnb.errors import CheckpointError, ConfigError, DepthnbError
+from depthnb.inference import predict_metres
+from depthnb.models.blocks import model_encoding
 
 DEFAULT_MAX_SIDE = 640
 MIN_SIDE = 32
@@ -115,7 +117,8 @@ def predict_depth(
     antialiasing) to :func:`inference_size`: aspect kept, longer side ``max_side``, by default the
     longer side the model was trained at (``model.input_size``, set by :func:`load_checkpoint`;
     smaller photographs are scaled up to it), else at most 640. The prediction is decoded with
-    ``model.encoding`` to metres and resized bilinearly back to the photograph's size.
+    ``model.encoding`` to metres and resized bilinearly back to the photograph's size
+    (:func:`depthnb.inference.predict_metres`; a mask-and-depth model gives its depth head).
 
     Args:
         model: a depthnb model (image (1,3,h,w) in [0,1] -> (1,1,h',w') encoded).
@@ -134,30 +137,18 @@ def predict_depth(
         max_side = max(trained) if trained else DEFAULT_MAX_SIDE
     if max_side < MIN_SIDE:
         raise ConfigError(f"max_side={max_side} is too small; use at least {MIN_SIDE}")
-    if not hasattr(model, "encoding"):
-        raise ModelError(
-            "predict_depth: the model has no .encoding; load it with load_checkpoint or build it "
-            "with depthnb.models.build_model"
-        )
+    model_encoding(model, "predict_depth")
     device = next(model.parameters(), torch.empty(0)).device
-    was_training = model.training
-    model.eval()
     size = inference_size(height, width, max_side, upscale=bool(trained))
     batch = F.interpolate(
         pixels[None].to(device), size=size, mode="bilinear", align_corners=False, antialias=True
     ).clamp(0, 1)
-    if flip_tta:
-        batch = torch.cat([batch, batch.flip(-1)])
+    was_training = model.training
+    model.eval()
     try:
-        output = model(batch)
+        metres = predict_metres(model, batch, (height, width), flip_tta)
     finally:
         model.train(was_training)
-    if isinstance(output, dict):  # mask-and-depth models
-        output = output["depth"]
-    metres = model.encoding.decode(output.float())
-    if flip_tta:
-        metres = (metres[:1] + metres[1:].flip(-1)) / 2
-    metres = F.interpolate(metres, size=(height, width), mode="bilinear", align_corners=False)
     return metres[0, 0].cpu().numpy().astype(np.float32)
 
 

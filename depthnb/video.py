@@ -15,13 +15,13 @@ from __future__ import annotations
 
 import os
 import shutil
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from depthnb.errors import DataError, DepthnbError
+from depthnb.files import atomic_path
 from depthnb.viz.colors import colorize, depth_range
 
 SMOOTHING = (None, "ema", "ema_scale")
@@ -214,18 +214,11 @@ def save_depth_video(
     if title:
         figure.suptitle(title, y=0.99, fontsize=9)
     image = axes.imshow(tiles[0])
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=suffix, dir=path.parent)
-    os.close(handle)
     try:
-        with writer.saving(figure, temporary, dpi=100):
+        with atomic_path(path) as temporary, writer.saving(figure, str(temporary), dpi=100):
             for tile in tiles:
                 image.set_data(tile)
                 writer.grab_frame()
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
     finally:
         plt.close(figure)
     return path

@@ -1,6 +1,6 @@
 """Datasets, transforms, downloads and the decode-once cache.
 
-Every dataset yields the sample of DESIGN.md: a dict with ``image`` (3,H,W) float32 in [0,1],
+Every dataset yields the sample of :mod:`depthnb.data.sample`: a dict with ``image`` (3,H,W) float32 in [0,1],
 ``depth`` (1,H,W) float32 metres (0 = unknown), ``valid`` (1,H,W) bool, ``intrinsics`` (4,)
 float32 fx, fy, cx, cy, and for the fg/bg lessons ``mask`` (1,H,W) and ``background`` (3,H,W).
 
@@ -33,12 +33,30 @@ _NAMES = {
     "download_dataset": "download",
     "DATASETS": "download",
     "safe_extract": "download",
-    # cache.py
+    # cache.py, memory.py: decoded once, on disk or in memory
     "DepthCache": "cache",
     "build_cache": "cache",
-    "to_float": "cache",
+    "InMemoryDataset": "memory",
+    "median_depth": "memory",
+    # sample.py: the sample's keys and checks; augment.py: batch augmentation
+    "check_sample": "sample",
+    "to_float": "sample",
+    "BatchAugment": "augment",
 }
-_SUBMODULES = {"synthetic", "nyu", "diode", "fgbg", "download", "cache", "transforms", "io"}
+_SUBMODULES = {
+    "augment",
+    "cache",
+    "colour",
+    "diode",
+    "download",
+    "fgbg",
+    "io",
+    "memory",
+    "nyu",
+    "sample",
+    "synthetic",
+    "transforms",
+}
 
 __all__ = sorted(_NAMES) + sorted(_SUBMODULES)
 

@@ -25,8 +25,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
-import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -35,8 +33,10 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset
 
-from depthnb.data.transforms import check_sample, resize
+from depthnb.data.sample import check_sample, to_float
+from depthnb.data.transforms import resize
 from depthnb.errors import DataError
+from depthnb.files import atomic_path
 
 FORMAT = "depthnb-cache"
 VERSION = 1
@@ -70,7 +70,7 @@ class DepthCache(Dataset):
         raw: deliver the stored types instead: ``image``/``background`` uint8 (3,H,W) and
             ``depth`` float16 (1,H,W), a quarter and a half of the bytes. Worker processes then
             hand the main process far less to copy; :func:`to_float` converts the collated batch
-            on the training device, where batch augmentation (``depthnb.gpu_augment``) follows.
+            on the training device, where batch augmentation (``depthnb.data.augment``) follows.
 
     Each item is the sample of DESIGN.md: ``image`` (3,H,W) float32 in [0,1], ``depth`` (1,H,W)
     float32 metres, ``valid`` (1,H,W) bool, ``intrinsics`` (4,) float32, and ``mask`` (1,H,W) and
@@ -91,7 +91,7 @@ class DepthCache(Dataset):
             raise DataError(
                 "DepthCache: raw=True delivers uint8 images, which the per-sample transforms do "
                 "not take; convert batches with to_float() and augment them with "
-                "depthnb.gpu_augment.BatchAugment instead"
+                "depthnb.data.augment.BatchAugment instead"
             )
         self.path = Path(path)
         self.transform = transform
@@ -146,28 +146,6 @@ class DepthCache(Dataset):
 def _channels_first(image: np.ndarray) -> torch.Tensor:
     """uint8 (H,W,3) memory-mapped rows -> a contiguous uint8 tensor (3,H,W)."""
     return torch.from_numpy(np.array(image)).permute(2, 0, 1).contiguous()
-
-
-def to_float(
-    batch: dict[str, torch.Tensor], device: torch.device | str | None = None
-) -> dict[str, torch.Tensor]:
-    """A raw sample or collated batch of a :class:`DepthCache` as the float sample of DESIGN.md.
-
-    ``image``/``background`` uint8 (...,3,H,W) -> float32 in [0,1]; ``depth`` float16 -> float32
-    metres; ``mask`` uint8 -> float32 {0,1}; ``valid`` and ``intrinsics`` unchanged. Moved to
-    ``device`` first (non-blocking from pinned memory), so the conversion runs there. Tensors that
-    are already float pass through, so converting twice changes nothing.
-    """
-    out = {}
-    for key, value in batch.items():
-        if device is not None:
-            value = value.to(device, non_blocking=True)
-        if key in ("image", "background") and value.dtype == torch.uint8:
-            value = value.float().div_(255.0)
-        elif key in ("depth", "mask") and value.dtype != torch.float32:
-            value = value.float()
-        out[key] = value
-    return out
 
 
 def _read_meta(path: Path) -> dict[str, Any]:
@@ -324,19 +302,9 @@ def build_cache(
                 )
             return cache
 
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.parent / f".{path.name}.tmp-{os.getpid()}-{uuid.uuid4().hex[:8]}"
-    temporary.mkdir()
-    try:
+    with atomic_path(path) as temporary:
+        temporary.mkdir()
         _write(_Resized(dataset, (height, width)), temporary, num_workers, progress, source)
-        if path.exists():
-            trash = path.parent / f".{path.name}.old-{uuid.uuid4().hex[:8]}"
-            path.rename(trash)
-            shutil.rmtree(trash)
-        temporary.rename(path)
-    finally:
-        if temporary.exists():
-            shutil.rmtree(temporary)
     return DepthCache(path, transform)
 
 

@@ -20,9 +20,7 @@ else NYU's camera scaled to the image size is assumed.
 from __future__ import annotations
 
 import json
-import os
 import re
-import shutil
 from pathlib import Path
 
 import numpy as np
@@ -41,6 +39,7 @@ from depthnb.data.io import (
 from depthnb.data.nyu import NYU_INTRINSICS, NYU_SIZE
 from depthnb.data.synthetic import render_room
 from depthnb.errors import DataError
+from depthnb.files import atomic_path
 
 FOLDERS = ("bg_jpg", "fg_bg_jpg", "mask_black_jpg", "depth_fg_bg_jpg")
 META_FILE = "fgbg_meta.json"
@@ -195,10 +194,7 @@ def write_fgbg_dataset(
             f"{root}: already exists and was not written by write_fgbg_dataset with {params}; "
             f"delete it or choose another folder."
         )
-    root.parent.mkdir(parents=True, exist_ok=True)
-    tmp = root.with_name(f".{root.name}.tmp-{os.getpid()}")
-    shutil.rmtree(tmp, ignore_errors=True)
-    try:
+    with atomic_path(root) as tmp:
         for folder in FOLDERS:
             (tmp / folder).mkdir(parents=True)
         intrinsics = {}
@@ -220,7 +216,4 @@ def write_fgbg_dataset(
             "params": params,
         }
         (tmp / META_FILE).write_text(json.dumps(meta, indent=1))
-        os.replace(tmp, root)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
     return root

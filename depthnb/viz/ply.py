@@ -16,12 +16,13 @@ end_header
 from __future__ import annotations
 
 import os
-import tempfile
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 
 from depthnb.errors import DataError, DepthnbError
+from depthnb.files import atomic_write
 
 _PLY_TYPES = {
     "char": "i1", "int8": "i1", "uchar": "u1", "uint8": "u1",
@@ -74,21 +75,16 @@ def save_ply(
         *(f"property {'float' if t == '<f4' else 'uchar'} {name}" for name, t in fields),
         "end_header",
     ]
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(handle, "wb") as file:
-            file.write(("\n".join(header) + "\n").encode("ascii"))
-            if binary:
-                file.write(vertices.tobytes())
-            else:
-                formats = ["%.9g"] * 3 + (["%d"] * 3 if colors is not None else [])
-                np.savetxt(file, vertices.tolist(), fmt=formats)
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
-    return path
+    formats = ["%.9g"] * 3 + (["%d"] * 3 if colors is not None else [])
+
+    def write(file: BinaryIO) -> None:
+        file.write(("\n".join(header) + "\n").encode("ascii"))
+        if binary:
+            file.write(vertices.tobytes())
+        else:
+            np.savetxt(file, vertices.tolist(), fmt=formats)
+
+    return atomic_write(path, write)
 
 
 def read_ply(path: str | os.PathLike) -> tuple[np.ndarray, np.ndarray | None]:
