@@ -16,8 +16,7 @@ plain ones (DenseDepth's protocol).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping
-from typing import Callable, Union
+from collections.abc import Callable, Iterable, Iterator, Mapping
 
 import torch
 import torch.nn.functional as F
@@ -28,8 +27,8 @@ from depthnb.encodings import Encoding
 from depthnb.models.blocks import model_encoding
 
 #: What a depth model returns: encoded depth (B,1,h,w), or a dict of heads with a "depth" entry.
-Outputs = Union[torch.Tensor, Mapping[str, torch.Tensor]]
-Size = Union[tuple[int, int], torch.Size]
+Outputs = torch.Tensor | Mapping[str, torch.Tensor]
+Size = tuple[int, int] | torch.Size
 
 
 def upsample_to(pred: torch.Tensor, size: Size) -> torch.Tensor:

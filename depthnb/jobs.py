@@ -13,9 +13,10 @@ from __future__ import annotations
 import argparse
 import json
 import re
+from collections.abc import Callable
 from dataclasses import fields
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from depthnb.errors import ConfigError
 from depthnb.train import SYNTHETIC_UNET, TrainConfig, synthetic_unet_config

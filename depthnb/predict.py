@@ -61,12 +61,7 @@ def image_to_tensor(image: Any) -> torch.Tensor:
             "HxW/HxWx3/HxWx4 "
             "or a float tensor (3,H,W) in [0,1]"
         )
-    if array.dtype == np.bool_ or not (
-        np.issubdtype(array.dtype, np.integer) or np.issubdtype(array.dtype, np.floating)
-    ):
-        raise DepthnbError(
-            f"image has dtype {array.dtype}; use uint8 (0..255) or float (0..1) pixel values"
-        )
+    _check_dtype(array)
     if array.ndim == 3 and channels_first:
         array = np.moveaxis(array, 0, -1)
     if array.ndim == 2:
@@ -89,6 +84,16 @@ def image_to_tensor(image: Any) -> torch.Tensor:
         if not np.isfinite(values).all():
             raise DepthnbError("image has NaN or infinite values; pass pixel values in [0, 1]")
     return torch.from_numpy(np.ascontiguousarray(values)).permute(2, 0, 1).clamp(0.0, 1.0)
+
+
+def _check_dtype(array: np.ndarray) -> None:
+    """Refuse pixel values that are neither integers nor floats (bool, complex, objects)."""
+    if array.dtype == np.bool_ or not (
+        np.issubdtype(array.dtype, np.integer) or np.issubdtype(array.dtype, np.floating)
+    ):
+        raise DepthnbError(
+            f"image has dtype {array.dtype}; use uint8 (0..255) or float (0..1) pixel values"
+        )
 
 
 def inference_size(

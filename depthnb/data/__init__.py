@@ -1,8 +1,9 @@
 """Datasets, transforms, downloads and the decode-once cache.
 
-Every dataset yields the sample of :mod:`depthnb.data.sample`: a dict with ``image`` (3,H,W) float32 in [0,1],
-``depth`` (1,H,W) float32 metres (0 = unknown), ``valid`` (1,H,W) bool, ``intrinsics`` (4,)
-float32 fx, fy, cx, cy, and for the fg/bg lessons ``mask`` (1,H,W) and ``background`` (3,H,W).
+Every dataset yields the sample of :mod:`depthnb.data.sample`: a dict with ``image`` (3,H,W)
+float32 in [0,1], ``depth`` (1,H,W) float32 metres (0 = unknown), ``valid`` (1,H,W) bool,
+``intrinsics`` (4,) float32 fx, fy, cx, cy, and for the fg/bg lessons ``mask`` (1,H,W) and
+``background`` (3,H,W).
 
 Names are imported from their modules on first use.
 """

@@ -7,14 +7,12 @@ Both :func:`depthnb.data.transforms.jitter_colour` (one image) and
 
 from __future__ import annotations
 
-from typing import Union
-
 import torch
 
 #: ITU-R 601 luma weights, as torchvision rounds them.
 GREY_WEIGHTS = (0.2989, 0.587, 0.114)
 
-Factor = Union[float, torch.Tensor]
+Factor = float | torch.Tensor
 
 
 def grey(image: torch.Tensor) -> torch.Tensor:

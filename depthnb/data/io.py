@@ -10,7 +10,7 @@ import io
 import os
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, Union
+from typing import Any
 
 import numpy as np
 import torch
@@ -18,10 +18,10 @@ from PIL import Image, UnidentifiedImageError
 
 from depthnb.errors import DataError
 
-Source = Union[str, Path, bytes]
+Source = str | Path | bytes
 """A file path, or the bytes of a file read from an archive."""
 
-PathLike = Union[str, Path]
+PathLike = str | Path
 """A file or folder path."""
 
 Transform = Callable[[dict], dict]

@@ -27,7 +27,7 @@ import colorsys
 import math
 import random
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 
 import numpy as np
@@ -310,120 +310,162 @@ def _free_spot(
     return None
 
 
-def _furnish(rng: random.Random, room: tuple[float, float, float], layout: _Layout) -> list:
-    """Furniture-like objects for a room of (width, length, height) m, clear of the camera."""
+@dataclass
+class _Furnishing:
+    """What placing furniture in one room needs: the generator, the room, the layout, and the
+    objects and footprints placed so far."""
 
-    def mat() -> _Material:  # plain is listed twice: drawn twice as often
+    rng: random.Random
+    room: tuple[float, float, float]
+    layout: _Layout
+    objects: list[_Object] = field(default_factory=list)
+    taken: list[tuple[float, float, float, float]] = field(default_factory=list)
+
+    def mat(self) -> _Material:  # plain is listed twice: drawn twice as often
+        """A material for one object."""
         return _material(
-            rng, (_PLAIN, _STRIPES, _CHECKER, _GRID, _RINGS, _PLAIN), (0.2, 0.9), (0.25, 0.95)
+            self.rng, (_PLAIN, _STRIPES, _CHECKER, _GRID, _RINGS, _PLAIN), (0.2, 0.9), (0.25, 0.95)
         )
 
-    objects: list[_Object] = []
-    taken: list[tuple[float, float, float, float]] = []
-    floor = room[:2]
+    def spot(
+        self, half: tuple[float, ...], against_wall: bool
+    ) -> tuple[float, float, float] | None:
+        """A free (x, y, yaw) for a footprint of half sizes ``half[:2]`` (:func:`_free_spot`)."""
+        footprint = (half[0], half[1])
+        return _free_spot(
+            self.rng, self.room[:2], footprint, self.taken, self.layout, against_wall=against_wall
+        )
 
-    def small_on_top(x: float, y: float, yaw: float, top: float, half: tuple[float, float]) -> None:
+    def small_on_top(
+        self, x: float, y: float, yaw: float, top: float, half: tuple[float, float]
+    ) -> None:
         """Stack a small box, sphere or cylinder on a surface at height ``top`` m, inside the
         surface's footprint: centre (x, y), half sizes ``half`` (m), turned by ``yaw``."""
-        kind = rng.randrange(3)
-        size = rng.uniform(0.05, 0.15)
+        kind = self.rng.randrange(3)
+        size = self.rng.uniform(0.05, 0.15)
         reach_x, reach_y = half[0] - 1.45 * size, half[1] - 1.45 * size
         if min(reach_x, reach_y) < 0:
             return
-        lx, ly = rng.uniform(-reach_x, reach_x), rng.uniform(-reach_y, reach_y)
+        lx, ly = self.rng.uniform(-reach_x, reach_x), self.rng.uniform(-reach_y, reach_y)
         c, s = math.cos(yaw), math.sin(yaw)
         cx, cy = x + c * lx - s * ly, y + s * lx + c * ly
         if kind == 0:
-            box = (size, size * rng.uniform(0.5, 1.0), rng.uniform(0.04, 0.2))
-            objects.append(_Box((cx, cy, top + box[2]), box, rng.uniform(0, math.pi), mat(), top))
+            box = (size, size * self.rng.uniform(0.5, 1.0), self.rng.uniform(0.04, 0.2))
+            self.objects.append(
+                _Box((cx, cy, top + box[2]), box, self.rng.uniform(0, math.pi), self.mat(), top)
+            )
         elif kind == 1:
-            objects.append(_Sphere((cx, cy, top + size), size, mat(), top))
+            self.objects.append(_Sphere((cx, cy, top + size), size, self.mat(), top))
         else:
-            objects.append(
-                _Cylinder((cx, cy), top, top + rng.uniform(0.08, 0.4), size * 0.8, mat(), top)
+            self.objects.append(
+                _Cylinder(
+                    (cx, cy), top, top + self.rng.uniform(0.08, 0.4), size * 0.8, self.mat(), top
+                )
             )
 
+
+def _cabinet(f: _Furnishing) -> None:
+    """Tall or low box against a wall, perhaps with something on it."""
+    half = (f.rng.uniform(0.3, 1.0), f.rng.uniform(0.18, 0.3), f.rng.uniform(0.25, 1.0))
+    spot = f.spot(half[:2], against_wall=True)
+    if spot:
+        x, y, yaw = spot
+        f.objects.append(_Box((x, y, half[2]), half, yaw, f.mat(), 0.0))
+        if half[2] < 0.6 and f.rng.random() < 0.7:
+            f.small_on_top(x, y, yaw, 2 * half[2], half[:2])
+
+
+def _sofa(f: _Furnishing) -> None:
+    """Seat and back rest against a wall."""
+    half = (f.rng.uniform(0.6, 1.0), f.rng.uniform(0.35, 0.5), f.rng.uniform(0.2, 0.28))
+    spot = f.spot(half[:2], against_wall=True)
+    if spot:
+        x, y, yaw = spot
+        material = f.mat()
+        f.objects.append(_Box((x, y, half[2]), half, yaw, material, 0.0))
+        back = 0.09
+        # local +y points away from the wall: the back rest is at local y = back - depth
+        bx, by = x + math.sin(yaw) * (half[1] - back), y - math.cos(yaw) * (half[1] - back)
+        f.objects.append(
+            _Box(
+                (bx, by, 2 * half[2] + 0.2),
+                (half[0], back, 0.2),
+                yaw,
+                material,
+                2 * half[2],
+            )
+        )
+
+
+def _table(f: _Furnishing) -> None:
+    """Top on four legs, things on it."""
+    half = (f.rng.uniform(0.4, 0.8), f.rng.uniform(0.3, 0.5))
+    spot = f.spot(half, against_wall=f.rng.random() < 0.3)
+    if spot:
+        x, y, yaw = spot
+        top = f.rng.uniform(0.65, 0.8)
+        material = f.mat()
+        thick = 0.03
+        f.objects.append(_Box((x, y, top - thick), (half[0], half[1], thick), yaw, material, top))
+        c, s = math.cos(yaw), math.sin(yaw)
+        for sx in (-1, 1):
+            for sy in (-1, 1):
+                lx, ly = sx * (half[0] - 0.06), sy * (half[1] - 0.06)
+                leg = (x + c * lx - s * ly, y + s * lx + c * ly, (top - 2 * thick) / 2)
+                f.objects.append(_Box(leg, (0.03, 0.03, (top - 2 * thick) / 2), yaw, material, 0.0))
+        for _ in range(f.rng.randrange(0, 3)):
+            f.small_on_top(x, y, yaw, top, half)
+
+
+def _crate(f: _Furnishing) -> None:
+    """Box on the floor, sometimes a second one stacked on it."""
+    half = tuple(f.rng.uniform(0.15, 0.4) for _ in range(3))
+    spot = f.spot(half[:2], against_wall=False)
+    if spot:
+        x, y, yaw = spot
+        f.objects.append(_Box((x, y, half[2]), half, yaw, f.mat(), 0.0))
+        if f.rng.random() < 0.5:
+            top = 2 * half[2]
+            h2 = (
+                half[0] * f.rng.uniform(0.5, 0.9),
+                half[1] * f.rng.uniform(0.5, 0.9),
+                f.rng.uniform(0.1, 0.3),
+            )
+            f.objects.append(
+                _Box((x, y, top + h2[2]), h2, yaw + f.rng.uniform(-0.5, 0.5), f.mat(), top)
+            )
+
+
+def _ball(f: _Furnishing) -> None:
+    """A ball on the floor."""
+    r = f.rng.uniform(0.12, 0.4)
+    spot = f.spot((r, r), against_wall=False)
+    if spot:
+        f.objects.append(_Sphere((spot[0], spot[1], r), r, f.mat(), 0.0))
+
+
+def _column(f: _Furnishing) -> None:
+    """Column, bin or stool."""
+    r = f.rng.uniform(0.1, 0.35)
+    spot = f.spot((r, r), against_wall=False)
+    if spot:
+        top = float(f.rng.uniform(0.3, min(2.0, f.room[2] - 0.3)))
+        f.objects.append(_Cylinder(spot[:2], 0.0, top, r, f.mat(), 0.0))
+
+
+_FURNITURE = {"cabinet": _cabinet, "table": _table, "crate": _crate, "sofa": _sofa, "ball": _ball}
+
+
+def _furnish(rng: random.Random, room: tuple[float, float, float], layout: _Layout) -> list:
+    """Furniture-like objects for a room of (width, length, height) m, clear of the camera."""
+    furnishing = _Furnishing(rng, room, layout)
     n_items = rng.randrange(3, 8)
     for _ in range(n_items):
         item = rng.choices(
             ("cabinet", "table", "crate", "sofa", "ball", "column"), weights=(5, 3, 4, 2, 3, 3)
         )[0]
-        if item == "cabinet":  # tall or low box against a wall, perhaps with something on it
-            half = (rng.uniform(0.3, 1.0), rng.uniform(0.18, 0.3), rng.uniform(0.25, 1.0))
-            spot = _free_spot(rng, floor, half[:2], taken, layout, against_wall=True)
-            if spot:
-                x, y, yaw = spot
-                objects.append(_Box((x, y, half[2]), half, yaw, mat(), 0.0))
-                if half[2] < 0.6 and rng.random() < 0.7:
-                    small_on_top(x, y, yaw, 2 * half[2], half[:2])
-        elif item == "sofa":  # seat and back rest against a wall
-            half = (rng.uniform(0.6, 1.0), rng.uniform(0.35, 0.5), rng.uniform(0.2, 0.28))
-            spot = _free_spot(rng, floor, half[:2], taken, layout, against_wall=True)
-            if spot:
-                x, y, yaw = spot
-                material = mat()
-                objects.append(_Box((x, y, half[2]), half, yaw, material, 0.0))
-                back = 0.09
-                # local +y points away from the wall: the back rest is at local y = back - depth
-                bx, by = x + math.sin(yaw) * (half[1] - back), y - math.cos(yaw) * (half[1] - back)
-                objects.append(
-                    _Box(
-                        (bx, by, 2 * half[2] + 0.2),
-                        (half[0], back, 0.2),
-                        yaw,
-                        material,
-                        2 * half[2],
-                    )
-                )
-        elif item == "table":  # top on four legs, things on it
-            half = (rng.uniform(0.4, 0.8), rng.uniform(0.3, 0.5))
-            spot = _free_spot(rng, floor, half, taken, layout, against_wall=rng.random() < 0.3)
-            if spot:
-                x, y, yaw = spot
-                top = rng.uniform(0.65, 0.8)
-                material = mat()
-                thick = 0.03
-                objects.append(
-                    _Box((x, y, top - thick), (half[0], half[1], thick), yaw, material, top)
-                )
-                c, s = math.cos(yaw), math.sin(yaw)
-                for sx in (-1, 1):
-                    for sy in (-1, 1):
-                        lx, ly = sx * (half[0] - 0.06), sy * (half[1] - 0.06)
-                        leg = (x + c * lx - s * ly, y + s * lx + c * ly, (top - 2 * thick) / 2)
-                        objects.append(
-                            _Box(leg, (0.03, 0.03, (top - 2 * thick) / 2), yaw, material, 0.0)
-                        )
-                for _ in range(rng.randrange(0, 3)):
-                    small_on_top(x, y, yaw, top, half)
-        elif item == "crate":  # box on the floor, sometimes a second one stacked on it
-            half = tuple(rng.uniform(0.15, 0.4) for _ in range(3))
-            spot = _free_spot(rng, floor, half[:2], taken, layout, against_wall=False)
-            if spot:
-                x, y, yaw = spot
-                objects.append(_Box((x, y, half[2]), half, yaw, mat(), 0.0))
-                if rng.random() < 0.5:
-                    top = 2 * half[2]
-                    h2 = (
-                        half[0] * rng.uniform(0.5, 0.9),
-                        half[1] * rng.uniform(0.5, 0.9),
-                        rng.uniform(0.1, 0.3),
-                    )
-                    objects.append(
-                        _Box((x, y, top + h2[2]), h2, yaw + rng.uniform(-0.5, 0.5), mat(), top)
-                    )
-        elif item == "ball":
-            r = rng.uniform(0.12, 0.4)
-            spot = _free_spot(rng, floor, (r, r), taken, layout, against_wall=False)
-            if spot:
-                objects.append(_Sphere((spot[0], spot[1], r), r, mat(), 0.0))
-        else:  # column, bin or stool
-            r = rng.uniform(0.1, 0.35)
-            spot = _free_spot(rng, floor, (r, r), taken, layout, against_wall=False)
-            if spot:
-                top = float(rng.uniform(0.3, min(2.0, room[2] - 0.3)))
-                objects.append(_Cylinder(spot[:2], 0.0, top, r, mat(), 0.0))
-    return objects
+        _FURNITURE.get(item, _column)(furnishing)
+    return furnishing.objects
 
 
 def _sample_room(rng: random.Random, place_camera: Callable[[float, float], _Layout]) -> _Room:

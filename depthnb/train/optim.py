@@ -7,7 +7,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Union
+from typing import Any
 
 import torch
 from torch import nn
@@ -17,7 +17,7 @@ from depthnb.train.config import TrainConfig
 #: History keys where a larger value is better (every other key: smaller is better).
 HIGHER_IS_BETTER = ("delta1", "delta2", "delta3", "iou")
 
-Scheduler = Union[torch.optim.lr_scheduler.LRScheduler, torch.optim.lr_scheduler.ReduceLROnPlateau]
+Scheduler = torch.optim.lr_scheduler.LRScheduler | torch.optim.lr_scheduler.ReduceLROnPlateau
 
 
 def build_optimizer(model: nn.Module, config: TrainConfig) -> torch.optim.Optimizer:

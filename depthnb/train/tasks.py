@@ -14,8 +14,8 @@ through :func:`depthnb.inference.decode_outputs`) and what it adds to the metric
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any, Callable, Protocol
+from collections.abc import Callable, Mapping
+from typing import Any, Protocol
 
 import torch
 import torch.nn.functional as F
