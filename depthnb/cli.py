@@ -21,6 +21,7 @@ A bad flag or value prints what was wrong and exits with status 2.
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import sys
 import time
@@ -319,8 +320,8 @@ def cmd_predict(args: argparse.Namespace) -> int:
         except (OSError, UnidentifiedImageError) as error:
             raise ConfigError(f"{path}: cannot read it as an image ({error})") from error
         png, npy = out / f"{path.stem}_depth.png", out / f"{path.stem}_depth.npy"
-        atomic_write(png, lambda f, d=depth: Image.fromarray(colorize(d)).save(f, format="PNG"))
-        atomic_write(npy, lambda f, d=depth: np.save(f, d))
+        atomic_write(png, functools.partial(_save_png, colorize(depth)))
+        atomic_write(npy, functools.partial(np.save, arr=depth))
         print(
             f"{path}: {depth.shape[1]}x{depth.shape[0]}, "
             f"depth {depth.min():.2f}..{depth.max():.2f} m "
@@ -392,6 +393,13 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 # ---------------------------------------------------------------------------------------------
 # Output helpers
+
+
+def _save_png(rgb: Any, file: Any) -> None:
+    """Write an (H,W,3) uint8 array to an open binary file as PNG."""
+    from PIL import Image
+
+    Image.fromarray(rgb).save(file, format="PNG")
 
 
 #: The metrics the command line prints.

@@ -31,6 +31,11 @@ Outputs = torch.Tensor | Mapping[str, torch.Tensor]
 Size = tuple[int, int] | torch.Size
 
 
+def spatial_size(tensor: torch.Tensor) -> tuple[int, int]:
+    """(H, W) of a tensor (..., H, W)."""
+    return int(tensor.shape[-2]), int(tensor.shape[-1])
+
+
 def upsample_to(pred: torch.Tensor, size: Size) -> torch.Tensor:
     """Bilinearly resize a prediction (B,C,h,w) to ``size`` = (H, W) (unchanged if equal)."""
     if tuple(pred.shape[-2:]) == tuple(size):
@@ -111,7 +116,7 @@ def predicted_batches(
                 break
             batch = to_float(batch, device)
             with torch.no_grad():
-                size = tuple(batch[DEPTH].shape[-2:])
+                size = spatial_size(batch[DEPTH])
                 prediction = predict(model, inputs(batch), size, flip_tta, encoding=encoding)
             yield batch, prediction
     finally:

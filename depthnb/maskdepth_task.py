@@ -33,7 +33,7 @@ from depthnb import distributed
 from depthnb.data.sample import BACKGROUND, DEPTH, IMAGE, MASK, VALID, Sample
 from depthnb.encodings import Encoding
 from depthnb.errors import DataError, ModelError
-from depthnb.inference import Outputs, predicted_batches
+from depthnb.inference import Outputs, predicted_batches, spatial_size
 from depthnb.models.blocks import model_encoding
 from depthnb.train import DepthTask, TrainConfig, Trainer
 from depthnb.train.tasks import DepthMeter, Meter, require
@@ -175,7 +175,7 @@ class MaskDepthTask(DepthTask):
         if isinstance(outputs, torch.Tensor):
             raise DataError("MaskDepthTask needs a model with mask and depth heads (maskdepth)")
         mask_logits, depth_pred = outputs[MASK].float(), outputs[DEPTH].float()
-        depth, valid = self.targets(batch, tuple(depth_pred.shape[-2:]))
+        depth, valid = self.targets(batch, spatial_size(depth_pred))
         bce = F.binary_cross_entropy_with_logits(mask_logits, batch[MASK].float())
         ssim_loss = 1.0 - ssim(depth_pred, depth, data_range=self.ssim_range, valid=valid)
         total = self.mask_weight * bce + self.depth_weight * ssim_loss
@@ -192,7 +192,7 @@ class MaskDepthTask(DepthTask):
         """Mask IoU and depth metrics of one batch (``iou`` plus abs_rel, rmse, delta1, ...)."""
         require(batch, (MASK, DEPTH, VALID), _FGBG_HINT)
         meter = self.meter()
-        meter.update(self.predict(outputs, tuple(batch[DEPTH].shape[-2:])), batch)
+        meter.update(self.predict(outputs, spatial_size(batch[DEPTH])), batch)
         return meter.compute()
 
 

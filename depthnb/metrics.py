@@ -276,7 +276,7 @@ def _prepare(
             )
     if crop is not None:
         # Slicing is the same as masking the outside, and touches fewer pixels.
-        top, bottom, left, right = crop_box(tuple(gt_t.shape[-2:]), crop)
+        top, bottom, left, right = crop_box((int(gt_t.shape[-2]), int(gt_t.shape[-1])), crop)
         gt_t, pred_t = gt_t[:, top:bottom, left:right], pred_t[:, top:bottom, left:right]
         valid_t = None if valid_t is None else valid_t[:, top:bottom, left:right]
     sums = []

@@ -19,7 +19,7 @@ from torch import nn
 from depthnb.checkpoint import read_checkpoint
 from depthnb.errors import CheckpointError, ConfigError, DepthnbError
 from depthnb.inference import predict_metres
-from depthnb.models.blocks import model_encoding
+from depthnb.models.blocks import DepthModel, model_encoding
 
 DEFAULT_MAX_SIDE = 640
 MIN_SIDE = 32
@@ -36,11 +36,9 @@ def image_to_tensor(image: Any) -> torch.Tensor:
         DepthnbError: anything else (wrong number of dimensions or channels, bool or complex
             values, an empty image), naming what was given.
     """
-    try:
-        from PIL import Image
-    except ImportError:  # pragma: no cover - pillow is a dependency
-        Image = None
-    if Image is not None and isinstance(image, Image.Image):
+    from PIL import Image
+
+    if isinstance(image, Image.Image):
         return (
             torch.from_numpy(np.asarray(image.convert("RGB"), dtype=np.uint8).copy())
             .permute(2, 0, 1)
@@ -157,7 +155,9 @@ def predict_depth(
     return metres[0, 0].cpu().numpy().astype(np.float32)
 
 
-def load_checkpoint(path: str | os.PathLike, map_location: str | torch.device = "cpu") -> nn.Module:
+def load_checkpoint(
+    path: str | os.PathLike, map_location: str | torch.device = "cpu"
+) -> DepthModel:
     """Rebuild a trained model from a depthnb checkpoint alone (``torch.load(weights_only=True)``).
 
     Returns the model in eval mode with its weights, ``.encoding`` from the checkpoint, and
@@ -184,5 +184,5 @@ def load_checkpoint(path: str | os.PathLike, map_location: str | torch.device = 
             f"{checkpoint['model_name']!r}: {error}"
         ) from error
     size = checkpoint.get("input_size")
-    model.input_size = tuple(int(v) for v in size) if size else None
+    model.input_size = (int(size[0]), int(size[1])) if size else None
     return model.to(map_location).eval()

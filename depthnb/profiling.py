@@ -175,7 +175,8 @@ def cprofile_top(fn: Callable[[], Any], top: int = 15, sort: str = "tottime") ->
     stats = pstats.Stats(profiler, stream=buffer)
     stats.sort_stats(sort).print_stats(top)
     key = {"tottime": 2, "cumtime": 3, "ncalls": 1}[sort]
-    entries = sorted(stats.stats.items(), key=lambda item: item[1][key], reverse=True)[:top]
+    table = stats.stats  # type: ignore[attr-defined]  # pstats documents it, typeshed does not
+    entries = sorted(table.items(), key=lambda item: item[1][key], reverse=True)[:top]
     rows = [
         ProfileRow(
             function=name if file == "~" else f"{_short_path(file)}:{line}({name})",
@@ -185,7 +186,7 @@ def cprofile_top(fn: Callable[[], Any], top: int = 15, sort: str = "tottime") ->
         )
         for (file, line, name), (_, ncalls, tottime, cumtime, _) in entries
     ]
-    return CProfileReport(rows=rows, text=buffer.getvalue(), total_s=float(stats.total_tt))
+    return CProfileReport(rows=rows, text=buffer.getvalue(), total_s=float(stats.total_tt))  # type: ignore[attr-defined]
 
 
 @dataclass(frozen=True)
@@ -257,7 +258,7 @@ def measure_throughput(
     device = torch.device(device)
     dtype = resolve_precision(precision, device)
     memory_format = torch.channels_last if channels_last else torch.contiguous_format
-    model = model.to(device, memory_format=memory_format).train()
+    model = model.to(device).to(memory_format=memory_format).train()
     network = torch.compile(model) if compile else model
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-4)
     scaler = torch.amp.GradScaler(device.type, enabled=dtype == torch.float16)

@@ -50,14 +50,15 @@ __all__ = ["DepthCache", "build_cache"]
 
 def _layout(key: str, length: int, height: int, width: int) -> tuple[np.dtype, tuple[int, ...]]:
     """dtype and shape of one cached array."""
-    return {
+    layouts: dict[str, tuple[np.dtype, tuple[int, ...]]] = {
         "image": (np.dtype(np.uint8), (length, height, width, 3)),
         "depth": (np.dtype(np.float16), (length, height, width)),
         "valid": (np.dtype(np.bool_), (length, height, width)),
         "intrinsics": (np.dtype(np.float32), (length, 4)),
         "mask": (np.dtype(np.uint8), (length, height, width)),
         "background": (np.dtype(np.uint8), (length, height, width, 3)),
-    }[key]
+    }
+    return layouts[key]
 
 
 class DepthCache(Dataset):
@@ -197,7 +198,7 @@ def _read_meta(path: Path) -> dict[str, Any]:
 class _Resized(Dataset):
     """A dataset's samples resized to ``size`` (nearest depth), as numpy arrays in cache layout."""
 
-    def __init__(self, dataset: Dataset, size: tuple[int, int]):
+    def __init__(self, dataset: Any, size: tuple[int, int]):
         self.dataset = dataset
         self.size = size
 
@@ -237,11 +238,16 @@ def _unchanged(item: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     return item
 
 
-def _iterate(dataset: Dataset, num_workers: int) -> Iterator[dict[str, np.ndarray]]:
+def _iterate(dataset: Any, num_workers: int) -> Iterator[dict[str, np.ndarray]]:
     """The items of ``dataset`` in order, decoded by ``num_workers`` processes (0: here)."""
     if num_workers == 0:
         return (dataset[i] for i in range(len(dataset)))
-    loader = DataLoader(dataset, batch_size=None, num_workers=num_workers, collate_fn=_unchanged)
+    loader = DataLoader(
+        dataset,
+        batch_size=None,
+        num_workers=num_workers,
+        collate_fn=_unchanged,  # type: ignore[arg-type]  # unbatched: one item, not a list
+    )
     return iter(loader)
 
 
@@ -284,7 +290,7 @@ def build_cache(
     if height < 1 or width < 1:
         raise DataError(f"cache size must be (H, W) in pixels, both >= 1, got {tuple(size)}")
     source = source if source is not None else type(dataset).__name__
-    length = len(dataset)
+    length = len(dataset)  # type: ignore[arg-type]  # a map-style dataset has a length
     if length == 0:
         raise DataError(f"cannot cache an empty dataset ({source}) into {path}")
     if path.exists() and not overwrite:
@@ -314,7 +320,7 @@ def _write(resized: _Resized, folder: Path, num_workers: int, progress: bool, so
 
     length = len(resized)
     height, width = resized.size
-    arrays: dict[str, np.ndarray] = {}
+    arrays: dict[str, np.memmap] = {}
     items = _iterate(resized, num_workers)
     bar = tqdm(
         items, total=length, desc=f"caching {source} at {height}x{width}", disable=not progress

@@ -250,7 +250,7 @@ def safe_extract(archive: PathLike, target: PathLike) -> Path:
                         f"extract. Delete the archive."
                     )
             # Python >= 3.12 also has the "data" filter, which refuses the same members again.
-            safe = {"filter": "data"} if hasattr(tarfile, "data_filter") else {}
+            safe: dict[str, Any] = {"filter": "data"} if hasattr(tarfile, "data_filter") else {}
             tar.extractall(target, members=members, **safe)
     except (tarfile.TarError, zipfile.BadZipFile, EOFError, OSError) as error:
         raise DataError(

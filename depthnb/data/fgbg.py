@@ -199,7 +199,7 @@ def write_fgbg_dataset(
             (tmp / folder).mkdir(parents=True)
         intrinsics = {}
         for i in range(n_scenes):
-            scene = render_room(seed, tuple(size), index=i)
+            scene = render_room(seed, (int(size[0]), int(size[1])), index=i)
             bg, name = f"bg_{i + 1:03d}", f"bg_{i + 1:03d}_fg_{i + 1:03d}_01"
             values = np.clip(np.round(scene["depth"] / max_depth * 255.0), 1, 255).astype(np.uint8)
             Image.fromarray(scene["background"]).save(tmp / "bg_jpg" / f"{bg}.jpg", quality=95)

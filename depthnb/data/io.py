@@ -111,11 +111,11 @@ def make_sample(
     image: np.ndarray,
     depth: np.ndarray,
     valid: np.ndarray,
-    intrinsics: Sequence[float],
+    intrinsics: Sequence[float] | np.ndarray,
     mask: np.ndarray | None = None,
     background: np.ndarray | None = None,
 ) -> dict[str, torch.Tensor]:
-    """Numpy arrays -> the DESIGN.md sample of tensors.
+    """Numpy arrays -> the sample of tensors (:mod:`depthnb.data.sample`).
 
     Args:
         image: uint8 (H,W,3) RGB.

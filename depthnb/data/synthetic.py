@@ -29,6 +29,7 @@ import random
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import lru_cache
+from typing import Any
 
 import numpy as np
 import torch
@@ -166,7 +167,8 @@ def _camera(position: tuple[float, float, float], yaw: float, pitch: float, roll
     down = np.cross(forward, right)
     cr, sr = math.cos(roll), math.sin(roll)
     right, down = cr * right + sr * down, -sr * right + cr * down
-    return _Camera(tuple(float(p) for p in position), np.stack([right, down, forward], axis=1))
+    place = (float(position[0]), float(position[1]), float(position[2]))
+    return _Camera(place, np.stack([right, down, forward], axis=1))
 
 
 def _color(rng: random.Random, sat: tuple[float, float], val: tuple[float, float]) -> tuple:
@@ -205,7 +207,7 @@ def _floor_material(rng: random.Random) -> _Material:
         a = colorsys.hsv_to_rgb(
             rng.uniform(0.05, 0.11), rng.uniform(0.35, 0.7), rng.uniform(0.35, 0.85)
         )
-        a = tuple(c * c for c in a)
+        a = (a[0] * a[0], a[1] * a[1], a[2] * a[2])
         return _Material(kind, a, _shade_of(a, 0.45), rng.uniform(0.1, 0.22), 0.006)
     a = _color(rng, (0.0, 0.35), (0.35, 0.9))
     b = (
@@ -419,7 +421,7 @@ def _table(f: _Furnishing) -> None:
 
 def _crate(f: _Furnishing) -> None:
     """Box on the floor, sometimes a second one stacked on it."""
-    half = tuple(f.rng.uniform(0.15, 0.4) for _ in range(3))
+    half = (f.rng.uniform(0.15, 0.4), f.rng.uniform(0.15, 0.4), f.rng.uniform(0.15, 0.4))
     spot = f.spot(half[:2], against_wall=False)
     if spot:
         x, y, yaw = spot
@@ -672,7 +674,7 @@ def _pattern(
         tint = 0.35 * _hash(board + 7.0) * _fade(footprint, p)
         return np.maximum(seams, tint)
     if m.kind == _RINGS:  # wood-like rings around the local x axis (3-D coordinates only)
-        r = np.sqrt(v * v + w * w) + 0.2 * p * _hash(np.floor(u * 4.0))
+        r = np.sqrt(v * v + w * w) + 0.2 * p * _hash(np.floor(u * 4.0))  # type: ignore[operator]
         return 0.5 + 0.5 * _square(r, p, footprint)
     # bricks: courses of height p/3 with staggered joints every p
     course = np.floor(v * (3.0 / p))
@@ -764,7 +766,7 @@ def _intersect(
             near, far = np.minimum(t1, t2), np.maximum(t1, t2)
             tmin = near if tmin is None else np.maximum(tmin, near, out=tmin)
             tmax = far if tmax is None else np.minimum(tmax, far, out=tmax)
-        return np.where((tmax >= tmin) & (tmin > 0), tmin, _INF)
+        return np.where((tmax >= tmin) & (tmin > 0), tmin, _INF)  # type: ignore[operator,return-value]
     if isinstance(obj, _Sphere):
         ox, oy, oz = (o[i] - obj.center[i] for i in range(3))
         a = dx * dx + dy * dy + dz * dz
@@ -812,6 +814,7 @@ def _may_shade(
         across = math.sqrt(max(0.0, sum(a * a for a in d) - along * along))
         return along > -(rk + rj) and across < rk + rj
     # j must lie in the cone from the lamp around k, and not beyond k
+    assert lamp is not None  # without a sun, the light is the lamp
     to_k, to_j = [a - b for a, b in zip(ck, lamp)], [a - b for a, b in zip(cj, lamp)]
     dk, dj = math.hypot(*to_k), math.hypot(*to_j)
     if dj - rj > dk + rk:
@@ -865,13 +868,13 @@ def _object_surface(obj: _Object, px: np.ndarray, py: np.ndarray, pz: np.ndarray
     x, y = px - obj.center[0], py - obj.center[1]
     radial = np.sqrt(x * x + y * y)
     cap = (obj.radius - radial) > np.minimum(np.abs(pz - obj.z1), np.abs(pz - obj.z0))
-    k = ~cap / np.maximum(radial, 1e-6)
+    inverse = ~cap / np.maximum(radial, 1e-6)
     nz = cap * np.sign(pz - 0.5 * (obj.z0 + obj.z1))
-    return (x * k, y * k, nz), (x, y, pz - obj.z0)
+    return (x * inverse, y * inverse, nz), (x, y, pz - obj.z0)
 
 
 def _lamp_light(
-    room: _Room, lx: np.ndarray, ly: np.ndarray, lz: np.ndarray, cos_d: np.ndarray
+    room: _Room, lx: np.ndarray, ly: np.ndarray, lz: np.ndarray | float, cos_d: np.ndarray | float
 ) -> np.ndarray:
     """Irradiance (n,) from the lamp at offset (lx, ly, lz) = lamp - p; cos_d = n . (lamp - p)."""
     inv = 1.0 / (lx * lx + ly * ly + lz * lz + 0.3)
@@ -1109,7 +1112,7 @@ def render_camera_path(
     if int(n_frames) < 1:
         raise DataError(f"render_camera_path: n_frames must be >= 1, got {n_frames!r}")
     rng = random.Random(f"depthnb-path/{int(seed)}")
-    path: dict[str, np.ndarray | float] = {}
+    path: dict[str, Any] = {}
 
     def place_camera(width: float, length: float) -> _Layout:
         """A straight dolly of 0.5..1.5 m from a spot looking across the room."""
@@ -1127,7 +1130,8 @@ def render_camera_path(
         path.update(start=start, end=end, yaw=yaw, pan=math.radians(rng.uniform(-25.0, 25.0)))
         middle = 0.5 * (start + end)
         positions = start + np.linspace(0.0, 1.0, 16)[:, None] * (end - start)
-        return _Layout(positions, (float(middle[0]), float(middle[1]), yaw + 0.5 * path["pan"]))
+        pan = float(path["pan"])
+        return _Layout(positions, (float(middle[0]), float(middle[1]), yaw + 0.5 * pan))
 
     room = _sample_room(rng, place_camera)
     height = float(rng.uniform(1.0, min(1.6, room.height - 0.9)))

@@ -140,6 +140,9 @@ def ceil_div(size: int, stride: int) -> int:
 class Normalize(nn.Module):
     """(x - mean) / std per channel; the statistics are buffers not saved in state dicts."""
 
+    mean: torch.Tensor
+    std: torch.Tensor
+
     def __init__(self, mean: tuple[float, ...], std: tuple[float, ...]) -> None:
         super().__init__()
         self.register_buffer("mean", torch.tensor(mean).view(1, -1, 1, 1), persistent=False)

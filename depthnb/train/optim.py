@@ -7,7 +7,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 import torch
 from torch import nn
@@ -61,7 +61,8 @@ def build_scheduler(
             cycle_momentum=config.optimizer == "sgd",
         )
     if config.schedule == "plateau":
-        mode = "max" if monitor_key(config, has_validation=True) in HIGHER_IS_BETTER else "min"
+        higher = monitor_key(config, has_validation=True) in HIGHER_IS_BETTER
+        mode: Literal["min", "max"] = "max" if higher else "min"
         return torch.optim.lr_scheduler.ReduceLROnPlateau(
             optimizer, mode=mode, factor=0.5, patience=config.patience
         )

@@ -16,6 +16,7 @@ from torch import nn
 
 from depthnb.data.memory import InMemoryDataset, median_depth
 from depthnb.errors import ModelError
+from depthnb.models.blocks import model_encoding
 from depthnb.runtime import seed_everything
 from depthnb.train.config import TrainConfig
 from depthnb.train.trainer import Trainer
@@ -73,7 +74,7 @@ def set_output_depth(model: nn.Module, depth_m: float) -> nn.Module:
             f"{type(model).__name__} has no .head conv with a bias to initialise "
             "(set_output_depth knows the U-Net's head)"
         )
-    target = model.encoding.encode(torch.tensor([[[[float(depth_m)]]]]))
+    target = model_encoding(model, "set_output_depth").encode(torch.tensor([[[[float(depth_m)]]]]))
     with torch.no_grad():
         head.bias.fill_(float(target.flatten()[0]))
     return model

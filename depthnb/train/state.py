@@ -81,7 +81,7 @@ def restore(trainer: Trainer, path: str | os.PathLike[str]) -> None:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", UserWarning)
             for _ in range(trainer.step):
-                trainer.scheduler.step()  # type: ignore[call-arg]
+                trainer.scheduler.step()
     set_rng_state(checkpoint["rng"])
     trainer.epoch = int(checkpoint["epoch"])
     trainer.history = list(checkpoint["history"])

@@ -25,7 +25,7 @@ from depthnb import distributed
 from depthnb.data.sample import DEPTH, IMAGE, VALID, Sample
 from depthnb.encodings import Encoding
 from depthnb.errors import DataError, ModelError
-from depthnb.inference import Outputs, Size, decode_outputs
+from depthnb.inference import Outputs, Size, decode_outputs, spatial_size
 from depthnb.metrics import DepthMetricAccumulator
 from depthnb.models.blocks import model_encoding
 
@@ -164,7 +164,7 @@ class DepthTask:
                 "tensor (B,1,h,w); train a model with several heads with its own task "
                 "(e.g. depthnb.maskdepth_task.MaskDepthTask)"
             )
-        target, valid = self.targets(batch, tuple(outputs.shape[-2:]))
+        target, valid = self.targets(batch, spatial_size(outputs))
         return self.loss_fn(outputs.float(), target, valid), {}
 
     def predict(self, outputs: Outputs, size: Size) -> dict[str, torch.Tensor]:

@@ -34,6 +34,7 @@ from torch.utils.data.distributed import DistributedSampler
 from depthnb import distributed
 from depthnb.data.sample import DEPTH, IMAGE, Sample, to_float
 from depthnb.errors import ConfigError
+from depthnb.inference import spatial_size
 from depthnb.runtime import resolve_device, resolve_precision, seed_everything
 from depthnb.train import state
 from depthnb.train.config import TrainConfig
@@ -110,15 +111,15 @@ class Trainer:
         seed_everything(cfg.seed, cfg.deterministic)
         self.amp_dtype = resolve_precision(cfg.precision, self.device)
         self.memory_format = torch.channels_last if cfg.channels_last else torch.contiguous_format
-        self.model = model.to(self.device, memory_format=self.memory_format)
+        self.model = model.to(self.device).to(memory_format=self.memory_format)
         self.on_epoch_end = on_epoch_end
         self.augment = batch_augment(cfg)
         self.augment_generator = torch.Generator()
 
         self.train_data, self.val_data = train_data, val_data
         self.loader_generator = torch.Generator()
-        self.train_sampler = DistributedSampler(
-            train_data,  # type: ignore[arg-type]
+        self.train_sampler: DistributedSampler[int] = DistributedSampler(
+            train_data,
             num_replicas=self.dist.world_size,
             rank=self.dist.rank,
             shuffle=True,
@@ -295,7 +296,7 @@ class Trainer:
             sums["val_loss"] += float(loss) * size
             _add_parts(sums, "val", parts, size)
             count += size
-            meter.update(self.task.predict(outputs, tuple(batch[DEPTH].shape[-2:])), batch)
+            meter.update(self.task.predict(outputs, spatial_size(batch[DEPTH])), batch)
         meter.all_reduce()
         means = reduce_means(sums, float(count))
         return {**means, **meter.compute()}
