@@ -55,7 +55,7 @@ CROPS: dict[str, tuple[int, int, int, int]] = {
 }
 _CROP_REFERENCE_SIZE = (480, 640)
 
-# Published NYU Depth v2 results (654 test images), see REFERENCE.md.
+# Published NYU Depth v2 results (654 test images), as printed in each paper's results table.
 PUBLISHED: dict[str, dict[str, float]] = {
     "DenseDepth (paper)": {
         "delta1": 0.846,

@@ -73,10 +73,11 @@ class DepthCache(Dataset):
             hand the main process far less to copy; :func:`to_float` converts the collated batch
             on the training device, where batch augmentation (``depthnb.data.augment``) follows.
 
-    Each item is the sample of DESIGN.md: ``image`` (3,H,W) float32 in [0,1], ``depth`` (1,H,W)
-    float32 metres, ``valid`` (1,H,W) bool, ``intrinsics`` (4,) float32, and ``mask`` (1,H,W) and
-    ``background`` (3,H,W) float32 when the source had them. Pickling (for ``DataLoader`` workers)
-    copies only the path and the metadata; each worker opens its own memory maps on first use.
+    Each item is the sample of :mod:`depthnb.data.sample`: ``image`` (3,H,W) float32 in [0,1],
+    ``depth`` (1,H,W) float32 metres, ``valid`` (1,H,W) bool, ``intrinsics`` (4,) float32, and
+    ``mask`` (1,H,W) and ``background`` (3,H,W) float32 when the source had them. Pickling (for
+    ``DataLoader`` workers) copies only the path and the metadata; each worker opens its own
+    memory maps on first use.
 
     Raises:
         DataError: if the folder is not a complete cache of this format and version.
@@ -264,8 +265,8 @@ def build_cache(
     """Decode ``dataset`` once, resize every sample to ``size`` and store it under ``path``.
 
     Args:
-        dataset: any dataset yielding the DESIGN.md sample (no random transform on it: the cache
-            would freeze one draw of the augmentation).
+        dataset: any dataset yielding the sample of :mod:`depthnb.data.sample` (no random
+            transform on it: the cache would freeze one draw of the augmentation).
         path: the cache folder, e.g. ``cfg.data_dir / "cache" / "nyu-train-240x320"``.
         size: (H, W) training resolution, pixels. Depth is resized with nearest neighbour.
         num_workers: processes decoding in parallel (0: this process).

@@ -98,7 +98,7 @@ def scale_intrinsics(
         fy' = fy * sy            cy' = (cy + 0.5) * sy - 0.5
 
     This is exact for resampling that maps pixel centres this way (PIL, ``F.interpolate`` with
-    ``align_corners=False``). REFERENCE.md's shorter rule ``cx' = cx * sx`` differs by
+    ``align_corners=False``). The shorter rule ``cx' = cx * sx`` often quoted differs by
     ``0.5 * (sx - 1)`` pixels (a quarter pixel when halving): it treats ``u = 0`` as the image's
     left edge, which the flip rule does not, and shifts back-projected points by that much.
     """

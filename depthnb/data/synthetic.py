@@ -1159,7 +1159,7 @@ def render_camera_path(
 
 
 def to_sample(render: dict[str, np.ndarray], fgbg: bool = False) -> Sample:
-    """Convert one view of :func:`render_room` to the sample dict of DESIGN.md (torch tensors).
+    """Convert one view of :func:`render_room` to the sample of :mod:`depthnb.data.sample`.
 
     ``image`` float32 (3,H,W) in [0,1], ``depth`` float32 (1,H,W) metres, ``valid`` bool (1,H,W)
     (depth > 0), ``intrinsics`` float32 (4,); with ``fgbg`` also ``mask`` float32 (1,H,W) in {0,1}
