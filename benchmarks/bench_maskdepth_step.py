@@ -27,7 +27,7 @@ import torch
 from torch.utils.data import DataLoader, Dataset
 
 from depthnb.data import FgBgDepth, write_fgbg_dataset
-from depthnb.maskdepth_task import MaskDepthTask, build_optimizer, make_train_step
+from depthnb.maskdepth_task import maskdepth_trainer
 from depthnb.models import build_model
 from depthnb.profiling import time_steps
 from depthnb.train import InMemoryDataset
@@ -39,13 +39,14 @@ def measure(
     """Median milliseconds per step (data, compute, their sum) over ``args.steps`` training steps
     (after ``args.warmup``) of a fresh network."""
     torch.manual_seed(0)
-    model = build_model("maskdepth").to(device)
-    if channels_last:
-        model = model.to(memory_format=torch.channels_last)
-    optimizer, _ = build_optimizer(model)
-    step = make_train_step(
-        model, MaskDepthTask.for_model(model), optimizer, device, channels_last=channels_last
+    trainer = maskdepth_trainer(
+        build_model("maskdepth"),
+        dataset,
+        batch_size=args.batch,
+        device=str(device),
+        channels_last=channels_last,
     )
+    step = trainer.train_step  # the Trainer's own step: to device, forward, loss, backward, SGD
     loader = DataLoader(
         dataset,
         batch_size=args.batch,

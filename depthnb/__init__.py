@@ -19,8 +19,14 @@ from depthnb.errors import (
 __version__ = "0.1.0"
 
 _SUBMODULES = {
+    "checkpoint",
+    "cli",
     "data",
+    "distributed",
     "encodings",
+    "files",
+    "inference",
+    "jobs",
     "losses",
     "maskdepth_task",
     "metrics",
@@ -28,6 +34,7 @@ _SUBMODULES = {
     "notebook",
     "predict",
     "profiling",
+    "runtime",
     "train",
     "video",
     "viz",

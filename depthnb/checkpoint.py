@@ -1,6 +1,6 @@
 """Checkpoints as plain dicts: written atomically, read back with ``torch.load(weights_only=True)``.
 
-A checkpoint is the dict of CONTRACT.md::
+A checkpoint is the dict that :func:`depthnb.train.state.checkpoint_dict` writes::
 
     {"format": "depthnb-checkpoint", "version": 1, "model_name", "model_config", "state_dict",
      "encoding", "optimizer", "scheduler", "scaler", "rng", "epoch", "step", "history", "metrics"}
@@ -14,14 +14,17 @@ from __future__ import annotations
 
 import os
 import random
-import tempfile
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
 
 from depthnb.errors import CheckpointError
+from depthnb.files import atomic_write
+
+if TYPE_CHECKING:
+    from depthnb.models.blocks import DepthModel
 
 FORMAT = "depthnb-checkpoint"
 VERSION = 1
@@ -68,29 +71,12 @@ def set_rng_state(state: dict[str, Any]) -> None:
 
 
 def atomic_save(obj: Any, path: str | os.PathLike) -> Path:
-    """``torch.save`` to a temporary file in the same folder, fsync, then ``os.replace`` into place.
+    """``torch.save`` to a temporary file in the same folder, fsync, then rename it into place
+    (:func:`depthnb.files.atomic_write`).
 
     A crash at any moment leaves either the previous file or the new one, never a half-written one.
     """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(handle, "wb") as file:
-            torch.save(obj, file)
-            file.flush()
-            os.fsync(file.fileno())
-        os.replace(tmp_name, path)
-    except BaseException:
-        Path(tmp_name).unlink(missing_ok=True)
-        raise
-    if hasattr(os, "O_DIRECTORY"):  # make the rename itself durable (POSIX)
-        directory = os.open(path.parent, os.O_RDONLY | os.O_DIRECTORY)
-        try:
-            os.fsync(directory)
-        finally:
-            os.close(directory)
-    return path
+    return atomic_write(path, lambda file: torch.save(obj, file))
 
 
 def read_checkpoint(path: str | os.PathLike, map_location: str | torch.device = "cpu") -> dict:
@@ -134,7 +120,7 @@ def read_checkpoint(path: str | os.PathLike, map_location: str | torch.device = 
 
 
 def model_checkpoint(
-    model: torch.nn.Module, input_size: tuple[int, int] | None = None, **extra: Any
+    model: DepthModel, input_size: tuple[int, int] | None = None, **extra: Any
 ) -> dict[str, Any]:
     """The checkpoint dict of a model alone (no training state): what ``load_checkpoint`` needs.
 

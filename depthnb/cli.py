@@ -3,8 +3,9 @@
 ``python -m depthnb train`` with no arguments is the project's main job: it renders synthetic rooms
 at 120x160, trains a U-Net on whatever device there is, evaluates it on held-out rooms (another
 seed) beside a constant-depth baseline, and writes ``best.pt``, ``last.pt``, ``metrics.json`` and
-``predictions.png`` to ``runs/main/``. Flags (or ``--config FILE.json`` with the same names,
-dashes as underscores) change the model, data, sizes and training settings::
+``predictions.png`` to ``runs/main/``. Flags change the model, data, sizes and every training
+setting (one flag per :class:`depthnb.train.TrainConfig` field, see :mod:`depthnb.jobs`; a
+``--config FILE.json`` holds the same keys, dashes as underscores)::
 
     python -m depthnb train --model densedepth --pretrained --data nyu-zip --size 480 640 \\
         --batch 8 --lr 1e-4 --epochs 20 --out runs/densedepth
@@ -21,6 +22,7 @@ A bad flag or value prints what was wrong and exits with status 2.
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import sys
 import time
@@ -29,49 +31,28 @@ from pathlib import Path
 from typing import Any
 
 from depthnb.errors import CheckpointError, ConfigError, DepthnbError, ModelError
+from depthnb.files import atomic_write, atomic_write_text
+from depthnb.jobs import (
+    DATA_CHOICES,
+    MAIN_JOB,
+    add_train_flags,
+    build_datasets,
+    resolve_settings,
+    train_config,
+)
 
-DATA_CHOICES = ("synthetic", "nyu", "nyu-zip", "diode")
-EVALUATE_DATA_CHOICES = (*DATA_CHOICES, "nyu-eigen-test")  # a test set only: nothing to train on
+EVALUATE_DATA_CHOICES = (*DATA_CHOICES, "nyu-eigen-test")  # a test set: nothing to train on
 
-# The main job: tuned to reach delta1 >= 0.85 on held-out rooms in a few minutes on 2 CPU cores
-# (the values of depthnb.train.SYNTHETIC_UNET; tests/test_cli.py checks that they agree).
-MAIN_JOB: dict[str, Any] = {
-    "model": "unet",
-    "model_args": {"filters": [8, 16, 32, 64, 128]},
-    "pretrained": False,
-    "data": "synthetic",
-    "data_root": None,
-    "size": [120, 160],
-    "train_scenes": 1000,
-    "val_scenes": 100,
-    "val_seed": 1000,
-    "limit": None,
-    "cache": False,
-    "epochs": 12,
-    "batch": 8,
-    "lr": 2e-3,
-    "optimizer": "adamw",
-    "weight_decay": 1e-4,
-    "schedule": "onecycle",
-    "warmup": 0.1,
-    "loss": "l1",
-    "encoder_lr_scale": 1.0,
-    "precision": "auto",
-    "channels_last": True,
-    "compile": False,
-    "accumulate": 1,
-    "clip_grad": None,
-    "workers": 0,
-    "augment": True,
-    "jitter": 0.1,
-    "sync_bn": False,
-    "device": "auto",
-    "seed": 0,
-    "out": "runs/main",
-    "resume": None,
-    "progress": True,
-    "tensorboard": False,
-}
+__all__ = [
+    "DATA_CHOICES",
+    "EVALUATE_DATA_CHOICES",
+    "MAIN_JOB",
+    "build_datasets",
+    "build_parser",
+    "main",
+    "resolve_settings",
+    "save_prediction_figure",
+]
 
 
 class _Parser(argparse.ArgumentParser):
@@ -96,37 +77,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     train = commands.add_parser("train", help="train a model (no arguments: the main job)")
     train.add_argument(
-        "--config", help="JSON file of settings (keys as the flags, dashes -> underscores)"
+        "--config", help="JSON file of settings (the keys of the flags, dashes -> underscores)"
     )
     _add_model_flags(train)
     _add_data_flags(train)
-    group = train.add_argument_group("training")
-    group.add_argument("--epochs", type=int)
-    group.add_argument("--batch", type=int, help="images per step per process")
-    group.add_argument("--lr", type=float, help="peak learning rate")
-    group.add_argument("--optimizer", choices=("adam", "adamw", "sgd"))
-    group.add_argument("--weight-decay", type=float)
-    group.add_argument("--schedule", choices=("constant", "poly", "step", "plateau", "onecycle"))
-    group.add_argument("--warmup", type=float, help="fraction of steps spent warming up")
-    group.add_argument("--loss", help="a depthnb.losses name, or auto (the model's paper's loss)")
-    group.add_argument("--encoder-lr-scale", type=float)
-    group.add_argument("--accumulate", type=int, help="micro-batches per optimizer step")
-    group.add_argument("--clip-grad", type=float, help="clip the gradient norm to this")
-    group.add_argument(
-        "--augment",
-        action=argparse.BooleanOptionalAction,
-        help="flip + channel permutation (+ jitter) on the device",
-    )
-    group.add_argument("--jitter", type=float, help="colour jitter strength (0 = off)")
-    group.add_argument("--seed", type=int)
-    group.add_argument("--out", help="output folder (default runs/main)")
-    group.add_argument("--resume", help="checkpoint to continue from (e.g. runs/main/last.pt)")
-    group.add_argument("--tensorboard", action="store_true", default=None)
-    group.add_argument(
-        "--sync-bn", action="store_true", default=None, help="SyncBatchNorm under torchrun"
-    )
-    _add_device_flags(train)
-    train.add_argument("--no-progress", dest="progress", action="store_false", default=None)
+    train.add_argument("--resume", help="checkpoint to continue from (e.g. runs/main/last.pt)")
+    add_train_flags(train)
 
     evaluate = commands.add_parser(
         "evaluate", help="metrics of a checkpoint or a published network on a dataset"
@@ -157,7 +113,7 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--size", type=int, nargs=2, metavar=("H", "W"), default=[120, 160])
     bench.add_argument("--batch", type=int, default=8)
     bench.add_argument("--steps", type=int, default=10)
-    _add_device_flags(bench)
+    add_train_flags(bench, ["device", "precision", "channels_last", "compile"])
     return parser
 
 
@@ -196,17 +152,6 @@ def _add_data_flags(
     )
 
 
-def _add_device_flags(parser: argparse.ArgumentParser) -> None:
-    group = parser.add_argument_group("device")
-    group.add_argument("--device", help="auto, cpu, cuda, cuda:1, mps")
-    group.add_argument("--precision", choices=("auto", "fp32", "bf16", "fp16"))
-    group.add_argument("--channels-last", action="store_true", default=None)
-    group.add_argument(
-        "--compile", action="store_true", default=None, help="torch.compile the model"
-    )
-    group.add_argument("--workers", type=int, help="DataLoader worker processes")
-
-
 def _json_dict(text: str) -> dict[str, Any]:
     try:
         value = json.loads(text)
@@ -217,161 +162,16 @@ def _json_dict(text: str) -> dict[str, Any]:
     return value
 
 
-def resolve_settings(args: argparse.Namespace) -> dict[str, Any]:
-    """The main job's settings, overridden by ``--config`` then by the flags given."""
-    settings = dict(MAIN_JOB)
-    given: set[str] = set()
-    if getattr(args, "config", None):
-        path = Path(args.config)
-        try:
-            loaded = json.loads(path.read_text())
-        except (OSError, json.JSONDecodeError) as error:
-            raise ConfigError(f"--config {path}: cannot read it as JSON ({error})") from error
-        if not isinstance(loaded, dict):
-            raise ConfigError(f"--config {path}: must hold a JSON object of settings")
-        unknown = sorted(set(loaded) - set(MAIN_JOB))
-        if unknown:
-            raise ConfigError(
-                f"--config {path}: unknown settings {unknown}; known: {sorted(MAIN_JOB)}"
-            )
-        settings.update(loaded)
-        given.update(loaded)
-    for key in MAIN_JOB:
-        value = getattr(args, key, None)
-        if value is not None:
-            settings[key] = value
-            given.add(key)
-    if settings["model"] != MAIN_JOB["model"] and "model_args" not in given:
-        settings["model_args"] = {}  # the main job's U-Net widths do not apply to another model
-    for key in ("train_scenes", "val_scenes"):
-        if settings[key] < 1:
-            raise ConfigError(f"--{key.replace('_', '-')} must be at least 1, got {settings[key]}")
-    if min(settings["size"]) < 32:
-        raise ConfigError(f"--size {settings['size']}: both sides must be at least 32 pixels")
-    return settings
-
-
-# ---------------------------------------------------------------------------------------------
-# Data
-
-
-def build_datasets(settings: dict[str, Any]) -> tuple[Any, Any]:
-    """(train, held-out) datasets of the settings' ``data``, at ``size``."""
-    import torch
-
-    from depthnb import data
-    from depthnb.data import transforms
-
-    name, size = settings["data"], tuple(settings["size"])
-    if name == "synthetic":
-        train = data.SyntheticRooms(settings["train_scenes"], size=size, seed=settings["seed"])
-        held_out = data.SyntheticRooms(settings["val_scenes"], size=size, seed=settings["val_seed"])
-        return train, held_out
-    resize = transforms.Resize(size)
-    root = Path(settings["data_root"]) if settings["data_root"] else None
-    from depthnb.notebook import default_data_dir
-
-    if name == "nyu":
-        path = root or default_data_dir() / "nyu" / "nyu_depth_v2_labeled.mat"
-        train = data.NYUv2Labeled(path, split="train", transform=resize)
-        held_out = data.NYUv2Labeled(path, split="test", transform=resize)
-    elif name == "nyu-zip":
-        path = root or default_data_dir() / "nyu" / "nyu_data.zip"
-        train = data.NYUDepthZip(path, split="train", transform=resize)
-        held_out = data.NYUDepthZip(path, split="test", transform=resize)
-    else:
-        path = root or default_data_dir() / "diode"
-        every = data.DIODE(path, split="val", domain="indoors", transform=resize)
-        order = list(range(len(every)))
-        cut = max(1, len(order) // 10)
-        train = torch.utils.data.Subset(every, order[cut:])
-        held_out = torch.utils.data.Subset(every, order[:cut])
-    if settings["limit"]:
-        train = torch.utils.data.Subset(train, range(min(settings["limit"], len(train))))
-    if settings["cache"]:
-        folder = f"{name}-train-{size[0]}x{size[1]}" + (
-            f"-first{settings['limit']}" if settings["limit"] else ""
-        )
-        cached = data.build_cache(
-            train,
-            default_data_dir() / "cache" / folder,
-            size=size,
-            num_workers=settings["workers"],
-            source=folder,
-        )
-        train = data.DepthCache(cached.path, raw=True)
-    return train, held_out
-
-
 # ---------------------------------------------------------------------------------------------
 # Commands
 
 
 def cmd_train(args: argparse.Namespace) -> int:
     """Train; evaluate on held-out data beside the constant baseline; write checkpoints, figure."""
-    from depthnb.metrics import evaluate
-    from depthnb.models import build_model
-    from depthnb.train import (
-        ConstantDepth,
-        TrainConfig,
-        Trainer,
-        median_depth,
-        synthetic_unet_trainer,
-    )
-
     settings = resolve_settings(args)
     start = time.perf_counter()
-    model_args = dict(settings["model_args"])
-    if settings["pretrained"]:
-        model_args["pretrained"] = True
-    config = {
-        "epochs": settings["epochs"],
-        "batch_size": settings["batch"],
-        "lr": settings["lr"],
-        "optimizer": settings["optimizer"],
-        "weight_decay": settings["weight_decay"],
-        "schedule": settings["schedule"],
-        "warmup": settings["warmup"],
-        "loss": settings["loss"],
-        "encoder_lr_scale": settings["encoder_lr_scale"],
-        "precision": settings["precision"],
-        "channels_last": settings["channels_last"],
-        "compile": settings["compile"],
-        "accumulate": settings["accumulate"],
-        "clip_grad_norm": settings["clip_grad"],
-        "workers": settings["workers"],
-        "augment": settings["augment"],
-        "jitter": settings["jitter"],
-        "sync_bn": settings["sync_bn"],
-        "device": settings["device"],
-        "out_dir": settings["out"],
-        "tensorboard": settings["tensorboard"],
-    }
-    if settings["model"] == "unet" and settings["data"] == "synthetic":
-        # the main job's recipe (depthnb.train.synthetic_unet_trainer): rooms rendered once into
-        # memory, the output bias started at the training rooms' median depth
-        trainer = synthetic_unet_trainer(
-            tuple(settings["size"]),
-            scenes=settings["train_scenes"],
-            val_scenes=settings["val_scenes"],
-            seed=settings["seed"],
-            val_seed=settings["val_seed"],
-            model_args=model_args,
-            progress=settings["progress"],
-            on_epoch_end=_print_epoch,
-            **config,
-        )
-        model, train, held_out = trainer.model, trainer.train_data, trainer.val_data
-    else:
-        model = build_model(settings["model"], **model_args)
-        train, held_out = build_datasets(settings)
-        trainer = Trainer(
-            model,
-            train,
-            held_out,
-            TrainConfig(seed=settings["seed"], progress=settings["progress"], **config),
-            on_epoch_end=_print_epoch,
-        )
+    trainer = _job_trainer(settings)
+    model, train, held_out = trainer.model, trainer.train_data, trainer.val_data
     rendered = time.perf_counter() - start
     if settings["resume"]:
         trainer.resume(settings["resume"])
@@ -386,44 +186,77 @@ def cmd_train(args: argparse.Namespace) -> int:
     if not trainer.is_main:
         return 0
     trained = time.perf_counter() - start - rendered
-    out = Path(settings["out"])
-    scores = evaluate(model, held_out, batch_size=settings["batch"], device=trainer.device)
-    baseline_depth = median_depth(train)
-    baseline = evaluate(
-        ConstantDepth(baseline_depth), held_out, batch_size=settings["batch"], device=trainer.device
-    )
-    flipped = evaluate(
-        model, held_out, batch_size=settings["batch"], flip_tta=True, device=trainer.device
-    )
-    print(
-        _metrics_table(
-            {
-                "model": scores,
-                "model, flip TTA": flipped,
-                f"constant {baseline_depth:.2f} m": baseline,
-            }
-        )
-    )
     summary = {
         "settings": settings,
-        "seconds": time.perf_counter() - start,
         "data_seconds": rendered,
         "train_seconds": trained,
         "device": str(trainer.device),
-        "metrics": scores,
-        "metrics_flip_tta": flipped,
-        "baseline": baseline,
-        "baseline_depth_m": baseline_depth,
+        **_final_scores(model, train, held_out, settings["batch_size"], trainer.device),
         "history": trainer.history,
     }
-    out.mkdir(parents=True, exist_ok=True)
-    _write_text(out / "metrics.json", json.dumps(summary, indent=2, default=str))
+    summary["seconds"] = time.perf_counter() - start
+    out = Path(settings["out_dir"])
+    atomic_write_text(out / "metrics.json", json.dumps(summary, indent=2, default=str))
     figure = save_prediction_figure(model, held_out, out / "predictions.png")
     print(
         f"wrote {out / 'best.pt'}, {out / 'last.pt'}, {out / 'metrics.json'}, {figure} "
         f"in {summary['seconds']:.0f} s"
     )
     return 0
+
+
+def _job_trainer(settings: dict[str, Any]) -> Any:
+    """The Trainer of a job: the synthetic U-Net recipe for the U-Net on synthetic rooms (rooms
+    rendered once into memory, the output bias started at their median depth), else the model and
+    datasets the settings name."""
+    from depthnb.models import build_model
+    from depthnb.train import Trainer, synthetic_unet_trainer
+
+    model_args = dict(settings["model_args"])
+    if settings["pretrained"]:
+        model_args["pretrained"] = True
+    config = train_config(settings)
+    if settings["model"] == "unet" and settings["data"] == "synthetic":
+        return synthetic_unet_trainer(
+            tuple(settings["size"]),
+            scenes=settings["train_scenes"],
+            val_scenes=settings["val_scenes"],
+            val_seed=settings["val_seed"],
+            model_args=model_args,
+            on_epoch_end=_print_epoch,
+            **config.to_dict(),
+        )
+    model = build_model(settings["model"], **model_args)
+    train, held_out = build_datasets(settings)
+    return Trainer(model, train, held_out, config, on_epoch_end=_print_epoch)
+
+
+def _final_scores(
+    model: Any, train: Any, held_out: Any, batch_size: int, device: Any
+) -> dict[str, Any]:
+    """The trained model's held-out metrics (plain and flip-averaged) beside the constant
+    baseline; prints them as a table."""
+    from depthnb.metrics import evaluate, format_table
+    from depthnb.train import ConstantDepth, median_depth
+
+    scores = evaluate(model, held_out, batch_size=batch_size, device=device)
+    flipped = evaluate(model, held_out, batch_size=batch_size, flip_tta=True, device=device)
+    baseline_depth = median_depth(train)
+    baseline = evaluate(
+        ConstantDepth(baseline_depth), held_out, batch_size=batch_size, device=device
+    )
+    rows = {
+        "model": scores,
+        "model, flip TTA": flipped,
+        f"constant {baseline_depth:.2f} m": baseline,
+    }
+    print(format_table(rows, published=False, columns=TABLE_COLUMNS))
+    return {
+        "metrics": scores,
+        "metrics_flip_tta": flipped,
+        "baseline": baseline,
+        "baseline_depth_m": baseline_depth,
+    }
 
 
 def _print_epoch(trainer: Any, record: dict[str, Any]) -> None:
@@ -498,7 +331,9 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         f"{args.checkpoint}: {settings['data']} held-out, {len(held_out)} images"
         f"{', flip TTA' if args.flip_tta else ''}{', crop ' + args.crop if args.crop else ''}"
     )
-    print(_metrics_table({Path(args.checkpoint).name: scores}))
+    print(
+        format_table({Path(args.checkpoint).name: scores}, published=False, columns=TABLE_COLUMNS)
+    )
     return 0
 
 
@@ -525,8 +360,8 @@ def cmd_predict(args: argparse.Namespace) -> int:
         except (OSError, UnidentifiedImageError) as error:
             raise ConfigError(f"{path}: cannot read it as an image ({error})") from error
         png, npy = out / f"{path.stem}_depth.png", out / f"{path.stem}_depth.npy"
-        _write_bytes(png, lambda f, d=depth: Image.fromarray(colorize(d)).save(f, format="PNG"))
-        _write_bytes(npy, lambda f, d=depth: np.save(f, d))
+        atomic_write(png, functools.partial(_save_png, colorize(depth)))
+        atomic_write(npy, functools.partial(np.save, arr=depth))
         print(
             f"{path}: {depth.shape[1]}x{depth.shape[0]}, "
             f"depth {depth.min():.2f}..{depth.max():.2f} m "
@@ -549,20 +384,20 @@ def cmd_bench(args: argparse.Namespace) -> int:
     from depthnb.train import measure_throughput, resolve_device
 
     model = build_model(args.model or "unet", **(args.model_args or {}))
-    device = resolve_device(args.device or "auto")
+    device = resolve_device(getattr(args, "device", "auto"))
     result = measure_throughput(
         model,
         batch_size=args.batch,
         size=tuple(args.size),
         steps=args.steps,
         device=device,
-        precision=args.precision or "auto",
-        channels_last=bool(args.channels_last),
-        compile=bool(args.compile),
+        precision=getattr(args, "precision", "auto"),
+        channels_last=getattr(args, "channels_last", False),
+        compile=getattr(args, "compile", False),
     )
     print(
         f"{model.name} {args.size[0]}x{args.size[1]} batch {args.batch} on {device} "
-        f"({result['precision']}{', channels_last' if args.channels_last else ''}): "
+        f"({result['precision']}{', channels_last' if result['channels_last'] else ''}): "
         f"{result['images_per_s']:.1f} images/s, {result['step_ms']:.0f} ms/step"
         + (f", peak memory {result['peak_memory_mb']:.0f} MiB" if result["peak_memory_mb"] else "")
     )
@@ -600,25 +435,15 @@ def main(argv: Sequence[str] | None = None) -> int:
 # Output helpers
 
 
-def _metrics_table(rows: dict[str, dict[str, float]]) -> str:
-    names = ("delta1", "delta2", "delta3", "abs_rel", "sq_rel", "rmse", "rmse_log", "log10")
-    width = max(len(label) for label in rows) + 2
-    lines = [" " * width + "".join(f"{name:>10}" for name in names)]
-    for label, values in rows.items():
-        lines.append(f"{label:<{width}}" + "".join(f"{values[name]:>10.4f}" for name in names))
-    return "\n".join(lines)
+def _save_png(rgb: Any, file: Any) -> None:
+    """Write an (H,W,3) uint8 array to an open binary file as PNG."""
+    from PIL import Image
+
+    Image.fromarray(rgb).save(file, format="PNG")
 
 
-def _write_bytes(path: Path, write: Any) -> None:
-    """Call ``write(file)`` on a temporary file next to ``path``, then rename it into place."""
-    tmp = path.with_name(f".{path.name}.tmp")
-    with open(tmp, "wb") as file:
-        write(file)
-    tmp.replace(path)
-
-
-def _write_text(path: Path, text: str) -> None:
-    _write_bytes(path, lambda f: f.write(text.encode()))
+#: The metrics the command line prints.
+TABLE_COLUMNS = ("delta1", "delta2", "delta3", "abs_rel", "sq_rel", "rmse", "rmse_log", "log10")
 
 
 def save_prediction_figure(model: Any, dataset: Any, path: Path, rows: int = 4) -> Path:
@@ -654,8 +479,8 @@ def save_prediction_figure(model: Any, dataset: Any, path: Path, rows: int = 4) 
                 fig.colorbar(shown, ax=ax, fraction=0.035)
     fig.suptitle(f"{getattr(model, 'name', 'model')}: held-out predictions")
     fig.tight_layout()
-    tmp = path.with_name(f".{path.name}.tmp")
-    fig.savefig(tmp, format="png")
-    plt.close(fig)
-    tmp.replace(path)
+    try:
+        atomic_write(path, lambda file: fig.savefig(file, format="png"))
+    finally:
+        plt.close(fig)
     return path

@@ -59,10 +59,11 @@ class Encoding:
 
 def _check_min_depth(encoding: Encoding) -> None:
     """Raise ConfigError unless ``encoding.min_depth`` > 0 (0 encodes to -inf, decodes to 0)."""
-    if not encoding.min_depth > 0:
+    min_depth = float(getattr(encoding, "min_depth", 0.0))
+    if not min_depth > 0:
         raise ConfigError(
             f"{encoding.name} encoding needs min_depth > 0 (metres), got "
-            f"min_depth={encoding.min_depth}; pass e.g. get_encoding({encoding.name!r}, "
+            f"min_depth={min_depth}; pass e.g. get_encoding({encoding.name!r}, "
             "min_depth=1e-3)"
         )
 

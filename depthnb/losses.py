@@ -23,7 +23,7 @@ from __future__ import annotations
 import functools
 import inspect
 import math
-from typing import Callable
+from collections.abc import Callable
 
 import torch
 import torch.nn.functional as F
@@ -228,6 +228,7 @@ def gradient_loss(
         dy_t, dx_t, _, _ = _image_gradients(target, None)
         if mask is None:
             return ((dy_p - dy_t).abs() + (dx_p - dx_t).abs()).mean()
+        assert valid_dy is not None and valid_dx is not None  # a mask gives validity masks
         zeros = torch.zeros_like(dy_p)
         total = torch.where(valid_dy, (dy_p - dy_t).abs(), zeros) + torch.where(
             valid_dx, (dx_p - dx_t).abs(), zeros
@@ -382,6 +383,7 @@ def ssim(
     if valid is None:
         return ssim_map(x, y, data_range, window_size, sigma).mean()
     mask = _check_pair(x, y, valid, "ssim")
+    assert mask is not None  # valid was given
     similarity = ssim_map(_clean(x, mask), _clean(y, mask), data_range, window_size, sigma)
     invalid = (~mask).to(similarity.dtype)
     b, c, h, w = invalid.shape

@@ -21,11 +21,11 @@ Depth metrics compare metres with metres. Which pixels count, and how they are a
 from __future__ import annotations
 
 import math
-from typing import Any, Union
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
 from depthnb.errors import ConfigError, DataError, ModelError
 
@@ -44,7 +44,7 @@ __all__ = [
     "median_scale",
 ]
 
-ArrayLike = Union[torch.Tensor, np.ndarray]
+ArrayLike = torch.Tensor | np.ndarray
 
 METRIC_NAMES = ("abs_rel", "sq_rel", "rmse", "rmse_log", "log10", "delta1", "delta2", "delta3")
 
@@ -55,7 +55,7 @@ CROPS: dict[str, tuple[int, int, int, int]] = {
 }
 _CROP_REFERENCE_SIZE = (480, 640)
 
-# Published NYU Depth v2 results (654 test images), see REFERENCE.md.
+# Published NYU Depth v2 results (654 test images), as printed in each paper's results table.
 PUBLISHED: dict[str, dict[str, float]] = {
     "DenseDepth (paper)": {
         "delta1": 0.846,
@@ -276,7 +276,7 @@ def _prepare(
             )
     if crop is not None:
         # Slicing is the same as masking the outside, and touches fewer pixels.
-        top, bottom, left, right = crop_box(tuple(gt_t.shape[-2:]), crop)
+        top, bottom, left, right = crop_box((int(gt_t.shape[-2]), int(gt_t.shape[-1])), crop)
         gt_t, pred_t = gt_t[:, top:bottom, left:right], pred_t[:, top:bottom, left:right]
         valid_t = None if valid_t is None else valid_t[:, top:bottom, left:right]
     sums = []
@@ -394,10 +394,10 @@ class DepthMetricAccumulator:
 
     def all_reduce(self) -> None:
         """Sum the state over the processes of ``torch.distributed`` (no-op otherwise)."""
-        import torch.distributed as dist
+        from depthnb import distributed
 
-        if self.state is not None and dist.is_available() and dist.is_initialized():
-            dist.all_reduce(self.state)
+        if self.state is not None:
+            self.state = distributed.all_reduce_sum(self.state)
 
     def compute(self, aggregate: str = "pooled") -> dict[str, float]:
         """The metrics of everything seen: ``"pooled"`` or ``"per_image"`` (see depth_metrics)."""
@@ -444,30 +444,6 @@ def mask_iou(
 
 
 # ---------------------------------------------------------------------------------- evaluation
-def _predict_metres(
-    model: torch.nn.Module,
-    image: torch.Tensor,
-    size: tuple[int, int],
-    input_size: tuple[int, int] | None = None,
-) -> torch.Tensor:
-    """Model output decoded to metres and upsampled (bilinear) to ``size``. -> (B,1,H,W).
-
-    With ``input_size`` (H, W) the images are first resized to it (bilinear, antialiased), the
-    size the network was trained at.
-    """
-    if input_size is not None and tuple(image.shape[-2:]) != tuple(input_size):
-        image = F.interpolate(
-            image, size=tuple(input_size), mode="bilinear", align_corners=False, antialias=True
-        )
-    output = model(image)
-    if isinstance(output, dict):
-        output = output["depth"]
-    depth = model.encoding.decode(output)
-    if tuple(depth.shape[-2:]) != tuple(size):
-        depth = F.interpolate(depth, size=size, mode="bilinear", align_corners=False)
-    return depth
-
-
 @torch.no_grad()
 def evaluate(
     model: torch.nn.Module,
@@ -482,6 +458,7 @@ def evaluate(
     align: str | None = None,
     num_workers: int = 0,
     input_size: tuple[int, int] | None = None,
+    inputs: Callable[[dict[str, Any]], torch.Tensor] | None = None,
 ) -> dict[str, float]:
     """Score a model on a dataset under a stated protocol; returns one row of metrics.
 
@@ -496,22 +473,24 @@ def evaluate(
         device: defaults to the model's device.
         input_size: (H, W) to resize the images to before the network sees them (the size it
             was trained at, e.g. 228x304 for FCRN); None feeds them as they come.
+        inputs: the network's input for a batch (default its ``image``), e.g. a task's
+            ``inputs`` (:meth:`depthnb.maskdepth_task.MaskDepthTask.inputs`).
+
+    Predictions come from :func:`depthnb.inference.predicted_batches`, the path predict and the
+    Trainer's validation take too.
 
     Returns:
         dict of the metrics of :func:`depth_metrics` plus ``num_images``.
     """
-    if not hasattr(model, "encoding"):
-        raise ModelError(
-            "evaluate: the model has no .encoding; build it with depthnb.models.build_model or set "
-            "model.encoding = depthnb.encodings.get_encoding('metres')"
-        )
-    device = (
-        torch.device(device)
-        if device is not None
-        else next(model.parameters(), torch.empty(0)).device
-    )
-    was_training = model.training
-    model.eval().to(device)
+    from depthnb.data.sample import DEPTH, IMAGE, VALID
+    from depthnb.inference import predicted_batches, resize_images
+    from depthnb.models.blocks import model_encoding
+
+    model_encoding(model, "evaluate")
+    if device is None:
+        device = next(model.parameters(), torch.empty(0)).device
+    device = torch.device(device)
+    model.to(device)
     loader = torch.utils.data.DataLoader(
         dataset,
         batch_size=batch_size,
@@ -520,19 +499,14 @@ def evaluate(
         pin_memory=device.type == "cuda",
     )
     accumulator = DepthMetricAccumulator(min_depth, max_depth, crop, align)
-    try:
-        for batch in loader:
-            image = batch["image"].to(device, non_blocking=True)
-            gt = batch["depth"].to(device, non_blocking=True)
-            valid = batch["valid"].to(device) if "valid" in batch else None
-            size = tuple(gt.shape[-2:])
-            pred = _predict_metres(model, image, size, input_size)
-            if flip_tta:
-                flipped = _predict_metres(model, image.flip(-1), size, input_size).flip(-1)
-                pred = 0.5 * (pred + flipped)
-            accumulator.update(pred, gt, valid)
-    finally:
-        model.train(was_training)
+    given = inputs if inputs is not None else (lambda batch: batch[IMAGE])
+
+    def network_input(batch: dict[str, Any]) -> torch.Tensor:
+        images = given(batch)
+        return images if input_size is None else resize_images(images, input_size)
+
+    for batch, prediction in predicted_batches(model, loader, network_input, device, flip_tta):
+        accumulator.update(prediction[DEPTH], batch[DEPTH], batch.get(VALID))
     return {**accumulator.compute(aggregate), "num_images": accumulator.num_images}
 
 

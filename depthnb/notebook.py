@@ -8,13 +8,13 @@
 from __future__ import annotations
 
 import os
-import random
 import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
 import torch
+
+from depthnb.runtime import default_device, seed_everything
 
 QUICK_ENV = "DEPTHNB_QUICK"
 DATA_ENV = "DEPTHNB_DATA"
@@ -53,15 +53,6 @@ def is_quick() -> bool:
     return os.environ.get(QUICK_ENV, "").strip().lower() in {"1", "true", "yes", "on"}
 
 
-def default_device() -> torch.device:
-    """The best device here: CUDA, then Apple's MPS, then the CPU."""
-    if torch.cuda.is_available():
-        return torch.device("cuda")
-    if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
-        return torch.device("mps")
-    return torch.device("cpu")
-
-
 def drive_data_dir() -> Path:
     """The course's folder on Google Drive: ``<DRIVE_MOUNT>/MyDrive/depthnb_data``."""
     return DRIVE_MOUNT / "MyDrive" / "depthnb_data"
@@ -83,7 +74,7 @@ def mount_drive() -> Path:
     mount = DRIVE_MOUNT
     if not drive_mounted():
         try:
-            from google.colab import drive  # type: ignore[import-not-found]
+            from google.colab import drive
         except ImportError as error:
             raise ConfigError(
                 "Google Drive can only be mounted inside Colab; elsewhere set DEPTHNB_DATA to a "
@@ -108,13 +99,6 @@ def default_data_dir(colab: bool | None = None) -> Path:
     if repo_data.is_dir():
         return repo_data
     return Path.home() / "depthnb_data"
-
-
-def seed_everything(seed: int) -> None:
-    """Seed Python's ``random``, NumPy's global generator and torch (all devices)."""
-    random.seed(seed)
-    np.random.seed(seed)
-    torch.manual_seed(seed)
 
 
 def plot_defaults() -> None:

@@ -17,7 +17,9 @@ import torch.nn.functional as F
 from torch import nn
 
 from depthnb.checkpoint import read_checkpoint
-from depthnb.errors import CheckpointError, ConfigError, DepthnbError, ModelError
+from depthnb.errors import CheckpointError, ConfigError, DepthnbError
+from depthnb.inference import predict_metres
+from depthnb.models.blocks import DepthModel, model_encoding
 
 DEFAULT_MAX_SIDE = 640
 MIN_SIDE = 32
@@ -34,11 +36,9 @@ def image_to_tensor(image: Any) -> torch.Tensor:
         DepthnbError: anything else (wrong number of dimensions or channels, bool or complex
             values, an empty image), naming what was given.
     """
-    try:
-        from PIL import Image
-    except ImportError:  # pragma: no cover - pillow is a dependency
-        Image = None
-    if Image is not None and isinstance(image, Image.Image):
+    from PIL import Image
+
+    if isinstance(image, Image.Image):
         return (
             torch.from_numpy(np.asarray(image.convert("RGB"), dtype=np.uint8).copy())
             .permute(2, 0, 1)
@@ -59,12 +59,7 @@ def image_to_tensor(image: Any) -> torch.Tensor:
             "HxW/HxWx3/HxWx4 "
             "or a float tensor (3,H,W) in [0,1]"
         )
-    if array.dtype == np.bool_ or not (
-        np.issubdtype(array.dtype, np.integer) or np.issubdtype(array.dtype, np.floating)
-    ):
-        raise DepthnbError(
-            f"image has dtype {array.dtype}; use uint8 (0..255) or float (0..1) pixel values"
-        )
+    _check_dtype(array)
     if array.ndim == 3 and channels_first:
         array = np.moveaxis(array, 0, -1)
     if array.ndim == 2:
@@ -87,6 +82,16 @@ def image_to_tensor(image: Any) -> torch.Tensor:
         if not np.isfinite(values).all():
             raise DepthnbError("image has NaN or infinite values; pass pixel values in [0, 1]")
     return torch.from_numpy(np.ascontiguousarray(values)).permute(2, 0, 1).clamp(0.0, 1.0)
+
+
+def _check_dtype(array: np.ndarray) -> None:
+    """Refuse pixel values that are neither integers nor floats (bool, complex, objects)."""
+    if array.dtype == np.bool_ or not (
+        np.issubdtype(array.dtype, np.integer) or np.issubdtype(array.dtype, np.floating)
+    ):
+        raise DepthnbError(
+            f"image has dtype {array.dtype}; use uint8 (0..255) or float (0..1) pixel values"
+        )
 
 
 def inference_size(
@@ -115,7 +120,8 @@ def predict_depth(
     antialiasing) to :func:`inference_size`: aspect kept, longer side ``max_side``, by default the
     longer side the model was trained at (``model.input_size``, set by :func:`load_checkpoint`;
     smaller photographs are scaled up to it), else at most 640. The prediction is decoded with
-    ``model.encoding`` to metres and resized bilinearly back to the photograph's size.
+    ``model.encoding`` to metres and resized bilinearly back to the photograph's size
+    (:func:`depthnb.inference.predict_metres`; a mask-and-depth model gives its depth head).
 
     Args:
         model: a depthnb model (image (1,3,h,w) in [0,1] -> (1,1,h',w') encoded).
@@ -134,34 +140,24 @@ def predict_depth(
         max_side = max(trained) if trained else DEFAULT_MAX_SIDE
     if max_side < MIN_SIDE:
         raise ConfigError(f"max_side={max_side} is too small; use at least {MIN_SIDE}")
-    if not hasattr(model, "encoding"):
-        raise ModelError(
-            "predict_depth: the model has no .encoding; load it with load_checkpoint or build it "
-            "with depthnb.models.build_model"
-        )
+    model_encoding(model, "predict_depth")
     device = next(model.parameters(), torch.empty(0)).device
-    was_training = model.training
-    model.eval()
     size = inference_size(height, width, max_side, upscale=bool(trained))
     batch = F.interpolate(
         pixels[None].to(device), size=size, mode="bilinear", align_corners=False, antialias=True
     ).clamp(0, 1)
-    if flip_tta:
-        batch = torch.cat([batch, batch.flip(-1)])
+    was_training = model.training
+    model.eval()
     try:
-        output = model(batch)
+        metres = predict_metres(model, batch, (height, width), flip_tta)
     finally:
         model.train(was_training)
-    if isinstance(output, dict):  # mask-and-depth models
-        output = output["depth"]
-    metres = model.encoding.decode(output.float())
-    if flip_tta:
-        metres = (metres[:1] + metres[1:].flip(-1)) / 2
-    metres = F.interpolate(metres, size=(height, width), mode="bilinear", align_corners=False)
     return metres[0, 0].cpu().numpy().astype(np.float32)
 
 
-def load_checkpoint(path: str | os.PathLike, map_location: str | torch.device = "cpu") -> nn.Module:
+def load_checkpoint(
+    path: str | os.PathLike, map_location: str | torch.device = "cpu"
+) -> DepthModel:
     """Rebuild a trained model from a depthnb checkpoint alone (``torch.load(weights_only=True)``).
 
     Returns the model in eval mode with its weights, ``.encoding`` from the checkpoint, and
@@ -188,5 +184,5 @@ def load_checkpoint(path: str | os.PathLike, map_location: str | torch.device = 
             f"{checkpoint['model_name']!r}: {error}"
         ) from error
     size = checkpoint.get("input_size")
-    model.input_size = tuple(int(v) for v in size) if size else None
+    model.input_size = (int(size[0]), int(size[1])) if size else None
     return model.to(map_location).eval()

@@ -5,6 +5,8 @@
 - :func:`cprofile_top`: Python's ``cProfile`` over a callable, the top ``pstats`` entries.
 - :func:`torch_profile_table`: ``torch.profiler``'s operator table (``key_averages().table``)
   sorted by self CPU time.
+- :func:`measure_throughput`: training images per second of a model on random images (the
+  ``bench`` command).
 
 >>> timing = time_steps(loader, step, n_steps=10)      # doctest: +SKIP
 >>> timing.summary()["data_ms"], timing.summary()["compute_ms"]  # doctest: +SKIP
@@ -12,17 +14,20 @@
 
 from __future__ import annotations
 
+import contextlib
 import cProfile
 import io
 import pstats
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 import torch
+from torch import nn
 
 from depthnb.errors import ConfigError
+from depthnb.runtime import synchronize
 
 
 @dataclass(frozen=True)
@@ -53,15 +58,6 @@ class StepTiming:
             "total_ms": 1000.0 * self.total_s / steps,
             "data_fraction": data / self.total_s if self.total_s > 0 else 0.0,
         }
-
-
-def synchronize(device: torch.device | str | None) -> None:
-    """Wait for queued GPU work on ``device`` (no-op on the CPU) so that a clock read is true."""
-    device = torch.device(device) if device is not None else None
-    if device is not None and device.type == "cuda":
-        torch.cuda.synchronize(device)
-    elif device is not None and device.type == "mps":
-        torch.mps.synchronize()
 
 
 def time_steps(
@@ -179,7 +175,8 @@ def cprofile_top(fn: Callable[[], Any], top: int = 15, sort: str = "tottime") ->
     stats = pstats.Stats(profiler, stream=buffer)
     stats.sort_stats(sort).print_stats(top)
     key = {"tottime": 2, "cumtime": 3, "ncalls": 1}[sort]
-    entries = sorted(stats.stats.items(), key=lambda item: item[1][key], reverse=True)[:top]
+    table = stats.stats  # type: ignore[attr-defined]  # pstats documents it, typeshed does not
+    entries = sorted(table.items(), key=lambda item: item[1][key], reverse=True)[:top]
     rows = [
         ProfileRow(
             function=name if file == "~" else f"{_short_path(file)}:{line}({name})",
@@ -189,7 +186,7 @@ def cprofile_top(fn: Callable[[], Any], top: int = 15, sort: str = "tottime") ->
         )
         for (file, line, name), (_, ncalls, tottime, cumtime, _) in entries
     ]
-    return CProfileReport(rows=rows, text=buffer.getvalue(), total_s=float(stats.total_tt))
+    return CProfileReport(rows=rows, text=buffer.getvalue(), total_s=float(stats.total_tt))  # type: ignore[attr-defined]
 
 
 @dataclass(frozen=True)
@@ -238,3 +235,63 @@ def torch_profile_table(
         for event in ordered
     ]
     return TorchProfileReport(table=table, rows=rows)
+
+
+def measure_throughput(
+    model: nn.Module,
+    batch_size: int = 8,
+    size: tuple[int, int] = (120, 160),
+    steps: int = 10,
+    warmup: int = 3,
+    device: torch.device | str = "cpu",
+    precision: str = "fp32",
+    channels_last: bool = False,
+    compile: bool = False,
+) -> dict[str, Any]:
+    """Training speed of a model on random images: forward, L1 loss, backward, Adam step.
+
+    Returns ``images_per_s``, ``step_ms``, ``peak_memory_mb`` (CUDA only, else ``None``) and the
+    ``precision`` actually used (``auto`` resolved).
+    """
+    from depthnb.runtime import resolve_precision
+
+    device = torch.device(device)
+    dtype = resolve_precision(precision, device)
+    memory_format = torch.channels_last if channels_last else torch.contiguous_format
+    model = model.to(device).to(memory_format=memory_format).train()
+    network = torch.compile(model) if compile else model
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-4)
+    scaler = torch.amp.GradScaler(device.type, enabled=dtype == torch.float16)
+    image = torch.rand(batch_size, 3, *size, device=device).contiguous(memory_format=memory_format)
+    autocast = (
+        torch.autocast(device.type, dtype=dtype) if dtype is not None else contextlib.nullcontext()
+    )
+    if device.type == "cuda":
+        torch.cuda.reset_peak_memory_stats(device)
+
+    def step() -> None:
+        with autocast:
+            pred = network(image)
+        loss = pred.float().abs().mean()
+        scaler.scale(loss).backward()
+        scaler.step(optimizer)
+        scaler.update()
+        optimizer.zero_grad(set_to_none=True)
+
+    for _ in range(warmup):
+        step()
+    synchronize(device)
+    start = time.perf_counter()
+    for _ in range(steps):
+        step()
+    synchronize(device)
+    seconds = (time.perf_counter() - start) / steps
+    peak = torch.cuda.max_memory_allocated(device) / 2**20 if device.type == "cuda" else None
+    name = {None: "fp32", torch.bfloat16: "bf16", torch.float16: "fp16"}[dtype]
+    return {
+        "images_per_s": batch_size / seconds,
+        "step_ms": 1000 * seconds,
+        "peak_memory_mb": peak,
+        "precision": name,
+        "channels_last": channels_last,
+    }

@@ -15,13 +15,13 @@ from __future__ import annotations
 
 import os
 import shutil
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from depthnb.errors import DataError, DepthnbError
+from depthnb.files import atomic_path
 from depthnb.viz.colors import colorize, depth_range
 
 SMOOTHING = (None, "ema", "ema_scale")
@@ -47,8 +47,8 @@ def read_frames(path: str | os.PathLike) -> np.ndarray:
             f"reading {path.suffix} video needs imageio: `pip install imageio[ffmpeg]`, or convert "
             "the clip to a GIF, or pass the frames as a (T,H,W,3) uint8 array."
         ) from None
-    frames = np.asarray(iio.imread(path))
-    return frames[..., :3] if frames.ndim == 4 else np.repeat(frames[..., None], 3, axis=-1)
+    pixels = np.asarray(iio.imread(path))
+    return pixels[..., :3] if pixels.ndim == 4 else np.repeat(pixels[..., None], 3, axis=-1)
 
 
 def _median_ratio(numerator: np.ndarray, denominator: np.ndarray) -> float:
@@ -196,14 +196,15 @@ def save_depth_video(
 
     path = Path(path)
     suffix = path.suffix.lower()
+    writer: animation.AbstractMovieWriter
     if suffix == ".gif":
-        writer = animation.PillowWriter(fps=fps)
+        writer = animation.PillowWriter(fps=fps)  # type: ignore[arg-type]  # any float rate works
     elif suffix == ".mp4":
         if shutil.which("ffmpeg") is None:
             raise DepthnbError(
                 f"saving {path} as MP4 needs ffmpeg (`apt install ffmpeg`); save a .gif instead."
             )
-        writer = animation.FFMpegWriter(fps=fps)
+        writer = animation.FFMpegWriter(fps=fps)  # type: ignore[arg-type]
     else:
         raise DepthnbError(f"{path}: save the depth video as .gif or .mp4.")
     tiles = depth_video_frames(frames, depths, cmap)
@@ -214,18 +215,11 @@ def save_depth_video(
     if title:
         figure.suptitle(title, y=0.99, fontsize=9)
     image = axes.imshow(tiles[0])
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=suffix, dir=path.parent)
-    os.close(handle)
     try:
-        with writer.saving(figure, temporary, dpi=100):
+        with atomic_path(path) as temporary, writer.saving(figure, str(temporary), dpi=100):
             for tile in tiles:
                 image.set_data(tile)
                 writer.grab_frame()
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
     finally:
         plt.close(figure)
     return path

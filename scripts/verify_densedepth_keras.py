@@ -35,6 +35,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -48,6 +49,26 @@ def parse_size(text: str) -> tuple[int, int]:
     if height % 32 or width % 32:
         raise argparse.ArgumentTypeError(f"{text}: Keras's DenseDepth needs multiples of 32")
     return height, width
+
+
+def randomise(model: Any, keras: Any, rng: np.random.Generator) -> None:
+    """Random weights and BatchNorm statistics (not Keras's initialisation) for every layer."""
+    for layer in model.layers:
+        if isinstance(layer, keras.layers.BatchNormalization):
+            n = layer.gamma.shape[0]
+            layer.set_weights(
+                [
+                    rng.uniform(0.5, 1.5, n),  # gamma
+                    rng.normal(0.0, 0.2, n),  # beta
+                    rng.normal(0.0, 0.5, n),  # moving_mean
+                    rng.uniform(0.3, 2.0, n),  # moving_variance
+                ]
+            )
+        elif isinstance(layer, keras.layers.Conv2D):
+            kernel, *bias = layer.get_weights()
+            fan_in = np.prod(kernel.shape[:3])
+            kernel = rng.normal(0.0, np.sqrt(2.0 / fan_in), kernel.shape)
+            layer.set_weights([kernel] + [rng.normal(0.0, 0.1, b.shape) for b in bias])
 
 
 def keras_phase(
@@ -108,22 +129,7 @@ def keras_phase(
 
     rng = np.random.default_rng(seed)
     model = create_model(aligned=True)
-    for layer in model.layers:  # random weights and BatchNorm statistics, not Keras's init
-        if isinstance(layer, keras.layers.BatchNormalization):
-            n = layer.gamma.shape[0]
-            layer.set_weights(
-                [
-                    rng.uniform(0.5, 1.5, n),  # gamma
-                    rng.normal(0.0, 0.2, n),  # beta
-                    rng.normal(0.0, 0.5, n),  # moving_mean
-                    rng.uniform(0.3, 2.0, n),  # moving_variance
-                ]
-            )
-        elif isinstance(layer, keras.layers.Conv2D):
-            kernel, *bias = layer.get_weights()
-            fan_in = np.prod(kernel.shape[:3])
-            kernel = rng.normal(0.0, np.sqrt(2.0 / fan_in), kernel.shape)
-            layer.set_weights([kernel] + [rng.normal(0.0, 0.1, b.shape) for b in bias])
+    randomise(model, keras, rng)
     out.mkdir(parents=True, exist_ok=True)
     if keras_module == "tf_keras":
         model.save(out / "densedepth.h5", save_format="h5")

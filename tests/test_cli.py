@@ -117,17 +117,6 @@ def test_config_file_then_flags_override_the_main_job(tmp_path):
     assert other["model_args"] == {}
 
 
-def test_main_job_is_the_synthetic_unet_recipe():
-    from depthnb.train import SYNTHETIC_UNET
-
-    assert MAIN_JOB["model_args"]["filters"] == SYNTHETIC_UNET["filters"]
-    assert MAIN_JOB["train_scenes"] == SYNTHETIC_UNET["scenes"]
-    renamed = {"batch_size": "batch"}
-    for key, value in SYNTHETIC_UNET.items():
-        if key not in ("filters", "scenes"):
-            assert MAIN_JOB[renamed.get(key, key)] == value, key
-
-
 def test_module_entry_point_prints_help():
     out = subprocess.run(
         [sys.executable, "-m", "depthnb", "--help"], capture_output=True, text=True
@@ -160,3 +149,31 @@ def test_train_on_a_real_dataset_through_the_decode_once_cache(tmp_path, monkeyp
     meta = json.loads((tmp_path / "data" / "cache" / "nyu-train-32x48" / "meta.json").read_text())
     assert meta["length"] == 4 and meta["size"] == [32, 48]
     assert (out / "best.pt").is_file() and "2 held-out" in capsys.readouterr().out
+
+
+def test_every_training_setting_is_a_flag_and_a_config_key(tmp_path):
+    from dataclasses import fields
+
+    from depthnb.train import TrainConfig
+
+    parser = build_parser()
+    train = parser._subparsers._group_actions[0].choices["train"]
+    flags = {option for action in train._actions for option in action.option_strings}
+    for field in fields(TrainConfig):
+        assert "--" + field.name.replace("_", "-") in flags, field.name
+        assert field.name in MAIN_JOB
+    config = tmp_path / "config.json"
+    config.write_text(json.dumps({"batch_size": 3, "schedule": "step", "step_epochs": 4}))
+    settings = resolve_settings(
+        parser.parse_args(["train", "--config", str(config), "--gamma", "0.5", "--no-augment"])
+    )
+    assert settings["batch_size"] == 3 and settings["schedule"] == "step"
+    assert settings["step_epochs"] == 4 and settings["gamma"] == 0.5 and not settings["augment"]
+    plateau = resolve_settings(
+        parser.parse_args(["train", "--schedule", "plateau", "--patience", "1", "--batch", "5"])
+    )
+    assert plateau["patience"] == 1 and plateau["batch_size"] == 5
+    unclipped = resolve_settings(parser.parse_args(["train", "--clip-grad", "none"]))
+    assert unclipped["clip_grad_norm"] is None
+    helps = {action.dest: action.help for action in train._actions}
+    assert "momentum" in helps["momentum"].lower() and helps["log_every"]

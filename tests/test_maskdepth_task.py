@@ -1,4 +1,5 @@
-"""The fg/bg mask-and-depth task: its input, loss, metrics, training loop and the seed's counts."""
+"""The fg/bg mask-and-depth task: its input, loss, metrics, training by the one Trainer (with
+checkpoints and resume) and the seed's counts."""
 
 import pytest
 import torch
@@ -10,15 +11,17 @@ from depthnb.encodings import get_encoding
 from depthnb.errors import ConfigError, DataError
 from depthnb.losses import maskdepth_loss
 from depthnb.maskdepth_task import (
+    MASKDEPTH_SEED,
     SEED_PARAMETERS,
     MaskDepthTask,
+    collect_predictions,
     evaluate_maskdepth,
-    module_macs,
+    maskdepth_trainer,
     seed_counts,
     stack_inputs,
-    train_maskdepth,
 )
-from depthnb.models import build_model, count_macs
+from depthnb.models import build_model, count_macs, macs_by_module
+from depthnb.train import TrainConfig
 
 
 def _batch(b: int = 2, size: int = 32, seed: int = 0) -> dict[str, torch.Tensor]:
@@ -80,33 +83,64 @@ def test_loss_is_the_seeds_and_matches_the_package():
 def test_loss_decreases_on_a_tiny_dataset(tiny_fgbg):
     torch.manual_seed(0)
     model = build_model("maskdepth", filters=(8, 16, 32, 32, 32))
-    loader = DataLoader(tiny_fgbg, batch_size=4, shuffle=False)
-    history = train_maskdepth(model, loader, epochs=6, lr=0.05, step_size=100)
-    losses = history.series("loss")
+    trainer = maskdepth_trainer(
+        model, tiny_fgbg, epochs=6, batch_size=4, lr=0.05, step_epochs=100, log_every=1
+    )
+    trainer.fit()
+    losses = [row["loss"] for row in trainer.steps]
     assert len(losses) == 12 and all(torch.isfinite(torch.tensor(losses)))
     assert sum(losses[-2:]) < 0.8 * sum(losses[:2])
-    row = history.steps[0]
-    assert {
-        "epoch",
-        "step",
-        "lr",
-        "loss",
-        "mask_bce",
-        "depth_ssim_loss",
-        "data_ms",
-        "compute_ms",
-    } <= set(row)
-    assert row["data_ms"] >= 0 and row["compute_ms"] > 0
+    row = trainer.steps[0]
+    assert {"epoch", "step", "lr", "loss", "mask_bce", "depth_ssim_loss"} <= set(row)
+    assert row["loss"] == pytest.approx(2 * row["mask_bce"] + row["depth_ssim_loss"], rel=1e-5)
+    record = trainer.history[-1]
+    assert {"train_loss", "train_mask_bce", "train_depth_ssim_loss"} <= set(record)
 
 
 def test_recipe_steps_the_learning_rate_by_epoch(tiny_fgbg):
     model = build_model("maskdepth", filters=(4, 4, 4, 4, 4))
-    loader = DataLoader(tiny_fgbg, batch_size=8)
-    history = train_maskdepth(model, loader, epochs=3, val_loader=loader, step_size=2)
-    assert history.series("lr") == pytest.approx([0.01, 0.01, 0.001])
-    assert {"iou", "abs_rel", "delta1", "train_loss"} <= set(history.epochs[-1])
-    with pytest.raises(ConfigError, match="batch_size"):
-        train_maskdepth(model, loader, epochs=1, batch_size=100)
+    trainer = maskdepth_trainer(
+        model, tiny_fgbg, tiny_fgbg, epochs=3, batch_size=8, step_epochs=2, log_every=1
+    )
+    assert trainer.config.optimizer == "sgd" and trainer.config.momentum == 0.9
+    history = trainer.fit()
+    assert [row["lr"] for row in trainer.steps] == pytest.approx([0.01, 0.01, 0.001])
+    assert {"iou", "abs_rel", "delta1", "train_loss", "val_loss", "val_mask_bce"} <= set(
+        history[-1]
+    )
+    assert trainer.monitor == "iou"
+    with pytest.raises(ConfigError, match="batch_sise"):
+        maskdepth_trainer(model, tiny_fgbg, epochs=1, batch_sise=100)
+    assert TrainConfig.from_dict(MASKDEPTH_SEED).schedule == "step"
+
+
+def test_checkpoints_and_resume_continue_exactly(tiny_fgbg, tmp_path):
+    def trainer(out, **settings):
+        torch.manual_seed(0)
+        model = build_model("maskdepth", filters=(4, 4, 4, 4, 4))
+        return maskdepth_trainer(
+            model, tiny_fgbg, tiny_fgbg, epochs=3, batch_size=4, out_dir=str(out), **settings
+        )
+
+    whole = trainer(tmp_path / "whole")
+    whole.fit()
+    stopped = trainer(tmp_path / "stopped")
+    stopped.fit(until_epoch=2)
+    assert (tmp_path / "stopped" / "best.pt").is_file()
+    resumed = trainer(tmp_path / "resumed").resume(tmp_path / "stopped" / "last.pt")
+    assert resumed.epoch == 2 and resumed.step == 4
+    resumed.fit()
+    for key, value in whole.model.state_dict().items():
+        torch.testing.assert_close(resumed.model.state_dict()[key], value, msg=key)
+    assert resumed.history[-1]["iou"] == pytest.approx(whole.history[-1]["iou"])
+    from depthnb.predict import load_checkpoint
+
+    loaded = load_checkpoint(tmp_path / "whole" / "last.pt")
+    loader = DataLoader(tiny_fgbg, batch_size=4)
+    again = evaluate_maskdepth(loaded, loader)
+    assert again["iou"] == pytest.approx(whole.history[-1]["iou"], abs=1e-9)
+    kept = collect_predictions(loaded, loader)
+    assert kept["mask_probability"].shape == kept["mask"].shape == (8, 1, 32, 32)
 
 
 class FixedOutputs(nn.Module):
@@ -154,5 +188,6 @@ def test_seed_counts_explain_the_double_counted_decoder():
     assert counts["seed_parameters"] == counts["parameters"] + counts["decoder_parameters"]
     assert counts["seed_parameters"] == pytest.approx(SEED_PARAMETERS, rel=0.02)
     assert counts["seed_macs"] == counts["macs"] + counts["decoder_macs"]
-    per_child = module_macs(model, (1, 2, 160, 160))
-    assert sum(per_child.values()) == counts["macs"] == count_macs(model, (1, 2, 160, 160))
+    per_child = macs_by_module(model, (1, 2, 160, 160))
+    total = per_child.pop("total")
+    assert sum(per_child.values()) == counts["macs"] == total == count_macs(model, (1, 2, 160, 160))

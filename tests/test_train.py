@@ -1,5 +1,5 @@
 """The Trainer: it learns, its settings are checked, its schedules have their shapes,
-gradient accumulation equals a bigger batch, and batch-level augmentation does what it says."""
+gradient accumulation equals a bigger batch (batch augmentation: tests/test_augment.py)."""
 
 import math
 import time
@@ -11,7 +11,6 @@ from torch import nn
 from depthnb import ConfigError, ModelError
 from depthnb.data import SyntheticRooms
 from depthnb.encodings import get_encoding
-from depthnb.gpu_augment import BatchAugment
 from depthnb.models import build_model
 from depthnb.train import (
     InMemoryDataset,
@@ -164,47 +163,6 @@ def test_in_memory_dataset_returns_the_same_samples():
     for index in range(3):
         for key, value in source[index].items():
             torch.testing.assert_close(memory[index][key], value, atol=1e-6, rtol=0)
-
-
-def test_batch_augment_flips_permutes_and_jitters():
-    generator = torch.Generator().manual_seed(0)
-    image = torch.rand(6, 3, 4, 5, generator=generator)
-    batch = {
-        "image": image,
-        "depth": image[:, :1] + 1,
-        "valid": image[:, :1] > 0.5,
-        "intrinsics": torch.tensor([[10.0, 10.0, 1.0, 2.0]]).repeat(6, 1),
-    }
-    flipped = BatchAugment(flip=1.0, permute_channels=0.0)(batch, generator)
-    assert torch.equal(flipped["image"], image.flip(-1)) and torch.equal(
-        flipped["valid"], batch["valid"].flip(-1)
-    )
-    assert torch.equal(flipped["intrinsics"][:, 2], torch.full((6,), 5 - 1 - 1.0))
-    permuted = BatchAugment(flip=0.0, permute_channels=1.0)(batch, generator)["image"]
-    assert torch.equal(permuted.sort(dim=1).values, image.sort(dim=1).values)
-    assert not torch.equal(permuted, image)
-    mixed = BatchAugment(flip=0.5, permute_channels=0.0)(batch, torch.Generator().manual_seed(1))
-    chosen = mixed["intrinsics"][:, 2] != batch["intrinsics"][:, 2]
-    assert 0 < int(chosen.sum()) < 6, "seed 1 flips some samples, not all"
-    for index, was_flipped in enumerate(chosen.tolist()):
-        expected = image[index].flip(-1) if was_flipped else image[index]
-        assert torch.equal(mixed["image"][index], expected)
-        assert torch.equal(mixed["depth"][index], expected[:1] + 1)
-    untouched = BatchAugment(flip=0.0, permute_channels=0.0)(batch, generator)
-    assert untouched["image"] is image
-    jittered = BatchAugment(
-        flip=0.0, permute_channels=0.0, brightness=0.5, contrast=0.5, saturation=0.5
-    )
-    out = jittered(batch, torch.Generator().manual_seed(1))["image"]
-    again = jittered(batch, torch.Generator().manual_seed(1))["image"]
-    assert (
-        torch.equal(out, again)
-        and out.min() >= 0
-        and out.max() <= 1
-        and not torch.equal(out, image)
-    )
-    with pytest.raises(ConfigError, match="probability"):
-        BatchAugment(flip=1.5)
 
 
 @pytest.mark.filterwarnings("ignore:tensorboard is not installed")

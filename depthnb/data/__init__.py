@@ -1,8 +1,9 @@
 """Datasets, transforms, downloads and the decode-once cache.
 
-Every dataset yields the sample of DESIGN.md: a dict with ``image`` (3,H,W) float32 in [0,1],
-``depth`` (1,H,W) float32 metres (0 = unknown), ``valid`` (1,H,W) bool, ``intrinsics`` (4,)
-float32 fx, fy, cx, cy, and for the fg/bg lessons ``mask`` (1,H,W) and ``background`` (3,H,W).
+Every dataset yields the sample of :mod:`depthnb.data.sample`: a dict with ``image`` (3,H,W)
+float32 in [0,1], ``depth`` (1,H,W) float32 metres (0 = unknown), ``valid`` (1,H,W) bool,
+``intrinsics`` (4,) float32 fx, fy, cx, cy, and for the fg/bg lessons ``mask`` (1,H,W) and
+``background`` (3,H,W).
 
 Names are imported from their modules on first use.
 """
@@ -36,21 +37,30 @@ _NAMES = {
     "safe_extract": "download",
     "fetch_remote": "download",
     "RemoteFile": "download",
-    # cache.py
+    # cache.py, memory.py: decoded once, on disk or in memory
     "DepthCache": "cache",
     "build_cache": "cache",
-    "to_float": "cache",
+    "InMemoryDataset": "memory",
+    "median_depth": "memory",
+    # sample.py: the sample's keys and checks; augment.py: batch augmentation
+    "check_sample": "sample",
+    "to_float": "sample",
+    "BatchAugment": "augment",
 }
 _SUBMODULES = {
-    "synthetic",
+    "augment",
+    "cache",
+    "colour",
+    "diode",
+    "download",
+    "fgbg",
+    "io",
+    "memory",
     "nyu",
     "nyu_eigen",
-    "diode",
-    "fgbg",
-    "download",
-    "cache",
+    "sample",
+    "synthetic",
     "transforms",
-    "io",
 }
 
 __all__ = sorted(_NAMES) + sorted(_SUBMODULES)

@@ -25,8 +25,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
-import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -35,8 +33,10 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset
 
-from depthnb.data.transforms import check_sample, resize
+from depthnb.data.sample import check_sample, to_float
+from depthnb.data.transforms import resize
 from depthnb.errors import DataError
+from depthnb.files import atomic_path
 
 FORMAT = "depthnb-cache"
 VERSION = 1
@@ -50,14 +50,15 @@ __all__ = ["DepthCache", "build_cache"]
 
 def _layout(key: str, length: int, height: int, width: int) -> tuple[np.dtype, tuple[int, ...]]:
     """dtype and shape of one cached array."""
-    return {
+    layouts: dict[str, tuple[np.dtype, tuple[int, ...]]] = {
         "image": (np.dtype(np.uint8), (length, height, width, 3)),
         "depth": (np.dtype(np.float16), (length, height, width)),
         "valid": (np.dtype(np.bool_), (length, height, width)),
         "intrinsics": (np.dtype(np.float32), (length, 4)),
         "mask": (np.dtype(np.uint8), (length, height, width)),
         "background": (np.dtype(np.uint8), (length, height, width, 3)),
-    }[key]
+    }
+    return layouts[key]
 
 
 class DepthCache(Dataset):
@@ -70,12 +71,13 @@ class DepthCache(Dataset):
         raw: deliver the stored types instead: ``image``/``background`` uint8 (3,H,W) and
             ``depth`` float16 (1,H,W), a quarter and a half of the bytes. Worker processes then
             hand the main process far less to copy; :func:`to_float` converts the collated batch
-            on the training device, where batch augmentation (``depthnb.gpu_augment``) follows.
+            on the training device, where batch augmentation (``depthnb.data.augment``) follows.
 
-    Each item is the sample of DESIGN.md: ``image`` (3,H,W) float32 in [0,1], ``depth`` (1,H,W)
-    float32 metres, ``valid`` (1,H,W) bool, ``intrinsics`` (4,) float32, and ``mask`` (1,H,W) and
-    ``background`` (3,H,W) float32 when the source had them. Pickling (for ``DataLoader`` workers)
-    copies only the path and the metadata; each worker opens its own memory maps on first use.
+    Each item is the sample of :mod:`depthnb.data.sample`: ``image`` (3,H,W) float32 in [0,1],
+    ``depth`` (1,H,W) float32 metres, ``valid`` (1,H,W) bool, ``intrinsics`` (4,) float32, and
+    ``mask`` (1,H,W) and ``background`` (3,H,W) float32 when the source had them. Pickling (for
+    ``DataLoader`` workers) copies only the path and the metadata; each worker opens its own
+    memory maps on first use.
 
     Raises:
         DataError: if the folder is not a complete cache of this format and version.
@@ -91,7 +93,7 @@ class DepthCache(Dataset):
             raise DataError(
                 "DepthCache: raw=True delivers uint8 images, which the per-sample transforms do "
                 "not take; convert batches with to_float() and augment them with "
-                "depthnb.gpu_augment.BatchAugment instead"
+                "depthnb.data.augment.BatchAugment instead"
             )
         self.path = Path(path)
         self.transform = transform
@@ -148,28 +150,6 @@ def _channels_first(image: np.ndarray) -> torch.Tensor:
     return torch.from_numpy(np.array(image)).permute(2, 0, 1).contiguous()
 
 
-def to_float(
-    batch: dict[str, torch.Tensor], device: torch.device | str | None = None
-) -> dict[str, torch.Tensor]:
-    """A raw sample or collated batch of a :class:`DepthCache` as the float sample of DESIGN.md.
-
-    ``image``/``background`` uint8 (...,3,H,W) -> float32 in [0,1]; ``depth`` float16 -> float32
-    metres; ``mask`` uint8 -> float32 {0,1}; ``valid`` and ``intrinsics`` unchanged. Moved to
-    ``device`` first (non-blocking from pinned memory), so the conversion runs there. Tensors that
-    are already float pass through, so converting twice changes nothing.
-    """
-    out = {}
-    for key, value in batch.items():
-        if device is not None:
-            value = value.to(device, non_blocking=True)
-        if key in ("image", "background") and value.dtype == torch.uint8:
-            value = value.float().div_(255.0)
-        elif key in ("depth", "mask") and value.dtype != torch.float32:
-            value = value.float()
-        out[key] = value
-    return out
-
-
 def _read_meta(path: Path) -> dict[str, Any]:
     """Read and check ``meta.json`` and the arrays' headers; raise DataError if anything is off."""
     meta_path = path / "meta.json"
@@ -219,7 +199,7 @@ def _read_meta(path: Path) -> dict[str, Any]:
 class _Resized(Dataset):
     """A dataset's samples resized to ``size`` (nearest depth), as numpy arrays in cache layout."""
 
-    def __init__(self, dataset: Dataset, size: tuple[int, int]):
+    def __init__(self, dataset: Any, size: tuple[int, int]):
         self.dataset = dataset
         self.size = size
 
@@ -259,11 +239,16 @@ def _unchanged(item: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     return item
 
 
-def _iterate(dataset: Dataset, num_workers: int) -> Iterator[dict[str, np.ndarray]]:
+def _iterate(dataset: Any, num_workers: int) -> Iterator[dict[str, np.ndarray]]:
     """The items of ``dataset`` in order, decoded by ``num_workers`` processes (0: here)."""
     if num_workers == 0:
         return (dataset[i] for i in range(len(dataset)))
-    loader = DataLoader(dataset, batch_size=None, num_workers=num_workers, collate_fn=_unchanged)
+    loader = DataLoader(
+        dataset,
+        batch_size=None,
+        num_workers=num_workers,
+        collate_fn=_unchanged,  # type: ignore[arg-type]  # unbatched: one item, not a list
+    )
     return iter(loader)
 
 
@@ -280,8 +265,8 @@ def build_cache(
     """Decode ``dataset`` once, resize every sample to ``size`` and store it under ``path``.
 
     Args:
-        dataset: any dataset yielding the DESIGN.md sample (no random transform on it: the cache
-            would freeze one draw of the augmentation).
+        dataset: any dataset yielding the sample of :mod:`depthnb.data.sample` (no random
+            transform on it: the cache would freeze one draw of the augmentation).
         path: the cache folder, e.g. ``cfg.data_dir / "cache" / "nyu-train-240x320"``.
         size: (H, W) training resolution, pixels. Depth is resized with nearest neighbour.
         num_workers: processes decoding in parallel (0: this process).
@@ -306,7 +291,7 @@ def build_cache(
     if height < 1 or width < 1:
         raise DataError(f"cache size must be (H, W) in pixels, both >= 1, got {tuple(size)}")
     source = source if source is not None else type(dataset).__name__
-    length = len(dataset)
+    length = len(dataset)  # type: ignore[arg-type]  # a map-style dataset has a length
     if length == 0:
         raise DataError(f"cannot cache an empty dataset ({source}) into {path}")
     if path.exists() and not overwrite:
@@ -324,19 +309,9 @@ def build_cache(
                 )
             return cache
 
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.parent / f".{path.name}.tmp-{os.getpid()}-{uuid.uuid4().hex[:8]}"
-    temporary.mkdir()
-    try:
+    with atomic_path(path) as temporary:
+        temporary.mkdir()
         _write(_Resized(dataset, (height, width)), temporary, num_workers, progress, source)
-        if path.exists():
-            trash = path.parent / f".{path.name}.old-{uuid.uuid4().hex[:8]}"
-            path.rename(trash)
-            shutil.rmtree(trash)
-        temporary.rename(path)
-    finally:
-        if temporary.exists():
-            shutil.rmtree(temporary)
     return DepthCache(path, transform)
 
 
@@ -346,7 +321,7 @@ def _write(resized: _Resized, folder: Path, num_workers: int, progress: bool, so
 
     length = len(resized)
     height, width = resized.size
-    arrays: dict[str, np.ndarray] = {}
+    arrays: dict[str, np.memmap] = {}
     items = _iterate(resized, num_workers)
     bar = tqdm(
         items, total=length, desc=f"caching {source} at {height}x{width}", disable=not progress

@@ -53,19 +53,18 @@ def _parse_content_range_start(value: str | None) -> int | None:
         return None
 
 
-def _transfer(url: str, part: Path, timeout: float, progress: bool, label: str) -> None:
-    """One attempt: append what the server sends to ``part``, resuming from its current size.
+def _open(url: str, part: Path, have: int, timeout: float) -> Any:
+    """Open ``url``, asking for the bytes from ``have`` on when ``part`` holds that many.
 
     Raises:
-        _Retry: the connection broke, timed out, or ended short; ``part`` keeps what arrived.
+        _Retry: a failure worth another attempt (timeouts, resets, 408/429/5xx, a 416 resume).
         DownloadError: a failure that retrying cannot fix (404, refused connection, unknown host).
     """
-    have = part.stat().st_size if part.exists() else 0
     request = urllib.request.Request(url, headers={"User-Agent": USER_AGENT})
     if have:
         request.add_header("Range", f"bytes={have}-")
     try:
-        response = urllib.request.urlopen(request, timeout=timeout)
+        return urllib.request.urlopen(request, timeout=timeout)
     except urllib.error.HTTPError as error:
         if error.code == 416 and have:
             part.unlink()  # what we hold is not a prefix the server recognises: start over
@@ -85,6 +84,17 @@ def _transfer(url: str, part: Path, timeout: float, progress: bool, label: str) 
         ) from error
     except (OSError, http.client.HTTPException) as error:
         raise _Retry(str(error) or type(error).__name__) from error
+
+
+def _transfer(url: str, part: Path, timeout: float, progress: bool, label: str) -> None:
+    """One attempt: append what the server sends to ``part``, resuming from its current size.
+
+    Raises:
+        _Retry: the connection broke, timed out, or ended short; ``part`` keeps what arrived.
+        DownloadError: a failure that retrying cannot fix (404, refused connection, unknown host).
+    """
+    have = part.stat().st_size if part.exists() else 0
+    response = _open(url, part, have, timeout)
     with response:
         if have and response.status == 206:
             start = _parse_content_range_start(response.headers.get("Content-Range"))
@@ -241,7 +251,7 @@ def safe_extract(archive: PathLike, target: PathLike) -> Path:
                         f"extract. Delete the archive."
                     )
             # Python >= 3.12 also has the "data" filter, which refuses the same members again.
-            safe = {"filter": "data"} if hasattr(tarfile, "data_filter") else {}
+            safe: dict[str, Any] = {"filter": "data"} if hasattr(tarfile, "data_filter") else {}
             tar.extractall(target, members=members, **safe)
     except (tarfile.TarError, zipfile.BadZipFile, EOFError, OSError) as error:
         raise DataError(

@@ -20,9 +20,7 @@ else NYU's camera scaled to the image size is assumed.
 from __future__ import annotations
 
 import json
-import os
 import re
-import shutil
 from pathlib import Path
 
 import numpy as np
@@ -41,6 +39,7 @@ from depthnb.data.io import (
 from depthnb.data.nyu import NYU_INTRINSICS, NYU_SIZE
 from depthnb.data.synthetic import render_room
 from depthnb.errors import DataError
+from depthnb.files import atomic_path
 
 FOLDERS = ("bg_jpg", "fg_bg_jpg", "mask_black_jpg", "depth_fg_bg_jpg")
 META_FILE = "fgbg_meta.json"
@@ -195,15 +194,12 @@ def write_fgbg_dataset(
             f"{root}: already exists and was not written by write_fgbg_dataset with {params}; "
             f"delete it or choose another folder."
         )
-    root.parent.mkdir(parents=True, exist_ok=True)
-    tmp = root.with_name(f".{root.name}.tmp-{os.getpid()}")
-    shutil.rmtree(tmp, ignore_errors=True)
-    try:
+    with atomic_path(root) as tmp:
         for folder in FOLDERS:
             (tmp / folder).mkdir(parents=True)
         intrinsics = {}
         for i in range(n_scenes):
-            scene = render_room(seed, tuple(size), index=i)
+            scene = render_room(seed, (int(size[0]), int(size[1])), index=i)
             bg, name = f"bg_{i + 1:03d}", f"bg_{i + 1:03d}_fg_{i + 1:03d}_01"
             values = np.clip(np.round(scene["depth"] / max_depth * 255.0), 1, 255).astype(np.uint8)
             Image.fromarray(scene["background"]).save(tmp / "bg_jpg" / f"{bg}.jpg", quality=95)
@@ -220,7 +216,4 @@ def write_fgbg_dataset(
             "params": params,
         }
         (tmp / META_FILE).write_text(json.dumps(meta, indent=1))
-        os.replace(tmp, root)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
     return root

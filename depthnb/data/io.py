@@ -10,7 +10,7 @@ import io
 import os
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, Union
+from typing import Any
 
 import numpy as np
 import torch
@@ -18,10 +18,10 @@ from PIL import Image, UnidentifiedImageError
 
 from depthnb.errors import DataError
 
-Source = Union[str, Path, bytes]
+Source = str | Path | bytes
 """A file path, or the bytes of a file read from an archive."""
 
-PathLike = Union[str, Path]
+PathLike = str | Path
 """A file or folder path."""
 
 Transform = Callable[[dict], dict]
@@ -98,7 +98,7 @@ def scale_intrinsics(
         fy' = fy * sy            cy' = (cy + 0.5) * sy - 0.5
 
     This is exact for resampling that maps pixel centres this way (PIL, ``F.interpolate`` with
-    ``align_corners=False``). REFERENCE.md's shorter rule ``cx' = cx * sx`` differs by
+    ``align_corners=False``). The shorter rule ``cx' = cx * sx`` often quoted differs by
     ``0.5 * (sx - 1)`` pixels (a quarter pixel when halving): it treats ``u = 0`` as the image's
     left edge, which the flip rule does not, and shifts back-projected points by that much.
     """
@@ -111,11 +111,11 @@ def make_sample(
     image: np.ndarray,
     depth: np.ndarray,
     valid: np.ndarray,
-    intrinsics: Sequence[float],
+    intrinsics: Sequence[float] | np.ndarray,
     mask: np.ndarray | None = None,
     background: np.ndarray | None = None,
 ) -> dict[str, torch.Tensor]:
-    """Numpy arrays -> the DESIGN.md sample of tensors.
+    """Numpy arrays -> the sample of tensors (:mod:`depthnb.data.sample`).
 
     Args:
         image: uint8 (H,W,3) RGB.

@@ -164,7 +164,7 @@ class NYUEigenTest(Dataset):
         self._count = rgb.shape[0]
         self.image_size: tuple[int, int] = (rgb.shape[1], rgb.shape[2])
         self._arrays = PerProcessHandle(functools.partial(_open_both, rgb, depth))
-        self.intrinsics = scale_intrinsics(NYU_INTRINSICS, NYU_SIZE, rgb.shape[1:3])
+        self.intrinsics = scale_intrinsics(NYU_INTRINSICS, NYU_SIZE, self.image_size)
 
     def _check_shapes(self, rgb: _Member, depth: _Member) -> None:
         if len(rgb.shape) != 4 or rgb.shape[3] != 3 or rgb.dtype != np.uint8:

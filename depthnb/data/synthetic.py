@@ -27,8 +27,9 @@ import colorsys
 import math
 import random
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
+from typing import Any
 
 import numpy as np
 import torch
@@ -166,7 +167,8 @@ def _camera(position: tuple[float, float, float], yaw: float, pitch: float, roll
     down = np.cross(forward, right)
     cr, sr = math.cos(roll), math.sin(roll)
     right, down = cr * right + sr * down, -sr * right + cr * down
-    return _Camera(tuple(float(p) for p in position), np.stack([right, down, forward], axis=1))
+    place = (float(position[0]), float(position[1]), float(position[2]))
+    return _Camera(place, np.stack([right, down, forward], axis=1))
 
 
 def _color(rng: random.Random, sat: tuple[float, float], val: tuple[float, float]) -> tuple:
@@ -205,7 +207,7 @@ def _floor_material(rng: random.Random) -> _Material:
         a = colorsys.hsv_to_rgb(
             rng.uniform(0.05, 0.11), rng.uniform(0.35, 0.7), rng.uniform(0.35, 0.85)
         )
-        a = tuple(c * c for c in a)
+        a = (a[0] * a[0], a[1] * a[1], a[2] * a[2])
         return _Material(kind, a, _shade_of(a, 0.45), rng.uniform(0.1, 0.22), 0.006)
     a = _color(rng, (0.0, 0.35), (0.35, 0.9))
     b = (
@@ -310,120 +312,162 @@ def _free_spot(
     return None
 
 
-def _furnish(rng: random.Random, room: tuple[float, float, float], layout: _Layout) -> list:
-    """Furniture-like objects for a room of (width, length, height) m, clear of the camera."""
+@dataclass
+class _Furnishing:
+    """What placing furniture in one room needs: the generator, the room, the layout, and the
+    objects and footprints placed so far."""
 
-    def mat() -> _Material:  # plain is listed twice: drawn twice as often
+    rng: random.Random
+    room: tuple[float, float, float]
+    layout: _Layout
+    objects: list[_Object] = field(default_factory=list)
+    taken: list[tuple[float, float, float, float]] = field(default_factory=list)
+
+    def mat(self) -> _Material:  # plain is listed twice: drawn twice as often
+        """A material for one object."""
         return _material(
-            rng, (_PLAIN, _STRIPES, _CHECKER, _GRID, _RINGS, _PLAIN), (0.2, 0.9), (0.25, 0.95)
+            self.rng, (_PLAIN, _STRIPES, _CHECKER, _GRID, _RINGS, _PLAIN), (0.2, 0.9), (0.25, 0.95)
         )
 
-    objects: list[_Object] = []
-    taken: list[tuple[float, float, float, float]] = []
-    floor = room[:2]
+    def spot(
+        self, half: tuple[float, ...], against_wall: bool
+    ) -> tuple[float, float, float] | None:
+        """A free (x, y, yaw) for a footprint of half sizes ``half[:2]`` (:func:`_free_spot`)."""
+        footprint = (half[0], half[1])
+        return _free_spot(
+            self.rng, self.room[:2], footprint, self.taken, self.layout, against_wall=against_wall
+        )
 
-    def small_on_top(x: float, y: float, yaw: float, top: float, half: tuple[float, float]) -> None:
+    def small_on_top(
+        self, x: float, y: float, yaw: float, top: float, half: tuple[float, float]
+    ) -> None:
         """Stack a small box, sphere or cylinder on a surface at height ``top`` m, inside the
         surface's footprint: centre (x, y), half sizes ``half`` (m), turned by ``yaw``."""
-        kind = rng.randrange(3)
-        size = rng.uniform(0.05, 0.15)
+        kind = self.rng.randrange(3)
+        size = self.rng.uniform(0.05, 0.15)
         reach_x, reach_y = half[0] - 1.45 * size, half[1] - 1.45 * size
         if min(reach_x, reach_y) < 0:
             return
-        lx, ly = rng.uniform(-reach_x, reach_x), rng.uniform(-reach_y, reach_y)
+        lx, ly = self.rng.uniform(-reach_x, reach_x), self.rng.uniform(-reach_y, reach_y)
         c, s = math.cos(yaw), math.sin(yaw)
         cx, cy = x + c * lx - s * ly, y + s * lx + c * ly
         if kind == 0:
-            box = (size, size * rng.uniform(0.5, 1.0), rng.uniform(0.04, 0.2))
-            objects.append(_Box((cx, cy, top + box[2]), box, rng.uniform(0, math.pi), mat(), top))
+            box = (size, size * self.rng.uniform(0.5, 1.0), self.rng.uniform(0.04, 0.2))
+            self.objects.append(
+                _Box((cx, cy, top + box[2]), box, self.rng.uniform(0, math.pi), self.mat(), top)
+            )
         elif kind == 1:
-            objects.append(_Sphere((cx, cy, top + size), size, mat(), top))
+            self.objects.append(_Sphere((cx, cy, top + size), size, self.mat(), top))
         else:
-            objects.append(
-                _Cylinder((cx, cy), top, top + rng.uniform(0.08, 0.4), size * 0.8, mat(), top)
+            self.objects.append(
+                _Cylinder(
+                    (cx, cy), top, top + self.rng.uniform(0.08, 0.4), size * 0.8, self.mat(), top
+                )
             )
 
+
+def _cabinet(f: _Furnishing) -> None:
+    """Tall or low box against a wall, perhaps with something on it."""
+    half = (f.rng.uniform(0.3, 1.0), f.rng.uniform(0.18, 0.3), f.rng.uniform(0.25, 1.0))
+    spot = f.spot(half[:2], against_wall=True)
+    if spot:
+        x, y, yaw = spot
+        f.objects.append(_Box((x, y, half[2]), half, yaw, f.mat(), 0.0))
+        if half[2] < 0.6 and f.rng.random() < 0.7:
+            f.small_on_top(x, y, yaw, 2 * half[2], half[:2])
+
+
+def _sofa(f: _Furnishing) -> None:
+    """Seat and back rest against a wall."""
+    half = (f.rng.uniform(0.6, 1.0), f.rng.uniform(0.35, 0.5), f.rng.uniform(0.2, 0.28))
+    spot = f.spot(half[:2], against_wall=True)
+    if spot:
+        x, y, yaw = spot
+        material = f.mat()
+        f.objects.append(_Box((x, y, half[2]), half, yaw, material, 0.0))
+        back = 0.09
+        # local +y points away from the wall: the back rest is at local y = back - depth
+        bx, by = x + math.sin(yaw) * (half[1] - back), y - math.cos(yaw) * (half[1] - back)
+        f.objects.append(
+            _Box(
+                (bx, by, 2 * half[2] + 0.2),
+                (half[0], back, 0.2),
+                yaw,
+                material,
+                2 * half[2],
+            )
+        )
+
+
+def _table(f: _Furnishing) -> None:
+    """Top on four legs, things on it."""
+    half = (f.rng.uniform(0.4, 0.8), f.rng.uniform(0.3, 0.5))
+    spot = f.spot(half, against_wall=f.rng.random() < 0.3)
+    if spot:
+        x, y, yaw = spot
+        top = f.rng.uniform(0.65, 0.8)
+        material = f.mat()
+        thick = 0.03
+        f.objects.append(_Box((x, y, top - thick), (half[0], half[1], thick), yaw, material, top))
+        c, s = math.cos(yaw), math.sin(yaw)
+        for sx in (-1, 1):
+            for sy in (-1, 1):
+                lx, ly = sx * (half[0] - 0.06), sy * (half[1] - 0.06)
+                leg = (x + c * lx - s * ly, y + s * lx + c * ly, (top - 2 * thick) / 2)
+                f.objects.append(_Box(leg, (0.03, 0.03, (top - 2 * thick) / 2), yaw, material, 0.0))
+        for _ in range(f.rng.randrange(0, 3)):
+            f.small_on_top(x, y, yaw, top, half)
+
+
+def _crate(f: _Furnishing) -> None:
+    """Box on the floor, sometimes a second one stacked on it."""
+    half = (f.rng.uniform(0.15, 0.4), f.rng.uniform(0.15, 0.4), f.rng.uniform(0.15, 0.4))
+    spot = f.spot(half[:2], against_wall=False)
+    if spot:
+        x, y, yaw = spot
+        f.objects.append(_Box((x, y, half[2]), half, yaw, f.mat(), 0.0))
+        if f.rng.random() < 0.5:
+            top = 2 * half[2]
+            h2 = (
+                half[0] * f.rng.uniform(0.5, 0.9),
+                half[1] * f.rng.uniform(0.5, 0.9),
+                f.rng.uniform(0.1, 0.3),
+            )
+            f.objects.append(
+                _Box((x, y, top + h2[2]), h2, yaw + f.rng.uniform(-0.5, 0.5), f.mat(), top)
+            )
+
+
+def _ball(f: _Furnishing) -> None:
+    """A ball on the floor."""
+    r = f.rng.uniform(0.12, 0.4)
+    spot = f.spot((r, r), against_wall=False)
+    if spot:
+        f.objects.append(_Sphere((spot[0], spot[1], r), r, f.mat(), 0.0))
+
+
+def _column(f: _Furnishing) -> None:
+    """Column, bin or stool."""
+    r = f.rng.uniform(0.1, 0.35)
+    spot = f.spot((r, r), against_wall=False)
+    if spot:
+        top = float(f.rng.uniform(0.3, min(2.0, f.room[2] - 0.3)))
+        f.objects.append(_Cylinder(spot[:2], 0.0, top, r, f.mat(), 0.0))
+
+
+_FURNITURE = {"cabinet": _cabinet, "table": _table, "crate": _crate, "sofa": _sofa, "ball": _ball}
+
+
+def _furnish(rng: random.Random, room: tuple[float, float, float], layout: _Layout) -> list:
+    """Furniture-like objects for a room of (width, length, height) m, clear of the camera."""
+    furnishing = _Furnishing(rng, room, layout)
     n_items = rng.randrange(3, 8)
     for _ in range(n_items):
         item = rng.choices(
             ("cabinet", "table", "crate", "sofa", "ball", "column"), weights=(5, 3, 4, 2, 3, 3)
         )[0]
-        if item == "cabinet":  # tall or low box against a wall, perhaps with something on it
-            half = (rng.uniform(0.3, 1.0), rng.uniform(0.18, 0.3), rng.uniform(0.25, 1.0))
-            spot = _free_spot(rng, floor, half[:2], taken, layout, against_wall=True)
-            if spot:
-                x, y, yaw = spot
-                objects.append(_Box((x, y, half[2]), half, yaw, mat(), 0.0))
-                if half[2] < 0.6 and rng.random() < 0.7:
-                    small_on_top(x, y, yaw, 2 * half[2], half[:2])
-        elif item == "sofa":  # seat and back rest against a wall
-            half = (rng.uniform(0.6, 1.0), rng.uniform(0.35, 0.5), rng.uniform(0.2, 0.28))
-            spot = _free_spot(rng, floor, half[:2], taken, layout, against_wall=True)
-            if spot:
-                x, y, yaw = spot
-                material = mat()
-                objects.append(_Box((x, y, half[2]), half, yaw, material, 0.0))
-                back = 0.09
-                # local +y points away from the wall: the back rest is at local y = back - depth
-                bx, by = x + math.sin(yaw) * (half[1] - back), y - math.cos(yaw) * (half[1] - back)
-                objects.append(
-                    _Box(
-                        (bx, by, 2 * half[2] + 0.2),
-                        (half[0], back, 0.2),
-                        yaw,
-                        material,
-                        2 * half[2],
-                    )
-                )
-        elif item == "table":  # top on four legs, things on it
-            half = (rng.uniform(0.4, 0.8), rng.uniform(0.3, 0.5))
-            spot = _free_spot(rng, floor, half, taken, layout, against_wall=rng.random() < 0.3)
-            if spot:
-                x, y, yaw = spot
-                top = rng.uniform(0.65, 0.8)
-                material = mat()
-                thick = 0.03
-                objects.append(
-                    _Box((x, y, top - thick), (half[0], half[1], thick), yaw, material, top)
-                )
-                c, s = math.cos(yaw), math.sin(yaw)
-                for sx in (-1, 1):
-                    for sy in (-1, 1):
-                        lx, ly = sx * (half[0] - 0.06), sy * (half[1] - 0.06)
-                        leg = (x + c * lx - s * ly, y + s * lx + c * ly, (top - 2 * thick) / 2)
-                        objects.append(
-                            _Box(leg, (0.03, 0.03, (top - 2 * thick) / 2), yaw, material, 0.0)
-                        )
-                for _ in range(rng.randrange(0, 3)):
-                    small_on_top(x, y, yaw, top, half)
-        elif item == "crate":  # box on the floor, sometimes a second one stacked on it
-            half = tuple(rng.uniform(0.15, 0.4) for _ in range(3))
-            spot = _free_spot(rng, floor, half[:2], taken, layout, against_wall=False)
-            if spot:
-                x, y, yaw = spot
-                objects.append(_Box((x, y, half[2]), half, yaw, mat(), 0.0))
-                if rng.random() < 0.5:
-                    top = 2 * half[2]
-                    h2 = (
-                        half[0] * rng.uniform(0.5, 0.9),
-                        half[1] * rng.uniform(0.5, 0.9),
-                        rng.uniform(0.1, 0.3),
-                    )
-                    objects.append(
-                        _Box((x, y, top + h2[2]), h2, yaw + rng.uniform(-0.5, 0.5), mat(), top)
-                    )
-        elif item == "ball":
-            r = rng.uniform(0.12, 0.4)
-            spot = _free_spot(rng, floor, (r, r), taken, layout, against_wall=False)
-            if spot:
-                objects.append(_Sphere((spot[0], spot[1], r), r, mat(), 0.0))
-        else:  # column, bin or stool
-            r = rng.uniform(0.1, 0.35)
-            spot = _free_spot(rng, floor, (r, r), taken, layout, against_wall=False)
-            if spot:
-                top = float(rng.uniform(0.3, min(2.0, room[2] - 0.3)))
-                objects.append(_Cylinder(spot[:2], 0.0, top, r, mat(), 0.0))
-    return objects
+        _FURNITURE.get(item, _column)(furnishing)
+    return furnishing.objects
 
 
 def _sample_room(rng: random.Random, place_camera: Callable[[float, float], _Layout]) -> _Room:
@@ -630,7 +674,7 @@ def _pattern(
         tint = 0.35 * _hash(board + 7.0) * _fade(footprint, p)
         return np.maximum(seams, tint)
     if m.kind == _RINGS:  # wood-like rings around the local x axis (3-D coordinates only)
-        r = np.sqrt(v * v + w * w) + 0.2 * p * _hash(np.floor(u * 4.0))
+        r = np.sqrt(v * v + w * w) + 0.2 * p * _hash(np.floor(u * 4.0))  # type: ignore[operator]
         return 0.5 + 0.5 * _square(r, p, footprint)
     # bricks: courses of height p/3 with staggered joints every p
     course = np.floor(v * (3.0 / p))
@@ -722,7 +766,7 @@ def _intersect(
             near, far = np.minimum(t1, t2), np.maximum(t1, t2)
             tmin = near if tmin is None else np.maximum(tmin, near, out=tmin)
             tmax = far if tmax is None else np.minimum(tmax, far, out=tmax)
-        return np.where((tmax >= tmin) & (tmin > 0), tmin, _INF)
+        return np.where((tmax >= tmin) & (tmin > 0), tmin, _INF)  # type: ignore[operator,return-value]
     if isinstance(obj, _Sphere):
         ox, oy, oz = (o[i] - obj.center[i] for i in range(3))
         a = dx * dx + dy * dy + dz * dz
@@ -770,6 +814,7 @@ def _may_shade(
         across = math.sqrt(max(0.0, sum(a * a for a in d) - along * along))
         return along > -(rk + rj) and across < rk + rj
     # j must lie in the cone from the lamp around k, and not beyond k
+    assert lamp is not None  # without a sun, the light is the lamp
     to_k, to_j = [a - b for a, b in zip(ck, lamp)], [a - b for a, b in zip(cj, lamp)]
     dk, dj = math.hypot(*to_k), math.hypot(*to_j)
     if dj - rj > dk + rk:
@@ -823,13 +868,13 @@ def _object_surface(obj: _Object, px: np.ndarray, py: np.ndarray, pz: np.ndarray
     x, y = px - obj.center[0], py - obj.center[1]
     radial = np.sqrt(x * x + y * y)
     cap = (obj.radius - radial) > np.minimum(np.abs(pz - obj.z1), np.abs(pz - obj.z0))
-    k = ~cap / np.maximum(radial, 1e-6)
+    inverse = ~cap / np.maximum(radial, 1e-6)
     nz = cap * np.sign(pz - 0.5 * (obj.z0 + obj.z1))
-    return (x * k, y * k, nz), (x, y, pz - obj.z0)
+    return (x * inverse, y * inverse, nz), (x, y, pz - obj.z0)
 
 
 def _lamp_light(
-    room: _Room, lx: np.ndarray, ly: np.ndarray, lz: np.ndarray, cos_d: np.ndarray
+    room: _Room, lx: np.ndarray, ly: np.ndarray, lz: np.ndarray | float, cos_d: np.ndarray | float
 ) -> np.ndarray:
     """Irradiance (n,) from the lamp at offset (lx, ly, lz) = lamp - p; cos_d = n . (lamp - p)."""
     inv = 1.0 / (lx * lx + ly * ly + lz * lz + 0.3)
@@ -1067,7 +1112,7 @@ def render_camera_path(
     if int(n_frames) < 1:
         raise DataError(f"render_camera_path: n_frames must be >= 1, got {n_frames!r}")
     rng = random.Random(f"depthnb-path/{int(seed)}")
-    path: dict[str, np.ndarray | float] = {}
+    path: dict[str, Any] = {}
 
     def place_camera(width: float, length: float) -> _Layout:
         """A straight dolly of 0.5..1.5 m from a spot looking across the room."""
@@ -1085,7 +1130,8 @@ def render_camera_path(
         path.update(start=start, end=end, yaw=yaw, pan=math.radians(rng.uniform(-25.0, 25.0)))
         middle = 0.5 * (start + end)
         positions = start + np.linspace(0.0, 1.0, 16)[:, None] * (end - start)
-        return _Layout(positions, (float(middle[0]), float(middle[1]), yaw + 0.5 * path["pan"]))
+        pan = float(path["pan"])
+        return _Layout(positions, (float(middle[0]), float(middle[1]), yaw + 0.5 * pan))
 
     room = _sample_room(rng, place_camera)
     height = float(rng.uniform(1.0, min(1.6, room.height - 0.9)))
@@ -1113,7 +1159,7 @@ def render_camera_path(
 
 
 def to_sample(render: dict[str, np.ndarray], fgbg: bool = False) -> Sample:
-    """Convert one view of :func:`render_room` to the sample dict of DESIGN.md (torch tensors).
+    """Convert one view of :func:`render_room` to the sample of :mod:`depthnb.data.sample`.
 
     ``image`` float32 (3,H,W) in [0,1], ``depth`` float32 (1,H,W) metres, ``valid`` bool (1,H,W)
     (depth > 0), ``intrinsics`` float32 (4,); with ``fgbg`` also ``mask`` float32 (1,H,W) in {0,1}

@@ -1,6 +1,7 @@
 """Joint transforms: augment a whole sample so image, depth, valid, mask and intrinsics agree.
 
-A sample is the dict of DESIGN.md: ``image`` (3,H,W) float32 in [0,1], ``depth`` (1,H,W) float32
+A sample is the dict of :mod:`depthnb.data.sample`:
+ ``image`` (3,H,W) float32 in [0,1], ``depth`` (1,H,W) float32
 metres (0 = unknown), ``valid`` (1,H,W) bool, ``intrinsics`` (4,) float32 ``fx, fy, cx, cy`` in
 pixels, and optionally ``mask`` (1,H,W) float32 and ``background`` (3,H,W) float32. Every transform
 returns a new dict; keys it does not know pass through unchanged.
@@ -27,19 +28,15 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
-from typing import Any
 
 import torch
 import torch.nn.functional as F
 import torchvision.transforms.v2.functional as TF
 
+from depthnb.data.colour import adjust_colour
 from depthnb.data.io import scale_intrinsics
+from depthnb.data.sample import COLOUR_KEYS, NEAREST_KEYS, Sample, check_sample
 from depthnb.errors import DataError
-
-Sample = dict[str, Any]
-
-COLOUR_KEYS = ("image", "background")
-NEAREST_KEYS = ("depth", "valid", "mask")
 
 __all__ = [
     "CenterCrop",
@@ -68,63 +65,6 @@ __all__ = [
 
 # ----------------------------------------------------------------------------------------------
 # helpers
-
-
-def check_sample(sample: Sample) -> tuple[int, int]:
-    """Check that a sample has the keys, shapes and dtypes of DESIGN.md; return its (H, W).
-
-    Raises:
-        DataError: naming the key that is missing or has the wrong shape, and the expected shape.
-    """
-    if not isinstance(sample, dict):
-        raise DataError(
-            f"a sample must be a dict of tensors (image, depth, valid, intrinsics), got "
-            f"{_describe(sample)}; build it with a depthnb dataset"
-        )
-    for key in ("image", "depth", "valid", "intrinsics"):
-        if key not in sample:
-            raise DataError(
-                f"sample has no {key!r} (keys: {sorted(sample)}); a depthnb sample needs image, "
-                "depth, valid and intrinsics: build it with a depthnb dataset"
-            )
-    image = sample["image"]
-    if not isinstance(image, torch.Tensor) or image.ndim != 3 or image.shape[0] != 3:
-        raise DataError(
-            f"sample['image'] must be a (3,H,W) tensor, got {_describe(image)}; "
-            "convert HxWx3 arrays with torch.from_numpy(a).permute(2, 0, 1)"
-        )
-    height, width = image.shape[1:]
-    expected = {"depth": 1, "valid": 1, "mask": 1, "background": 3}
-    for key, channels in expected.items():
-        if key in sample:
-            value = sample[key]
-            if not isinstance(value, torch.Tensor) or tuple(value.shape) != (
-                channels,
-                height,
-                width,
-            ):
-                raise DataError(
-                    f"sample[{key!r}] must be a ({channels},{height},{width}) tensor to match the "
-                    f"image, got {_describe(value)}"
-                )
-    if sample["valid"].dtype != torch.bool:
-        raise DataError(
-            f"sample['valid'] must be a bool tensor, got {sample['valid'].dtype}; "
-            "use valid = depth > 0 for a depth map with 0 where unknown"
-        )
-    intrinsics = sample["intrinsics"]
-    if not isinstance(intrinsics, torch.Tensor) or tuple(intrinsics.shape) != (4,):
-        raise DataError(
-            "sample['intrinsics'] must be a (4,) tensor fx, fy, cx, cy, "
-            f"got {_describe(intrinsics)}"
-        )
-    return int(height), int(width)
-
-
-def _describe(value: Any) -> str:
-    if isinstance(value, torch.Tensor):
-        return f"a tensor of shape {tuple(value.shape)} and dtype {value.dtype}"
-    return f"a {type(value).__name__}"
 
 
 def _uniform(low: float, high: float, generator: torch.Generator | None) -> float:
@@ -361,15 +301,6 @@ def _grid_sample(tensor: torch.Tensor, grid: torch.Tensor, mode: str) -> torch.T
     return result.to(tensor.dtype)
 
 
-_GREY_WEIGHTS = (0.2989, 0.587, 0.114)  # ITU-R 601 luma, as torchvision rounds it
-
-
-def _grey(image: torch.Tensor) -> torch.Tensor:
-    """(3,H,W) RGB -> (1,H,W) luma."""
-    weights = torch.tensor(_GREY_WEIGHTS, dtype=image.dtype, device=image.device)
-    return torch.tensordot(weights, image, dims=1)[None]
-
-
 def jitter_colour(
     image: torch.Tensor,
     brightness: float = 1.0,
@@ -383,14 +314,7 @@ def jitter_colour(
     ``grey + s (x - grey)`` per pixel; hue: a rotation of the hue by ``hue`` turns (torchvision).
     A factor of 1 (hue 0) leaves the image unchanged.
     """
-    out = image.clone(memory_format=torch.contiguous_format)
-    if brightness != 1.0:
-        out.mul_(brightness).clamp_(0.0, 1.0)
-    if contrast != 1.0:
-        mean = _grey(out).mean()
-        out = torch.lerp(mean.expand_as(out), out, contrast).clamp_(0.0, 1.0)
-    if saturation != 1.0:
-        out = torch.lerp(_grey(out).expand_as(out), out, saturation).clamp_(0.0, 1.0)
+    out = adjust_colour(image, brightness, contrast, saturation)
     if hue != 0.0:
         out = TF.adjust_hue(out, hue).clamp_(0.0, 1.0)
     return out

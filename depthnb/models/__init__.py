@@ -25,9 +25,8 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-from torch import nn
-
 from depthnb.errors import ModelError
+from depthnb.models.blocks import DepthModel
 from depthnb.models.inspect import (
     count_macs,
     count_parameters,
@@ -79,7 +78,7 @@ def list_models() -> list[str]:
     return sorted(_REGISTRY)
 
 
-def build_model(name: str, **kwargs: Any) -> nn.Module:
+def build_model(name: str, **kwargs: Any) -> DepthModel:
     """Build a registry model by name with its keyword arguments.
 
     ``encoding=`` ("metres", "inverse", "log", or an Encoding) overrides the model's default.

@@ -45,15 +45,25 @@ def encoding_spec(encoding: str | dict | Encoding) -> str | dict:
 
 
 class DepthModel(nn.Module):
-    """Base of every registry model: ``name``, ``config``, ``encoding`` and ``output_stride``.
+    """Base of every registry model: what a depth model provides to training, evaluation and
+    checkpoints.
 
-    ``config`` holds the keyword arguments that rebuild the same architecture with
-    ``build_model(model.name, **model.config)``; it never holds ``pretrained`` (weights come from a
-    checkpoint or a fresh download, not from the config).
+    Attributes:
+        name: the registry name (``build_model(name)``).
+        config: the keyword arguments that rebuild the same architecture with
+            ``build_model(model.name, **model.config)``; it never holds ``pretrained`` (weights come
+            from a checkpoint or a fresh download, not from the config).
+        encoding: how the network's depth output relates to metres (:mod:`depthnb.encodings`).
+        input_size: (H, W) the model was trained at, or ``None`` (set by
+            :func:`depthnb.predict.load_checkpoint`; inference runs at that size by default).
+        output_stride: input pixels per output pixel of the depth head (1: full resolution).
     """
 
     name: str = ""
     output_stride: int = 1
+    config: dict[str, Any]
+    encoding: Encoding
+    input_size: tuple[int, int] | None = None
 
     def __init__(self, config: dict[str, Any], encoding: Any) -> None:
         super().__init__()
@@ -65,6 +75,22 @@ class DepthModel(nn.Module):
             f"name={self.name!r}, encoding={self.encoding.name!r}, "
             f"output_stride={self.output_stride}"
         )
+
+
+def model_encoding(model: nn.Module, where: str) -> Encoding:
+    """The ``encoding`` of a depth model (a :class:`DepthModel` or a module declaring one).
+
+    Raises:
+        ModelError: the module has no encoding, naming ``where`` it was needed.
+    """
+    encoding = getattr(model, "encoding", None)
+    if not isinstance(encoding, Encoding):
+        raise ModelError(
+            f"{where}: {type(model).__name__} has no .encoding; build the model with "
+            "depthnb.models.build_model, load it with depthnb.predict.load_checkpoint, or set "
+            "model.encoding = depthnb.encodings.get_encoding('metres')"
+        )
+    return encoding
 
 
 def check_input(x: torch.Tensor, channels: int, where: str) -> None:
@@ -113,6 +139,9 @@ def ceil_div(size: int, stride: int) -> int:
 
 class Normalize(nn.Module):
     """(x - mean) / std per channel; the statistics are buffers not saved in state dicts."""
+
+    mean: torch.Tensor
+    std: torch.Tensor
 
     def __init__(self, mean: tuple[float, ...], std: tuple[float, ...]) -> None:
         super().__init__()

@@ -115,7 +115,8 @@ class FastUpConv(nn.Module):
     def load_from_conv5x5(self, weight: torch.Tensor) -> None:
         """Copy a plain (C_out,C_in,5,5) kernel's entries into the four small kernels."""
         for name, rows, cols, _, _ in FAST_KERNELS:
-            self.convs[name].weight.copy_(weight[:, :, rows, cols])
+            conv: nn.Conv2d = self.convs[name]  # type: ignore[assignment]
+            conv.weight.copy_(weight[:, :, rows, cols])
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         parts = [self.convs[name](F.pad(x, self.pads[name])) for name, *_ in FAST_KERNELS]

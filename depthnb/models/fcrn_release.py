@@ -28,8 +28,9 @@ from __future__ import annotations
 import importlib
 import os
 import pickle
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 import torch

@@ -20,15 +20,17 @@ from __future__ import annotations
 
 import importlib
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from torch import nn
 
 from depthnb.checkpoint import atomic_save, model_checkpoint
 from depthnb.data.download import RemoteFile, fetch_remote
 from depthnb.errors import ModelError
+from depthnb.models.blocks import DepthModel
 
 WEIGHTS_DIR = Path(__file__).resolve().parent.parent / "weights"
 """Where the package keeps the checkpoints it ships (``unet-synthetic.pt``)."""
@@ -124,12 +126,12 @@ def list_pretrained() -> list[str]:
     return sorted(PRETRAINED)
 
 
-def _converter(spec: PretrainedSpec) -> Callable[..., nn.Module]:
+def _converter(spec: PretrainedSpec) -> Callable[..., DepthModel]:
     module, function = spec.convert.split(":")
     return getattr(importlib.import_module(module), function)
 
 
-def _shipped(path: os.PathLike | str | None = None) -> nn.Module:
+def _shipped(path: os.PathLike | str | None = None) -> DepthModel:
     from depthnb.predict import load_checkpoint
 
     return load_checkpoint(path or WEIGHTS_DIR / "unet-synthetic.pt")

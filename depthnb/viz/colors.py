@@ -168,7 +168,8 @@ def depth_histogram(
     return ax
 
 
-def _as_list(batch: Any, kind: str) -> list[np.ndarray]:
+def _as_list(batch: Any, kind: str) -> list[Any]:
+    """A batch (B,...) or one image/depth map as a list of (NumPy or torch) arrays."""
     if isinstance(batch, (torch.Tensor, np.ndarray)) and batch.ndim == 4:
         return [batch[i] for i in range(batch.shape[0])]
     if isinstance(batch, (torch.Tensor, np.ndarray)) and batch.ndim in (2, 3) and kind == "depth":

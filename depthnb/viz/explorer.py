@@ -59,7 +59,7 @@ def uploaded_files(value: Any) -> list[bytes]:
 def enable_colab_widgets() -> None:
     """In Colab, turn on the custom widget manager (third-party widgets need it); else nothing."""
     try:
-        from google.colab import output  # type: ignore[import-not-found]
+        from google.colab import output
     except ImportError:
         return
     output.enable_custom_widget_manager()
@@ -219,7 +219,9 @@ class DepthExplorer:
             photo = Image.fromarray(np.ascontiguousarray(photo[..., :3], dtype=np.uint8))
         photo = photo.convert("RGB")
         if max(photo.size) > self.display_side:  # a 12 MP photo redraws like a 480x640 one
-            photo = ImageOps.contain(photo, (self.display_side, self.display_side), Image.LANCZOS)
+            photo = ImageOps.contain(
+                photo, (self.display_side, self.display_side), Image.Resampling.LANCZOS
+            )
         self.photo = np.asarray(photo)
         self._cache = {key: v for key, v in self._cache.items() if not isinstance(key[1], tuple)}
         self._photo_id += 1

@@ -16,12 +16,13 @@ end_header
 from __future__ import annotations
 
 import os
-import tempfile
 from pathlib import Path
+from typing import Any, BinaryIO
 
 import numpy as np
 
 from depthnb.errors import DataError, DepthnbError
+from depthnb.files import atomic_write
 
 _PLY_TYPES = {
     "char": "i1", "int8": "i1", "uchar": "u1", "uint8": "u1",
@@ -74,21 +75,16 @@ def save_ply(
         *(f"property {'float' if t == '<f4' else 'uchar'} {name}" for name, t in fields),
         "end_header",
     ]
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(handle, "wb") as file:
-            file.write(("\n".join(header) + "\n").encode("ascii"))
-            if binary:
-                file.write(vertices.tobytes())
-            else:
-                formats = ["%.9g"] * 3 + (["%d"] * 3 if colors is not None else [])
-                np.savetxt(file, vertices.tolist(), fmt=formats)
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
-    return path
+    formats = ["%.9g"] * 3 + (["%d"] * 3 if colors is not None else [])
+
+    def write(file: BinaryIO) -> None:
+        file.write(("\n".join(header) + "\n").encode("ascii"))
+        if binary:
+            file.write(vertices.tobytes())
+        else:
+            np.savetxt(file, vertices.tolist(), fmt=formats)
+
+    return atomic_write(path, write)
 
 
 def read_ply(path: str | os.PathLike) -> tuple[np.ndarray, np.ndarray | None]:
@@ -99,51 +95,68 @@ def read_ply(path: str | os.PathLike) -> tuple[np.ndarray, np.ndarray | None]:
     """
     path = Path(path)
     with open(path, "rb") as file:
-        if file.readline().strip() != b"ply":
-            raise DataError(f"{path} is not a PLY file (it does not start with 'ply').")
-        fmt, count, properties, element = None, 0, [], None
-        while True:
-            line = file.readline()
-            if not line:
-                raise DataError(f"{path} has no 'end_header' line: the file is cut short.")
-            words = line.decode("ascii", errors="replace").split()
-            if not words or words[0] in ("comment", "obj_info"):
-                continue
-            if words[0] == "end_header":
-                break
-            if words[0] == "format":
-                fmt = words[1]
-            elif words[0] == "element":
-                element = words[1]
-                if element == "vertex":
-                    count = int(words[2])
-                elif count == 0:
-                    raise DataError(f"{path}: element {element!r} precedes 'vertex'; unsupported.")
-            elif words[0] == "property" and element == "vertex":
-                if words[1] == "list" or words[1] not in _PLY_TYPES:
-                    raise DataError(f"{path}: vertex property {' '.join(words[1:])} unsupported.")
-                properties.append((words[2], _PLY_TYPES[words[1]]))
+        fmt, count, properties = _read_header(file, path)
         names = [name for name, _ in properties]
-        if not {"x", "y", "z"} <= set(names):
-            raise DataError(f"{path}: the vertex element has no x, y, z properties ({names}).")
-        if fmt == "ascii":
-            table = (
-                np.loadtxt(file, max_rows=count, ndmin=2) if count else np.zeros((0, len(names)))
-            )
-            columns = {name: table[:, i] for i, name in enumerate(names)}
-        elif fmt in ("binary_little_endian", "binary_big_endian"):
-            order = "<" if fmt == "binary_little_endian" else ">"
-            dtype = np.dtype([(name, order + t) for name, t in properties])
-            data = file.read(dtype.itemsize * count)
-            if len(data) < dtype.itemsize * count:
-                raise DataError(
-                    f"{path} holds fewer than the {count} vertices its header promises."
-                )
-            columns = np.frombuffer(data, dtype=dtype, count=count)
-        else:
-            raise DataError(f"{path}: unknown PLY format {fmt!r}.")
+        columns = _read_vertices(file, path, fmt, count, properties)
     points = np.stack([columns["x"], columns["y"], columns["z"]], axis=-1).astype(np.float32)
     if {"red", "green", "blue"} <= set(names):
         colors = np.stack([columns["red"], columns["green"], columns["blue"]], axis=-1)
         return points, colors.astype(np.uint8)
     return points, None
+
+
+def _read_header(file: BinaryIO, path: Path) -> tuple[str | None, int, list[tuple[str, str]]]:
+    """The format, the vertex count and the vertex properties (name, NumPy type) of a header."""
+    if file.readline().strip() != b"ply":
+        raise DataError(f"{path} is not a PLY file (it does not start with 'ply').")
+    fmt: str | None = None
+    count, element = 0, None
+    properties: list[tuple[str, str]] = []
+    while True:
+        line = file.readline()
+        if not line:
+            raise DataError(f"{path} has no 'end_header' line: the file is cut short.")
+        words = line.decode("ascii", errors="replace").split()
+        if not words or words[0] in ("comment", "obj_info"):
+            continue
+        if words[0] == "end_header":
+            break
+        if words[0] == "format":
+            fmt = words[1]
+        elif words[0] == "element":
+            element = words[1]
+            if element == "vertex":
+                count = int(words[2])
+            elif count == 0:
+                raise DataError(f"{path}: element {element!r} precedes 'vertex'; unsupported.")
+        elif words[0] == "property" and element == "vertex":
+            properties.append(_vertex_property(words, path))
+    names = [name for name, _ in properties]
+    if not {"x", "y", "z"} <= set(names):
+        raise DataError(f"{path}: the vertex element has no x, y, z properties ({names}).")
+    return fmt, count, properties
+
+
+def _vertex_property(words: list[str], path: Path) -> tuple[str, str]:
+    """``property <type> <name>`` -> (name, NumPy type); list properties are refused."""
+    if words[1] == "list" or words[1] not in _PLY_TYPES:
+        raise DataError(f"{path}: vertex property {' '.join(words[1:])} unsupported.")
+    return words[2], _PLY_TYPES[words[1]]
+
+
+def _read_vertices(
+    file: BinaryIO, path: Path, fmt: str | None, count: int, properties: list[tuple[str, str]]
+) -> Any:
+    """The vertex table after the header: name -> (N,) column (a dict or a structured array)."""
+    names = [name for name, _ in properties]
+    if fmt == "ascii":
+        table = np.loadtxt(file, max_rows=count, ndmin=2) if count else np.zeros((0, len(names)))
+        return {name: table[:, i] for i, name in enumerate(names)}
+    if fmt in ("binary_little_endian", "binary_big_endian"):
+        order = "<" if fmt == "binary_little_endian" else ">"
+        dtype = np.dtype([(name, order + t) for name, t in properties])
+        data = file.read(dtype.itemsize * count)
+        if len(data) < dtype.itemsize * count:
+            raise DataError(f"{path} holds fewer than the {count} vertices its header promises.")
+        return np.frombuffer(data, dtype=dtype, count=count)
+    raise DataError(f"{path}: unknown PLY format {fmt!r}.")

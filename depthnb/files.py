@@ -1,0 +1,79 @@
+"""Writing files and folders atomically: a temporary name beside the target, then one rename.
+
+Every writer in depthnb goes through :func:`atomic_path` (checkpoints, caches, datasets, figures,
+videos, point clouds, metrics), so a crash at any moment leaves either the previous file or the new
+one, never a half-written one.
+
+>>> atomic_write_text("runs/demo/notes.txt", "hello")                       # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import BinaryIO
+
+
+def _fsync_folder(folder: Path) -> None:
+    """Make a rename in ``folder`` durable (POSIX; a no-op elsewhere)."""
+    if hasattr(os, "O_DIRECTORY"):
+        handle = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
+        try:
+            os.fsync(handle)
+        finally:
+            os.close(handle)
+
+
+def _remove(path: Path) -> None:
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path, ignore_errors=True)
+    else:
+        path.unlink(missing_ok=True)
+
+
+@contextlib.contextmanager
+def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
+    """Yield a temporary path beside ``path``; when the block succeeds, rename it to ``path``.
+
+    The temporary name keeps ``path``'s suffix (writers such as ffmpeg pick the format from it).
+    The block may create a file or a folder there. An existing file is replaced in one rename; an
+    existing folder is first moved aside, then deleted. If the block raises, the temporary is
+    removed and ``path`` is left as it was.
+    """
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    temporary = target.with_name(f".{target.stem}.tmp-{os.getpid()}-{uuid.uuid4().hex[:8]}")
+    temporary = temporary.with_name(temporary.name + target.suffix)
+    try:
+        yield temporary
+        if target.is_dir() and not target.is_symlink():
+            aside = target.with_name(f".{target.name}.old-{uuid.uuid4().hex[:8]}")
+            target.rename(aside)
+            temporary.rename(target)
+            shutil.rmtree(aside, ignore_errors=True)
+        else:
+            os.replace(temporary, target)
+        _fsync_folder(target.parent)
+    finally:
+        if temporary.exists():
+            _remove(temporary)
+
+
+def atomic_write(path: str | os.PathLike[str], write: Callable[[BinaryIO], object]) -> Path:
+    """Call ``write(file)`` on a temporary binary file beside ``path``, fsync, rename into place."""
+    target = Path(path)
+    with atomic_path(target) as temporary:
+        with open(temporary, "wb") as file:
+            write(file)
+            file.flush()
+            os.fsync(file.fileno())
+    return target
+
+
+def atomic_write_text(path: str | os.PathLike[str], text: str) -> Path:
+    """Write ``text`` (UTF-8) to ``path`` atomically (see :func:`atomic_write`)."""
+    return atomic_write(path, lambda file: file.write(text.encode("utf-8")))

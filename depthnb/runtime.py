@@ -1,0 +1,87 @@
+"""Where code runs: picking the device and precision, seeding every generator, waiting for a GPU.
+
+One place for each, used by the Trainer, the notebooks' ``setup()``, evaluation and profiling.
+
+>>> seed_everything(0)
+>>> resolve_device("cpu")
+device(type='cpu')
+"""
+
+from __future__ import annotations
+
+import os
+import random
+
+import numpy as np
+import torch
+
+from depthnb.errors import ConfigError
+
+PRECISIONS = ("auto", "fp32", "bf16", "fp16")
+
+
+def default_device() -> torch.device:
+    """The best device here: CUDA, then Apple's MPS, then the CPU."""
+    if torch.cuda.is_available():
+        return torch.device("cuda")
+    if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
+        return torch.device("mps")
+    return torch.device("cpu")
+
+
+def resolve_device(name: str = "auto") -> torch.device:
+    """``"auto"`` -> CUDA, else MPS, else CPU; any other name is checked to exist."""
+    if name == "auto":
+        return default_device()
+    try:
+        device = torch.device(name)
+    except RuntimeError as error:
+        raise ConfigError(
+            f"device {name!r} is not a torch device name (try auto, cpu, cuda)"
+        ) from error
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise ConfigError(
+            f"device {name!r} asked for, but torch sees no CUDA GPU here; use --device cpu"
+        )
+    return device
+
+
+def resolve_precision(precision: str, device: torch.device) -> torch.dtype | None:
+    """The autocast dtype for ``precision`` on ``device`` (``None`` = fp32, no autocast).
+
+    ``"auto"`` is bf16 on GPUs that support it, fp16 on older GPUs, fp32 on CPU and MPS.
+    """
+    if precision not in PRECISIONS:
+        raise ConfigError(f"precision {precision!r} must be one of {PRECISIONS}")
+    if precision == "auto":
+        if device.type != "cuda":
+            return None
+        return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+    return {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}[precision]
+
+
+def seed_everything(seed: int, deterministic: bool | None = None) -> None:
+    """Seed Python's ``random``, NumPy's global generator and torch (all devices).
+
+    ``deterministic=True`` also makes torch use deterministic algorithms (warning where none
+    exists) and turns off cuDNN's autotuner; ``False`` lets cuDNN pick the fastest kernels;
+    ``None`` (the default) leaves those switches alone.
+    """
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+    if deterministic is None:
+        return
+    if deterministic:
+        os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
+    torch.use_deterministic_algorithms(deterministic, warn_only=True)
+    torch.backends.cudnn.benchmark = not deterministic and torch.cuda.is_available()
+
+
+def synchronize(device: torch.device | str | None) -> None:
+    """Wait for queued GPU work on ``device`` (no-op on the CPU) so that a clock read is true."""
+    device = torch.device(device) if device is not None else None
+    if device is not None and device.type == "cuda":
+        torch.cuda.synchronize(device)
+    elif device is not None and device.type == "mps":
+        torch.mps.synchronize()

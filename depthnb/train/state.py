@@ -1,0 +1,89 @@
+"""A Trainer's checkpoint: what :class:`~depthnb.train.Trainer` writes, and how it resumes from one.
+
+The dict is the one :mod:`depthnb.checkpoint` describes (model name, config, weights, encoding,
+optimizer, schedule, scaler, random states, epoch, step, history, ``train_config``), so
+:func:`depthnb.predict.load_checkpoint` rebuilds the model from it alone.
+"""
+
+from __future__ import annotations
+
+import os
+import warnings
+from typing import TYPE_CHECKING, Any
+
+from depthnb.checkpoint import FORMAT, VERSION, read_checkpoint, rng_state, set_rng_state
+from depthnb.errors import CheckpointError
+
+if TYPE_CHECKING:
+    from depthnb.train.trainer import Trainer
+
+
+def model_identity(trainer: Trainer) -> tuple[str, dict[str, Any]]:
+    """The trained model's registry name and config (what rebuilds its architecture)."""
+    model = trainer.model
+    return getattr(model, "name", type(model).__name__), dict(getattr(model, "config", {}))
+
+
+def checkpoint_dict(trainer: Trainer, metrics: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The checkpoint of the trainer's current state (every value weights_only-loadable)."""
+    name, config = model_identity(trainer)
+    return {
+        "format": FORMAT,
+        "version": VERSION,
+        "model_name": name,
+        "model_config": config,
+        "state_dict": trainer.model.state_dict(),
+        "encoding": trainer.encoding.to_dict(),
+        "optimizer": trainer.optimizer.state_dict(),
+        "scheduler": trainer.scheduler.state_dict(),
+        "scaler": trainer.scaler.state_dict(),
+        "rng": rng_state(),
+        "epoch": trainer.epoch,
+        "step": trainer.step,
+        "history": [dict(record) for record in trainer.history],
+        "metrics": dict(metrics or {}),
+        "best": trainer.best,
+        "input_size": trainer.input_size,
+        "train_config": trainer.config.to_dict(),
+    }
+
+
+def restore(trainer: Trainer, path: str | os.PathLike[str]) -> None:
+    """Load a checkpoint of the trainer's model: weights, optimizer, schedule, scaler, random
+    states, epoch, step and history.
+
+    With the same ``epochs`` the run continues exactly as if never stopped. With another
+    ``epochs`` (extending a finished run) the schedule is rebuilt for the new length and advanced
+    to the checkpoint's step.
+
+    Raises:
+        CheckpointError: unreadable file, or a checkpoint of another model or architecture.
+    """
+    checkpoint = read_checkpoint(path, map_location=trainer.device)
+    name, config = model_identity(trainer)
+    if checkpoint["model_name"] != name or checkpoint["model_config"] != config:
+        raise CheckpointError(
+            f"{path} holds model {checkpoint['model_name']!r} {checkpoint['model_config']}, but "
+            f"this Trainer trains {name!r} {config}: build the same model to resume, or start "
+            "afresh"
+        )
+    try:
+        trainer.model.load_state_dict(checkpoint["state_dict"])
+        trainer.optimizer.load_state_dict(checkpoint["optimizer"])
+        trainer.scaler.load_state_dict(checkpoint["scaler"])
+    except (RuntimeError, ValueError, KeyError) as error:
+        raise CheckpointError(f"{path} does not fit this model or optimizer: {error}") from error
+    trainer.step = int(checkpoint["step"])
+    saved_epochs = (checkpoint.get("train_config") or {}).get("epochs", trainer.config.epochs)
+    if saved_epochs == trainer.config.epochs or trainer.config.schedule == "plateau":
+        trainer.scheduler.load_state_dict(checkpoint["scheduler"])
+    else:  # a longer or shorter run: the schedule spans the new length; replay it to here
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)
+            for _ in range(trainer.step):
+                trainer.scheduler.step()
+    set_rng_state(checkpoint["rng"])
+    trainer.epoch = int(checkpoint["epoch"])
+    trainer.history = list(checkpoint["history"])
+    trainer.best = checkpoint.get("best")
+    trainer.input_size = checkpoint.get("input_size")

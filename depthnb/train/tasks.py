@@ -1,0 +1,186 @@
+"""Tasks: what one training loop needs to know about a problem, and nothing else.
+
+A task says what goes into the network (:meth:`~DepthTask.inputs`), the loss and its parts
+(:meth:`~DepthTask.loss`), how outputs become metres and masks (:meth:`~DepthTask.predict`,
+through :func:`depthnb.inference.decode_outputs`) and what it adds to the metrics
+(:meth:`~DepthTask.meter`).
+:class:`depthnb.train.Trainer` and :func:`depthnb.metrics.evaluate` drive any task;
+:class:`DepthTask` (depth regression) is the default, :class:`depthnb.maskdepth_task.MaskDepthTask`
+(mask and depth, lesson 08) is another.
+
+>>> task = DepthTask.for_model(model)                               # doctest: +SKIP
+>>> loss, parts = task.loss(model(task.inputs(batch)), batch)       # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any, Protocol
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from depthnb import distributed
+from depthnb.data.sample import DEPTH, IMAGE, VALID, Sample
+from depthnb.encodings import Encoding
+from depthnb.errors import DataError, ModelError
+from depthnb.inference import Outputs, Size, decode_outputs, spatial_size
+from depthnb.metrics import DepthMetricAccumulator
+from depthnb.models.blocks import model_encoding
+
+#: A depth loss on encoded tensors: ``loss(pred (B,1,h,w), target (B,1,h,w), valid) -> scalar``.
+LossFn = Callable[[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor]
+
+
+class Meter(Protocol):
+    """Accumulates a task's metrics over batches (and processes)."""
+
+    def update(self, prediction: Mapping[str, torch.Tensor], batch: Sample) -> None:
+        """Add one batch: the task's decoded prediction and the batch it came from."""
+
+    def all_reduce(self) -> None:
+        """Sum the state over the processes of ``torch.distributed`` (no-op for one process)."""
+
+    def compute(self) -> dict[str, float]:
+        """The metrics of everything seen."""
+
+
+class Task(Protocol):
+    """The interface of :class:`DepthTask`, for tasks that do not derive from it."""
+
+    encoding: Encoding
+    #: The history key that decides ``best.pt`` by default (with validation data).
+    monitor: str
+
+    def inputs(self, batch: Sample) -> torch.Tensor:
+        """The network's input tensor for a batch on the device."""
+
+    def loss(self, outputs: Outputs, batch: Sample) -> tuple[torch.Tensor, dict[str, float]]:
+        """The scalar loss (with gradient) and its named parts (floats, for the log)."""
+
+    def predict(self, outputs: Outputs, size: Size) -> dict[str, torch.Tensor]:
+        """Outputs -> decoded predictions at ``size`` (``depth`` metres, ...)."""
+
+    def meter(self) -> Meter:
+        """A fresh accumulator of the task's metrics."""
+
+
+def match_resolution(
+    depth: torch.Tensor, valid: torch.Tensor, size: tuple[int, int]
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Area-downsample a depth target (B,1,H,W) metres and its mask to ``size`` = (h, w).
+
+    Only valid pixels are averaged; an output pixel is valid when at least half its area was.
+    Unchanged when the size already matches.
+    """
+    if tuple(depth.shape[-2:]) == tuple(size):
+        return depth, valid
+    weight = F.interpolate(valid.float(), size=size, mode="area")
+    total = F.interpolate(depth * valid, size=size, mode="area")
+    return total / weight.clamp(min=1e-6), weight >= 0.5
+
+
+def get_loss_function(name: str) -> LossFn:
+    """The loss ``name`` from :mod:`depthnb.losses` as ``loss(pred, target, valid) -> scalar``."""
+    from depthnb import losses
+
+    return losses.get_loss(name)
+
+
+def require(batch: Sample, keys: tuple[str, ...], hint: str) -> None:
+    """Raise :class:`DataError` naming the keys of ``keys`` that ``batch`` lacks, and ``hint``."""
+    missing = [key for key in keys if key not in batch]
+    if missing:
+        raise DataError(f"a batch needs {missing} but has only {sorted(batch)}; {hint}")
+
+
+class DepthMeter:
+    """Depth metrics pooled over every valid pixel (a ``DepthMetricAccumulator``).
+
+    ``crop``, ``align``, ``min_depth``, ``max_depth``: the evaluation protocol (see
+    :func:`depthnb.metrics.depth_metrics`); ``aggregate``: ``"pooled"`` or ``"per_image"``.
+    """
+
+    def __init__(self, aggregate: str = "pooled", **protocol: Any) -> None:
+        self.accumulator = DepthMetricAccumulator(**protocol)
+        self.aggregate = aggregate
+
+    def update(self, prediction: Mapping[str, torch.Tensor], batch: Sample) -> None:
+        """Add the predicted depth (B,1,H,W) metres against ``batch``'s depth and valid mask."""
+        self.accumulator.update(prediction[DEPTH], batch[DEPTH], batch.get(VALID))
+
+    def all_reduce(self) -> None:
+        """Sum the sums over processes."""
+        self.accumulator.all_reduce()
+
+    def compute(self) -> dict[str, float]:
+        """abs_rel, sq_rel, rmse, rmse_log, log10, delta1..3 (metres)."""
+        return self.accumulator.compute(self.aggregate)
+
+
+class DepthTask:
+    """Depth regression: image (B,3,H,W) -> encoded depth (B,1,h,w), a loss on encoded tensors.
+
+    Args:
+        encoding: the model's encoding (targets are encoded with it; outputs decoded).
+        loss_fn: ``(pred, target, valid) -> scalar`` on encoded tensors at the prediction's size
+            (the target is area-downsampled to it, as DenseDepth does at half resolution).
+    """
+
+    monitor = "delta1"
+
+    def __init__(self, encoding: Encoding, loss_fn: LossFn) -> None:
+        self.encoding = encoding
+        self.loss_fn = loss_fn
+
+    @classmethod
+    def for_model(
+        cls, model: nn.Module, loss: str = "auto", loss_fn: LossFn | None = None
+    ) -> DepthTask:
+        """The task of ``model``: its encoding, and the loss ``loss`` (``"auto"``: the loss of the
+        model's paper, by ``model.name``) unless ``loss_fn`` is given."""
+        encoding = model_encoding(model, "DepthTask")
+        if loss_fn is None:
+            loss_fn = get_loss_function(getattr(model, "name", "l1") if loss == "auto" else loss)
+        return cls(encoding, loss_fn)
+
+    def inputs(self, batch: Sample) -> torch.Tensor:
+        """The image (B,3,H,W) in [0,1]."""
+        require(batch, (IMAGE,), "use a depthnb dataset (depthnb.data)")
+        return batch[IMAGE]
+
+    def targets(self, batch: Sample, size: tuple[int, int]) -> tuple[torch.Tensor, torch.Tensor]:
+        """Encoded depth (B,1,h,w) and valid (B,1,h,w), area-downsampled to ``size`` = (h, w)."""
+        require(batch, (DEPTH, VALID), "use a depthnb dataset (depthnb.data)")
+        depth, valid = match_resolution(batch[DEPTH], batch[VALID], size)
+        return self.encoding.encode(depth), valid
+
+    def loss(self, outputs: Outputs, batch: Sample) -> tuple[torch.Tensor, dict[str, float]]:
+        """``loss_fn`` of the encoded prediction (B,1,h,w) against the depth at its size."""
+        if not isinstance(outputs, torch.Tensor):
+            raise ModelError(
+                f"the model returned {type(outputs).__name__} {sorted(outputs)}, not a depth "
+                "tensor (B,1,h,w); train a model with several heads with its own task "
+                "(e.g. depthnb.maskdepth_task.MaskDepthTask)"
+            )
+        target, valid = self.targets(batch, spatial_size(outputs))
+        return self.loss_fn(outputs.float(), target, valid), {}
+
+    def predict(self, outputs: Outputs, size: Size) -> dict[str, torch.Tensor]:
+        """Depth metres (B,1,H,W) at ``size`` (see :func:`depthnb.inference.decode_outputs`)."""
+        return decode_outputs(self.encoding, outputs, size)
+
+    def meter(self) -> Meter:
+        """Pooled depth metrics."""
+        return DepthMeter()
+
+
+def reduce_means(sums: dict[str, torch.Tensor], count: float) -> dict[str, float]:
+    """Sum ``sums`` (name -> scalar) and ``count`` over processes; return each sum / count."""
+    names = sorted(sums)
+    stacked = torch.stack(
+        [*(sums[name].double().cpu() for name in names), torch.tensor(count, dtype=torch.float64)]
+    )
+    totals = distributed.all_reduce_sum(stacked)
+    return {name: float(totals[i] / totals[-1].clamp(min=1.0)) for i, name in enumerate(names)}

@@ -1,0 +1,399 @@
+"""The Trainer: one loop for every task, on a CPU laptop, a Colab GPU or ``torchrun`` on many GPUs.
+
+>>> trainer = Trainer(model, train_set, val_set, epochs=5, lr=1e-3, schedule="onecycle",
+...                   out_dir="runs/demo")                                  # doctest: +SKIP
+>>> history = trainer.fit()                                                 # doctest: +SKIP
+>>> history[-1]["delta1"]                                                   # doctest: +SKIP
+
+What it does each step (:meth:`Trainer.train_step`): move the batch to the device (pinned memory,
+``non_blocking``), optionally augment it there (:class:`depthnb.data.augment.BatchAugment`), give
+the task's input to the model under autocast (bf16 where the GPU supports it, else fp16 with a
+gradient scaler; fp32 on the CPU unless asked), take the task's loss, accumulate gradients, clip
+them, step the optimizer and the learning-rate schedule. Each epoch: validate (the task's loss and
+metrics, predictions decoded by :mod:`depthnb.inference`), append a record to ``history``, call
+``on_epoch_end(trainer, record)``, and write ``last.pt`` and ``best.pt`` atomically.
+``resume(path)`` continues a run exactly where it stopped. What the task is (depth regression by
+default, :class:`depthnb.train.tasks.DepthTask`) is all the loop knows of the problem.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import os
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+from torch.utils.data import Dataset
+from torch.utils.data.distributed import DistributedSampler
+
+from depthnb import distributed
+from depthnb.data.sample import DEPTH, IMAGE, Sample, to_float
+from depthnb.errors import ConfigError
+from depthnb.inference import spatial_size
+from depthnb.runtime import resolve_device, resolve_precision, seed_everything
+from depthnb.train import state
+from depthnb.train.config import TrainConfig
+from depthnb.train.optim import HIGHER_IS_BETTER, build_optimizer, build_scheduler, monitor_key
+from depthnb.train.setup import (
+    batch_augment,
+    epoch_seed,
+    make_loader,
+    tensorboard_writer,
+    wrap_model,
+)
+from depthnb.train.tasks import DepthTask, LossFn, Task, reduce_means
+
+EpochHook = Callable[["Trainer", dict], None]
+
+
+def _add_parts(
+    sums: dict[str, torch.Tensor], prefix: str, parts: dict[str, float], count: int
+) -> None:
+    """Add ``count`` times each loss part to ``sums["<prefix>_<part>"]`` (float64, CPU)."""
+    for name, value in parts.items():
+        key = f"{prefix}_{name}"
+        sums[key] = sums.get(key, torch.zeros((), dtype=torch.float64)) + value * count
+
+
+class Trainer:
+    """Train a depthnb model on a task (see the module docstring for what one step does).
+
+    Args:
+        model: a depthnb model (:class:`depthnb.models.blocks.DepthModel`: ``name``, ``config``
+            and ``encoding``, stored in checkpoints); for the default task, image (B,3,H,W) in
+            [0,1] -> (B,1,h,w) in ``model.encoding``'s space.
+        train_data: a Dataset of samples (:mod:`depthnb.data.sample`).
+        val_data: optional held-out Dataset, validated after every epoch.
+        config: a :class:`TrainConfig`; or give its fields as keyword arguments.
+        task: what the model learns (default :class:`DepthTask` of the model, with ``loss_fn``
+            or the loss named by ``config.loss``).
+        loss_fn: for the default task: ``(pred, target, valid) -> scalar`` on encoded (B,1,h,w)
+            tensors, overriding ``config.loss`` (a name).
+        on_epoch_end: called as ``on_epoch_end(trainer, record)`` after each epoch (rank 0 only),
+            e.g. to redraw a plot of ``trainer.history``.
+
+    Attributes:
+        history: one dict per epoch: epoch, step, lr, train_loss (and ``train_<part>`` for each
+            of the task's loss parts), val_loss, the task's metrics on the validation set (depth:
+            abs_rel, ..., delta1), seconds and images per second.
+        steps: every ``config.log_every``-th step: epoch, step, lr, loss and the loss parts.
+        epoch: completed epochs; step: optimizer steps taken.
+    """
+
+    def __init__(
+        self,
+        model: nn.Module,
+        train_data: Dataset,
+        val_data: Dataset | None = None,
+        config: TrainConfig | None = None,
+        *,
+        task: Task | None = None,
+        loss_fn: LossFn | None = None,
+        on_epoch_end: EpochHook | None = None,
+        **settings: Any,
+    ) -> None:
+        if config is not None and settings:
+            raise ConfigError("give either config=TrainConfig(...) or keyword settings, not both")
+        self.config = cfg = config if config is not None else TrainConfig.from_dict(settings)
+        self.task: Task = (
+            task if task is not None else DepthTask.for_model(model, cfg.loss, loss_fn)
+        )
+        self.encoding = self.task.encoding
+        self.device = resolve_device(cfg.device)
+        self.dist = distributed.init_from_env(self.device)
+        if self.dist.enabled and self.device.type == "cuda":
+            self.device = torch.device("cuda", self.dist.local_rank)
+        seed_everything(cfg.seed, cfg.deterministic)
+        self.amp_dtype = resolve_precision(cfg.precision, self.device)
+        self.memory_format = torch.channels_last if cfg.channels_last else torch.contiguous_format
+        self.model = model.to(self.device).to(memory_format=self.memory_format)
+        self.on_epoch_end = on_epoch_end
+        self.augment = batch_augment(cfg)
+        self.augment_generator = torch.Generator()
+
+        self.train_data, self.val_data = train_data, val_data
+        self.loader_generator = torch.Generator()
+        self.train_sampler: DistributedSampler[int] = DistributedSampler(
+            train_data,
+            num_replicas=self.dist.world_size,
+            rank=self.dist.rank,
+            shuffle=True,
+            seed=cfg.seed,
+        )
+        per_process = len(self.train_sampler)
+        if per_process == 0:
+            raise ConfigError("the training set is empty")
+        self.train_loader = make_loader(
+            train_data,
+            self.train_sampler,
+            cfg,
+            self.device,
+            self.loader_generator,
+            drop_last=per_process >= cfg.batch_size,
+        )
+        self.val_loader = None
+        if val_data is not None:
+            shard = list(range(self.dist.rank, len(val_data), self.dist.world_size))  # type: ignore[arg-type]
+            self.val_loader = make_loader(val_data, shard, cfg, self.device, self.loader_generator)
+        self.steps_per_epoch = math.ceil(len(self.train_loader) / cfg.accumulate)
+
+        self.network = wrap_model(self.model, cfg, self.dist, self.device)
+        self.optimizer = build_optimizer(self.model, cfg)
+        self.scheduler = build_scheduler(self.optimizer, cfg, self.steps_per_epoch)
+        self.scaler = torch.amp.GradScaler(
+            self.device.type, enabled=self.amp_dtype == torch.float16
+        )
+        self.monitor = monitor_key(cfg, val_data is not None, self.task.monitor)
+        self.best: float | None = None
+        self.epoch = 0
+        self.step = 0
+        self.history: list[dict[str, Any]] = []
+        self.steps: list[dict[str, float]] = []
+        self.input_size: list[int] | None = None
+        self.out_dir = Path(cfg.out_dir) if cfg.out_dir else None
+        self.writer = (
+            tensorboard_writer(cfg, self.out_dir) if cfg.tensorboard and self.is_main else None
+        )
+        self._deadline: float | None = None  # perf_counter() time at which fit() stops
+
+    @property
+    def is_main(self) -> bool:
+        """True on the process that logs and writes checkpoints (always, without torchrun)."""
+        return self.dist.is_main
+
+    # -- one step ---------------------------------------------------------------------------
+
+    def to_device(self, batch: Sample) -> Sample:
+        """Copy a collated batch's tensors to the device (non-blocking from pinned memory).
+
+        A compact batch (uint8 images, float16 depth: the decode-once cache) becomes the float
+        sample there (:func:`depthnb.data.sample.to_float`), so the bytes that cross from the
+        loader's workers and over PCIe are the compact ones.
+        """
+        return to_float(batch, self.device)
+
+    def inputs(self, batch: Sample) -> torch.Tensor:
+        """The task's network input for a batch on the device, in the configured memory format."""
+        inputs = self.task.inputs(batch)
+        if inputs.ndim == 4:
+            inputs = inputs.contiguous(memory_format=self.memory_format)
+        return inputs
+
+    def autocast(self) -> contextlib.AbstractContextManager:
+        """Autocast to the mixed-precision dtype, or nothing in fp32."""
+        if self.amp_dtype is None:
+            return contextlib.nullcontext()
+        return torch.autocast(self.device.type, dtype=self.amp_dtype)
+
+    def train_step(
+        self, batch: Sample, stepping: bool = True
+    ) -> tuple[torch.Tensor, dict[str, float]]:
+        """One micro-batch: to the device, augment, forward, the task's loss, backward; then, when
+        ``stepping``, clip, step the optimizer and the schedule. Returns the loss (detached) and
+        its parts. Callable on its own (e.g. to profile one step)."""
+        if not self.network.training:
+            self.network.train()
+        batch = self.to_device(batch)
+        if self.augment is not None:
+            batch = self.augment(batch, self.augment_generator)
+        inputs = self.inputs(batch)
+        if self.input_size is None:
+            self.input_size = list(inputs.shape[-2:])
+        sync = contextlib.nullcontext()
+        if not stepping and self.dist.enabled:
+            sync = self.network.no_sync()  # type: ignore[operator]
+        with sync:
+            with self.autocast():
+                outputs = self.network(inputs)
+            loss, parts = self.task.loss(outputs, batch)
+            self.scaler.scale(loss / self.config.accumulate).backward()
+        if stepping:
+            self._log_step(loss, parts)
+            self._optimizer_step()
+        return loss.detach(), parts
+
+    def _optimizer_step(self) -> None:
+        if self.config.clip_grad_norm is not None:
+            self.scaler.unscale_(self.optimizer)
+            nn.utils.clip_grad_norm_(self.model.parameters(), self.config.clip_grad_norm)
+        self.scaler.step(self.optimizer)
+        self.scaler.update()
+        self.optimizer.zero_grad(set_to_none=True)
+        if not isinstance(self.scheduler, torch.optim.lr_scheduler.ReduceLROnPlateau):
+            self.scheduler.step()
+        self.step += 1
+
+    def _log_step(self, loss: torch.Tensor, parts: dict[str, float]) -> None:
+        every = self.config.log_every
+        if every and self.step % every == 0:
+            lr = self.optimizer.param_groups[-1]["lr"]
+            record = {"epoch": float(self.epoch + 1), "step": float(self.step), "lr": lr}
+            self.steps.append({**record, "loss": float(loss.detach()), **parts})
+
+    def train_epoch(self, epoch: int) -> dict[str, Any]:
+        """One pass over the training set; returns train_loss (and parts), images, seconds."""
+        from tqdm.auto import tqdm
+
+        cfg = self.config
+        self.train_sampler.set_epoch(epoch)
+        self.loader_generator.manual_seed(epoch_seed(cfg.seed, epoch))
+        self.augment_generator.manual_seed(epoch_seed(cfg.seed, epoch, self.dist.rank))
+        self.network.train()
+        sums: dict[str, torch.Tensor] = {"train_loss": torch.zeros((), device=self.device)}
+        images, start, batches = 0, time.perf_counter(), len(self.train_loader)
+        show = cfg.progress and self.is_main
+        bar = tqdm(self.train_loader, desc=f"epoch {epoch}", leave=False, disable=not show)
+        self.optimizer.zero_grad(set_to_none=True)
+        partial = False
+        for index, batch in enumerate(bar):
+            stepping = (index + 1) % cfg.accumulate == 0 or index + 1 == batches
+            loss, parts = self.train_step(batch, stepping)
+            count = len(batch[IMAGE])
+            sums["train_loss"] += loss * count
+            _add_parts(sums, "train", parts, count)
+            images += count
+            if show and index % 10 == 0:
+                bar.set_postfix(loss=f"{loss.item():.4f}")
+            if stepping and self._out_of_time():
+                partial = index + 1 < batches
+                break
+        bar.close()
+        means = reduce_means(sums, float(images))
+        total = int(distributed.all_reduce_sum(torch.tensor([float(images)]))[0])
+        seconds = time.perf_counter() - start
+        return {**means, "images": total, "seconds": seconds, "partial": partial}
+
+    def _out_of_time(self) -> bool:
+        """True once this fit() call has spent config.time_budget_s (all ranks agree)."""
+        if self._deadline is None:
+            return False
+        late = time.perf_counter() >= self._deadline
+        if self.dist.enabled:  # every process must stop after the same step
+            late = bool(distributed.all_reduce_sum(torch.tensor([float(late)]))[0] > 0)
+        return late
+
+    @torch.no_grad()
+    def validate(self) -> dict[str, float]:
+        """val_loss (and ``val_<part>``s) and the task's metrics on the validation set."""
+        if self.val_loader is None:
+            return {}
+        self.network.eval()
+        meter = self.task.meter()
+        sums: dict[str, torch.Tensor] = {"val_loss": torch.zeros((), dtype=torch.float64)}
+        count = 0
+        for batch in self.val_loader:
+            batch = self.to_device(batch)
+            inputs = self.inputs(batch)
+            with self.autocast():
+                outputs = self.network(inputs)
+            loss, parts = self.task.loss(outputs, batch)
+            size = len(inputs)
+            sums["val_loss"] += float(loss) * size
+            _add_parts(sums, "val", parts, size)
+            count += size
+            meter.update(self.task.predict(outputs, spatial_size(batch[DEPTH])), batch)
+        meter.all_reduce()
+        means = reduce_means(sums, float(count))
+        return {**means, **meter.compute()}
+
+    # -- the loop ---------------------------------------------------------------------------
+
+    def fit(self, until_epoch: int | None = None) -> list[dict[str, Any]]:
+        """Train from ``self.epoch`` to ``until_epoch`` (default ``config.epochs``); return history.
+
+        The schedule always spans ``config.epochs``; ``until_epoch`` stops early (as an interruption
+        would), and a later ``fit()`` (or ``resume`` + ``fit()``) carries on.
+        """
+        from tqdm.auto import tqdm
+
+        last = self.config.epochs if until_epoch is None else min(until_epoch, self.config.epochs)
+        budget = self.config.time_budget_s
+        self._deadline = None if budget is None else time.perf_counter() + budget
+        show = self.config.progress and self.is_main
+        bar = tqdm(range(self.epoch + 1, last + 1), desc="training", unit="epoch", disable=not show)
+        for epoch in bar:
+            record = self._epoch_record(epoch)
+            if isinstance(self.scheduler, torch.optim.lr_scheduler.ReduceLROnPlateau):
+                self.scheduler.step(record[self.monitor])
+            self.epoch = epoch
+            self.history.append(record)
+            improved = self._is_best(record)
+            if self.is_main:
+                self._log(record, bar)
+                if self.out_dir is not None:
+                    self.save_checkpoint(self.out_dir / "last.pt", metrics=record)
+                    if improved:
+                        self.save_checkpoint(self.out_dir / "best.pt", metrics=record)
+                if self.on_epoch_end is not None:
+                    self.on_epoch_end(self, record)
+            if self._out_of_time():
+                break
+        bar.close()
+        self._deadline = None
+        return self.history
+
+    def _epoch_record(self, epoch: int) -> dict[str, Any]:
+        """Train one epoch, validate, and return its history record."""
+        train = self.train_epoch(epoch)
+        record: dict[str, Any] = {
+            "epoch": epoch,
+            "step": self.step,
+            "lr": self.optimizer.param_groups[-1]["lr"],
+        }
+        record.update({k: v for k, v in train.items() if k.startswith("train_")})
+        record.update(self.validate())
+        record["seconds"] = train["seconds"]
+        record["images_per_s"] = train["images"] / max(train["seconds"], 1e-9)
+        if train["partial"]:
+            record["partial"] = True
+        return record
+
+    def _is_best(self, record: dict[str, Any]) -> bool:
+        if self.monitor not in record:
+            raise ConfigError(
+                f"monitor {self.monitor!r} is not in the history record {sorted(record)}"
+            )
+        value = record[self.monitor]
+        better = self.best is None or (
+            value > self.best if self.monitor in HIGHER_IS_BETTER else value < self.best
+        )
+        if better:
+            self.best = value
+        return better
+
+    def _log(self, record: dict[str, Any], bar: Any) -> None:
+        keys = ("train_loss", "val_loss", "abs_rel", "delta1", "iou")
+        bar.set_postfix({k: f"{record[k]:.4f}" for k in keys if k in record})
+        if self.writer is not None:
+            for key, value in record.items():
+                if key != "epoch" and isinstance(value, (int, float)):
+                    self.writer.add_scalar(key, value, record["epoch"])
+            self.writer.flush()
+
+    # -- checkpoints ------------------------------------------------------------------------
+
+    def state_dict(self, metrics: dict[str, Any] | None = None) -> dict[str, Any]:
+        """The checkpoint dict of :mod:`depthnb.checkpoint` (weights_only-loadable)."""
+        return state.checkpoint_dict(self, metrics)
+
+    def save_checkpoint(
+        self, path: str | os.PathLike[str], metrics: dict[str, Any] | None = None
+    ) -> Path:
+        """Write the checkpoint atomically to ``path`` (temporary file, fsync, rename)."""
+        from depthnb.checkpoint import atomic_save
+
+        return atomic_save(self.state_dict(metrics), path)
+
+    def resume(self, path: str | os.PathLike[str]) -> Trainer:
+        """Continue from a checkpoint of this model (see :func:`depthnb.train.state.restore`).
+
+        Returns ``self``. Raises :class:`~depthnb.errors.CheckpointError` for an unreadable file
+        or a checkpoint of another model or architecture.
+        """
+        state.restore(self, path)
+        return self
