@@ -30,8 +30,26 @@ WEIGHTS = Path(__file__).resolve().parents[1] / "depthnb" / "weights"
 NAME = "unet-synthetic"
 
 
+def score(path: Path, settings: dict) -> dict[str, dict[str, float]]:
+    """The packed checkpoint and the constant baseline on the main job's held-out rooms."""
+    from depthnb.data import SyntheticRooms, median_depth
+    from depthnb.metrics import evaluate
+    from depthnb.models.baseline import ConstantDepth
+    from depthnb.predict import load_checkpoint
+
+    size = tuple(settings["size"])
+    held_out = SyntheticRooms(settings["val_scenes"], size=size, seed=settings["val_seed"])
+    train = SyntheticRooms(settings["train_scenes"], size=size, seed=settings["seed"])
+    median = median_depth(train)  # the main job's constant: the training rooms' median
+    return {
+        "held_out": evaluate(load_checkpoint(path), held_out),
+        "constant": {"depth_m": median, **evaluate(ConstantDepth(median), held_out)},
+    }
+
+
 def pack(run: Path, out_dir: Path = WEIGHTS) -> Path:
-    """Write ``<out_dir>/unet-synthetic.pt`` (fp16 weights) and ``.json`` from a main-job run."""
+    """Write ``<out_dir>/unet-synthetic.pt`` (the run's best weights in fp16) and a ``.json``
+    record of how it was made and what it scores, measured on the packed file itself."""
     checkpoint = read_checkpoint(run / "best.pt")
     summary = json.loads((run / "metrics.json").read_text())
     state = {
@@ -42,12 +60,9 @@ def pack(run: Path, out_dir: Path = WEIGHTS) -> Path:
         key: checkpoint[key]
         for key in ("format", "version", "model_name", "model_config", "encoding", "epoch", "step")
     }
-    slim.update(
-        state_dict=state,
-        input_size=checkpoint.get("input_size"),
-        metrics={"held_out": summary["metrics"], "constant": summary["baseline"]},
-    )
+    slim.update(state_dict=state, input_size=checkpoint.get("input_size"))
     path = atomic_save(slim, out_dir / f"{NAME}.pt")
+    scores = score(path, summary["settings"])
     record = {
         "file": path.name,
         "sha256": hashlib.sha256(path.read_bytes()).hexdigest(),
@@ -56,10 +71,15 @@ def pack(run: Path, out_dir: Path = WEIGHTS) -> Path:
         "made_on": datetime.now(timezone.utc).strftime("%Y-%m-%d"),
         "torch": torch.__version__,
         "python": platform.python_version(),
-        "settings": summary["settings"],
+        "settings": {
+            key: value
+            for key, value in summary["settings"].items()
+            if key not in ("out", "resume", "progress")  # where it ran, not how it was made
+        },
+        "epoch": checkpoint["epoch"],
         "train_seconds": round(summary["train_seconds"]),
-        "held_out_metrics": summary["metrics"],
-        "constant_baseline": {"depth_m": summary["baseline_depth_m"], **summary["baseline"]},
+        "held_out_metrics": scores["held_out"],
+        "constant_baseline": scores["constant"],
     }
     record_path = out_dir / f"{NAME}.json"
     tmp = record_path.with_suffix(".json.tmp")
