@@ -15,8 +15,8 @@ from test_download import Server
 from depthnb.checkpoint import atomic_save, model_checkpoint
 from depthnb.cli import main
 from depthnb.data import SyntheticRooms
-from depthnb.data.download import RemoteFile
-from depthnb.errors import DownloadError, ModelError
+from depthnb.data.download import RemoteFile, fetch_remote
+from depthnb.errors import DataError, DownloadError, ModelError
 from depthnb.metrics import evaluate
 from depthnb.models import build_model, list_pretrained, load_pretrained
 from depthnb.models import pretrained as registry
@@ -188,3 +188,25 @@ def test_depth_anything_from_its_hugging_face_files(tmp_path, monkeypatch):
     (tmp_path / "empty").mkdir()
     with pytest.raises(ModelError, match=r"lacks \['config.json', 'model.safetensors'\]"):
         load_pretrained(spec.name, path=tmp_path / "empty", cache=tmp_path / "cache")
+
+
+def test_a_source_serving_another_format_is_dropped_for_the_next(published, tmp_path):
+    net, server, spec = published
+    registry_file = dataclasses.replace(
+        spec.files[0],
+        url=server.url("/files/tiny.npy"),
+        filename="tiny.npy",
+        mirrors=(server.url("/files/real.npy"),),
+    )
+    array = tmp_path / "real.npy"
+    np.save(array, np.zeros(3))
+    server.files["/files/tiny.npy"] = b"PK\x03\x04 a zip, not an array"
+    server.files["/files/real.npy"] = array.read_bytes()
+    got = fetch_remote(
+        registry_file, tmp_path / "dl" / "tiny.npy", check=registry.check_format, progress=False
+    )
+    assert got.read_bytes() == array.read_bytes()
+    bad = tmp_path / "x.h5"
+    bad.write_bytes(b"<html>")
+    with pytest.raises(DataError, match="is not a .h5 file"):
+        registry.check_format(bad)

@@ -137,6 +137,39 @@ def _shipped(path: os.PathLike | str | None = None) -> DepthModel:
     return load_checkpoint(path or WEIGHTS_DIR / "unet-synthetic.pt")
 
 
+def check_format(path: Path) -> None:
+    """A cheap check that a downloaded file is of the format its name says (HDF5, ``.npy``,
+    safetensors, JSON), so that a source serving something else is dropped for the next one.
+
+    Raises:
+        DataError: the file's first bytes are not those of its format.
+    """
+    from depthnb.errors import DataError
+
+    signatures = {".h5": b"\x89HDF\r\n\x1a\n", ".npy": b"\x93NUMPY"}
+    with open(path, "rb") as f:
+        head = f.read(512)
+    suffix = path.suffix.lower()
+    if suffix == ".h5":  # HDF5's signature sits at byte 0, or after a 512-byte user block
+        good = head.startswith(signatures[".h5"]) or _hdf5_after_user_block(path)
+    elif suffix == ".npy":
+        good = head.startswith(signatures[".npy"])
+    elif suffix == ".safetensors":  # 8-byte little-endian header length, then a JSON header
+        good = len(head) > 9 and head[8:9] == b"{"
+    elif suffix == ".json":
+        good = head.lstrip()[:1] == b"{"
+    else:
+        good = True
+    if not good:
+        raise DataError(f"{path}: is not a {suffix} file (it begins {head[:16]!r})")
+
+
+def _hdf5_after_user_block(path: Path) -> bool:
+    with open(path, "rb") as f:
+        f.seek(512)
+        return f.read(8) == b"\x89HDF\r\n\x1a\n"
+
+
 def cache_dir() -> Path:
     """``<data dir>/pretrained``: converted checkpoints (and downloaded files) live here."""
     from depthnb.notebook import default_data_dir
@@ -178,7 +211,10 @@ def load_pretrained(
     if converted.is_file() and path is None:
         return load_checkpoint(converted, map_location)
     if path is None:
-        fetched = [fetch_remote(f, folder / f.filename, progress=progress) for f in spec.files]
+        fetched = [
+            fetch_remote(f, folder / f.filename, check=check_format, progress=progress)
+            for f in spec.files
+        ]
         source = fetched[0]
     else:
         source = Path(path)
