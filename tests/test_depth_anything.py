@@ -29,12 +29,7 @@ needs_transformers = pytest.mark.skipif(transformers is None, reason="needs dept
 METRIC_REPO = "depth-anything/Depth-Anything-V2-Metric-Indoor-Small-hf"
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def tiny_config(kind: str = "metric") -> dict:

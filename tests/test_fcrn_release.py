@@ -143,12 +143,7 @@ class ReleaseGraph:
         return self.conv(x, "ConvPred", 3, 3, 1)  # dropout keep_prob=1 before it: identity
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 @pytest.fixture(scope="module")

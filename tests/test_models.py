@@ -31,13 +31,7 @@ from depthnb.models.fcrn import FastUpConv, UpProjection, fast_from_plain, unpoo
 ODD = (333, 517)
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    """These forward passes are small: on a shared 2-core machine one thread is the fastest."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 @pytest.fixture(scope="module")
