@@ -49,14 +49,18 @@ def resolve_device(name: str = "auto") -> torch.device:
 def resolve_precision(precision: str, device: torch.device) -> torch.dtype | None:
     """The autocast dtype for ``precision`` on ``device`` (``None`` = fp32, no autocast).
 
-    ``"auto"`` is bf16 on GPUs that support it, fp16 on older GPUs, fp32 on CPU and MPS.
+    ``"auto"`` is bf16 on GPUs with native bf16 (compute capability 8.0 and up: A100, L4, H100),
+    fp16 (with a GradScaler, see the Trainer) below that (Colab's T4 is 7.5; there
+    ``torch.cuda.is_bf16_supported()`` can say True, counting emulation, which is slow), and fp32
+    on CPU and MPS.
     """
     if precision not in PRECISIONS:
         raise ConfigError(f"precision {precision!r} must be one of {PRECISIONS}")
     if precision == "auto":
         if device.type != "cuda":
             return None
-        return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+        major, _ = torch.cuda.get_device_capability(device)
+        return torch.bfloat16 if major >= 8 else torch.float16
     return {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}[precision]
 
 

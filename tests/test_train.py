@@ -229,3 +229,21 @@ def test_set_output_depth_starts_the_head_at_a_depth():
     assert float(model.head.bias.detach()) == pytest.approx(math.log(3.0), rel=1e-6)
     with pytest.raises(ModelError, match="head"):
         set_output_depth(TinyNet(), 3.0)
+
+
+@pytest.mark.parametrize(
+    ("gpu", "capability", "expected"),
+    [
+        ("Tesla T4 (Colab)", (7, 5), torch.float16),
+        ("Tesla V100", (7, 0), torch.float16),
+        ("A100", (8, 0), torch.bfloat16),
+        ("L4", (8, 9), torch.bfloat16),
+        ("H100", (9, 0), torch.bfloat16),
+    ],
+)
+def test_auto_precision_on_simulated_gpus(monkeypatch, gpu, capability, expected):
+    """fp16 below compute capability 8.0 (the Trainer then enables its GradScaler), where bf16 is
+    only emulated even though ``torch.cuda.is_bf16_supported()`` may say True; bf16 from 8.0."""
+    monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda *a, **k: True)
+    monkeypatch.setattr(torch.cuda, "get_device_capability", lambda *a, **k: capability)
+    assert resolve_precision("auto", torch.device("cuda")) is expected, gpu
