@@ -247,3 +247,12 @@ def test_auto_precision_on_simulated_gpus(monkeypatch, gpu, capability, expected
     monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda *a, **k: True)
     monkeypatch.setattr(torch.cuda, "get_device_capability", lambda *a, **k: capability)
     assert resolve_precision("auto", torch.device("cuda")) is expected, gpu
+
+
+def test_in_memory_dataset_stores_compact_tensors_without_a_float_copy():
+    memory = InMemoryDataset(SyntheticRooms(4, size=SIZE, seed=4))
+    assert memory.tensors["image"].dtype == torch.uint8
+    assert memory.tensors["valid"].dtype == torch.bool
+    stored = sum(t.numel() * t.element_size() for t in memory.tensors.values())
+    pixels = 4 * SIZE[0] * SIZE[1]
+    assert stored <= pixels * 8 + 4 * 64  # uint8 RGB + float32 depth + bool valid (+ intrinsics)
