@@ -84,7 +84,7 @@ def check_free_space(path: Path, needed: int) -> None:
     if free < wanted:
         raise DataError(
             f"caching into {path} needs about {wanted / 1e9:.1f} GB of disk, and only "
-            f"{free / 1e9:.1f} GB is free there: choose a smaller --size (the bytes grow with H*W), "
+            f"{free / 1e9:.1f} GB is free there: choose a smaller --size (bytes grow with H*W), "
             "fewer images (--limit), or a folder on a larger disk"
         )
 
