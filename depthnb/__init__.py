@@ -20,6 +20,7 @@ __version__ = "0.1.0"
 
 _SUBMODULES = {
     "data",
+    "deploy",
     "encodings",
     "losses",
     "maskdepth_task",

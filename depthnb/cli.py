@@ -27,6 +27,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from depthnb.deploy.command import add_export_parser, cmd_export
 from depthnb.errors import CheckpointError, ConfigError, DepthnbError, ModelError
 
 DATA_CHOICES = ("synthetic", "nyu", "nyu-zip", "diode")
@@ -152,6 +153,7 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--batch", type=int, default=8)
     bench.add_argument("--steps", type=int, default=10)
     _add_device_flags(bench)
+    add_export_parser(commands)
     return parser
 
 
@@ -537,6 +539,7 @@ COMMANDS = {
     "evaluate": cmd_evaluate,
     "predict": cmd_predict,
     "bench": cmd_bench,
+    "export": cmd_export,
 }
 
 
