@@ -48,9 +48,10 @@ def compare_variants(
     threads: int | None = None,
 ) -> dict[str, dict[str, Any]]:
     """One row per variant: {"pytorch eager", "onnx fp32", "onnx int8", ...} -> size_mb,
-    latency_ms (median, batch 1, CPU), abs_rel, rmse, delta1 on ``images`` (N,C,H,W) against
-    ``depth`` (N,1,H,W) metres where ``valid``; plus "constant" (``constant_m`` metres everywhere)
-    if given. A variant onnxruntime cannot run on the CPU gets an ``error`` entry instead.
+    latency_ms (median, batch 1, CPU), diff_m (mean |depth - PyTorch's depth|, metres), abs_rel,
+    rmse, delta1 on ``images`` (N,C,H,W) against ``depth`` (N,1,H,W) metres where ``valid``; plus
+    "constant depth" (``constant_m`` metres everywhere) if given. A variant onnxruntime cannot run
+    on the CPU gets an ``error`` entry instead.
 
     Every row also has ``size_ratio`` and ``speedup`` against PyTorch eager.
     """
@@ -59,22 +60,30 @@ def compare_variants(
     rows: dict[str, dict[str, Any]] = {}
     with torch.no_grad():
         eager_ms = median_latency_ms(lambda: model(one), repeats)
+    eager = eager_depth(model, images)
     rows["pytorch eager"] = {
         "size_mb": state_dict_mb(model),
         "latency_ms": eager_ms,
-        **depth_metrics(eager_depth(model, images), depth, valid),
+        "diff_m": 0.0,
+        **depth_metrics(eager, depth, valid),
     }
     for kind, path in paths.items():
         row: dict[str, Any] = {"size_mb": file_size_mb(path)}
         try:
             session = onnx_session(path, threads)
             row["latency_ms"] = median_latency_ms(lambda s=session: run_onnx(s, one), repeats)
-            row.update(depth_metrics(onnx_depth(session, images), depth, valid))
+            predicted = onnx_depth(session, images)
+            row["diff_m"] = float((predicted - eager).abs()[valid].mean())
+            row.update(depth_metrics(predicted, depth, valid))
         except Exception as error:  # e.g. no CPU kernel for a float16 op
             row["error"] = str(error).splitlines()[0][:120]
         rows[f"onnx {kind}"] = row
     if constant_m is not None:
-        rows["constant depth"] = depth_metrics(torch.full_like(depth, constant_m), depth, valid)
+        constant = torch.full_like(depth, constant_m)
+        rows["constant depth"] = {
+            "diff_m": float((constant - eager).abs()[valid].mean()),
+            **depth_metrics(constant, depth, valid),
+        }
     base = rows["pytorch eager"]
     for row in rows.values():
         if "size_mb" in row:
@@ -85,9 +94,10 @@ def compare_variants(
 
 
 def format_comparison(rows: dict[str, dict[str, Any]], title: str = "") -> str:
-    """The rows of :func:`compare_variants` as a plain-text table (ratios against PyTorch eager)."""
+    """The rows of :func:`compare_variants` as a plain-text table: ratios and |diff| (mean
+    absolute depth difference, metres) against PyTorch eager."""
     header = (
-        f"{'variant':<18}{'MB':>8}{'x size':>8}{'ms':>9}{'speedup':>9}"
+        f"{'variant':<18}{'MB':>8}{'x size':>8}{'ms':>9}{'speedup':>9}{'|diff| m':>10}"
         f"{'abs_rel':>9}{'rmse m':>9}{'delta1':>8}"
     )
     lines = [title] if title else []
@@ -97,7 +107,8 @@ def format_comparison(rows: dict[str, dict[str, Any]], title: str = "") -> str:
             f"{row[key]:>{width}{fmt}}" if key in row else f"{'-':>{width}}"
             for key, width, fmt in (
                 ("size_mb", 8, ".2f"), ("size_ratio", 8, ".2f"), ("latency_ms", 9, ".2f"),
-                ("speedup", 9, ".2f"), ("abs_rel", 9, ".4f"), ("rmse", 9, ".4f"),
+                ("speedup", 9, ".2f"), ("diff_m", 10, ".4f"), ("abs_rel", 9, ".4f"),
+                ("rmse", 9, ".4f"),
                 ("delta1", 8, ".4f"),
             )
         ]  # fmt: skip

@@ -2,8 +2,11 @@
 
 int8 stores each weight as ``round(w / scale) + zero_point`` in 8 bits (4x smaller than float32)
 and, in the static form, computes convolutions in integers between quantise/dequantise pairs
-(QDQ). Weights get one scale per output channel (``per_channel``): a layer's filters differ in
-size by orders of magnitude, and one scale for all would round the small ones to a few levels.
+(QDQ): activations uint8, weights int8 ("U8S8"). On a 2-core AMD EPYC (AVX512-VNNI), FCRN at
+120x160: U8S8 13-15 ms a frame, fp32 31 ms, int8 activations ("S8S8") 38 ms, with the same
+accuracy; onnxruntime notes that U8S8 can saturate on x86 CPUs without VNNI (reduce_range helps).
+Weights get one scale per output channel (``per_channel``): a layer's filters differ in size by
+orders of magnitude, and one scale for all would round the small ones to a few levels.
 Activations get one scale per tensor, measured on calibration images (``mode="static"``, min-max
 over the images) or recomputed from each input at run time (``mode="dynamic"``, weights only
 calibrated; onnxruntime then runs convolutions as ConvInteger with uint8 weights).
@@ -132,7 +135,7 @@ def quantize_int8(
             quantization.quantize_static(
                 str(prepared), str(out), _ImageReader(input_name, np.asarray(images, np.float32)),
                 quant_format=quantization.QuantFormat.QDQ, per_channel=per_channel,
-                activation_type=quantization.QuantType.QInt8,
+                activation_type=quantization.QuantType.QUInt8,
                 weight_type=quantization.QuantType.QInt8,
                 calibrate_method=quantization.CalibrationMethod.MinMax,
             )  # fmt: skip
