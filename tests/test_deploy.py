@@ -134,8 +134,9 @@ def test_check_onnx_notices_a_graph_that_differs(unet_onnx):
 
 
 def test_static_export_fixes_batch_height_and_width(tmp_path):
-    model = _realistic(models.build_model("unet", **SMALL["unet"]))
+    model = _realistic(models.build_model("unet", **SMALL["unet"])).train()
     path = export_onnx(model, tmp_path / "static.onnx", size=(64, 96), dynamic=False)
+    assert model.training  # traced in eval mode, then given back as it came
     session = onnx_session(path)
     assert fixed_input_shape(session) == [1, 3, 64, 96]
     assert max(check_onnx(model, path, [(96, 128)]).values()) <= TOLERANCE_M  # runs at 64x96
@@ -289,3 +290,21 @@ def test_export_command(unet_onnx, tmp_path, capsys):
     assert main(["export", str(checkpoint), str(tmp_path / "x.txt")]) == 2
     assert main(["export", "no-such-model", str(tmp_path / "y.onnx")]) == 2
     assert "not a checkpoint" in capsys.readouterr().err
+
+
+def test_the_dynamo_exporter_gives_the_same_graph_outputs(unet_onnx, tmp_path):
+    model, _ = unet_onnx
+    path = export_onnx(model, tmp_path / "dynamo.onnx", size=EXPORT_SIZE, exporter="dynamo")
+    assert max(check_onnx(model, path, [EXPORT_SIZE, (96, 128)]).values()) <= TOLERANCE_M
+    with pytest.raises(ConfigError, match="exporter"):
+        export_onnx(model, tmp_path / "x.onnx", size=EXPORT_SIZE, exporter="tflite")
+
+
+def test_export_refuses_a_graph_that_disagrees_with_pytorch(tmp_path, monkeypatch):
+    model = _realistic(models.build_model("unet", **SMALL["unet"]))
+    other = models.build_model("unet", **SMALL["unet"]).eval()  # other weights, same graph
+    wrong = export_module._trace(other, EXPORT_SIZE, True, True, "torchscript")
+    monkeypatch.setattr(export_module, "_trace", lambda *args: wrong)
+    with pytest.raises(DeployError, match="disagrees with PyTorch"):
+        export_onnx(model, tmp_path / "wrong.onnx", size=EXPORT_SIZE)
+    assert export_module.allowed_difference(40.0) == pytest.approx(TOLERANCE_M + 4e-4)

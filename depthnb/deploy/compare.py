@@ -8,6 +8,7 @@ ONNX fp32, int8 and fp16, on the same held-out images, beside a constant-depth b
 from __future__ import annotations
 
 import os
+from functools import partial
 from typing import Any
 
 import torch
@@ -71,7 +72,7 @@ def compare_variants(
         row: dict[str, Any] = {"size_mb": file_size_mb(path)}
         try:
             session = onnx_session(path, threads)
-            row["latency_ms"] = median_latency_ms(lambda s=session: run_onnx(s, one), repeats)
+            row["latency_ms"] = median_latency_ms(partial(run_onnx, session, one), repeats)
             predicted = onnx_depth(session, images)
             row["diff_m"] = float((predicted - eager).abs()[valid].mean())
             row.update(depth_metrics(predicted, depth, valid))

@@ -70,7 +70,7 @@ def folder_images(folder: str | os.PathLike, size: tuple[int, int], limit: int =
     images = []
     for path in paths[:limit]:
         with Image.open(path) as image:
-            resized = image.convert("RGB").resize((size[1], size[0]), Image.BILINEAR)
+            resized = image.convert("RGB").resize((size[1], size[0]), Image.Resampling.BILINEAR)
         images.append(np.asarray(resized, dtype=np.float32).transpose(2, 0, 1) / 255.0)
     return np.stack(images)
 

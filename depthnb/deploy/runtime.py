@@ -60,12 +60,12 @@ def onnx_depth(
     time for a graph with a fixed batch)."""
     fixed_batch = fixed_input_shape(session)[0]
     step = fixed_batch or batch_size
-    size = tuple(size or images.shape[-2:])
+    target = tuple(size or images.shape[-2:])
     parts = []
     for start in range(0, len(images), step):
         depth = torch.from_numpy(run_onnx(session, images[start : start + step])["depth"])
-        if tuple(depth.shape[-2:]) != size:
-            depth = F.interpolate(depth, size=size, mode="bilinear", align_corners=False)
+        if tuple(depth.shape[-2:]) != target:
+            depth = F.interpolate(depth, size=target, mode="bilinear", align_corners=False)
         parts.append(depth)
     return torch.cat(parts)
 
