@@ -29,9 +29,9 @@ _NAMES = {
         "allowed_difference",
         "check_onnx",
         "export_onnx",
-        "load_for_export",
         "reference_outputs",
     ),
+    "command": ("load_for_export",),
     "quantize": ("calibration_images", "convert_fp16", "file_size_mb", "quantize_int8", "variants"),
     "runtime": ("fixed_input_shape", "median_latency_ms", "onnx_depth", "onnx_session", "run_onnx"),
 }

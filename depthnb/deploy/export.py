@@ -368,34 +368,3 @@ def _compare(
         difference = max(float(np.abs(got[n] - value).max()) for n, value in expected.items())
         compared[size] = (difference, largest)
     return compared
-
-
-def load_for_export(spec: str | os.PathLike) -> nn.Module:
-    """The model that ``spec`` names, in eval mode: a checkpoint file (``load_checkpoint``), a
-    published-weights name (``depthnb.models.load_pretrained``, where it exists) or a registry name
-    (``build_model``, untrained: for trying the export of an architecture).
-
-    Raises:
-        ConfigError: ``spec`` is none of these (the message lists the names).
-    """
-    import depthnb.models as models
-    from depthnb.predict import load_checkpoint
-
-    text = str(spec)
-    if Path(text).is_file() or Path(text).suffix in (".pt", ".pth"):
-        return load_checkpoint(text)
-    load_pretrained = getattr(models, "load_pretrained", None)
-    list_pretrained = getattr(models, "list_pretrained", None)
-    published = list(list_pretrained()) if list_pretrained is not None else []
-    if load_pretrained is not None and text in published:
-        return load_pretrained(text).eval()
-    if text in models.list_models():
-        warnings.warn(
-            f"{text!r} is a model name, not weights: exporting an untrained {text}",
-            stacklevel=2,
-        )
-        return models.build_model(text).eval()
-    raise ConfigError(
-        f"{text!r} is not a checkpoint file, a published-weights name {published} or a model "
-        f"name {models.list_models()}; pass e.g. runs/main/best.pt"
-    )
