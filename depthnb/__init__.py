@@ -22,6 +22,7 @@ _SUBMODULES = {
     "checkpoint",
     "cli",
     "data",
+    "deploy",
     "distributed",
     "encodings",
     "files",

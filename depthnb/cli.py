@@ -30,6 +30,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from depthnb.deploy.command import add_export_parser, cmd_export
 from depthnb.errors import CheckpointError, ConfigError, DepthnbError, ModelError
 from depthnb.files import atomic_write, atomic_write_text
 from depthnb.jobs import (
@@ -114,6 +115,7 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--batch", type=int, default=8)
     bench.add_argument("--steps", type=int, default=10)
     add_train_flags(bench, ["device", "precision", "channels_last", "compile"])
+    add_export_parser(commands)
     return parser
 
 
@@ -410,6 +412,7 @@ COMMANDS = {
     "evaluate": cmd_evaluate,
     "predict": cmd_predict,
     "bench": cmd_bench,
+    "export": cmd_export,
 }
 
 

@@ -18,6 +18,7 @@ LESSONS = [
     "07_interactive_explorer",
     "08_mask_and_depth",
     "09_video_depth",
+    "10_deployment",
 ]
 
 

@@ -126,15 +126,32 @@ def pad_to_multiple(
     ``multiple - 1``).
     """
     height, width = x.shape[-2:]
-    pad_h, pad_w = -height % multiple, -width % multiple
-    if pad_h == 0 and pad_w == 0:
+    # Non-negative operands only: ONNX's integer Div and Mod truncate towards zero, Python floors.
+    pad_h, pad_w = (
+        (multiple - height % multiple) % multiple,
+        (multiple - width % multiple) % multiple,
+    )
+    # While tracing or exporting, the sides are symbols: always pad (by 0 when they are multiples
+    # already), so that the graph pads any size, not only the one it was traced at.
+    if not is_tracing() and pad_h == 0 and pad_w == 0:
         return x
     return F.pad(x, (0, pad_w, 0, pad_h), mode=mode)
 
 
+def is_tracing() -> bool:
+    """True while ``torch.jit.trace`` (the TorchScript ONNX exporter) or ``torch.export`` records
+    the model: Python branches on sizes would then be frozen into the graph."""
+    exporting = getattr(torch.compiler, "is_exporting", None)  # torch >= 2.5
+    return torch.jit.is_tracing() or bool(exporting is not None and exporting())
+
+
 def ceil_div(size: int, stride: int) -> int:
-    """ceil(size / stride): the output side of a model with this output stride."""
-    return -(-size // stride)
+    """ceil(size / stride): the output side of a model with this output stride.
+
+    Written with non-negative operands so that it exports to ONNX unchanged (integer division
+    there truncates towards zero, Python's floors).
+    """
+    return (size + stride - 1) // stride
 
 
 class Normalize(nn.Module):
