@@ -83,7 +83,7 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 def load_for_export(spec: str | os.PathLike) -> nn.Module:
     """The model that ``spec`` names, in eval mode: a checkpoint file (``load_checkpoint``), a
-    published-weights name (``depthnb.models.load_pretrained``, where it exists) or a registry name
+    published-weights name (``depthnb.models.load_pretrained``) or a registry name
     (``build_model``, untrained: for trying the export of an architecture).
 
     Raises:
@@ -95,11 +95,9 @@ def load_for_export(spec: str | os.PathLike) -> nn.Module:
     text = str(spec)
     if Path(text).is_file() or Path(text).suffix in (".pt", ".pth"):
         return load_checkpoint(text)
-    load_pretrained = getattr(models, "load_pretrained", None)
-    list_pretrained = getattr(models, "list_pretrained", None)
-    published = list(list_pretrained()) if list_pretrained is not None else []
-    if load_pretrained is not None and text in published:
-        return load_pretrained(text).eval()
+    published = models.list_pretrained()
+    if text in published:
+        return models.load_pretrained(text).eval()
     if text in models.list_models():
         warnings.warn(
             f"{text!r} is a model name, not weights: exporting an untrained {text}",

@@ -14,7 +14,11 @@ dynamo one (``dynamo=True``, onnxscript) is where PyTorch is going, but on these
 26 s (fixed size) to 2 min (symbolic sizes) for DenseNet-169 on two CPU cores, could not export
 the plain FCRN up-projection (its strided zero-insertion) with symbolic sizes, and turned the
 negative floor divisions of size arithmetic into truncating ONNX divisions (wrong sides for odd
-sizes). ``exporter="dynamo"`` is kept for when the TorchScript one is removed.
+sizes). ``exporter="dynamo"`` is kept for when the TorchScript one is removed, and is what a
+model asks for with ``onnx_exporter = "dynamo"``: Depth Anything V2, whose preprocessing (an
+antialiased bicubic resize to a multiple of 14) has no TorchScript-exporter operator; the dynamo
+exporter writes it as an ONNX Resize (opset 18) at a fixed height and width
+(``onnx_dynamic_size = False``: its resized size is computed in Python from the input's).
 
 Dynamic sizes: all four course models (U-Net, DenseDepth, FCRN plain and fast, mask-and-depth)
 export with symbolic batch, height and width (any H, W >= 32, as in PyTorch; ONNX cannot state the
@@ -232,7 +236,7 @@ def export_onnx(
     dynamic: bool = True,
     *,
     check: bool = True,
-    exporter: str = "torchscript",
+    exporter: str | None = None,
 ) -> Path:
     """Export ``model`` to ONNX at ``path``: input (B,C,H,W) in [0,1], output depth in metres.
 
@@ -246,17 +250,19 @@ def export_onnx(
             runtimes prefer.
         check: run the graph in onnxruntime at ``size`` (and, if dynamic, at a second size) and
             compare with PyTorch (DeployError beyond :func:`allowed_difference`).
-        exporter: "torchscript" (default) or "dynamo".
+        exporter: "torchscript" or "dynamo"; None takes the model's ``onnx_exporter``
+            (default "torchscript").
 
     Returns:
         The path written.
     """
     onnx = require("onnx")
+    exporter = exporter or getattr(model, "onnx_exporter", "torchscript")
     if exporter not in EXPORTERS:
         raise ConfigError(f"exporter={exporter!r}; choose one of {EXPORTERS}")
     size = _check_size(size)
     path = Path(path)
-    dynamic_size = dynamic
+    dynamic_size = dynamic and getattr(model, "onnx_dynamic_size", True)
     while True:
         proto = onnx.load_from_string(_trace(model, size, dynamic, dynamic_size, exporter))
         metadata = _metadata(model, size, dynamic_size)

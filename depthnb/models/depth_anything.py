@@ -62,8 +62,10 @@ def processed_size(
     """The size ``DPTImageProcessor`` resizes an image to (``keep_aspect_ratio=True``,
     ``ensure_multiple_of``): scale by whichever of ``target/height``, ``target/width`` is closer
     to 1, then round each side to the nearest multiple (Python's ``round``). 480x640 -> 518x686,
-    240x320 -> 392x518. Unlike the processor, a side never rounds down to 0.
+    240x320 -> 392x518. Unlike the processor, a side never rounds down to 0. Sides are taken
+    as Python ints (an ONNX trace records this size, not a rule: such a graph has a fixed size).
     """
+    height, width = int(height), int(width)
     scale_h, scale_w = target / height, target / width
     scale = scale_w if abs(1 - scale_w) < abs(1 - scale_h) else scale_h
     new_height, new_width = (
@@ -145,6 +147,10 @@ class DepthAnythingV2(DepthModel):
 
     name = "depth-anything-v2"
     output_stride = 1
+    # ONNX (depthnb.deploy): the antialiased bicubic resize exports only through the dynamo
+    # exporter, and the resized size is Python arithmetic, so the graph has a fixed H and W.
+    onnx_exporter = "dynamo"
+    onnx_dynamic_size = False
 
     def __init__(
         self,
