@@ -4,10 +4,10 @@ The zip holds three ``.npy`` members: ``eigen_test_rgb.npy`` (654,480,640,3) uin
 ``eigen_test_depth.npy`` (654,480,640) float32 metres (holes in-painted) and
 ``eigen_test_crop.npy`` (4,) inclusive bounds ``[20, 459, 24, 615]``. DenseDepth's ``evaluate.py``
 loads all 1.4 GB into memory; this reader never does. A member stored without compression is
-memory-mapped where it lies inside the zip; a compressed one is streamed once into a plain ``.npy``
-beside the zip (``nyu_test_members/``) and memory-mapped from there. Each item then reads only its
-own image (0.9 MB) and depth (1.2 MB), so the reader's resident memory stays a few MB whatever the
-number of images (``tests/test_nyu_eigen.py`` measures it).
+read where it lies inside the zip; a compressed one is streamed once into a plain ``.npy`` beside
+the zip (``nyu_test_members/``) and read from there. Each item is one positioned read of its own
+image (0.9 MB) and depth (1.2 MB), nothing is memory-mapped, so the reader's resident memory stays
+a few MB whatever the number of images (``tests/test_nyu_eigen.py`` measures it).
 
 >>> test = NYUEigenTest("data/nyu/nyu_test.zip")          # doctest: +SKIP
 >>> len(test), test.crop                                  # doctest: +SKIP
@@ -24,7 +24,7 @@ import tempfile
 import zipfile
 import zlib
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import numpy as np
 import torch
@@ -68,7 +68,9 @@ class _Member:
         where = f"{zip_path}:{name}"
         info = archive.getinfo(name)
         with archive.open(info) as stream:
-            self.shape, self.fortran, self.dtype, header = _npy_header(stream, where)
+            self.shape, fortran, self.dtype, header = _npy_header(stream, where)
+        if fortran:
+            raise DataError(f"{where}: is stored in Fortran order; expected C order. {HINT}")
         if info.compress_type == zipfile.ZIP_STORED:
             self.file = zip_path
             self.offset = _data_offset(zip_path, info) + header
@@ -79,16 +81,13 @@ class _Member:
         if self.file.stat().st_size < needed:
             raise DataError(f"{where}: ends before its {self.shape} array does. {HINT}")
 
-    def open(self) -> np.memmap:
-        """A read-only memory map of the array (no bytes are read until indexed)."""
-        return np.memmap(
-            self.file,
-            dtype=self.dtype,
-            mode="r",
-            offset=self.offset,
-            shape=self.shape,
-            order="F" if self.fortran else "C",
-        )
+    def read(self, handle: Any, index: int) -> np.ndarray:
+        """Array ``index`` along the first axis, read from the open file ``handle`` with one
+        positioned read (nothing else of the file is mapped or kept)."""
+        item_shape = self.shape[1:]
+        size = int(np.prod(item_shape)) * self.dtype.itemsize
+        data = os.pread(handle.fileno(), size, self.offset + index * size)
+        return np.frombuffer(data, dtype=self.dtype).reshape(item_shape)
 
 
 def _data_offset(zip_path: Path, info: zipfile.ZipInfo) -> int:
@@ -163,7 +162,8 @@ class NYUEigenTest(Dataset):
         self.crop = (top, bottom + 1, left, right + 1)  # the file's bounds are inclusive
         self._count = rgb.shape[0]
         self.image_size: tuple[int, int] = (rgb.shape[1], rgb.shape[2])
-        self._arrays = PerProcessHandle(functools.partial(_open_both, rgb, depth))
+        self._rgb, self._depth = rgb, depth
+        self._files = PerProcessHandle(functools.partial(_open_both, rgb, depth))
         self.intrinsics = scale_intrinsics(NYU_INTRINSICS, NYU_SIZE, self.image_size)
 
     def _check_shapes(self, rgb: _Member, depth: _Member) -> None:
@@ -184,16 +184,17 @@ class NYUEigenTest(Dataset):
     def __getitem__(self, item: int) -> dict[str, torch.Tensor]:
         if not -len(self) <= item < len(self):
             raise IndexError(f"NYUEigenTest: index {item} out of range for {len(self)} images")
-        rgb, depth = self._arrays.get()
-        image = np.array(rgb[item])
-        metres = np.array(depth[item], dtype=np.float32)
+        item = item % len(self)
+        rgb_file, depth_file = self._files.get()
+        image = self._rgb.read(rgb_file, item)
+        metres = self._depth.read(depth_file, item).astype(np.float32)
         valid = np.isfinite(metres) & (metres > 0)
         sample = make_sample(image, metres, valid, self.intrinsics)
         return self.transform(sample) if self.transform else sample
 
 
-def _open_both(rgb: _Member, depth: _Member) -> tuple[np.memmap, np.memmap]:
-    return rgb.open(), depth.open()
+def _open_both(rgb: _Member, depth: _Member) -> tuple[BinaryIO, BinaryIO]:
+    return open(rgb.file, "rb"), open(depth.file, "rb")
 
 
 def check_eigen_test_zip(path: PathLike) -> Path:
