@@ -22,6 +22,10 @@ LESSONS = [
 ]
 
 
+# Lessons a CPU runtime serves: data loading, and deployment (its latencies are CPU latencies).
+CPU_LESSONS = {"01_data_pipeline", "10_deployment"}
+
+
 def _load_set_repository():
     spec = importlib.util.spec_from_file_location(
         "set_repository", ROOT / "scripts" / "set_repository.py"
@@ -94,6 +98,6 @@ def test_rewrite_moves_every_reference():
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
 def test_lessons_that_need_a_gpu_open_on_a_gpu_runtime(path):
     metadata = json.loads(path.read_text())["metadata"]
-    if path.stem.startswith("01_"):  # data loading: a CPU runtime is enough
+    if path.stem in CPU_LESSONS:
         return
     assert metadata.get("accelerator") == "GPU" and metadata["colab"]["gpuType"] == "T4"
