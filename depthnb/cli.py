@@ -313,6 +313,8 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
             f"{args.crop or held_out.crop}, pooled; abs_rel with gt in the denominator)"
         )
         print(format_table({args.checkpoint: scores}))
+        if named:
+            _print_difference(args.checkpoint, scores)
         return 0
     settings = dict(MAIN_JOB)
     settings["size"] = list(args.size or model.input_size or MAIN_JOB["size"])
@@ -337,6 +339,18 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         format_table({Path(args.checkpoint).name: scores}, published=False, columns=TABLE_COLUMNS)
     )
     return 0
+
+
+def _print_difference(name: str, scores: dict[str, float]) -> None:
+    """Our row minus the published row the network ``name`` is reported to give, if it has one."""
+    from depthnb.metrics import PUBLISHED
+    from depthnb.models import PRETRAINED
+
+    row = PRETRAINED[name].published
+    if row is None:
+        return
+    gaps = ", ".join(f"{key} {scores[key] - value:+.4f}" for key, value in PUBLISHED[row].items())
+    print(f"ours - {row}: {gaps}")
 
 
 def cmd_predict(args: argparse.Namespace) -> int:

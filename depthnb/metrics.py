@@ -73,6 +73,14 @@ PUBLISHED: dict[str, dict[str, float]] = {
         "rmse": 0.549,
         "log10": 0.054,
     },
+    "DenseDepth (released weights, script's arguments in order)": {
+        "delta1": 0.847,
+        "delta2": 0.973,
+        "delta3": 0.994,
+        "abs_rel": 0.123,
+        "rmse": 0.549,
+        "log10": 0.054,
+    },
     "FCRN (paper)": {
         "delta1": 0.811,
         "delta2": 0.953,

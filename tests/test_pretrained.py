@@ -151,6 +151,7 @@ def test_densedepth_nyu_from_its_keras_file_end_to_end(tmp_path, monkeypatch, ca
     assert main([*argv, "--device", "cpu", "--batch", "1"]) == 0  # no server now: the cache
     out = capsys.readouterr().out
     assert "densedepth-nyu" in out and "DenseDepth (released weights, repo script)" in out
+    assert "ours - DenseDepth (released weights, script's arguments in order): delta1" in out
 
 
 def test_depth_anything_from_its_hugging_face_files(tmp_path, monkeypatch):

@@ -85,7 +85,7 @@ PRETRAINED: dict[str, PretrainedSpec] = {
                 ),
             ),
             input_size=(480, 640),
-            published="DenseDepth (released weights, repo script)",
+            published="DenseDepth (released weights, script's arguments in order)",
             licence="GPL-3.0 (ialhashim/DenseDepth)",
         ),
         PretrainedSpec(
@@ -204,8 +204,7 @@ def load_pretrained(
         raise ModelError(f"unknown pretrained network {name!r}; choose one of {list_pretrained()}")
     spec = PRETRAINED[name]
     if not spec.files:
-        model = _converter(spec)(path) if path else _converter(spec)()
-        return model.to(map_location).eval()
+        return _converter(spec)(path).to(map_location).eval()
     folder = Path(cache) if cache else cache_dir()
     converted = folder / f"{name}.pt"
     if converted.is_file() and path is None:
