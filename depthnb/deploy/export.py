@@ -72,7 +72,7 @@ def require(module: str) -> ModuleType:
     except ImportError as error:
         raise DeployError(
             f"exporting and running ONNX models needs {module.split('.')[0]!r} ({error}); install "
-            "it with pip install onnx onnxruntime, or pip install 'depthnb[deploy]'"
+            "it with pip install onnx onnxruntime onnxscript, or pip install 'depthnb[deploy]'"
         ) from error
 
 
@@ -177,6 +177,7 @@ def _trace_eval(
                 dynamic_axes={INPUT_NAME: axes, **{name: axes for name in names}},
             )  # fmt: skip
             return buffer.getvalue()
+        require("onnxscript")  # what torch's dynamo exporter writes its graphs with
         dim = torch.export.Dim.DYNAMIC
         program = torch.onnx.export(
             graph, (example,), dynamo=True, opset_version=max(OPSET, 18),
