@@ -54,6 +54,7 @@ _SUBMODULES = {
     "diode",
     "download",
     "fgbg",
+    "functional",
     "io",
     "memory",
     "nyu",
