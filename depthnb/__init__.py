@@ -36,6 +36,7 @@ _SUBMODULES = {
     "predict",
     "profiling",
     "runtime",
+    "scoring",
     "train",
     "video",
     "viz",
