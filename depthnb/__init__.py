@@ -28,6 +28,7 @@ _SUBMODULES = {
     "files",
     "inference",
     "jobs",
+    "loss_terms",
     "losses",
     "maskdepth_task",
     "metrics",
