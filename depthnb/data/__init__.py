@@ -61,6 +61,7 @@ _SUBMODULES = {
     "nyu_eigen",
     "sample",
     "synthetic",
+    "transfer",
     "transforms",
 }
 
