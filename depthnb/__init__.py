@@ -21,6 +21,7 @@ __version__ = "0.1.0"
 _SUBMODULES = {
     "checkpoint",
     "cli",
+    "commands",
     "data",
     "deploy",
     "distributed",
@@ -28,6 +29,7 @@ _SUBMODULES = {
     "files",
     "inference",
     "jobs",
+    "loss_terms",
     "losses",
     "maskdepth_task",
     "metrics",
@@ -36,6 +38,7 @@ _SUBMODULES = {
     "predict",
     "profiling",
     "runtime",
+    "scoring",
     "train",
     "video",
     "viz",

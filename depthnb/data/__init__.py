@@ -12,7 +12,7 @@ import importlib
 from typing import Any
 
 _NAMES = {
-    # synthetic.py: procedural RGB-D rooms
+    # synthetic/: procedural RGB-D rooms
     "render_room": "synthetic",
     "render_camera_path": "synthetic",
     "SyntheticRooms": "synthetic",
@@ -54,12 +54,14 @@ _SUBMODULES = {
     "diode",
     "download",
     "fgbg",
+    "functional",
     "io",
     "memory",
     "nyu",
     "nyu_eigen",
     "sample",
     "synthetic",
+    "transfer",
     "transforms",
 }
 

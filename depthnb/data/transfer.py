@@ -1,0 +1,329 @@
+"""Transfers behind :mod:`depthnb.data.download`: resumable, retried, verified downloads of one
+URL (:func:`download_url`), a file tried at each of its sources (:class:`RemoteFile`,
+:func:`fetch_remote`, ``$DEPTHNB_MIRROR`` first), and archive extraction that stays inside its
+target (:func:`safe_extract`)."""
+
+from __future__ import annotations
+
+import hashlib
+import http.client
+import os
+import socket
+import tarfile
+import time
+import urllib.error
+import urllib.request
+import zipfile
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+from tqdm.auto import tqdm
+
+from depthnb.data.io import PathLike
+from depthnb.errors import DataError, DownloadError
+
+CHUNK = 1 << 20
+USER_AGENT = "depthnb (https://github.com/depthnb/depthnb)"
+
+
+class _Retry(Exception):
+    """A transfer failed in a way that another attempt (resuming) may fix."""
+
+
+def _parse_content_range_start(value: str | None) -> int | None:
+    """``bytes 100-199/200`` -> 100; None when absent or malformed."""
+    if not value or not value.startswith("bytes "):
+        return None
+    try:
+        return int(value[6:].split("-", 1)[0])
+    except ValueError:
+        return None
+
+
+def _open(url: str, part: Path, have: int, timeout: float) -> Any:
+    """Open ``url``, asking for the bytes from ``have`` on when ``part`` holds that many.
+
+    Raises:
+        _Retry: a failure worth another attempt (timeouts, resets, 408/429/5xx, a 416 resume).
+        DownloadError: a failure that retrying cannot fix (404, refused connection, unknown host).
+    """
+    request = urllib.request.Request(url, headers={"User-Agent": USER_AGENT})
+    if have:
+        request.add_header("Range", f"bytes={have}-")
+    try:
+        return urllib.request.urlopen(request, timeout=timeout)
+    except urllib.error.HTTPError as error:
+        if error.code == 416 and have:
+            part.unlink()  # what we hold is not a prefix the server recognises: start over
+            raise _Retry(f"HTTP 416 for a resume from byte {have}") from error
+        if error.code in (408, 429) or error.code >= 500:
+            raise _Retry(f"HTTP {error.code} {error.reason}") from error
+        raise DownloadError(f"{url}: HTTP {error.code} {error.reason}.") from error
+    except urllib.error.URLError as error:
+        reason = error.reason
+        if isinstance(reason, (socket.timeout, TimeoutError)):
+            raise _Retry(f"timed out after {timeout} s") from error
+        if isinstance(reason, (ConnectionResetError, ConnectionAbortedError)):
+            raise _Retry(str(reason)) from error
+        raise DownloadError(
+            f"{url}: cannot connect ({reason}). Check the network connection (offline?) and the "
+            f"address."
+        ) from error
+    except (OSError, http.client.HTTPException) as error:
+        raise _Retry(str(error) or type(error).__name__) from error
+
+
+def _transfer(url: str, part: Path, timeout: float, progress: bool, label: str) -> None:
+    """One attempt: append what the server sends to ``part``, resuming from its current size.
+
+    Raises:
+        _Retry: the connection broke, timed out, or ended short; ``part`` keeps what arrived.
+        DownloadError: a failure that retrying cannot fix (404, refused connection, unknown host).
+    """
+    have = part.stat().st_size if part.exists() else 0
+    response = _open(url, part, have, timeout)
+    with response:
+        if have and response.status == 206:
+            start = _parse_content_range_start(response.headers.get("Content-Range"))
+            if start != have:
+                part.unlink()
+                raise _Retry(f"server resumed at byte {start}, not {have}")
+        elif have:
+            have = 0  # the server ignored Range (200): it sends everything again
+        length = response.headers.get("Content-Length")
+        expected = int(length) if length and length.isdigit() else None
+        received = 0
+        try:
+            with (
+                open(part, "ab" if have else "wb") as out,
+                tqdm(
+                    total=have + expected if expected is not None else None,
+                    initial=have,
+                    unit="B",
+                    unit_scale=True,
+                    unit_divisor=1024,
+                    desc=label,
+                    disable=not progress,
+                ) as bar,
+            ):
+                while True:
+                    chunk = response.read(CHUNK)
+                    if not chunk:
+                        break
+                    out.write(chunk)
+                    received += len(chunk)
+                    bar.update(len(chunk))
+        except (OSError, http.client.HTTPException) as error:
+            raise _Retry(str(error) or type(error).__name__) from error
+    if expected is not None and received < expected:
+        raise _Retry(f"connection closed after {have + received} of {have + expected} bytes")
+
+
+def _verify(path: Path, size: int | None, sha256: str | None, url: str) -> None:
+    """Raise DownloadError (and delete ``path``) unless its size and SHA-256 are as given."""
+    if size is not None and path.stat().st_size != size:
+        actual = path.stat().st_size
+        path.unlink()
+        raise DownloadError(f"{url}: got {actual} bytes, expected {size}; deleted. Try again.")
+    if sha256 is not None:
+        digest = hashlib.sha256()
+        with open(path, "rb") as f:
+            for block in iter(lambda: f.read(CHUNK), b""):
+                digest.update(block)
+        if digest.hexdigest() != sha256.lower():
+            path.unlink()
+            raise DownloadError(
+                f"{url}: SHA-256 is {digest.hexdigest()}, expected {sha256.lower()}: the server "
+                f"sent the wrong bytes; deleted. Try again later or report the broken link."
+            )
+
+
+def download_url(
+    url: str,
+    dest: PathLike,
+    sha256: str | None = None,
+    size: int | None = None,
+    retries: int = 5,
+    timeout: float = 30.0,
+    backoff: float = 2.0,
+    progress: bool = True,
+) -> Path:
+    """Download ``url`` to ``dest`` (a file path), resumably; return ``dest``.
+
+    Bytes go to ``dest + ".part"``; an interrupted transfer resumes from there with an HTTP Range
+    request (a server that ignores Range and answers 200 makes it start over). Broken or timed-out
+    transfers are retried ``retries`` times, waiting ``backoff * 2**attempt`` seconds; a refused
+    connection, an unknown host or an HTTP 4xx fail at once. When complete, the size and SHA-256
+    (hex) are checked if given, and the file is renamed to ``dest``. An existing ``dest`` that
+    passes the checks is returned without downloading.
+
+    Args:
+        timeout: seconds to wait for the connection and for each read, so nothing hangs.
+        progress: show a tqdm progress bar (bytes).
+
+    Raises:
+        DownloadError: the transfer failed for good, or delivered the wrong bytes (then nothing
+            is left at ``dest`` or ``dest.part``).
+    """
+    dest = Path(dest)
+    if dest.is_file():
+        try:
+            _verify(dest, size, sha256, url)
+            return dest
+        except DownloadError:
+            pass  # _verify deleted the stale file; download it again
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    part = dest.with_name(dest.name + ".part")
+    for attempt in range(retries + 1):
+        try:
+            _transfer(url, part, timeout, progress, dest.name)
+            break
+        except _Retry as problem:
+            if attempt == retries:
+                raise DownloadError(
+                    f"{url}: gave up after {retries + 1} attempts ({problem}). Run the same "
+                    f"command again to resume from {part}."
+                ) from problem
+            time.sleep(backoff * 2**attempt)
+    _verify(part, size, sha256, url)
+    os.replace(part, dest)
+    return dest
+
+
+def _check_inside(target: Path, name: str, archive: Path) -> None:
+    """Raise DataError unless archive member ``name`` lands inside ``target``."""
+    pure = PurePosixPath(name.replace("\\", "/"))
+    resolved = (target / pure).resolve()
+    if pure.is_absolute() or ".." in pure.parts or not resolved.is_relative_to(target):
+        raise DataError(
+            f"{archive}: member {name!r} would be written outside {target}; refusing to extract "
+            f"it. The archive is corrupt or malicious: delete it."
+        )
+
+
+def safe_extract(archive: PathLike, target: PathLike) -> Path:
+    """Extract a tar (any compression) or zip archive into ``target``; return ``target``.
+
+    Refuses, with DataError and before writing anything, members with absolute paths or ``..``
+    components, links that point outside ``target``, and device files.
+
+    Raises:
+        DataError: a refused member, or an archive that cannot be read.
+    """
+    archive, target = Path(archive), Path(target)
+    target.mkdir(parents=True, exist_ok=True)
+    target = target.resolve()
+    try:
+        if zipfile.is_zipfile(archive):
+            with zipfile.ZipFile(archive) as z:
+                for name in z.namelist():
+                    _check_inside(target, name, archive)
+                z.extractall(target)
+            return target
+        with tarfile.open(archive) as tar:
+            members = tar.getmembers()
+            for member in members:
+                _check_inside(target, member.name, archive)
+                if member.issym() or member.islnk():
+                    base = (target / member.name).parent if member.issym() else target
+                    link = PurePosixPath(member.linkname)
+                    if link.is_absolute() or not (base / link).resolve().is_relative_to(target):
+                        raise DataError(
+                            f"{archive}: link {member.name!r} -> {member.linkname!r} points "
+                            f"outside {target}; refusing to extract. Delete the archive."
+                        )
+                elif not (member.isfile() or member.isdir()):
+                    raise DataError(
+                        f"{archive}: member {member.name!r} is a device or fifo; refusing to "
+                        f"extract. Delete the archive."
+                    )
+            # Python >= 3.12 also has the "data" filter, which refuses the same members again.
+            safe: dict[str, Any] = {"filter": "data"} if hasattr(tarfile, "data_filter") else {}
+            tar.extractall(target, members=members, **safe)
+    except (tarfile.TarError, zipfile.BadZipFile, EOFError, OSError) as error:
+        raise DataError(
+            f"{archive}: cannot be extracted ({error}); it is truncated or corrupt. Delete it "
+            f"and download it again."
+        ) from error
+    return target
+
+
+MIRROR_ENV = "DEPTHNB_MIRROR"
+"""With ``DEPTHNB_MIRROR=URL`` set, every registry file is tried first at ``URL/<file name>``."""
+
+_HTML_STARTS = (b"<!doctype html", b"<html")
+
+
+@dataclass(frozen=True)
+class RemoteFile:
+    """One file of a dataset (or of published weights): where it can be had and its name.
+
+    ``url`` is the original source; ``mirrors`` are further sources known to serve the same file,
+    tried in order after it. ``size`` in bytes and ``sha256`` (hex) are checked when known;
+    ``approx_size`` (bytes) only informs messages and disk-space checks.
+    """
+
+    url: str
+    filename: str
+    size: int | None = None
+    sha256: str | None = None
+    mirrors: tuple[str, ...] = ()
+    approx_size: int | None = None
+
+    def sources(self) -> list[str]:
+        """The URLs to try, in order: ``$DEPTHNB_MIRROR/<filename>`` first when set."""
+        mirror = os.environ.get(MIRROR_ENV, "").strip()
+        first = [f"{mirror.rstrip('/')}/{self.filename}"] if mirror else []
+        return first + [self.url, *self.mirrors]
+
+
+def _looks_like_html(path: Path) -> bool:
+    with open(path, "rb") as f:
+        return f.read(64).lstrip().lower().startswith(_HTML_STARTS)
+
+
+def fetch_remote(
+    remote: RemoteFile,
+    dest: PathLike,
+    check: Callable[[Path], Any] | None = None,
+    progress: bool = True,
+    **download_kw: Any,
+) -> Path:
+    """Download ``remote`` to ``dest`` from the first of its sources that serves it; return dest.
+
+    Each source goes through :func:`download_url` (resumable, size and SHA-256 checked). A source
+    that answers with a web page instead of the file (a moved link, Google Drive's quota page) or
+    whose file fails ``check(path)`` is dropped, and the next is tried. An existing ``dest`` that
+    passes the checks is returned at once.
+
+    Raises:
+        DownloadError: no source served the file; the message lists each source with its error
+            and how to put the file in place by hand.
+    """
+    dest = Path(dest)
+    tried = []
+    for url in remote.sources():
+        try:
+            path = download_url(
+                url, dest, sha256=remote.sha256, size=remote.size, progress=progress, **download_kw
+            )
+            if _looks_like_html(path):
+                raise DownloadError(f"{url}: served a web page, not {remote.filename}")
+            if check is not None:
+                check(path)
+            return path
+        except (DownloadError, DataError) as error:
+            tried.append(f"  - {url}: {error}")
+            dest.unlink(missing_ok=True)
+            dest.with_name(dest.name + ".part").unlink(missing_ok=True)
+    approx = f" (about {remote.approx_size / 1e9:.1f} GB)" if remote.approx_size else ""
+    raise DownloadError(
+        f"could not download {remote.filename}{approx} from any known source:\n"
+        + "\n".join(tried)
+        + f"\nPut it in place by hand: download it in a browser from one of the links above "
+        f"(or from a copy a classmate or instructor has), then copy it to {dest}, or upload it "
+        f"(in Colab, to Google Drive) and pass its path. An instructor can serve every file "
+        f"from one place with {MIRROR_ENV}=URL."
+    )
