@@ -206,7 +206,8 @@ class NYUv2Labeled(Dataset):
                 f"corrupt. {LABELED_HINT}"
             ) from error
         valid = np.isfinite(depth) & (depth > 0)
-        intrinsics = scale_intrinsics(NYU_INTRINSICS, NYU_SIZE, image.shape[:2])
+        size = (int(image.shape[0]), int(image.shape[1]))
+        intrinsics = scale_intrinsics(NYU_INTRINSICS, NYU_SIZE, size)
         sample = make_sample(image, depth, valid, intrinsics)
         return self.transform(sample) if self.transform else sample
 

@@ -190,7 +190,8 @@ def plot_points_plotly(
         marker = {"size": size, "color": points[:, 2], "colorscale": "Plasma"}
     else:
         rgb = (colors * 255).astype(np.uint8)
-        marker = {"size": size, "color": [f"rgb({r},{g},{b})" for r, g, b in rgb]}
+        channels = zip(rgb[:, 0], rgb[:, 1], rgb[:, 2])
+        marker = {"size": size, "color": [f"rgb({r},{g},{b})" for r, g, b in channels]}
     figure = go.Figure(
         go.Scatter3d(x=points[:, 0], y=points[:, 2], z=-points[:, 1], mode="markers", marker=marker)
     )

@@ -43,7 +43,9 @@ def _intersect(
             near, far = np.minimum(t1, t2), np.maximum(t1, t2)
             tmin = near if tmin is None else np.maximum(tmin, near, out=tmin)
             tmax = far if tmax is None else np.minimum(tmax, far, out=tmax)
-        return np.where((tmax >= tmin) & (tmin > 0), tmin, _INF)  # type: ignore[operator,return-value]
+        assert tmin is not None and tmax is not None  # the loop ran over three axes
+        hit: np.ndarray = np.where((tmax >= tmin) & (tmin > 0), tmin, _INF)
+        return hit
     if isinstance(obj, _Sphere):
         ox, oy, oz = (o[i] - obj.center[i] for i in range(3))
         a = dx * dx + dy * dy + dz * dz
