@@ -169,6 +169,11 @@ class Normalize(nn.Module):
         return (x - self.mean) / self.std
 
 
+def imagenet_normalize() -> Normalize:
+    """The ImageNet statistics of torchvision's encoders: (B,3,H,W) in [0, 1] -> normalised."""
+    return Normalize(IMAGENET_MEAN, IMAGENET_STD)
+
+
 class ConvBNLeaky(nn.Sequential):
     """conv3x3 (with bias, as in Keras) -> BatchNorm -> LeakyReLU(0.2); keeps H, W."""
 

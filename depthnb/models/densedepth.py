@@ -18,12 +18,10 @@ from torchvision.models import DenseNet169_Weights, densenet169
 
 from depthnb.errors import ModelError
 from depthnb.models.blocks import (
-    IMAGENET_MEAN,
-    IMAGENET_STD,
     DepthModel,
-    Normalize,
     ceil_div,
     check_input,
+    imagenet_normalize,
     load_torchvision_weights,
     pad_to_multiple,
 )
@@ -171,9 +169,7 @@ class DenseDepth(DepthModel):
             "bn_eps": float(bn_eps),
         }
         super().__init__(config, encoding)
-        self.normalize = (
-            Normalize(IMAGENET_MEAN, IMAGENET_STD) if input_norm == "imagenet" else nn.Identity()
-        )
+        self.normalize = imagenet_normalize() if input_norm == "imagenet" else nn.Identity()
         self.encoder = densenet169_features(pretrained, timeout)
         for module in self.encoder.modules():
             if isinstance(module, nn.BatchNorm2d):

@@ -24,12 +24,10 @@ from torch import nn
 
 from depthnb.errors import ModelError
 from depthnb.models.blocks import (
-    IMAGENET_MEAN,
-    IMAGENET_STD,
     DepthModel,
-    Normalize,
     _reachable,
     check_input,
+    imagenet_normalize,
 )
 
 PATCH_SIZE = 14
@@ -184,7 +182,7 @@ class DepthAnythingV2(DepthModel):
         self.net = net
         self.relative = kind == "relative"
         self.target_side = target_side
-        self.normalize = Normalize(IMAGENET_MEAN, IMAGENET_STD)
+        self.normalize = imagenet_normalize()
 
     @staticmethod
     def _config(variant: str, hf_config: dict[str, Any] | None) -> Any:

@@ -29,12 +29,10 @@ from torchvision.models import ResNet50_Weights, resnet50
 
 from depthnb.errors import ModelError
 from depthnb.models.blocks import (
-    IMAGENET_MEAN,
-    IMAGENET_STD,
     DepthModel,
-    Normalize,
     ceil_div,
     check_input,
+    imagenet_normalize,
     load_torchvision_weights,
 )
 
@@ -296,9 +294,7 @@ class FCRN(DepthModel):
             )
         config = {"fast": bool(fast), "dropout": float(dropout), "release": bool(release)}
         super().__init__(config, encoding)
-        self.normalize: nn.Module = (
-            Rescale(255.0) if release else Normalize(IMAGENET_MEAN, IMAGENET_STD)
-        )
+        self.normalize: nn.Module = Rescale(255.0) if release else imagenet_normalize()
         self.encoder = resnet50_encoder(pretrained, timeout, release)
         self.decoder = FCRNDecoder(fast, dropout, release)
 

@@ -15,12 +15,10 @@ from torch import nn
 
 from depthnb.errors import ModelError
 from depthnb.models.blocks import (
-    IMAGENET_MEAN,
-    IMAGENET_STD,
     ConvBNLeaky,
     DepthModel,
-    Normalize,
     check_input,
+    imagenet_normalize,
     pad_to_multiple,
 )
 
@@ -114,7 +112,7 @@ class UNet(DepthModel):
                 f"got {filters}"
             )
         super().__init__({"filters": filters}, encoding)
-        self.normalize = Normalize(IMAGENET_MEAN, IMAGENET_STD)
+        self.normalize = imagenet_normalize()
         channels = [3, *filters[:4]]
         self.down = nn.ModuleList(
             DownBlock(c_in, c_out) for c_in, c_out in zip(channels, filters[:4])
