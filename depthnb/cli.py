@@ -14,6 +14,7 @@ setting (one flag per :class:`depthnb.train.TrainConfig` field, see :mod:`depthn
     python -m depthnb evaluate densedepth-nyu --data nyu-eigen-test   # the published weights
     python -m depthnb predict runs/main/best.pt photo.jpg --out depth/
     python -m depthnb download nyu-labeled
+    python -m depthnb download --list        # every file, its size and where it can be had
     python -m depthnb bench --model densedepth --size 480 640 --batch 8
 
 A bad flag or value prints what was wrong and exits with status 2.
@@ -74,7 +75,12 @@ def build_parser() -> argparse.ArgumentParser:
     download = commands.add_parser(
         "download", help="download a dataset (nyu-labeled, nyu-zip, nyu-eigen-test, diode-val)"
     )
-    download.add_argument("name", help="dataset name, see depthnb.data.DATASETS")
+    download.add_argument("name", nargs="?", help="dataset name, see depthnb.data.DATASETS")
+    download.add_argument(
+        "--list",
+        action="store_true",
+        help="list every registry file (datasets and published weights), sizes and sources",
+    )
     download.add_argument(
         "--root", help="data folder (default: the repository's data/ or $DEPTHNB_DATA)"
     )

@@ -8,8 +8,9 @@ import argparse
 import functools
 import json
 import time
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from depthnb.errors import ConfigError
 from depthnb.files import atomic_write, atomic_write_text
@@ -19,6 +20,9 @@ from depthnb.jobs import (
     resolve_settings,
     train_config,
 )
+
+if TYPE_CHECKING:
+    from depthnb.data.sources import RemoteFile
 
 # ---------------------------------------------------------------------------------------------
 # Commands
@@ -243,11 +247,58 @@ def cmd_predict(args: argparse.Namespace) -> int:
 
 
 def cmd_download(args: argparse.Namespace) -> int:
-    """Download a dataset with :func:`depthnb.data.download_dataset` and print where it is."""
+    """Download a dataset with :func:`depthnb.data.download_dataset` and print where it is, or
+    with ``--list`` print every registry file (datasets and published weights), its size and
+    sources."""
     from depthnb.data import download_dataset
 
+    if args.list:
+        print(registry_listing())
+        return 0
+    if not args.name:
+        raise ConfigError("download: name a dataset, or pass --list to see them all")
     print(download_dataset(args.name, args.root))
     return 0
+
+
+def _files_listing(files: Sequence[RemoteFile]) -> list[str]:
+    """A registry entry's total size, then each file with its size and sources, one a line."""
+    from depthnb.data.sources import describe_size
+
+    lines = []
+    for remote in files:
+        lines.append(f"    {remote.filename}  {describe_size(remote)}")
+        lines += [f"      {url}" for url in remote.sources()]
+        lines += [f"      (in a browser) {page}" for page in remote.pages]
+    return lines
+
+
+def _total(files: Sequence[RemoteFile]) -> str:
+    from depthnb.data.sources import RemoteFile, describe_size
+
+    exact = all(f.size is not None for f in files)
+    total = sum(f.expected_bytes or 0 for f in files)
+    return describe_size(RemoteFile("", "", size=total if exact else None, approx_size=total))
+
+
+def registry_listing() -> str:
+    """What ``python -m depthnb download --list`` prints: every dataset and published network,
+    its files, their sizes, and the sources tried in order (``$DEPTHNB_MIRROR`` first)."""
+    from depthnb.data.download import DATASETS
+    from depthnb.data.sources import MIRROR_ENV
+    from depthnb.models.pretrained import PRETRAINED
+
+    lines = [f"Datasets (python -m depthnb download NAME; sources tried in order, {MIRROR_ENV} "]
+    lines[0] += "first when set):"
+    for spec in DATASETS.values():
+        lines.append(f"  {spec.name}  {_total(spec.files)}  {spec.description}")
+        lines += _files_listing(spec.files)
+    lines.append("Published weights (depthnb.models.load_pretrained(NAME) downloads them once):")
+    for network in PRETRAINED.values():
+        size = _total(network.files) if network.files else "shipped with the package"
+        lines.append(f"  {network.name}  {size}  {network.description}")
+        lines += _files_listing(network.files)
+    return "\n".join(lines)
 
 
 def cmd_bench(args: argparse.Namespace) -> int:

@@ -2,7 +2,8 @@
 
 Every writer in depthnb goes through :func:`atomic_path` (checkpoints, caches, datasets, figures,
 videos, point clouds, metrics), so a crash at any moment leaves either the previous file or the new
-one, never a half-written one.
+one, never a half-written one. Writers of large files (downloads, caches) first ask
+:func:`check_free_space` whether they fit.
 
 >>> atomic_write_text("runs/demo/notes.txt", "hello")                       # doctest: +SKIP
 """
@@ -16,6 +17,8 @@ import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import BinaryIO
+
+from depthnb.errors import DataError, DepthnbError
 
 
 def _fsync_folder(folder: Path) -> None:
@@ -77,3 +80,29 @@ def atomic_write(path: str | os.PathLike[str], write: Callable[[BinaryIO], objec
 def atomic_write_text(path: str | os.PathLike[str], text: str) -> Path:
     """Write ``text`` (UTF-8) to ``path`` atomically (see :func:`atomic_write`)."""
     return atomic_write(path, lambda file: file.write(text.encode("utf-8")))
+
+
+def check_free_space(
+    path: str | os.PathLike[str],
+    needed: int,
+    action: str,
+    advice: str,
+    spare: int = 1 << 30,
+    error: type[DepthnbError] = DataError,
+) -> None:
+    """Raise ``error`` unless the disk holding ``path`` (or its nearest existing parent) has
+    ``needed`` bytes free plus 5 % and ``spare`` bytes to spare.
+
+    The message reads "``action`` needs about X GB of disk, and only Y GB is free there:
+    ``advice``".
+    """
+    existing = Path(path)
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    free = shutil.disk_usage(existing).free
+    wanted = int(needed * 1.05) + spare
+    if free < wanted:
+        raise error(
+            f"{action} needs about {wanted / 1e9:.1f} GB of disk, and only {free / 1e9:.1f} GB "
+            f"is free there: {advice}"
+        )

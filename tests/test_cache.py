@@ -176,13 +176,13 @@ def test_raw_samples_travel_as_uint8_and_convert_to_the_float_sample(tmp_path):
 def test_a_cache_that_cannot_fit_is_refused_before_writing(tmp_path, monkeypatch):
     from collections import namedtuple
 
-    from depthnb.data import cache as cache_module
+    from depthnb import files
     from depthnb.data.cache import cache_bytes
 
     assert round(cache_bytes(50_688, (480, 640)) / 1e9) == 93  # NYU's zip at full size
     assert round(cache_bytes(50_688, (240, 320)) / 1e9) == 23  # what fits a Colab disk
     usage = namedtuple("usage", "total used free")
-    monkeypatch.setattr(cache_module.shutil, "disk_usage", lambda path: usage(0, 0, 10_000_000))
+    monkeypatch.setattr(files.shutil, "disk_usage", lambda path: usage(0, 0, 10_000_000))
     rooms = depthnb.data.SyntheticRooms(4, size=(32, 48), seed=0)
     with pytest.raises(DataError, match=r"needs about 1\.1 GB of disk, and only 0\.0 GB is free"):
         build_cache(rooms, tmp_path / "sub" / "cache", size=(32, 48), progress=False)

@@ -34,14 +34,24 @@ FAST = {"backoff": 0.0, "timeout": 5.0, "progress": False}
 
 
 class Server:
-    """Serves ``files`` (path -> bytes) with Range support; ``cut_after`` bytes ends the first
-    response early; ``ignore_range`` answers every request with 200 and the whole file."""
+    """Serves ``files`` (path, query included -> bytes) with Range support; ``cut_after`` bytes
+    ends response number ``cut_request`` (the first by default) early; ``ignore_range`` answers
+    every request with 200 and the whole file; ``types`` (path -> Content-Type) sets that header.
+    ``paths`` and ``ranges`` record what was asked."""
 
     def __init__(
-        self, files: dict[str, bytes], cut_after: int | None = None, ignore_range: bool = False
+        self,
+        files: dict[str, bytes],
+        cut_after: int | None = None,
+        ignore_range: bool = False,
+        types: dict[str, str] | None = None,
+        cut_request: int = 1,
     ) -> None:
         self.files, self.cut_after, self.ignore_range = files, cut_after, ignore_range
+        self.cut_request = cut_request
+        self.types = types or {}
         self.ranges: list[str | None] = []
+        self.paths: list[str] = []
         server = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -50,6 +60,7 @@ class Server:
 
             def do_GET(self) -> None:
                 server.ranges.append(self.headers.get("Range"))
+                server.paths.append(self.path)
                 data = server.files.get(self.path)
                 if data is None:
                     self.send_error(404)
@@ -61,10 +72,12 @@ class Server:
                     self.send_header("Content-Range", f"bytes {start}-{len(data) - 1}/{len(data)}")
                 else:
                     self.send_response(200)
+                if self.path in server.types:
+                    self.send_header("Content-Type", server.types[self.path])
                 self.send_header("Content-Length", str(len(data) - start))
                 self.end_headers()
                 body = data[start:]
-                if server.cut_after is not None and len(server.ranges) == 1:
+                if server.cut_after is not None and len(server.ranges) == server.cut_request:
                     body = body[: server.cut_after]  # then the connection closes
                 self.wfile.write(body)
 

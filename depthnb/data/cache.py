@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -37,7 +36,7 @@ from torch.utils.data import DataLoader, Dataset
 from depthnb.data.sample import check_sample, to_float
 from depthnb.data.transforms import resize
 from depthnb.errors import DataError
-from depthnb.files import atomic_path
+from depthnb.files import atomic_path, check_free_space
 
 FORMAT = "depthnb-cache"
 VERSION = 1
@@ -71,22 +70,6 @@ def cache_bytes(length: int, size: tuple[int, int], keys: tuple[str, ...] = ()) 
         dtype, shape = _layout(key, length, *size)
         total += dtype.itemsize * int(np.prod(shape))
     return total
-
-
-def check_free_space(path: Path, needed: int) -> None:
-    """Raise DataError unless the disk holding ``path`` has ``needed`` bytes free, plus 1 GB and
-    5 % to spare (the temporary folder, metadata, the rest of the session)."""
-    existing = path
-    while not existing.exists():
-        existing = existing.parent
-    free = shutil.disk_usage(existing).free
-    wanted = int(needed * 1.05) + (1 << 30)
-    if free < wanted:
-        raise DataError(
-            f"caching into {path} needs about {wanted / 1e9:.1f} GB of disk, and only "
-            f"{free / 1e9:.1f} GB is free there: choose a smaller --size (bytes grow with H*W), "
-            "fewer images (--limit), or a folder on a larger disk"
-        )
 
 
 class DepthCache(Dataset):
@@ -338,7 +321,13 @@ def build_cache(
             return cache
 
     optional = tuple(key for key in _OPTIONAL if key in dataset[0])
-    check_free_space(path.parent, cache_bytes(length, (height, width), optional))
+    check_free_space(
+        path.parent,
+        cache_bytes(length, (height, width), optional),
+        f"caching into {path}",
+        "choose a smaller --size (bytes grow with H*W), fewer images (--limit), or a folder on "
+        "a larger disk",
+    )
     with atomic_path(path) as temporary:
         temporary.mkdir()
         _write(_Resized(dataset, (height, width)), temporary, num_workers, progress, source)

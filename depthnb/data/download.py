@@ -9,8 +9,12 @@ backoff, checks size and SHA-256 when given, and renames to ``dest`` only when e
 ``download_dataset`` fetches a whole entry of :data:`DATASETS` and checks its structure (the
 HDF5 keys and shapes, the zip's CSVs, the extracted folders).
 
-This module holds the registry (:data:`DATASETS`) and :func:`download_dataset`; the transfer code
-lives in :mod:`depthnb.data.transfer`, whose public names are re-exported here.
+This module holds the registry (:data:`DATASETS`) and :func:`download_dataset`. Each file lists
+every source known to serve it (the original, then documented mirrors, each cited where it is
+documented) and its size; :func:`~depthnb.data.sources.fetch_remote` tries them in order
+(``$DEPTHNB_MIRROR`` first) and explains how to put the file in place by hand when all fail. The
+transfer code lives in :mod:`depthnb.data.transfer` and :mod:`depthnb.data.sources`, whose public
+names are re-exported here.
 """
 
 from __future__ import annotations
@@ -26,12 +30,12 @@ from depthnb.data.diode import find_diode_images
 from depthnb.data.io import PathLike
 from depthnb.data.nyu import NYU_LABELED_COUNT, check_labeled_mat, load_splits, read_zip_csv
 from depthnb.data.nyu_eigen import check_eigen_test_zip
+from depthnb.data.sources import MIRROR_ENV as MIRROR_ENV
+from depthnb.data.sources import RemoteFile as RemoteFile
+from depthnb.data.sources import fetch_remote as fetch_remote
 from depthnb.data.transfer import CHUNK as CHUNK
-from depthnb.data.transfer import MIRROR_ENV as MIRROR_ENV
 from depthnb.data.transfer import USER_AGENT as USER_AGENT
-from depthnb.data.transfer import RemoteFile as RemoteFile
 from depthnb.data.transfer import download_url as download_url
-from depthnb.data.transfer import fetch_remote as fetch_remote
 from depthnb.data.transfer import safe_extract as safe_extract
 from depthnb.errors import DataError, DownloadError
 
@@ -83,6 +87,68 @@ def _check_diode_val(folder: Path) -> Path:
     return folder
 
 
+# Where each file can be had. Every URL is cited where it is documented; sizes are exact where a
+# byte count is documented, else ``approx_size`` with the figure's source. No sha256 is pinned:
+# a class mirror or the CI rehearsal serves stand-ins in the real formats, judged by the checks.
+
+# NYU Depth v2, labeled subset. The dataset page (https://cs.nyu.edu/~silberman/datasets/
+# nyu_depth_v2.html) links the http URL; its host has been reported refusing connections
+# (ethz-asl/background_foreground_segmentation#32, cleinc/bts#145). The https URL, same host, is
+# what several public download scripts use. 2,972,037,809 bytes: the byte count those scripts
+# check (and a report of SHA-256 2d724b0c0ab3...86aa, not verified here). The Kaggle copy
+# (cleinc/bts#145) needs a Kaggle login: a page for a browser, not a source.
+_NYU_LABELED = RemoteFile(
+    "http://horatio.cs.nyu.edu/mit/silberman/nyu_depth_v2/nyu_depth_v2_labeled.mat",
+    "nyu_depth_v2_labeled.mat",
+    size=2_972_037_809,
+    mirrors=("https://horatio.cs.nyu.edu/mit/silberman/nyu_depth_v2/nyu_depth_v2_labeled.mat",),
+    pages=(
+        "https://cs.nyu.edu/~silberman/datasets/nyu_depth_v2.html",
+        "https://www.kaggle.com/datasets/rmzhang0526/nyu-depth-v2-labeled",
+    ),
+)
+# The official split, linked from the same page's host; ankurhanda/nyuv2-meta-data commits a copy
+# (master, 2017), identical: 2,626 bytes, SHA-256 6e081404...80cee for both.
+_NYU_SPLITS = RemoteFile(
+    "http://horatio.cs.nyu.edu/mit/silberman/indoor_seg_sup/splits.mat",
+    "splits.mat",
+    size=2_626,
+    mirrors=(
+        "https://horatio.cs.nyu.edu/mit/silberman/indoor_seg_sup/splits.mat",
+        "https://raw.githubusercontent.com/ankurhanda/nyuv2-meta-data/master/splits.mat",
+    ),
+)
+# DenseDepth's training archive. ialhashim/DenseDepth's README linked the S3 URL (January 2019),
+# then https://tinyurl.com/nyu-data-zip (since 2019); the author posted the Google Drive copy in
+# ialhashim/DenseDepth#94. "4.1 GB" is the README's figure.
+_NYU_ZIP = RemoteFile(
+    "https://s3-eu-west-1.amazonaws.com/densedepth/nyu_data.zip",
+    "nyu_data.zip",
+    approx_size=4_100_000_000,
+    mirrors=(
+        "https://tinyurl.com/nyu-data-zip",
+        "https://drive.google.com/file/d/1fdFu5NGXe4rTLYKD5wOqk9dl-eJOefXo/view?usp=drivesdk",
+    ),
+)
+# DenseDepth's Eigen test archive: the README's S3 link is the only one its authors give (it has
+# been reported failing, ialhashim/DenseDepth#189). "1.4 GB" is the README's figure.
+_NYU_EIGEN_TEST = RemoteFile(
+    "https://s3-eu-west-1.amazonaws.com/densedepth/nyu_test.zip",
+    "nyu_test.zip",
+    approx_size=1_400_000_000,
+)
+# DIODE's validation split: diode-dataset/diode-devkit's README links the S3 URL (and a Baidu
+# share, for a browser), MD5 5c895d09201b88973c8fe4552a67dd85. The bucket also answers over
+# https. 2,774,625,282 bytes: the total Keras's get_file printed for it in keras-team/keras-io
+# examples/vision/md/depth_estimation.md.
+_DIODE_VAL = RemoteFile(
+    "http://diode-dataset.s3.amazonaws.com/val.tar.gz",
+    "val.tar.gz",
+    size=2_774_625_282,
+    mirrors=("https://diode-dataset.s3.amazonaws.com/val.tar.gz",),
+    pages=("https://pan.baidu.com/s/18IoX7f9W3F7acP0hjl7NSA",),
+)
+
 DATASETS: dict[str, DatasetSpec] = {
     spec.name: spec
     for spec in (
@@ -90,47 +156,28 @@ DATASETS: dict[str, DatasetSpec] = {
             name="nyu-labeled",
             description="NYU Depth v2 labeled subset: 1449 RGB-D frames (2.8 GB) + official split",
             folder="nyu",
-            files=(
-                RemoteFile(
-                    "http://horatio.cs.nyu.edu/mit/silberman/nyu_depth_v2/nyu_depth_v2_labeled.mat",
-                    "nyu_depth_v2_labeled.mat",
-                ),
-                RemoteFile(
-                    "http://horatio.cs.nyu.edu/mit/silberman/indoor_seg_sup/splits.mat",
-                    "splits.mat",
-                ),
-            ),
+            files=(_NYU_LABELED, _NYU_SPLITS),
             check=_check_nyu_labeled,
         ),
         DatasetSpec(
             name="nyu-zip",
             description="DenseDepth's nyu_data.zip: 50,688 train + 654 test pairs (4.1 GB)",
             folder="nyu",
-            files=(
-                RemoteFile(
-                    "https://s3-eu-west-1.amazonaws.com/densedepth/nyu_data.zip", "nyu_data.zip"
-                ),
-            ),
+            files=(_NYU_ZIP,),
             check=_check_nyu_zip,
         ),
         DatasetSpec(
             name="nyu-eigen-test",
             description="DenseDepth's nyu_test.zip: the 654 Eigen test images as .npy (1.4 GB)",
             folder="nyu",
-            files=(
-                RemoteFile(
-                    "https://s3-eu-west-1.amazonaws.com/densedepth/nyu_test.zip",
-                    "nyu_test.zip",
-                    approx_size=1_400_000_000,
-                ),
-            ),
+            files=(_NYU_EIGEN_TEST,),
             check=_check_nyu_eigen_test,
         ),
         DatasetSpec(
             name="diode-val",
             description="DIODE validation split, indoors and outdoor (2.6 GB)",
             folder="diode",
-            files=(RemoteFile("http://diode-dataset.s3.amazonaws.com/val.tar.gz", "val.tar.gz"),),
+            files=(_DIODE_VAL,),
             check=_check_diode_val,
             extract="val.tar.gz",
         ),
@@ -168,7 +215,10 @@ def download_dataset(
         except DataError:
             pass  # not there yet (or incomplete): download and extract below
     for remote in spec.files:
-        fetch_remote(remote, folder / remote.filename, progress=progress, **download_kw)
+        relative = f"{spec.folder}/{remote.filename}"
+        fetch_remote(
+            remote, folder / remote.filename, progress=progress, relative=relative, **download_kw
+        )
     if spec.extract:
         archive = folder / spec.extract
         staging = folder / f".extract-{os.getpid()}"

@@ -1,7 +1,6 @@
 """Transfers behind :mod:`depthnb.data.download`: resumable, retried, verified downloads of one
-URL (:func:`download_url`), a file tried at each of its sources (:class:`RemoteFile`,
-:func:`fetch_remote`, ``$DEPTHNB_MIRROR`` first), and archive extraction that stays inside its
-target (:func:`safe_extract`)."""
+URL (:func:`download_url`) and archive extraction that stays inside its target
+(:func:`safe_extract`). Trying a file at each of its sources is :mod:`depthnb.data.sources`' job."""
 
 from __future__ import annotations
 
@@ -14,8 +13,6 @@ import time
 import urllib.error
 import urllib.request
 import zipfile
-from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any
 
@@ -23,9 +20,14 @@ from tqdm.auto import tqdm
 
 from depthnb.data.io import PathLike
 from depthnb.errors import DataError, DownloadError
+from depthnb.files import check_free_space
 
 CHUNK = 1 << 20
 USER_AGENT = "depthnb (https://github.com/depthnb/depthnb)"
+DISK_ADVICE = (
+    "free some space, or use a data folder on a larger disk (DEPTHNB_DATA=folder; in Colab, "
+    "Google Drive: depthnb.notebook.setup(drive=True))"
+)
 
 
 class _Retry(Exception):
@@ -42,7 +44,7 @@ def _parse_content_range_start(value: str | None) -> int | None:
         return None
 
 
-def _open(url: str, part: Path, have: int, timeout: float) -> Any:
+def _open(url: str, timeout: float, part: Path | None = None, have: int = 0) -> Any:
     """Open ``url``, asking for the bytes from ``have`` on when ``part`` holds that many.
 
     Raises:
@@ -55,7 +57,7 @@ def _open(url: str, part: Path, have: int, timeout: float) -> Any:
     try:
         return urllib.request.urlopen(request, timeout=timeout)
     except urllib.error.HTTPError as error:
-        if error.code == 416 and have:
+        if error.code == 416 and part is not None and have:
             part.unlink()  # what we hold is not a prefix the server recognises: start over
             raise _Retry(f"HTTP 416 for a resume from byte {have}") from error
         if error.code in (408, 429) or error.code >= 500:
@@ -83,7 +85,7 @@ def _transfer(url: str, part: Path, timeout: float, progress: bool, label: str) 
         DownloadError: a failure that retrying cannot fix (404, refused connection, unknown host).
     """
     have = part.stat().st_size if part.exists() else 0
-    response = _open(url, part, have, timeout)
+    response = _open(url, timeout, part, have)
     with response:
         if have and response.status == 206:
             start = _parse_content_range_start(response.headers.get("Content-Range"))
@@ -94,6 +96,9 @@ def _transfer(url: str, part: Path, timeout: float, progress: bool, label: str) 
             have = 0  # the server ignored Range (200): it sends everything again
         length = response.headers.get("Content-Length")
         expected = int(length) if length and length.isdigit() else None
+        if expected:  # before a byte is written: the file must fit
+            action = f"downloading {label} ({expected / 1e6:.1f} MB to go) into {part.parent}"
+            check_free_space(part.parent, expected, action, DISK_ADVICE, 0, DownloadError)
         received = 0
         try:
             with (
@@ -155,7 +160,8 @@ def download_url(
     Bytes go to ``dest + ".part"``; an interrupted transfer resumes from there with an HTTP Range
     request (a server that ignores Range and answers 200 makes it start over). Broken or timed-out
     transfers are retried ``retries`` times, waiting ``backoff * 2**attempt`` seconds; a refused
-    connection, an unknown host or an HTTP 4xx fail at once. When complete, the size and SHA-256
+    connection, an unknown host, an HTTP 4xx, or a size (Content-Length) that the disk cannot
+    hold fail at once. When complete, the size and SHA-256
     (hex) are checked if given, and the file is renamed to ``dest``. An existing ``dest`` that
     passes the checks is returned without downloading.
 
@@ -248,82 +254,3 @@ def safe_extract(archive: PathLike, target: PathLike) -> Path:
             f"and download it again."
         ) from error
     return target
-
-
-MIRROR_ENV = "DEPTHNB_MIRROR"
-"""With ``DEPTHNB_MIRROR=URL`` set, every registry file is tried first at ``URL/<file name>``."""
-
-_HTML_STARTS = (b"<!doctype html", b"<html")
-
-
-@dataclass(frozen=True)
-class RemoteFile:
-    """One file of a dataset (or of published weights): where it can be had and its name.
-
-    ``url`` is the original source; ``mirrors`` are further sources known to serve the same file,
-    tried in order after it. ``size`` in bytes and ``sha256`` (hex) are checked when known;
-    ``approx_size`` (bytes) only informs messages and disk-space checks.
-    """
-
-    url: str
-    filename: str
-    size: int | None = None
-    sha256: str | None = None
-    mirrors: tuple[str, ...] = ()
-    approx_size: int | None = None
-
-    def sources(self) -> list[str]:
-        """The URLs to try, in order: ``$DEPTHNB_MIRROR/<filename>`` first when set."""
-        mirror = os.environ.get(MIRROR_ENV, "").strip()
-        first = [f"{mirror.rstrip('/')}/{self.filename}"] if mirror else []
-        return first + [self.url, *self.mirrors]
-
-
-def _looks_like_html(path: Path) -> bool:
-    with open(path, "rb") as f:
-        return f.read(64).lstrip().lower().startswith(_HTML_STARTS)
-
-
-def fetch_remote(
-    remote: RemoteFile,
-    dest: PathLike,
-    check: Callable[[Path], Any] | None = None,
-    progress: bool = True,
-    **download_kw: Any,
-) -> Path:
-    """Download ``remote`` to ``dest`` from the first of its sources that serves it; return dest.
-
-    Each source goes through :func:`download_url` (resumable, size and SHA-256 checked). A source
-    that answers with a web page instead of the file (a moved link, Google Drive's quota page) or
-    whose file fails ``check(path)`` is dropped, and the next is tried. An existing ``dest`` that
-    passes the checks is returned at once.
-
-    Raises:
-        DownloadError: no source served the file; the message lists each source with its error
-            and how to put the file in place by hand.
-    """
-    dest = Path(dest)
-    tried = []
-    for url in remote.sources():
-        try:
-            path = download_url(
-                url, dest, sha256=remote.sha256, size=remote.size, progress=progress, **download_kw
-            )
-            if _looks_like_html(path):
-                raise DownloadError(f"{url}: served a web page, not {remote.filename}")
-            if check is not None:
-                check(path)
-            return path
-        except (DownloadError, DataError) as error:
-            tried.append(f"  - {url}: {error}")
-            dest.unlink(missing_ok=True)
-            dest.with_name(dest.name + ".part").unlink(missing_ok=True)
-    approx = f" (about {remote.approx_size / 1e9:.1f} GB)" if remote.approx_size else ""
-    raise DownloadError(
-        f"could not download {remote.filename}{approx} from any known source:\n"
-        + "\n".join(tried)
-        + f"\nPut it in place by hand: download it in a browser from one of the links above "
-        f"(or from a copy a classmate or instructor has), then copy it to {dest}, or upload it "
-        f"(in Colab, to Google Drive) and pass its path. An instructor can serve every file "
-        f"from one place with {MIRROR_ENV}=URL."
-    )

@@ -37,7 +37,43 @@ WEIGHTS_DIR = Path(__file__).resolve().parent.parent / "weights"
 
 
 _DA_FOLDER = "Depth-Anything-V2-Metric-Indoor-Small-hf"
-_DA_REPO = f"https://huggingface.co/depth-anything/{_DA_FOLDER}"
+_DA_REPO = f"depth-anything/{_DA_FOLDER}"
+
+# Where each published file can be had; every URL is cited where it is documented. No sha256 is
+# pinned: a class mirror or the CI rehearsal serves stand-ins in the real formats (check_format
+# and the converters judge them).
+
+# DenseDepth's Keras weights. ialhashim/DenseDepth's README linked the S3 URL until December 2020
+# (its DenseDepth.ipynb fetches it with wget), then the Google Drive copy. 172,897,376 bytes: the
+# length in that notebook's wget log.
+_DENSEDEPTH_NYU = RemoteFile(
+    "https://s3-eu-west-1.amazonaws.com/densedepth/nyu.h5",
+    "nyu.h5",
+    size=172_897_376,
+    mirrors=("https://drive.google.com/file/d/19dfvGvDfCRYaqxVKypp1fRHwK7XtSjVu/view?usp=sharing",),
+)
+# FCRN's TensorFlow weights: iro-cp/FCRN-DepthPrediction's README links the authors' page at TUM,
+# the only source documented. No size is published: about 254 MB is the network's 63.6M float32
+# parameters (the pickle adds little).
+_FCRN_NYU = RemoteFile(
+    "http://campar.in.tum.de/files/rupprecht/depthpred/NYU_ResNet-UpProj.npy",
+    "NYU_ResNet-UpProj.npy",
+    approx_size=254_000_000,
+)
+
+
+def _hugging_face(name: str, approx_size: int) -> RemoteFile:
+    """A file of the Depth Anything repository: Hugging Face, then hf-mirror.com, the mirror that
+    Hugging Face's clients reach with ``HF_ENDPOINT=https://hf-mirror.com`` (same paths). Sizes:
+    the repository's file listing (huggingface.co/depth-anything/<repo>/tree/main) rounds them to
+    99.2 MB and 1.06 kB."""
+    path = f"{_DA_REPO}/resolve/main/{name}"
+    return RemoteFile(
+        f"https://huggingface.co/{path}",
+        f"{_DA_FOLDER}/{name}",
+        approx_size=approx_size,
+        mirrors=(f"https://hf-mirror.com/{path}",),
+    )
 
 
 @dataclass(frozen=True)
@@ -73,17 +109,7 @@ PRETRAINED: dict[str, PretrainedSpec] = {
             name="densedepth-nyu",
             description="DenseDepth (Alhashim & Wonka 2018) trained on NYU Depth v2, 42.6M",
             convert="depthnb.models.keras_densedepth:densedepth_from_keras",
-            files=(
-                RemoteFile(
-                    "https://s3-eu-west-1.amazonaws.com/densedepth/nyu.h5",
-                    "nyu.h5",
-                    mirrors=(
-                        "https://drive.usercontent.google.com/download?id="
-                        "19dfvGvDfCRYaqxVKypp1fRHwK7XtSjVu&export=download&confirm=t",
-                    ),
-                    approx_size=165_000_000,
-                ),
-            ),
+            files=(_DENSEDEPTH_NYU,),
             input_size=(480, 640),
             published="DenseDepth (released weights, script's arguments in order)",
             licence="GPL-3.0 (ialhashim/DenseDepth)",
@@ -92,13 +118,7 @@ PRETRAINED: dict[str, PretrainedSpec] = {
             name="fcrn-nyu",
             description="FCRN ResNet-50 + up-projections (Laina et al. 2016) trained on NYU",
             convert="depthnb.models.fcrn_release:fcrn_from_tf_npy",
-            files=(
-                RemoteFile(
-                    "http://campar.in.tum.de/files/rupprecht/depthpred/NYU_ResNet-UpProj.npy",
-                    "NYU_ResNet-UpProj.npy",
-                    approx_size=254_000_000,
-                ),
-            ),
+            files=(_FCRN_NYU,),
             input_size=(228, 304),
             published="FCRN (paper)",
             licence="BSD-2-Clause (iro-cp/FCRN-DepthPrediction)",
@@ -107,11 +127,9 @@ PRETRAINED: dict[str, PretrainedSpec] = {
             name="depth-anything-v2-metric-indoor-small",
             description="Depth Anything V2 small, fine-tuned for metric indoor depth (Hypersim)",
             convert="depthnb.models.depth_anything:depth_anything_from_files",
-            files=tuple(
-                RemoteFile(
-                    f"{_DA_REPO}/resolve/main/{name}", f"{_DA_FOLDER}/{name}", approx_size=size
-                )
-                for name, size in (("model.safetensors", 99_200_000), ("config.json", 2_000))
+            files=(
+                _hugging_face("model.safetensors", 99_200_000),
+                _hugging_face("config.json", 1_060),
             ),
             input_size=None,
             licence="Apache-2.0",
@@ -211,7 +229,13 @@ def load_pretrained(
         return load_checkpoint(converted, map_location)
     if path is None:
         fetched = [
-            fetch_remote(f, folder / f.filename, check=check_format, progress=progress)
+            fetch_remote(
+                f,
+                folder / f.filename,
+                check=check_format,
+                progress=progress,
+                relative=None if cache else f"pretrained/{f.filename}",
+            )
             for f in spec.files
         ]
         source = fetched[0]
