@@ -35,7 +35,8 @@ def best_constants(
     valid: torch.Tensor | None = None,
     candidates: int = 100,
     max_pixels: int = 20_000,
-    **metric_kw: float,
+    min_depth: float = 1e-3,
+    max_depth: float = 10.0,
 ) -> dict[str, tuple[float, float]]:
     """For every metric of :func:`~depthnb.metrics.depth_metrics`, the constant depth that scores
     best on these pixels, and that score.
@@ -50,7 +51,7 @@ def best_constants(
     Args:
         depth: ground truth in metres, any shape (e.g. (B,1,H,W)); 0 or NaN where unknown.
         valid: bool mask of the same shape; None takes the pixels with depth > 0.
-        metric_kw: passed to depth_metrics (min_depth, max_depth).
+        min_depth, max_depth: depth_metrics' range (ground truth outside it is ignored).
 
     Returns:
         metric name -> (the best constant in metres, its score under that metric).
@@ -70,12 +71,16 @@ def best_constants(
     low, high = torch.quantile(sample, torch.tensor([0.001, 0.999])).tolist()
     grid = torch.logspace(torch.tensor(low).log10(), torch.tensor(high).log10(), candidates)
     grid = torch.cat([grid, sample.mean().view(1), sample.median().view(1)])
-    scored = [depth_metrics(torch.full_like(sample, float(c)), sample, **metric_kw) for c in grid]
+
+    def scores(constant: float, pixels: torch.Tensor) -> dict[str, float]:
+        flat = torch.full_like(pixels, constant)
+        return depth_metrics(flat, pixels, min_depth=min_depth, max_depth=max_depth)
+
+    scored = [scores(float(c), sample) for c in grid]
     best: dict[str, tuple[float, float]] = {}
     for metric in scored[0]:
         sign = -1.0 if metric in HIGHER_IS_BETTER else 1.0
         index = min(range(len(grid)), key=lambda i: sign * scored[i][metric])
         constant = float(grid[index])
-        score = depth_metrics(torch.full_like(values, constant), values, **metric_kw)[metric]
-        best[metric] = (constant, score)
+        best[metric] = (constant, scores(constant, values)[metric])
     return best
