@@ -5,7 +5,9 @@ A checkpoint is the dict that :func:`depthnb.train.state.checkpoint_dict` writes
     {"format": "depthnb-checkpoint", "version": 1, "model_name", "model_config", "state_dict",
      "encoding", "optimizer", "scheduler", "scaler", "rng", "epoch", "step", "history", "metrics"}
 
-plus ``"train_config"`` (the trainer's settings, JSON types). Everything in it is a tensor, a
+plus ``"train_config"`` (the trainer's settings, JSON types), ``"steps"`` (the per-step log) and
+``"progress"`` (``None``, or how far the epoch had got when written inside one:
+:mod:`depthnb.train.sampling`). Everything in it is a tensor, a
 number, a string, a bool, ``None``, or a list/tuple/dict of those, so the safe ``weights_only``
 unpickler reads it: NumPy's random state, for example, is stored as a tensor, never as an array.
 """

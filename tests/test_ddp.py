@@ -1,9 +1,11 @@
 """Two processes with DistributedDataParallel (gloo, CPU, 127.0.0.1) follow one process that sees
-the same global batch: after an epoch their weights agree."""
+the same global batch: after an epoch their weights agree; and stopped inside an epoch, they resume
+from the mid-epoch checkpoint exactly. (One spawn of the two processes runs both.)"""
 
 import os
 import socket
 
+import pytest
 import torch
 import torch.distributed as dist
 import torch.multiprocessing as mp
@@ -81,6 +83,7 @@ def worker(rank: int, world_size: int, port: int, out_dir: str) -> None:
     try:
         state, history = train(GLOBAL_BATCH // world_size)
         torch.save({"state": state, "history": history}, os.path.join(out_dir, f"rank{rank}.pt"))
+        crash_then_resume(rank, out_dir)
     finally:
         dist.destroy_process_group()
 
@@ -91,10 +94,17 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def test_two_gloo_processes_match_one_process(tmp_path):
-    mp.spawn(worker, args=(2, free_port(), str(tmp_path)), nprocs=2, join=True)
+@pytest.fixture(scope="module")
+def spawned(tmp_path_factory):
+    """The folder where the two processes left their results."""
+    out = tmp_path_factory.mktemp("ddp")
+    mp.spawn(worker, args=(2, free_port(), str(out)), nprocs=2, join=True)
+    return out
+
+
+def test_two_gloo_processes_match_one_process(spawned):
     single_state, single_history = train(GLOBAL_BATCH)
-    ranks = [torch.load(tmp_path / f"rank{r}.pt", weights_only=True) for r in range(2)]
+    ranks = [torch.load(spawned / f"rank{r}.pt", weights_only=True) for r in range(2)]
     for key, value in single_state.items():
         torch.testing.assert_close(ranks[0]["state"][key], value, rtol=1e-5, atol=1e-6)
         assert torch.equal(
@@ -103,3 +113,50 @@ def test_two_gloo_processes_match_one_process(tmp_path):
     for mine, theirs in zip(single_history, ranks[0]["history"]):
         for key in ("train_loss", "val_loss", "abs_rel", "delta1", "rmse"):
             assert abs(mine[key] - theirs[key]) < 1e-5, key
+
+
+class Crash(Exception):
+    """Both processes die at the same step (a lost VM)."""
+
+
+def crash_then_resume(rank: int, out_dir: str) -> None:
+    """Straight, then crashed inside epoch 2 and resumed from its mid-epoch checkpoint."""
+    from depthnb.losses import l1_loss
+
+    calls = []
+
+    def crashing(pred, target, valid):
+        calls.append(1)
+        if len(calls) == 6:  # epoch 2, batch 2 of 4: last.pt is from step 5
+            raise Crash
+        return l1_loss(pred, target, valid)
+
+    def trainer(name: str, loss_fn=None) -> Trainer:
+        settings = {"epochs": 2, "batch_size": 2, "lr": 0.05, "optimizer": "sgd"}
+        settings.update(schedule="poly", progress=False, device="cpu", checkpoint_every=1)
+        out = os.path.join(out_dir, name)
+        return Trainer(TinyNet(), Scenes(), loss_fn=loss_fn, out_dir=out, loss="l1", **settings)
+
+    straight = trainer("straight")
+    straight.fit()
+    try:
+        trainer("crashed", crashing).fit()
+    except Crash:
+        pass
+    dist.barrier()  # rank 0 has written last.pt
+    resumed = trainer("resumed").resume(os.path.join(out_dir, "crashed", "last.pt"))
+    at = (resumed.epoch, resumed.step, resumed.progress.batches)
+    resumed.fit()
+    result = {"at": at, "state": resumed.model.state_dict(), "history": resumed.history}
+    result.update(straight=straight.model.state_dict(), straight_history=straight.history)
+    torch.save(result, os.path.join(out_dir, f"resumed{rank}.pt"))
+
+
+def test_two_processes_resume_inside_an_epoch_exactly(spawned):
+    for rank in range(2):
+        result = torch.load(spawned / f"resumed{rank}.pt", weights_only=True)
+        assert result["at"] == (1, 5, 1)
+        for key, value in result["straight"].items():
+            assert torch.equal(result["state"][key], value), key
+        for mine, theirs in zip(result["straight_history"], result["history"], strict=True):
+            assert abs(mine["train_loss"] - theirs["train_loss"]) < 1e-6  # summed in another order

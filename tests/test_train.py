@@ -156,15 +156,6 @@ def test_targets_are_area_downsampled_over_valid_pixels():
     assert same[0] is depth
 
 
-def test_in_memory_dataset_returns_the_same_samples():
-    source = SyntheticRooms(3, size=SIZE, seed=4)
-    memory = InMemoryDataset(source)
-    assert len(memory) == 3
-    for index in range(3):
-        for key, value in source[index].items():
-            torch.testing.assert_close(memory[index][key], value, atol=1e-6, rtol=0)
-
-
 @pytest.mark.filterwarnings("ignore:tensorboard is not installed")
 def test_deterministic_switch_and_optional_tensorboard(rooms, tmp_path):
     trainer = Trainer(
@@ -247,12 +238,3 @@ def test_auto_precision_on_simulated_gpus(monkeypatch, gpu, capability, expected
     monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda *a, **k: True)
     monkeypatch.setattr(torch.cuda, "get_device_capability", lambda *a, **k: capability)
     assert resolve_precision("auto", torch.device("cuda")) is expected, gpu
-
-
-def test_in_memory_dataset_stores_compact_tensors_without_a_float_copy():
-    memory = InMemoryDataset(SyntheticRooms(4, size=SIZE, seed=4))
-    assert memory.tensors["image"].dtype == torch.uint8
-    assert memory.tensors["valid"].dtype == torch.bool
-    stored = sum(t.numel() * t.element_size() for t in memory.tensors.values())
-    pixels = 4 * SIZE[0] * SIZE[1]
-    assert stored <= pixels * 8 + 4 * 64  # uint8 RGB + float32 depth + bool valid (+ intrinsics)

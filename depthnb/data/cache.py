@@ -33,7 +33,14 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset
 
-from depthnb.data.sample import check_sample, to_float
+from depthnb.data.sample import (
+    COLOUR_KEYS,
+    INTRINSICS,
+    NEAREST_KEYS,
+    check_sample,
+    to_compact,
+    to_float,
+)
 from depthnb.data.transforms import resize
 from depthnb.errors import DataError
 from depthnb.files import atomic_path, check_free_space
@@ -42,8 +49,6 @@ FORMAT = "depthnb-cache"
 VERSION = 1
 _REQUIRED = ("image", "depth", "valid", "intrinsics")
 _OPTIONAL = ("mask", "background")
-# Smallest positive float16: a valid depth must not round to 0 ("valid implies depth > 0").
-_FLOAT16_TINY = float(np.finfo(np.float16).smallest_subnormal)
 
 __all__ = ["DepthCache", "build_cache"]
 
@@ -223,26 +228,15 @@ class _Resized(Dataset):
             check_sample(sample)
         except DataError as error:
             raise DataError(f"item {index} of {type(self.dataset).__name__}: {error}") from error
-        sample = resize(sample, self.size)
-        valid = sample["valid"][0].numpy()
-        depth = np.where(valid, sample["depth"][0].numpy(), 0.0).astype(np.float16)
-        depth[valid] = np.maximum(depth[valid], _FLOAT16_TINY)
-        arrays = {
-            "image": _to_uint8(sample["image"]),
-            "depth": depth,
-            "valid": valid,
-            "intrinsics": sample["intrinsics"].numpy().astype(np.float32),
-        }
-        if "mask" in sample:
-            arrays["mask"] = (sample["mask"][0].numpy() > 0.5).astype(np.uint8)
-        if "background" in sample:
-            arrays["background"] = _to_uint8(sample["background"])
+        compact = to_compact(resize(sample, self.size))
+        arrays = {"intrinsics": compact[INTRINSICS].numpy()}
+        for key in COLOUR_KEYS:  # (3,H,W) -> (H,W,3)
+            if key in compact:
+                arrays[key] = compact[key].permute(1, 2, 0).numpy()
+        for key in NEAREST_KEYS:  # (1,H,W) -> (H,W)
+            if key in compact:
+                arrays[key] = compact[key][0].numpy()
         return arrays
-
-
-def _to_uint8(image: torch.Tensor) -> np.ndarray:
-    """(3,H,W) float in [0,1] -> (H,W,3) uint8."""
-    return (image.clamp(0, 1) * 255.0).round().to(torch.uint8).permute(1, 2, 0).numpy()
 
 
 def _unchanged(item: dict[str, np.ndarray]) -> dict[str, np.ndarray]:

@@ -22,6 +22,8 @@ Randomness: every random transform takes ``generator: torch.Generator | None``. 
 the draws are reproducible; with ``None`` they come from torch's global RNG, which is what you want
 inside ``DataLoader`` workers (torch seeds each worker differently, whereas a generator object would
 be copied into every worker with the same state, so all workers would draw the same augmentations).
+The Trainer goes further: it seeds the global generators for each sample from ``(seed, epoch,
+index)`` (:mod:`depthnb.train.sampling`), so those draws repeat in any worker and after a resume.
 
 The functional forms (:func:`hflip`, :func:`resize`, ...) live in :mod:`depthnb.data.functional`
 and are re-exported here; this module holds the transform classes and the papers' recipes.

@@ -9,6 +9,7 @@ module                 what it holds
 ``train.trainer``      :class:`Trainer`, the loop
 ``train.setup``        loaders, the wrapped (DDP, compiled) network, augmentation, logging
 ``train.state``        the checkpoint a Trainer writes, and resuming from one
+``train.sampling``     every random draw from (seed, epoch, index): exact resume, any workers
 ``train.recipes``      :data:`SYNTHETIC_UNET` and the synthetic-rooms U-Net trainer
 =====================  =============================================================
 
@@ -37,7 +38,7 @@ from depthnb.train.recipes import (
     synthetic_unet_trainer,
     train_synthetic_unet,
 )
-from depthnb.train.setup import epoch_seed
+from depthnb.train.sampling import EpochProgress, EpochSampler, SeededSamples, derive_seed
 from depthnb.train.tasks import DepthTask, LossFn, Task, get_loss_function, match_resolution
 from depthnb.train.trainer import Trainer
 
@@ -50,14 +51,17 @@ __all__ = [
     "TIMED_UNET",
     "ConstantDepth",
     "DepthTask",
+    "EpochProgress",
+    "EpochSampler",
     "InMemoryDataset",
     "LossFn",
+    "SeededSamples",
     "Task",
     "TrainConfig",
     "Trainer",
     "build_optimizer",
     "build_scheduler",
-    "epoch_seed",
+    "derive_seed",
     "get_loss_function",
     "match_resolution",
     "measure_throughput",

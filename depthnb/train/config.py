@@ -65,6 +65,9 @@ class TrainConfig:
         progress: tqdm progress bars for epochs and steps.
         tensorboard: also log to TensorBoard in ``out_dir`` (if the package is installed).
         out_dir: folder of ``last.pt`` / ``best.pt`` (``None``: no checkpoints).
+        checkpoint_every: also write ``last.pt`` every n-th optimizer step inside an epoch (0: at
+            the end of each epoch only), so that a run cut off mid-epoch (a Colab disconnect)
+            resumes from its last such step, exactly; needs ``out_dir``.
         log_every: also record every n-th optimizer step's loss and loss parts in
             ``Trainer.steps`` (0: no per-step records; each record waits for the device).
         time_budget_s: wall-clock seconds one :meth:`Trainer.fit` call may spend training
@@ -105,6 +108,7 @@ class TrainConfig:
     progress: bool = True
     tensorboard: bool = False
     out_dir: str | None = None
+    checkpoint_every: int = 0
     log_every: int = 0
     time_budget_s: float | None = None
 
@@ -125,6 +129,12 @@ class TrainConfig:
             ("accumulate", self.accumulate >= 1, "at least 1"),
             ("workers", self.workers >= 0, "0 or more"),
             ("log_every", self.log_every >= 0, "0 or more"),
+            ("checkpoint_every", self.checkpoint_every >= 0, "0 or more"),
+            (
+                "checkpoint_every",
+                not self.checkpoint_every or self.out_dir is not None,
+                "0 without out_dir (the folder of last.pt)",
+            ),
             ("step_epochs", self.step_epochs >= 1, "at least 1"),
             ("gamma", 0 < self.gamma <= 1, "in (0, 1]"),
             ("jitter", 0 <= self.jitter < 1, "in [0, 1)"),

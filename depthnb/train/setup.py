@@ -18,6 +18,42 @@ from depthnb.data.augment import BatchAugment
 from depthnb.distributed import DistInfo
 from depthnb.errors import ConfigError
 from depthnb.train.config import TrainConfig
+from depthnb.train.sampling import VALIDATION, EpochSampler, SeededSamples
+
+
+def data_loaders(
+    train_data: Dataset,
+    val_data: Dataset | None,
+    config: TrainConfig,
+    dist: DistInfo,
+    device: torch.device,
+    generator: torch.Generator,
+) -> tuple[EpochSampler, DataLoader, DataLoader | None]:
+    """The training sampler and loader, and the validation loader (or ``None``).
+
+    Both read :class:`~depthnb.train.sampling.SeededSamples` of their dataset, so every sample's
+    random transforms are drawn from ``(seed, epoch, index)`` (validation: the same draws every
+    epoch); training in the order of an :class:`~depthnb.train.sampling.EpochSampler`,
+    validation this process's share in order.
+    """
+    sampler = EpochSampler(train_data, dist.world_size, dist.rank, config.seed)
+    per_process = len(sampler)
+    if per_process == 0:
+        raise ConfigError("the training set is empty")
+    train = make_loader(
+        SeededSamples(train_data, config.seed),
+        sampler,
+        config,
+        device,
+        generator,
+        drop_last=per_process >= config.batch_size,
+    )
+    if val_data is None:
+        return sampler, train, None
+    count = len(val_data)  # type: ignore[arg-type]
+    shard = [(VALIDATION, i) for i in range(dist.rank, count, dist.world_size)]
+    val = make_loader(SeededSamples(val_data, config.seed), shard, config, device, generator)
+    return sampler, train, val
 
 
 def make_loader(
@@ -90,8 +126,3 @@ def tensorboard_writer(config: TrainConfig, out_dir: Path | None) -> Any:
     if out_dir is None:
         raise ConfigError("tensorboard logging needs out_dir")
     return SummaryWriter(log_dir=str(out_dir / "tensorboard"))
-
-
-def epoch_seed(seed: int, epoch: int, rank: int = 0) -> int:
-    """A seed for one epoch of one process, derived from the run's seed (same after a resume)."""
-    return (seed * 1_000_003 + epoch * 9_973 + rank) % (2**63)

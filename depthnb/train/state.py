@@ -2,7 +2,11 @@
 
 The dict is the one :mod:`depthnb.checkpoint` describes (model name, config, weights, encoding,
 optimizer, schedule, scaler, random states, epoch, step, history, ``train_config``), so
-:func:`depthnb.predict.load_checkpoint` rebuilds the model from it alone.
+:func:`depthnb.predict.load_checkpoint` rebuilds the model from it alone. A Trainer adds the
+per-step log (``steps``) and, in a checkpoint written inside an epoch (``checkpoint_every``), how
+far that epoch had got (``progress``: :meth:`depthnb.train.sampling.EpochProgress.to_dict`); the
+sample order and every random draw are functions of the seed and the position
+(:mod:`depthnb.train.sampling`), so nothing else is needed to carry on exactly.
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from depthnb.checkpoint import FORMAT, VERSION, read_checkpoint, rng_state, set_rng_state
 from depthnb.errors import CheckpointError
+from depthnb.train.sampling import EpochProgress
 
 if TYPE_CHECKING:
     from depthnb.train.trainer import Trainer
@@ -24,8 +29,13 @@ def model_identity(trainer: Trainer) -> tuple[str, dict[str, Any]]:
     return getattr(model, "name", type(model).__name__), dict(getattr(model, "config", {}))
 
 
-def checkpoint_dict(trainer: Trainer, metrics: dict[str, Any] | None = None) -> dict[str, Any]:
-    """The checkpoint of the trainer's current state (every value weights_only-loadable)."""
+def checkpoint_dict(
+    trainer: Trainer,
+    metrics: dict[str, Any] | None = None,
+    progress: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """The checkpoint of the trainer's current state (every value weights_only-loadable);
+    ``progress``: that of the epoch in progress, for a checkpoint written inside an epoch."""
     name, config = model_identity(trainer)
     return {
         "format": FORMAT,
@@ -41,6 +51,8 @@ def checkpoint_dict(trainer: Trainer, metrics: dict[str, Any] | None = None) -> 
         "epoch": trainer.epoch,
         "step": trainer.step,
         "history": [dict(record) for record in trainer.history],
+        "steps": [dict(record) for record in trainer.steps],
+        "progress": progress,
         "metrics": dict(metrics or {}),
         "best": trainer.best,
         "input_size": trainer.input_size,
@@ -50,14 +62,15 @@ def checkpoint_dict(trainer: Trainer, metrics: dict[str, Any] | None = None) -> 
 
 def restore(trainer: Trainer, path: str | os.PathLike[str]) -> None:
     """Load a checkpoint of the trainer's model: weights, optimizer, schedule, scaler, random
-    states, epoch, step and history.
+    states, epoch, step, history and step log, and the progress of an epoch stopped inside.
 
-    With the same ``epochs`` the run continues exactly as if never stopped. With another
-    ``epochs`` (extending a finished run) the schedule is rebuilt for the new length and advanced
-    to the checkpoint's step.
+    With the same settings the run continues exactly as if never stopped (with any number of
+    DataLoader workers: samples do not depend on them). With another ``epochs`` (extending a
+    finished run) the schedule is rebuilt for the new length and advanced to the checkpoint's step.
 
     Raises:
-        CheckpointError: unreadable file, or a checkpoint of another model or architecture.
+        CheckpointError: unreadable file, a checkpoint of another model or architecture, or one
+            written inside an epoch with another ``batch_size`` (the batches done are not known).
     """
     checkpoint = read_checkpoint(path, map_location=trainer.device)
     name, config = model_identity(trainer)
@@ -67,6 +80,15 @@ def restore(trainer: Trainer, path: str | os.PathLike[str]) -> None:
             f"this Trainer trains {name!r} {config}: build the same model to resume, or start "
             "afresh"
         )
+    saved_config = checkpoint.get("train_config") or {}
+    progress = checkpoint.get("progress")
+    batch_size = saved_config.get("batch_size", trainer.config.batch_size)
+    if progress is not None and batch_size != trainer.config.batch_size:
+        raise CheckpointError(
+            f"{path} was written inside epoch {checkpoint['epoch'] + 1} with batch_size="
+            f"{batch_size}; resume it with batch_size={batch_size}, or from a checkpoint written "
+            "at the end of an epoch"
+        )
     try:
         trainer.model.load_state_dict(checkpoint["state_dict"])
         trainer.optimizer.load_state_dict(checkpoint["optimizer"])
@@ -74,7 +96,7 @@ def restore(trainer: Trainer, path: str | os.PathLike[str]) -> None:
     except (RuntimeError, ValueError, KeyError) as error:
         raise CheckpointError(f"{path} does not fit this model or optimizer: {error}") from error
     trainer.step = int(checkpoint["step"])
-    saved_epochs = (checkpoint.get("train_config") or {}).get("epochs", trainer.config.epochs)
+    saved_epochs = saved_config.get("epochs", trainer.config.epochs)
     if saved_epochs == trainer.config.epochs or trainer.config.schedule == "plateau":
         trainer.scheduler.load_state_dict(checkpoint["scheduler"])
     else:  # a longer or shorter run: the schedule spans the new length; replay it to here
@@ -85,5 +107,11 @@ def restore(trainer: Trainer, path: str | os.PathLike[str]) -> None:
     set_rng_state(checkpoint["rng"])
     trainer.epoch = int(checkpoint["epoch"])
     trainer.history = list(checkpoint["history"])
+    trainer.steps = list(checkpoint.get("steps", []))
+    trainer.progress = (
+        EpochProgress()
+        if progress is None
+        else EpochProgress.from_dict(progress, trainer.device, trainer.is_main)
+    )
     trainer.best = checkpoint.get("best")
     trainer.input_size = checkpoint.get("input_size")

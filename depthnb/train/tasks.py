@@ -176,6 +176,15 @@ class DepthTask:
         return DepthMeter()
 
 
+def add_parts(
+    sums: dict[str, torch.Tensor], prefix: str, parts: dict[str, float], count: int
+) -> None:
+    """Add ``count`` times each loss part to ``sums["<prefix>_<part>"]`` (float64, CPU)."""
+    for name, value in parts.items():
+        key = f"{prefix}_{name}"
+        sums[key] = sums.get(key, torch.zeros((), dtype=torch.float64)) + value * count
+
+
 def reduce_means(sums: dict[str, torch.Tensor], count: float) -> dict[str, float]:
     """Sum ``sums`` (name -> scalar) and ``count`` over processes; return each sum / count."""
     names = sorted(sums)

@@ -11,9 +11,12 @@ the task's input to the model under autocast (bf16 where the GPU supports it, el
 gradient scaler; fp32 on the CPU unless asked), take the task's loss, accumulate gradients, clip
 them, step the optimizer and the learning-rate schedule. Each epoch: validate (the task's loss and
 metrics, predictions decoded by :mod:`depthnb.inference`), append a record to ``history``, call
-``on_epoch_end(trainer, record)``, and write ``last.pt`` and ``best.pt`` atomically.
-``resume(path)`` continues a run exactly where it stopped. What the task is (depth regression by
-default, :class:`depthnb.train.tasks.DepthTask`) is all the loop knows of the problem.
+``on_epoch_end(trainer, record)``, and write ``last.pt`` and ``best.pt`` atomically (``last.pt``
+also every ``checkpoint_every`` steps). ``resume(path)`` continues a run exactly where it stopped,
+inside an epoch too: the order of the samples and every random draw, the dataset's own transforms
+included, derive from the seed and the position (:mod:`depthnb.train.sampling`), in whichever
+process and with however many DataLoader workers. What the task is (depth regression by default,
+:class:`depthnb.train.tasks.DepthTask`) is all the loop knows of the problem.
 """
 
 from __future__ import annotations
@@ -29,7 +32,6 @@ from typing import Any
 import torch
 from torch import nn
 from torch.utils.data import Dataset
-from torch.utils.data.distributed import DistributedSampler
 
 from depthnb import distributed
 from depthnb.data.sample import DEPTH, IMAGE, Sample, to_float
@@ -39,25 +41,11 @@ from depthnb.runtime import resolve_device, resolve_precision, seed_everything
 from depthnb.train import state
 from depthnb.train.config import TrainConfig
 from depthnb.train.optim import HIGHER_IS_BETTER, build_optimizer, build_scheduler, monitor_key
-from depthnb.train.setup import (
-    batch_augment,
-    epoch_seed,
-    make_loader,
-    tensorboard_writer,
-    wrap_model,
-)
-from depthnb.train.tasks import DepthTask, LossFn, Task, reduce_means
+from depthnb.train.sampling import EpochProgress, derive_seed
+from depthnb.train.setup import batch_augment, data_loaders, tensorboard_writer, wrap_model
+from depthnb.train.tasks import DepthTask, LossFn, Task, add_parts, reduce_means
 
 EpochHook = Callable[["Trainer", dict], None]
-
-
-def _add_parts(
-    sums: dict[str, torch.Tensor], prefix: str, parts: dict[str, float], count: int
-) -> None:
-    """Add ``count`` times each loss part to ``sums["<prefix>_<part>"]`` (float64, CPU)."""
-    for name, value in parts.items():
-        key = f"{prefix}_{name}"
-        sums[key] = sums.get(key, torch.zeros((), dtype=torch.float64)) + value * count
 
 
 class Trainer:
@@ -82,7 +70,8 @@ class Trainer:
             of the task's loss parts), val_loss, the task's metrics on the validation set (depth:
             abs_rel, ..., delta1), seconds and images per second.
         steps: every ``config.log_every``-th step: epoch, step, lr, loss and the loss parts.
-        epoch: completed epochs; step: optimizer steps taken.
+        epoch: completed epochs; step: optimizer steps taken; progress: how far the next epoch
+            has got (:class:`~depthnb.train.sampling.EpochProgress`, after a mid-epoch resume).
     """
 
     def __init__(
@@ -118,29 +107,11 @@ class Trainer:
 
         self.train_data, self.val_data = train_data, val_data
         self.loader_generator = torch.Generator()
-        self.train_sampler: DistributedSampler[int] = DistributedSampler(
-            train_data,
-            num_replicas=self.dist.world_size,
-            rank=self.dist.rank,
-            shuffle=True,
-            seed=cfg.seed,
+        self.train_sampler, self.train_loader, self.val_loader = data_loaders(
+            train_data, val_data, cfg, self.dist, self.device, self.loader_generator
         )
-        per_process = len(self.train_sampler)
-        if per_process == 0:
-            raise ConfigError("the training set is empty")
-        self.train_loader = make_loader(
-            train_data,
-            self.train_sampler,
-            cfg,
-            self.device,
-            self.loader_generator,
-            drop_last=per_process >= cfg.batch_size,
-        )
-        self.val_loader = None
-        if val_data is not None:
-            shard = list(range(self.dist.rank, len(val_data), self.dist.world_size))  # type: ignore[arg-type]
-            self.val_loader = make_loader(val_data, shard, cfg, self.device, self.loader_generator)
-        self.steps_per_epoch = math.ceil(len(self.train_loader) / cfg.accumulate)
+        self.batches_per_epoch = len(self.train_loader)
+        self.steps_per_epoch = math.ceil(self.batches_per_epoch / cfg.accumulate)
 
         self.network = wrap_model(self.model, cfg, self.dist, self.device)
         self.optimizer = build_optimizer(self.model, cfg)
@@ -152,6 +123,7 @@ class Trainer:
         self.best: float | None = None
         self.epoch = 0
         self.step = 0
+        self.progress = EpochProgress()
         self.history: list[dict[str, Any]] = []
         self.steps: list[dict[str, float]] = []
         self.input_size: list[int] | None = None
@@ -236,37 +208,60 @@ class Trainer:
             self.steps.append({**record, "loss": float(loss.detach()), **parts})
 
     def train_epoch(self, epoch: int) -> dict[str, Any]:
-        """One pass over the training set; returns train_loss (and parts), images, seconds."""
+        """One pass over the training set (the rest of it, after a mid-epoch resume: see
+        :attr:`progress`); returns train_loss (and parts), images, seconds."""
         from tqdm.auto import tqdm
 
-        cfg = self.config
+        cfg, progress, batches = self.config, self.progress, self.batches_per_epoch
+        progress.sums.setdefault("train_loss", torch.zeros((), device=self.device))
         self.train_sampler.set_epoch(epoch)
-        self.loader_generator.manual_seed(epoch_seed(cfg.seed, epoch))
-        self.augment_generator.manual_seed(epoch_seed(cfg.seed, epoch, self.dist.rank))
+        self.train_sampler.skip = progress.batches * cfg.batch_size  # done: not even loaded
+        self.loader_generator.manual_seed(derive_seed(cfg.seed, "loader", epoch))
         self.network.train()
-        sums: dict[str, torch.Tensor] = {"train_loss": torch.zeros((), device=self.device)}
-        images, start, batches = 0, time.perf_counter(), len(self.train_loader)
+        started = time.perf_counter() - progress.seconds
         show = cfg.progress and self.is_main
-        bar = tqdm(self.train_loader, desc=f"epoch {epoch}", leave=False, disable=not show)
+        bar = tqdm(
+            self.train_loader,
+            desc=f"epoch {epoch}",
+            total=batches,
+            initial=progress.batches,
+            leave=False,
+            disable=not show,
+        )
         self.optimizer.zero_grad(set_to_none=True)
         partial = False
-        for index, batch in enumerate(bar):
+        for index, batch in enumerate(bar, start=progress.batches):
             stepping = (index + 1) % cfg.accumulate == 0 or index + 1 == batches
+            seed = derive_seed(cfg.seed, "augment", epoch, self.dist.rank, index)
+            self.augment_generator.manual_seed(seed)
             loss, parts = self.train_step(batch, stepping)
-            count = len(batch[IMAGE])
-            sums["train_loss"] += loss * count
-            _add_parts(sums, "train", parts, count)
-            images += count
+            progress.add(loss, parts, len(batch[IMAGE]))
             if show and index % 10 == 0:
                 bar.set_postfix(loss=f"{loss.item():.4f}")
-            if stepping and self._out_of_time():
-                partial = index + 1 < batches
-                break
+            if stepping:
+                progress.batches = index + 1
+                every = cfg.checkpoint_every
+                if every and self.step % every == 0 and index + 1 < batches:
+                    progress.seconds = time.perf_counter() - started
+                    self._save_mid_epoch()
+                if self._out_of_time():
+                    partial = index + 1 < batches
+                    break
         bar.close()
-        means = reduce_means(sums, float(images))
-        total = int(distributed.all_reduce_sum(torch.tensor([float(images)]))[0])
-        seconds = time.perf_counter() - start
+        self.progress = EpochProgress()
+        means = reduce_means(progress.sums, float(progress.images))
+        total = int(distributed.all_reduce_sum(torch.tensor([float(progress.images)]))[0])
+        seconds = time.perf_counter() - started
         return {**means, "images": total, "seconds": seconds, "partial": partial}
+
+    def _save_mid_epoch(self) -> None:
+        """Write ``last.pt`` inside an epoch, with :attr:`progress`: a resume from it carries on
+        with the next batch of the epoch."""
+        from depthnb.checkpoint import atomic_save
+
+        progress = self.progress.to_dict()  # on every process: it totals their sums
+        if self.is_main and self.out_dir is not None:
+            atomic_save(state.checkpoint_dict(self, progress=progress), self.out_dir / "last.pt")
 
     def _out_of_time(self) -> bool:
         """True once this fit() call has spent config.time_budget_s (all ranks agree)."""
@@ -294,7 +289,7 @@ class Trainer:
             loss, parts = self.task.loss(outputs, batch)
             size = len(inputs)
             sums["val_loss"] += float(loss) * size
-            _add_parts(sums, "val", parts, size)
+            add_parts(sums, "val", parts, size)
             count += size
             meter.update(self.task.predict(outputs, spatial_size(batch[DEPTH])), batch)
         meter.all_reduce()
