@@ -110,6 +110,7 @@ def test_missing_layout_names_what_and_how_to_get_it(tmp_path, kitti):
     [
         ("intrinsics-8", "holds 8 numbers; expected the 9"),
         ("intrinsics-text", "cannot be read as 9 numbers"),
+        ("intrinsics-row", "is not a camera matrix"),
         ("intrinsics-skew", "is not a camera matrix"),
         ("depth-8bit", "is an 8-bit PNG; KITTI depth maps are 16-bit"),
         ("depth-size", r"has size \(24, 39\)"),
@@ -125,8 +126,10 @@ def test_bad_files_raise_data_error_naming_them(kitti, damage, message):
         intrinsics.write_text(" ".join(numbers[:8]))
     elif damage == "intrinsics-text":
         intrinsics.write_text("fx fy cx cy")
-    elif damage == "intrinsics-skew":
+    elif damage == "intrinsics-row":
         intrinsics.write_text(" ".join(numbers[:6] + ["0", "5", "1"]))
+    elif damage == "intrinsics-skew":
+        intrinsics.write_text(" ".join(numbers[:1] + ["0.5"] + numbers[2:]))
     elif damage == "depth-8bit":
         Image.fromarray(np.zeros((H, W), np.uint8)).save(depth)
     elif damage == "depth-size":

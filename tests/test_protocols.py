@@ -19,6 +19,7 @@ from depthnb.metrics import (
     crop_mask,
     depth_metrics,
 )
+from depthnb.train.tasks import DepthMeter
 
 
 def test_doctests() -> None:
@@ -107,6 +108,9 @@ def test_kitti_protocol_caps_crops_and_averages_per_image() -> None:
     acc = DepthMetricAccumulator(protocol="kitti-garg")
     acc.update(pred, gt)
     assert acc.compute() == pytest.approx(named)  # the protocol's per-image mean by default
+    meter = DepthMeter(protocol="kitti-garg")  # what a Trainer's task validates with
+    meter.update({"depth": torch.tensor(pred)}, {"depth": torch.tensor(gt)})
+    assert meter.compute() == pytest.approx(named)
     with pytest.raises(ConfigError, match="fixes"):
         depth_metrics(pred, gt, protocol="kitti-garg", max_depth=50.0)
     with pytest.raises(ConfigError, match="unknown protocol"):

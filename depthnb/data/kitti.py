@@ -120,7 +120,7 @@ def read_intrinsics(path: Path) -> tuple[float, float, float, float]:
         )
     k = np.asarray(numbers).reshape(3, 3)
     if not (np.isfinite(k).all() and k[0, 0] > 0 and k[1, 1] > 0) or not np.allclose(
-        [k[1, 0], k[2, 0], k[2, 1], k[2, 2]], [0, 0, 0, 1]
+        [k[0, 1], k[1, 0], k[2, 0], k[2, 1], k[2, 2]], [0, 0, 0, 0, 1]
     ):
         raise DataError(
             f"{path}: {numbers} is not a camera matrix [[fx, 0, cx], [0, fy, cy], [0, 0, 1]]. "
