@@ -5,8 +5,9 @@
 The kernel inherits this process's environment (the rehearsal sets it). Run in a process of its
 own per lesson, so that ``getrusage(RUSAGE_CHILDREN)`` sees only this lesson's kernel and its
 DataLoader workers. Peak memory is reported two ways: the largest single process
-(``ru_maxrss``, exact) and the largest sum of the resident sets of the whole process tree, polled
-every 50 ms (an upper bound: pages shared by forked workers count once per process).
+(``ru_maxrss``, exact) and the largest total of the whole process tree, polled every 0.1 s, as
+the sum of each process's proportional set size (PSS: a page shared by forked workers is split
+among them, so the sum is the memory the tree holds; RSS where PSS cannot be read).
 """
 
 from __future__ import annotations
@@ -27,9 +28,9 @@ from nbclient.exceptions import CellExecutionError
 
 
 class TreeMemory(threading.Thread):
-    """Polls the summed RSS of this process's descendants; ``peak`` is the largest seen (bytes)."""
+    """Polls the summed PSS of this process's descendants; ``peak`` is the largest seen (bytes)."""
 
-    def __init__(self, interval: float = 0.05) -> None:
+    def __init__(self, interval: float = 0.1) -> None:
         super().__init__(daemon=True)
         self.interval, self.peak, self.done = interval, 0, threading.Event()
 
@@ -39,10 +40,18 @@ class TreeMemory(threading.Thread):
             total = 0
             for child in me.children(recursive=True):
                 try:
-                    total += child.memory_info().rss
+                    total += proportional_size(child)
                 except psutil.Error:
                     pass  # ended between the listing and the reading
             self.peak = max(self.peak, total)
+
+
+def proportional_size(process: psutil.Process) -> int:
+    """PSS of ``process`` in bytes (Linux ``smaps_rollup``), else its RSS."""
+    try:
+        return process.memory_full_info().pss
+    except (AttributeError, psutil.AccessDenied):
+        return process.memory_info().rss
 
 
 def cell_seconds(cell: nbformat.NotebookNode) -> float:
