@@ -3,6 +3,14 @@
 >>> cfg = setup()          # doctest: +SKIP
 >>> cfg.quick, cfg.device  # doctest: +SKIP
 (True, device(type='cpu'))
+
+Lessons size their work with the configuration: ``cfg.quick`` picks synthetic data and small
+sizes; in full mode, :meth:`NotebookConfig.count` gives the number of steps, epochs or images,
+which ``DEPTHNB_REHEARSAL=1`` (the CI rehearsal of full mode, offline against fixture files)
+cuts to a handful without changing the code path, the models or the image sizes:
+
+>>> steps = cfg.count(3000, rehearsal=2)           # doctest: +SKIP
+>>> budget = cfg.time_budget(25 * 60)   # seconds; None in the rehearsal  # doctest: +SKIP
 """
 
 from __future__ import annotations
@@ -17,6 +25,8 @@ import torch
 from depthnb.runtime import default_device, seed_everything
 
 QUICK_ENV = "DEPTHNB_QUICK"
+REHEARSAL_ENV = "DEPTHNB_REHEARSAL"
+"""``DEPTHNB_REHEARSAL=1``: full mode with only the step, epoch and image counts cut (CI)."""
 DATA_ENV = "DEPTHNB_DATA"
 DRIVE_MOUNT = Path("/content/drive")
 """Where Colab mounts Google Drive; the course keeps its data, caches and runs in
@@ -34,6 +44,9 @@ class NotebookConfig:
         data_dir: where downloads and caches go (created if missing).
         in_colab: True inside Google Colab.
         seed: the seed given to ``random``, NumPy and torch.
+        rehearsal: True when ``DEPTHNB_REHEARSAL=1`` in full mode: everything as in full mode
+            (the real file formats, models, image sizes and code paths) except the counts that
+            :meth:`count` and :meth:`time_budget` give, cut so that CI can run every lesson.
     """
 
     device: torch.device
@@ -41,6 +54,23 @@ class NotebookConfig:
     data_dir: Path
     in_colab: bool
     seed: int
+    rehearsal: bool = False
+
+    def count(self, full: int, rehearsal: int, quick: int | None = None) -> int:
+        """A number of steps, epochs or images: ``full`` in full mode, ``rehearsal`` (at most
+        ``full``) under ``DEPTHNB_REHEARSAL=1``, ``quick`` in quick mode (``full`` if not given).
+
+        >>> cfg.count(200, rehearsal=4)    # doctest: +SKIP
+        200
+        """
+        if self.quick:
+            return full if quick is None else quick
+        return min(full, rehearsal) if self.rehearsal else full
+
+    def time_budget(self, seconds: float) -> float | None:
+        """A training time budget in seconds: ``seconds``, or None under ``DEPTHNB_REHEARSAL=1``,
+        where a run's length is fixed by its step counts (:meth:`count`), never by the clock."""
+        return None if self.rehearsal else seconds
 
 
 def in_colab() -> bool:
@@ -48,9 +78,18 @@ def in_colab() -> bool:
     return "google.colab" in sys.modules or "COLAB_RELEASE_TAG" in os.environ
 
 
+def _env_true(name: str) -> bool:
+    return os.environ.get(name, "").strip().lower() in {"1", "true", "yes", "on"}
+
+
 def is_quick() -> bool:
     """True when ``DEPTHNB_QUICK`` is set to a true value (1, true, yes)."""
-    return os.environ.get(QUICK_ENV, "").strip().lower() in {"1", "true", "yes", "on"}
+    return _env_true(QUICK_ENV)
+
+
+def is_rehearsal() -> bool:
+    """True when ``DEPTHNB_REHEARSAL`` is set to a true value (1, true, yes)."""
+    return _env_true(REHEARSAL_ENV)
 
 
 def drive_data_dir() -> Path:
@@ -144,7 +183,8 @@ def setup(
 
     Args:
         seed: seed for ``random``, NumPy and torch.
-        quick: force quick mode on or off; ``None`` reads ``DEPTHNB_QUICK``.
+        quick: force quick mode on or off; ``None`` reads ``DEPTHNB_QUICK``. Quick mode wins
+            over ``DEPTHNB_REHEARSAL`` (a rehearsal is of full mode).
         verbose: print a one-line summary.
         drive: in Colab, keep data, caches and runs on Google Drive: True mounts it (Colab asks
             for permission once), None uses it when already mounted, False never does. Without
@@ -153,7 +193,8 @@ def setup(
             lesson's expected time (:func:`depthnb.budgets.cpu_warning`).
 
     Returns:
-        A :class:`NotebookConfig` with ``device``, ``quick``, ``data_dir``, ``in_colab``, ``seed``.
+        A :class:`NotebookConfig` with ``device``, ``quick``, ``data_dir``, ``in_colab``, ``seed``
+        and ``rehearsal``.
     """
     colab = in_colab()
     if colab and drive and not os.environ.get(DATA_ENV):
@@ -162,12 +203,14 @@ def setup(
         data_dir = Path("/content/data")
     else:
         data_dir = default_data_dir(colab)
+    quick = is_quick() if quick is None else quick
     config = NotebookConfig(
         device=default_device(),
-        quick=is_quick() if quick is None else quick,
+        quick=quick,
         data_dir=data_dir,
         in_colab=colab,
         seed=seed,
+        rehearsal=is_rehearsal() and not quick,
     )
     config.data_dir.mkdir(parents=True, exist_ok=True)
     if lesson is not None and not config.quick and config.device.type != "cuda":
@@ -176,6 +219,8 @@ def setup(
     plot_defaults()
     if verbose:
         mode = "quick (synthetic data, small sizes)" if config.quick else "full"
+        if config.rehearsal:
+            mode += " (rehearsal: step, epoch and image counts cut)"
         gpu = f" ({torch.cuda.get_device_name(0)})" if config.device.type == "cuda" else ""
         print(
             f"depthnb: device {config.device}{gpu}, mode {mode}, data in {config.data_dir}"

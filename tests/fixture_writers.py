@@ -49,9 +49,16 @@ def write_nyu_mat(
     depths: np.ndarray,
     raw_depths: np.ndarray | None = None,
     skip: tuple[str, ...] = (),
+    total: int | None = None,
 ) -> Path:
     """Write a labeled-NYU ``.mat`` as MATLAB v7.3 does: HDF5 with a 512-byte user block and every
-    array stored with its axes reversed (upright images (N,H,W,3) -> dataset (N,3,W,H))."""
+    array stored with its axes reversed (upright images (N,H,W,3) -> dataset (N,3,W,H)).
+
+    With ``total`` (1449, the real file's count), the datasets hold ``total`` frames, the first
+    ``N`` of them these; the others are never written: stored one chunk per frame, they take no
+    space and read as the fill values (mid grey at 2.5 m).
+    """
+    fill = {"images": 128, "depths": 2.5, "rawDepths": 2.5, "labels": 0}
     with h5py.File(path, "w", userblock_size=512) as f:
         arrays = {
             "images": images.transpose(0, 3, 2, 1),
@@ -60,8 +67,16 @@ def write_nyu_mat(
             "labels": np.zeros(depths.shape, dtype=np.uint16).transpose(0, 2, 1),
         }
         for key, array in arrays.items():
-            if key not in skip:
+            if key in skip:
+                continue
+            if total is None:
                 f.create_dataset(key, data=np.ascontiguousarray(array))
+                continue
+            shape = (total, *array.shape[1:])
+            dataset = f.create_dataset(
+                key, shape, array.dtype, chunks=(1, *array.shape[1:]), fillvalue=fill[key]
+            )
+            dataset[: len(array)] = array
     with open(path, "r+b") as f:
         f.write(MATLAB_HEADER.ljust(116, b" "))
     return path

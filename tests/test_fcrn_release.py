@@ -1,13 +1,13 @@
 """FCRN's TensorFlow release: the restricted unpickler refuses code, and the converted model
 computes what the release's own graph computes.
 
-The reference below is an independent transcription of the release's ``tensorflow/models/fcrn.py``
-and ``network.py`` (iro-cp/FCRN-DepthPrediction) in NumPy, NHWC, with TensorFlow's semantics: its
-``conv`` (symmetric ``tf.pad`` by (k-1)//2 then a VALID convolution; ``biased=True`` unless told),
-TF's SAME max-pool, ``batch_normalization`` (epsilon 1e-4), ``unpool_as_conv`` (its four
-``tf.pad``s and ``interleave``) and ``up_project``. Run once with a weight store that creates
-random arrays on request, it also writes the fixture file: every layer and parameter name and shape
-is the one the graph asks for.
+The reference (``ReleaseGraph`` in ``published_writers.py``) is an independent transcription of the
+release's ``tensorflow/models/fcrn.py`` and ``network.py`` (iro-cp/FCRN-DepthPrediction) in NumPy,
+NHWC, with TensorFlow's semantics: its ``conv`` (symmetric ``tf.pad`` by (k-1)//2 then a VALID
+convolution; ``biased=True`` unless told), TF's SAME max-pool, ``batch_normalization`` (epsilon
+1e-4), ``unpool_as_conv`` (its four ``tf.pad``s and ``interleave``) and ``up_project``. Run once
+with a weight store that creates random arrays on request, it also writes the fixture file: every
+layer and parameter name and shape is the one the graph asks for.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ import subprocess
 import numpy as np
 import pytest
 import torch
-from numpy.lib.stride_tricks import sliding_window_view
+from published_writers import ReleaseGraph, Weights
 
 from depthnb.errors import ModelError
 from depthnb.models import build_model, count_parameters
@@ -32,116 +32,6 @@ from depthnb.models.fcrn_release import (
     release_layout,
 )
 from depthnb.predict import predict_depth
-
-RESNET50 = ((2, 3, 64, 1), (3, 4, 128, 2), (4, 6, 256, 2), (5, 3, 512, 2))  # stage, blocks, ...
-
-
-class Weights:
-    """The release's variables: looked up in ``layers``, or made (seeded, float32) on first use."""
-
-    def __init__(self, layers: dict | None = None, seed: int = 0) -> None:
-        self.layers = {} if layers is None else layers
-        self.create = layers is None
-        self.rng = np.random.default_rng(seed)
-
-    def get(self, layer: str, param: str, shape: tuple[int, ...]) -> np.ndarray:
-        if self.create:
-            self.layers.setdefault(layer, {})[param] = self.random(param, shape)
-        array = self.layers[layer][param]
-        assert array.shape == shape, (layer, param)
-        return array.astype(np.float64)
-
-    def random(self, param: str, shape: tuple[int, ...]) -> np.ndarray:
-        if param == "weights":
-            fan_in = int(np.prod(shape[:-1]))
-            return self.rng.standard_normal(shape, np.float32) * np.float32(fan_in**-0.5)
-        if param in ("variance", "scale"):
-            return self.rng.uniform(0.5, 1.5, shape).astype(np.float32)
-        return self.rng.normal(0.0, 0.1, shape).astype(np.float32)  # biases, mean, offset
-
-
-class ReleaseGraph:
-    """``ResNet50UpProj.setup`` with network.py's layers, on NHWC float64 arrays."""
-
-    def __init__(self, weights: Weights) -> None:
-        self.w = weights
-
-    def conv(self, x, name, kh, kw, c_out, stride=1, biased=True, relu=False, padding="SAME"):
-        if padding == "SAME":  # network.py pads (k-1)//2 on both sides, then convolves VALID
-            x = np.pad(x, [(0, 0), ((kh - 1) // 2,) * 2, ((kw - 1) // 2,) * 2, (0, 0)])
-        kernel = self.w.get(name, "weights", (kh, kw, x.shape[-1], c_out))
-        windows = sliding_window_view(x, (kh, kw), axis=(1, 2))[:, ::stride, ::stride]
-        out = np.einsum("bhwckl,klco->bhwo", windows, kernel, optimize=True)
-        if biased:
-            out = out + self.w.get(name, "biases", (c_out,))
-        return np.maximum(out, 0) if relu else out
-
-    def bn(self, x, name, relu=False):
-        shape = (x.shape[-1],)
-        mean, var = self.w.get(name, "mean", shape), self.w.get(name, "variance", shape)
-        scale, offset = self.w.get(name, "scale", shape), self.w.get(name, "offset", shape)
-        out = (x - mean) / np.sqrt(var + 1e-4) * scale + offset
-        return np.maximum(out, 0) if relu else out
-
-    @staticmethod
-    def max_pool_same(x, k=3, s=2):
-        pads = []
-        for size in x.shape[1:3]:  # tf.nn.max_pool(padding="SAME")
-            total = max((-(-size // s) - 1) * s + k - size, 0)
-            pads.append((total // 2, total - total // 2))
-        x = np.pad(x, [(0, 0), *pads, (0, 0)], constant_values=-np.inf)
-        return sliding_window_view(x, (k, k), axis=(1, 2))[:, ::s, ::s].max(axis=(-1, -2))
-
-    @staticmethod
-    def interleave(tensors, axis):  # network.py's interleave, verbatim in NumPy
-        new_shape = [-1, *tensors[0].shape[1:]]
-        new_shape[axis] *= len(tensors)
-        return np.stack(tensors, axis + 1).reshape(new_shape)
-
-    def unpool_as_conv(self, x, c_out, id, relu):
-        out_a = self.conv(x, f"layer{id}_ConvA", 3, 3, c_out)
-        pad_b = np.pad(x, [(0, 0), (1, 0), (1, 1), (0, 0)])
-        out_b = self.conv(pad_b, f"layer{id}_ConvB", 2, 3, c_out, padding="VALID")
-        pad_c = np.pad(x, [(0, 0), (1, 1), (1, 0), (0, 0)])
-        out_c = self.conv(pad_c, f"layer{id}_ConvC", 3, 2, c_out, padding="VALID")
-        pad_d = np.pad(x, [(0, 0), (1, 0), (1, 0), (0, 0)])
-        out_d = self.conv(pad_d, f"layer{id}_ConvD", 2, 2, c_out, padding="VALID")
-        left = self.interleave([out_a, out_b], axis=1)
-        right = self.interleave([out_c, out_d], axis=1)
-        y = self.bn(self.interleave([left, right], axis=2), f"layer{id}_BN")
-        return np.maximum(y, 0) if relu else y
-
-    def up_project(self, x, c_out, id):
-        branch1 = self.unpool_as_conv(x, c_out, f"{id}_br1", relu=True)
-        branch1 = self.bn(self.conv(branch1, f"layer{id}_Conv", 3, 3, c_out), f"layer{id}_BN")
-        branch2 = self.unpool_as_conv(x, c_out, f"{id}_br2", relu=False)
-        return np.maximum(branch1 + branch2, 0)
-
-    def block(self, x, tag, width, stride, project):
-        out = self.conv(x, f"res{tag}_branch2a", 1, 1, width, stride, biased=False)
-        out = self.bn(out, f"bn{tag}_branch2a", relu=True)
-        out = self.conv(out, f"res{tag}_branch2b", 3, 3, width, biased=False)
-        out = self.bn(out, f"bn{tag}_branch2b", relu=True)
-        out = self.conv(out, f"res{tag}_branch2c", 1, 1, 4 * width, biased=False)
-        out = self.bn(out, f"bn{tag}_branch2c")
-        if project:
-            x = self.conv(x, f"res{tag}_branch1", 1, 1, 4 * width, stride, biased=False)
-            x = self.bn(x, f"bn{tag}_branch1")
-        return np.maximum(x + out, 0)
-
-    def __call__(self, image: np.ndarray) -> np.ndarray:
-        """(B,H,W,3) RGB 0..255 -> (B,h,w,1) metres."""
-        x = self.bn(self.conv(image, "conv1", 7, 7, 64, 2), "bn_conv1", relu=True)
-        x = self.max_pool_same(x)
-        for stage, blocks, width, stride in RESNET50:
-            for index in range(blocks):
-                tag = f"{stage}{'abcdef'[index]}"
-                x = self.block(x, tag, width, stride if index == 0 else 1, project=index == 0)
-        x = self.bn(self.conv(x, "layer1", 1, 1, 1024), "layer1_BN")
-        for id, c_out in (("2x", 512), ("4x", 256), ("8x", 128), ("16x", 64)):
-            x = self.up_project(x, c_out, id)
-        return self.conv(x, "ConvPred", 3, 3, 1)  # dropout keep_prob=1 before it: identity
-
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 

@@ -1,10 +1,11 @@
 """DenseDepth's Keras HDF5 file -> depthnb DenseDepth, without TensorFlow.
 
-The fixture writes a torch DenseDepth (random weights and BatchNorm statistics, decoder at reduced
-width; the encoder is the full DenseNet-169) in the layout Keras uses for a whole-model ``.h5``,
-through its own mapping (torch state-dict keys -> Keras layer names, numpy transposes), so that a
-converter that misnames, mistransposes or misconfigures anything disagrees with the source model.
-``scripts/verify_densedepth_keras.py`` checks the same conversion against Keras itself.
+The fixture (``published_writers.py``) writes a torch DenseDepth (random weights and BatchNorm
+statistics, decoder at reduced width; the encoder is the full DenseNet-169) in the layout Keras uses
+for a whole-model ``.h5``, through its own mapping (torch state-dict keys -> Keras layer names,
+numpy transposes), so that a converter that misnames, mistransposes or misconfigures anything
+disagrees with the source model. ``scripts/verify_densedepth_keras.py`` checks the same conversion
+against Keras itself.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
+from published_writers import random_densedepth, write_keras_h5
 from torch import nn
 
 from depthnb.checkpoint import FORMAT, VERSION, atomic_save
@@ -30,107 +32,6 @@ from depthnb.models.keras_densedepth import KERAS_BN_EPS, _width_for, keras_laye
 from depthnb.predict import load_checkpoint
 
 WIDTH = 0.05  # conv2 has int(1664 * 0.05) = 83 filters
-BN_NAMES = {
-    "weight": "gamma",
-    "bias": "beta",
-    "running_mean": "moving_mean",
-    "running_var": "moving_variance",
-}
-TORCH_TO_KERAS = [  # (torch module prefix pattern, Keras layer name template)
-    (r"encoder\.conv0", "conv1/conv"),
-    (r"encoder\.norm0", "conv1/bn"),
-    (r"encoder\.denseblock(\d+)\.denselayer(\d+)\.norm1", "conv{b}_block{i}_0_bn"),
-    (r"encoder\.denseblock(\d+)\.denselayer(\d+)\.conv1", "conv{b}_block{i}_1_conv"),
-    (r"encoder\.denseblock(\d+)\.denselayer(\d+)\.norm2", "conv{b}_block{i}_1_bn"),
-    (r"encoder\.denseblock(\d+)\.denselayer(\d+)\.conv2", "conv{b}_block{i}_2_conv"),
-    (r"encoder\.transition(\d+)\.norm", "pool{b}_bn"),
-    (r"encoder\.transition(\d+)\.conv", "pool{b}_conv"),
-    (r"encoder\.norm5", "bn"),
-    (r"decoder\.conv", "conv2"),
-    (r"decoder\.up(\d)\.conv_a", "up{n}_convA"),
-    (r"decoder\.up(\d)\.conv_b", "up{n}_convB"),
-    (r"decoder\.head", "conv3"),
-]
-
-
-def keras_name(module: str) -> str:
-    """A torch module path -> its Keras layer name (torchvision block K is Keras's K+1)."""
-    for pattern, template in TORCH_TO_KERAS:
-        match = re.fullmatch(pattern, module)
-        if match:
-            groups = [int(g) for g in match.groups()]
-            b = groups[0] + 1 if groups else 0
-            i = groups[1] if len(groups) > 1 else 0
-            return template.format(b=b, i=i, n=groups[0] if groups else 0)
-    raise AssertionError(f"no Keras name for {module}")
-
-
-def random_densedepth(width: float, seed: int) -> DenseDepth:
-    """A Keras-semantics DenseDepth with random weights and BatchNorm statistics, eval mode."""
-    torch.manual_seed(seed)
-    model = DenseDepth(width=width, input_norm="none", bn_eps=KERAS_BN_EPS).eval()
-    with torch.no_grad():
-        for module in model.modules():
-            if isinstance(module, nn.BatchNorm2d):
-                module.weight.uniform_(0.5, 1.5)
-                module.bias.normal_(0.0, 0.2)
-                module.running_mean.normal_(0.0, 0.5)
-                module.running_var.uniform_(0.3, 2.0)
-            elif isinstance(module, nn.Conv2d):  # He init keeps activations O(1) to the output
-                module.weight.normal_(0.0, (2.0 / module.weight[0].numel()) ** 0.5)
-                if module.bias is not None:
-                    module.bias.normal_(0.0, 0.1)
-    return model
-
-
-def write_keras_h5(model: DenseDepth, path: Path, style: str = "keras2.2") -> None:
-    """Write ``model`` as Keras writes a whole model: root attrs, ``model_weights/layer_names``,
-    per-layer ``weight_names`` and datasets at ``<layer>/<weight name>`` in Keras shapes.
-
-    ``style="keras2.2"``: bytes attributes, weight names uniquified by the TF 1 graph
-    (``conv1/conv_1/kernel:0``); ``"tf_keras"``: str attributes, plain names, and ``layer_names``
-    split in two chunks as Keras does for long lists; ``"keras3"``: as tf_keras, but layer names
-    without "/" (``conv1_conv``) and weight names without ":0".
-    """
-    as_bytes = style == "keras2.2"
-    state = {k: v.numpy() for k, v in model.state_dict().items() if "num_batches" not in k}
-    layers: dict[str, list[tuple[str, np.ndarray]]] = {}
-    for key, value in state.items():
-        module, param = key.rsplit(".", 1)
-        layer = keras_name(module)
-        if style == "keras3":
-            layer = layer.replace("/", "_")
-        if param == "weight" and value.ndim == 4:
-            # torch (out,in,kh,kw) -> Keras (kh,kw,in,out)
-            name, value = "kernel", np.transpose(value, (2, 3, 1, 0))
-        else:
-            name = BN_NAMES[param] if "norm" in module else param
-        layers.setdefault(layer, []).append((name, value))
-    names = ["input_1", "zero_padding2d"] + list(layers)[:2] + ["conv1/relu", "pool1"]
-    names += list(layers)[2:] + ["relu"]
-    config = {"class_name": "Model", "config": {"layers": [{"name": n} for n in names]}}
-
-    def text(values: list[str]) -> np.ndarray:
-        return np.array([v.encode() for v in values]) if as_bytes else np.array(values, object)
-
-    with h5py.File(path, "w") as file:
-        file.attrs["keras_version"] = b"2.2.4" if as_bytes else "2.21.0"
-        file.attrs["backend"] = b"tensorflow" if as_bytes else "tensorflow"
-        file.attrs["model_config"] = json.dumps(config).encode() if as_bytes else json.dumps(config)
-        group = file.create_group("model_weights")
-        if as_bytes:
-            group.attrs["layer_names"] = text(names)
-        else:
-            group.attrs["layer_names0"] = text(names[:300])
-            group.attrs["layer_names1"] = text(names[300:])
-        for layer in names:
-            layer_group = group.create_group(layer)
-            scope = layer + ("_1" if as_bytes else "")
-            suffix = "" if style == "keras3" else ":0"
-            weight_names = [f"{scope}/{name}{suffix}" for name, _ in layers.get(layer, [])]
-            layer_group.attrs["weight_names"] = text(weight_names) if weight_names else np.array([])
-            for weight_name, (_, value) in zip(weight_names, layers.get(layer, [])):
-                layer_group.create_dataset(weight_name, data=value)
 
 
 @pytest.fixture(scope="module")

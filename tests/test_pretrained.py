@@ -130,7 +130,7 @@ def test_evaluate_a_published_name_on_the_eigen_test_archive(tmp_path, capsys):
 def test_densedepth_nyu_from_its_keras_file_end_to_end(tmp_path, monkeypatch, capsys):
     """The real converter behind the name: served from a class mirror, converted, cached, scored
     on an archive in the Eigen test layout under DenseDepth's protocol."""
-    from test_keras_densedepth import random_densedepth, write_keras_h5
+    from published_writers import random_densedepth, write_keras_h5
 
     source = random_densedepth(0.05, seed=3)
     write_keras_h5(source, tmp_path / "nyu.h5")

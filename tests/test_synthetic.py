@@ -61,6 +61,29 @@ def test_same_scene_at_twice_the_size():
     assert np.isclose(large["depth"][::2, ::2], small["depth"], rtol=1e-3).mean() < 0.5
 
 
+def test_a_room_scaled_by_k_gives_the_same_image_and_k_times_the_depth():
+    # Every world length (room, furniture, textures, camera position) times k: each ray meets the
+    # same surface point, scaled, so colours repeat and z-depth grows k-fold. k = 2 and 1/2 are
+    # exact in floating point; k = 3 rounds, and a ray grazing an outline may flip.
+    base = render_room(6, SIZE, index=3)
+    for k in (2.0, 0.5):
+        scaled = render_room(6, SIZE, index=3, scale=k)
+        for key in ("image", "background", "mask", "intrinsics"):
+            np.testing.assert_array_equal(scaled[key], base[key])
+        np.testing.assert_array_equal(scaled["depth"], k * base["depth"])
+    three = render_room(6, SIZE, index=3, scale=3.0)
+    assert (np.abs(three["image"].astype(int) - base["image"]).max(axis=-1) <= 1).mean() > 0.99
+    assert np.isclose(three["depth"], 3 * base["depth"], rtol=1e-4).mean() > 0.99
+    # the geometry really is scaled: the camera and the room are three times as large
+    room, cam = synthetic._scene(6, 3)
+    big_room, big_cam = synthetic.render._scale_scene(room, cam, 3.0)
+    assert big_room.height == pytest.approx(3 * room.height)
+    assert big_cam.position == pytest.approx(tuple(3 * x for x in cam.position))
+    assert big_room.floor.period == pytest.approx(3 * room.floor.period)
+    with pytest.raises(depthnb.DataError, match="scale"):
+        render_room(6, SIZE, scale=0.0)
+
+
 def test_depth_range_and_objects(scenes):
     depths = np.stack([r["depth"] for r in scenes])
     assert np.isfinite(depths).all()

@@ -258,6 +258,40 @@ def test_channel_permutation_is_shared_by_image_and_background():
         T.permute_channels(sample, (0, 0, 1))
 
 
+def test_scale_channels_multiplies_each_channel_and_clamps():
+    sample = code_sample(6, 8, np.zeros((6, 8), bool), 5.0, 5.0)
+    out = T.scale_channels(sample, (0.8, 1.0, 1.5))
+    for key in ("image", "background"):
+        for channel, gain in enumerate((0.8, 1.0, 1.5)):
+            expected = (sample[key][channel] * gain).clamp(0, 1)
+            assert torch.allclose(out[key][channel], expected)
+    assert out["image"][2].max() == 0.75 and out["background"].max() == 1.0  # 0.5 * 1.5; clamped
+    assert not torch.equal(out["image"], sample["image"])
+    for key in ("depth", "valid", "mask", "intrinsics"):
+        assert out[key] is sample[key]
+    for bad in ((1.0, 1.0), (1.0, -0.1, 1.0), (1.0, float("nan"), 1.0)):
+        with pytest.raises(DataError, match="gains"):
+            T.scale_channels(sample, bad)
+
+
+def test_random_channel_scale_draws_one_gain_per_channel_in_range():
+    sample = code_sample(6, 8, np.zeros((6, 8), bool), 5.0, 5.0)
+    sample["image"] = torch.full_like(sample["image"], 0.5)  # no clamping: gain = out / 0.5
+    generator = torch.Generator().manual_seed(3)
+    gains = torch.stack(
+        [
+            T.RandomChannelScale(0.8, 1.2, generator)(sample)["image"][:, 0, 0] / 0.5
+            for _ in range(50)
+        ]
+    )
+    assert ((gains >= 0.8 - 1e-6) & (gains <= 1.2 + 1e-6)).all()
+    assert gains.std(dim=0).min() > 0.05  # the channels vary, each on its own
+    assert (gains[:, 0] != gains[:, 1]).all()
+    assert abs(float(torch.corrcoef(gains.T)[0, 1])) < 0.5
+    with pytest.raises(DataError, match="low <= high"):
+        T.RandomChannelScale(1.2, 0.8)
+
+
 @pytest.mark.parametrize(
     "make",
     [
@@ -268,6 +302,7 @@ def test_channel_permutation_is_shared_by_image_and_background():
         lambda g: T.RandomCrop((8, 10), g),
         lambda g: T.ColorJitter(0.3, 0.3, 0.3, 0.05, g),
         lambda g: T.GaussianNoise(0.05, g),
+        lambda g: T.RandomChannelScale(0.8, 1.2, g),
         T.fcrn_augmentation,
         T.densedepth_augmentation,
     ],
@@ -289,7 +324,11 @@ def test_random_transforms_are_reproducible_and_keep_the_contract(make):
 
 def test_photometric_transforms_leave_geometry_alone():
     sample = code_sample(10, 10, np.zeros((10, 10), bool), 9.0, 9.0)
-    for transform in (T.ColorJitter(0.5, 0.5, 0.5, 0.1), T.GaussianNoise(0.1)):
+    for transform in (
+        T.ColorJitter(0.5, 0.5, 0.5, 0.1),
+        T.GaussianNoise(0.1),
+        T.RandomChannelScale(0.5, 0.9),
+    ):
         out = transform(sample)
         assert not torch.equal(out["image"], sample["image"])
         for key in ("depth", "valid", "mask", "intrinsics"):

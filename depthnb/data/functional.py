@@ -84,6 +84,29 @@ def permute_channels(sample: Sample, permutation: Sequence[int]) -> Sample:
     return out
 
 
+def scale_channels(sample: Sample, gains: Sequence[float]) -> Sample:
+    """Multiply each colour channel of ``image`` and ``background`` by its own gain, clamp to [0,1].
+
+    Eigen et al.'s (2014) colour augmentation: the image times one RGB value ``c``; FCRN follows
+    it. Unlike :func:`jitter_colour` (torchvision's ColorJitter: brightness, contrast, saturation)
+    it shifts the colour balance, as a different white balance would.
+
+    Args:
+        gains: three factors >= 0, for R, G and B (Eigen et al. draw each from [0.8, 1.2]).
+    """
+    check_sample(sample)
+    values = [float(g) for g in gains]
+    if len(values) != 3 or not all(math.isfinite(g) and g >= 0 for g in values):
+        raise DataError(f"gains must be three finite factors >= 0 (R, G, B), got {list(gains)}")
+    out = dict(sample)
+    for key in COLOUR_KEYS:
+        if key in sample:
+            image = sample[key]
+            factor = torch.tensor(values, dtype=image.dtype, device=image.device).view(3, 1, 1)
+            out[key] = (image * factor).clamp(0.0, 1.0)
+    return out
+
+
 def crop(sample: Sample, top: int, left: int, height: int, width: int) -> Sample:
     """Cut the window ``[top:top+height, left:left+width]``; ``cx, cy`` lose the offset.
 

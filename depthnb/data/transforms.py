@@ -49,6 +49,7 @@ from depthnb.data.functional import (
     resize,
     rotate,
     scale,
+    scale_channels,
 )
 from depthnb.data.sample import COLOUR_KEYS, Sample, check_sample
 from depthnb.errors import DataError
@@ -59,6 +60,7 @@ __all__ = [
     "Compose",
     "GaussianNoise",
     "RandomChannelPermutation",
+    "RandomChannelScale",
     "RandomCrop",
     "RandomHorizontalFlip",
     "RandomRotation",
@@ -75,6 +77,7 @@ __all__ = [
     "resize",
     "rotate",
     "scale",
+    "scale_channels",
 ]
 
 
@@ -279,6 +282,30 @@ class ColorJitter:
         )
 
 
+class RandomChannelScale:
+    """Eigen et al.'s colour augmentation: R, G and B each times a gain drawn from [low, high].
+
+    One draw of three gains per sample, applied by :func:`scale_channels` to ``image`` and
+    ``background`` alike; clamped to [0,1]. Depth, valid and intrinsics do not change.
+    """
+
+    def __init__(
+        self, low: float = 0.8, high: float = 1.2, generator: torch.Generator | None = None
+    ) -> None:
+        if not 0.0 <= low <= high:
+            raise DataError(f"RandomChannelScale needs 0 <= low <= high, got ({low}, {high})")
+        self.low = low
+        self.high = high
+        self.generator = generator
+
+    def __call__(self, sample: Sample) -> Sample:
+        gains = [_uniform(self.low, self.high, self.generator) for _ in range(3)]
+        return scale_channels(sample, gains)
+
+    def __repr__(self) -> str:
+        return f"RandomChannelScale(low={self.low}, high={self.high})"
+
+
 class GaussianNoise:
     """Add N(0, std^2) noise to ``image`` and ``background`` (independent draws), clamp to [0,1]."""
 
@@ -310,13 +337,15 @@ def densedepth_augmentation(generator: torch.Generator | None = None) -> Compose
 
 
 def fcrn_augmentation(generator: torch.Generator | None = None) -> Compose:
-    """FCRN (Laina et al. 2016): scale s in [1, 1.5] with depth / s, rotation +-5 degrees,
-    colour jitter, horizontal flip p=0.5 (at the sample's own size)."""
+    """Eigen et al.'s (2014) recipe, which FCRN (Laina et al. 2016) trains with: scale s in
+    [1, 1.5] with depth / s, rotation +-5 degrees, each RGB channel times a gain in [0.8, 1.2],
+    horizontal flip p=0.5 (at the sample's own size; Eigen et al. also crop at random offsets,
+    here the scale's crop is centred)."""
     return Compose(
         [
             RandomScale((1.0, 1.5), generator=generator),
             RandomRotation(5.0, generator),
-            ColorJitter(0.2, 0.2, 0.2, generator=generator),
+            RandomChannelScale(0.8, 1.2, generator),
             RandomHorizontalFlip(0.5, generator),
         ]
     )

@@ -13,7 +13,7 @@ from depthnb.data.synthetic.camera import _check_size, _Rays
 from depthnb.data.synthetic.furniture import _Layout
 from depthnb.data.synthetic.raycast import _bounding_sphere, _corners, _intersect
 from depthnb.data.synthetic.rooms import _camera_spot, _sample_room
-from depthnb.data.synthetic.scene import _CLEARANCE, _Camera, _camera, _Room
+from depthnb.data.synthetic.scene import _CLEARANCE, _Camera, _camera, _Room, _scale_scene
 from depthnb.data.synthetic.shading import _shade_objects, _shell, _to_uint8
 from depthnb.errors import DataError
 
@@ -47,7 +47,7 @@ def _render(room: _Room, cam: _Camera, size: tuple[int, int]) -> dict[str, np.nd
 
 
 def render_room(
-    seed: int, size: tuple[int, int] = (240, 320), index: int = 0
+    seed: int, size: tuple[int, int] = (240, 320), index: int = 0, scale: float = 1.0
 ) -> dict[str, np.ndarray]:
     """Render room ``index`` of the series ``seed``; the scene depends on (seed, index) only.
 
@@ -56,8 +56,18 @@ def render_room(
     (H,W,3), the same view of the empty room (equal to ``image`` outside ``mask``); ``intrinsics``
     float32 (4,) fx, fy, cx, cy in pixels (NYU's, scaled to ``size`` = (H, W)).
     The same (seed, index) at another size shows the same scene.
+
+    ``scale`` = k > 0 renders the same scene with every world length times k (the room, its
+    furniture and textures, the camera's position; the lamp k**2 times as strong): the image is
+    the same, up to float rounding, and ``depth`` is k times as large. One image cannot tell them.
     """
-    return _render(*_scene(seed, index), _check_size(size))
+    k = float(scale)
+    if not (math.isfinite(k) and k > 0):
+        raise DataError(f"render_room: scale must be a finite number > 0, got {scale!r}")
+    room, cam = _scene(seed, index)
+    if k != 1.0:
+        room, cam = _scale_scene(room, cam, k)
+    return _render(room, cam, _check_size(size))
 
 
 def _scene(seed: int, index: int) -> tuple[_Room, _Camera]:

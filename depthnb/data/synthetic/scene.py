@@ -4,12 +4,14 @@ camera (frozen dataclasses), the pattern kinds, and the camera built from yaw, p
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from typing import TypeVar, cast
 
 import numpy as np
 
 _CLEARANCE = 0.7  # metres between the camera (or its path) and any wall or object, horizontally
 _INF = np.float32(np.inf)
+_Tuple = TypeVar("_Tuple", bound=tuple[float, ...])
 
 # Pattern kinds. Shell and object materials use the same small set.
 _PLAIN, _STRIPES, _CHECKER, _GRID, _PLANKS, _RINGS, _BRICKS = range(7)
@@ -24,6 +26,7 @@ class _Material:
     color_b: tuple[float, float, float]
     period: float  # metres
     line: float = 0.01  # line width for grids, planks and bricks, metres
+    unit: float = 1.0  # metres per unit of the patterns' fixed lengths (k in a room scaled by k)
 
 
 @dataclass(frozen=True)
@@ -102,6 +105,7 @@ class _Room:
     lamp_pos: tuple[float, float, float]
     lamp: float
     objects: tuple[_Object, ...]
+    unit: float = 1.0  # metres per unit of the shading's fixed lengths (k in a room scaled by k)
 
 
 @dataclass(frozen=True)
@@ -123,3 +127,51 @@ def _camera(position: tuple[float, float, float], yaw: float, pitch: float, roll
     right, down = cr * right + sr * down, -sr * right + cr * down
     place = (float(position[0]), float(position[1]), float(position[2]))
     return _Camera(place, np.stack([right, down, forward], axis=1))
+
+
+def _scale_scene(room: _Room, cam: _Camera, k: float) -> tuple[_Room, _Camera]:
+    """The same room and camera with every world length times ``k`` (> 0), so the image is the same.
+
+    Positions, sizes, texture periods and the camera's position scale by ``k``; its orientation
+    does not. The lamp is ``k**2`` times as strong (its light falls off with the square of the
+    distance), and the renderer's own fixed lengths (corner and contact darkening) scale through
+    ``unit``. Depth along every ray is then ``k`` times as large.
+    """
+
+    def pt(p: _Tuple) -> _Tuple:
+        return cast(_Tuple, tuple(k * x for x in p))
+
+    def mat(m: _Material) -> _Material:
+        return replace(m, period=k * m.period, line=k * m.line, unit=k * m.unit)
+
+    def obj(o: _Object) -> _Object:
+        if isinstance(o, _Box):
+            return replace(o, center=pt(o.center), half=pt(o.half))
+        if isinstance(o, _Sphere):
+            return replace(o, center=pt(o.center), radius=k * o.radius)
+        return replace(o, center=pt(o.center), z0=k * o.z0, z1=k * o.z1, radius=k * o.radius)
+
+    def panel(p: _Panel) -> _Panel:
+        return replace(p, h0=k * p.h0, h1=k * p.h1, z0=k * p.z0, z1=k * p.z1, border=k * p.border)
+
+    objects = tuple(
+        replace(obj(o), material=mat(o.material), support=k * o.support) for o in room.objects
+    )
+    scaled = replace(
+        room,
+        width=k * room.width,
+        length=k * room.length,
+        height=k * room.height,
+        floor=mat(room.floor),
+        wall=mat(room.wall),
+        ceiling=mat(room.ceiling),
+        baseboard=k * room.baseboard,
+        rug=None if room.rug is None else pt(room.rug),
+        rug_material=mat(room.rug_material),
+        panels=tuple(panel(p) for p in room.panels),
+        lamp_pos=pt(room.lamp_pos),
+        lamp=k * k * room.lamp,
+        objects=objects,
+        unit=k * room.unit,
+    )
+    return scaled, _Camera(pt(cam.position), cam.rotation)

@@ -104,7 +104,7 @@ def _lamp_light(
     room: _Room, lx: np.ndarray, ly: np.ndarray, lz: np.ndarray | float, cos_d: np.ndarray | float
 ) -> np.ndarray:
     """Irradiance (n,) from the lamp at offset (lx, ly, lz) = lamp - p; cos_d = n . (lamp - p)."""
-    inv = 1.0 / (lx * lx + ly * ly + lz * lz + 0.3)
+    inv = 1.0 / (lx * lx + ly * ly + lz * lz + 0.3 * room.unit * room.unit)
     return cos_d * (room.lamp * inv * np.sqrt(inv))
 
 
@@ -205,7 +205,7 @@ def _shell(room: _Room, rays: _Rays) -> tuple[np.ndarray, np.ndarray]:
         # darkening towards the room's edges and corners (a cheap ambient occlusion)
         e1 = np.minimum(u, size[iu] - u)
         e2 = np.minimum(v, size[iv] - v)
-        irradiance *= _corner_light(e1) * _corner_light(e2)
+        irradiance *= _corner_light(e1 / room.unit) * _corner_light(e2 / room.unit)
         color[:, idx] = _shell_albedo(room, k, u, v, footprint) * irradiance
     return t, color.reshape(3, rays.h, rays.w)
 
@@ -248,10 +248,12 @@ def _shade_objects(
     sx, sy, sz = room.sun_dir
     sun = room.sun * np.maximum(nx * sx + ny * sy + nz * sz, 0.0)
     # shadows that objects cast on each other (none on the room, so the background stays exact)
-    start = (px + 1e-3 * nx, py + 1e-3 * ny, pz + 1e-3 * nz)
+    lift = 1e-3 * room.unit
+    start = (px + lift * nx, py + lift * ny, pz + lift * nz)
     lamp[_shadows(room, spheres, bounds, start, (lx, ly, lz))] = 0.0
     sun[_shadows(room, spheres, bounds, start, None)] = 0.0
     irradiance = lamp + sun + room.ambient * (0.8 + 0.2 * nz)
-    contact = np.maximum(1.0 - (pz - support) * 6.0, 0.0)  # 1 where the object meets its support
+    # 1 where the object meets its support, fading out over a sixth of a (room) metre
+    contact = np.maximum(1.0 - (pz - support) * (6.0 / room.unit), 0.0)
     irradiance *= 1.0 - 0.45 * contact * contact
     image.reshape(-1, 3)[pixels] = _to_uint8(albedo * irradiance, room.tint)

@@ -86,8 +86,9 @@ def _fade(footprint: np.ndarray, period: float) -> np.ndarray:
     return np.clip(1.5 - footprint * (3.0 / period), 0.0, 1.0)
 
 
-def _square(u: np.ndarray, period: float, footprint: np.ndarray) -> np.ndarray:
-    """Anti-aliased square wave in [-1, 1] along ``u`` (m) with ``period`` m.
+def _square(u: np.ndarray, period: float, footprint: np.ndarray, unit: float = 1.0) -> np.ndarray:
+    """Anti-aliased square wave in [-1, 1] along ``u`` (m) with ``period`` m (``unit``: the
+    material's, see :class:`_Material`).
 
     A triangle wave steepened so that each edge spans one pixel footprint, faded to 0 (the mean)
     before the period reaches two pixels.
@@ -96,7 +97,7 @@ def _square(u: np.ndarray, period: float, footprint: np.ndarray) -> np.ndarray:
     x -= np.floor(x)
     x -= 0.5
     wave = np.abs(x) * 4.0 - 1.0
-    wave *= period * 0.5 / (footprint + 1e-6)
+    wave *= period * 0.5 / (footprint + 1e-6 * unit)
     np.clip(wave, -1.0, 1.0, out=wave)
     wave *= _fade(footprint, period)
     return wave
@@ -116,11 +117,11 @@ def _pattern(
     if m.kind == _PLAIN:
         return np.zeros_like(u)
     if m.kind == _STRIPES:
-        return 0.5 + 0.5 * _square(u, p, footprint)
+        return 0.5 + 0.5 * _square(u, p, footprint, m.unit)
     if m.kind == _CHECKER:
-        s = _square(u, p, footprint) * _square(v, p, footprint)
+        s = _square(u, p, footprint, m.unit) * _square(v, p, footprint, m.unit)
         if w is not None:
-            s *= _square(w, p, footprint)
+            s *= _square(w, p, footprint, m.unit)
         return 0.5 + 0.5 * s
     if m.kind == _GRID:
         line = np.maximum(_lines(u, p, m.line, footprint), _lines(v, p, m.line, footprint))
@@ -130,13 +131,14 @@ def _pattern(
     if m.kind == _PLANKS:  # boards of width p along u, of random length, with random tints
         board = np.floor(v * (1.0 / p))
         seams = np.maximum(
-            _lines(v, p, m.line, footprint), _lines(u + _hash(board) * 3.0, 1.5, m.line, footprint)
+            _lines(v, p, m.line, footprint),
+            _lines(u + _hash(board) * (3.0 * m.unit), 1.5 * m.unit, m.line, footprint),
         )
         tint = 0.35 * _hash(board + 7.0) * _fade(footprint, p)
         return np.maximum(seams, tint)
     if m.kind == _RINGS:  # wood-like rings around the local x axis (3-D coordinates only)
-        r = np.sqrt(v * v + w * w) + 0.2 * p * _hash(np.floor(u * 4.0))  # type: ignore[operator]
-        return 0.5 + 0.5 * _square(r, p, footprint)
+        r = np.sqrt(v * v + w * w) + 0.2 * p * _hash(np.floor(u * (4.0 / m.unit)))  # type: ignore[operator]
+        return 0.5 + 0.5 * _square(r, p, footprint, m.unit)
     # bricks: courses of height p/3 with staggered joints every p
     course = np.floor(v * (3.0 / p))
     joint = _lines(u + 0.5 * p * (course - 2.0 * np.floor(course * 0.5)), p, m.line, footprint)

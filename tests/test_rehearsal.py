@@ -1,0 +1,92 @@
+"""The full-mode rehearsal: every lesson run top to bottom in FULL mode, offline.
+
+What a student gets in Colab, with only the counts cut (``DEPTHNB_REHEARSAL=1``: steps, epochs,
+images; the code paths, models and image sizes are full mode's):
+
+- ``DEPTHNB_MIRROR`` points every registry download at a server on 127.0.0.1 serving the
+  datasets and published networks in their real formats (``rehearsal_fixtures.write_mirror``);
+- torchvision's weights cache (``TORCH_HOME``) holds random ImageNet weights under the real file
+  names, so ``pretrained=True`` loads them;
+- each lesson gets a fresh, empty ``DEPTHNB_DATA`` (a new Colab VM: nothing from an earlier
+  lesson), and ``DEPTHNB_QUICK`` is unset.
+
+Every cell must run; each lesson's wall time and peak memory are measured (peak below 10 GB) and
+printed as a table at the end of the run. One lesson:
+``pytest tests/test_rehearsal.py -k 05_evaluation``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from published_writers import seed_torchvision_cache
+from rehearsal_fixtures import MirrorServer, format_rows, write_mirror
+
+ROOT = Path(__file__).resolve().parent.parent
+LESSONS = [
+    "01_data_pipeline",
+    "02_architectures",
+    "03_loss_design",
+    "04_gpu_training",
+    "05_evaluation",
+    "06_point_clouds",
+    "07_interactive_explorer",
+    # TODO: "08_mask_and_depth", once its full mode is settled
+    "09_video_depth",
+    "10_deployment",
+]
+PEAK_LIMIT_MB = 10 * 1024  # Colab's free VM has 12.7 GB
+LESSON_TIMEOUT_S = 900
+
+pytestmark = [pytest.mark.slow, pytest.mark.rehearsal]
+
+
+@pytest.fixture(scope="session")
+def rehearsal(tmp_path_factory):
+    """The served mirror and the seeded torch cache: the environment every lesson runs in."""
+    base = tmp_path_factory.mktemp("rehearsal")
+    mirror = write_mirror(base / "mirror")
+    seed_torchvision_cache(base / "torch")
+    env = {k: v for k, v in os.environ.items() if k != "DEPTHNB_QUICK"}
+    env.update(
+        DEPTHNB_REHEARSAL="1",
+        TORCH_HOME=str(base / "torch"),
+        HF_HUB_OFFLINE="1",
+        NO_PROXY="127.0.0.1,localhost",
+        MPLBACKEND="Agg",
+        PYTHONPATH=os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])),
+    )
+    with MirrorServer(mirror) as server:
+        env["DEPTHNB_MIRROR"] = server.url
+        yield base, env
+    shutil.rmtree(base, ignore_errors=True)
+
+
+@pytest.mark.parametrize("lesson", LESSONS)
+def test_lesson_runs_in_full_mode(lesson, rehearsal, rehearsal_rows):
+    base, env = rehearsal
+    data = base / f"data-{lesson}"
+    result_file = base / f"{lesson}.json"
+    notebook = ROOT / "notebooks" / f"{lesson}.ipynb"
+    runner = Path(__file__).with_name("rehearsal_runner.py")
+    subprocess.run(
+        [sys.executable, str(runner), str(notebook), str(result_file)],
+        env={**env, "DEPTHNB_DATA": str(data)},
+        timeout=LESSON_TIMEOUT_S + 60,
+        check=False,
+    )
+    result = json.loads(result_file.read_text())
+    rehearsal_rows.append(result)
+    (base.parent / "rehearsal_table.txt").write_text(format_rows(rehearsal_rows) + "\n")
+    print(f"\n{lesson}: {result['seconds']:.0f} s, peak {result['peak_tree_mb']} MB; cells (index, s):")
+    print(result["cells"])
+    assert result["error"] is None, f"{lesson} failed in full mode:\n{result['error']}"
+    peak = max(result["peak_tree_mb"], result["peak_process_mb"])
+    assert peak < PEAK_LIMIT_MB, f"{lesson} peaked at {peak} MB (limit {PEAK_LIMIT_MB} MB)"
+    shutil.rmtree(data, ignore_errors=True)  # passed: its downloads and runs may go
