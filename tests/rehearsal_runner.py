@@ -33,17 +33,21 @@ class TreeMemory(threading.Thread):
     def __init__(self, interval: float = 0.1) -> None:
         super().__init__(daemon=True)
         self.interval, self.peak, self.done = interval, 0, threading.Event()
+        self.at_peak: list[int] = []  # each process's share at the peak, largest first
+        self.cell, self.cell_at_peak = -1, -1  # the code cell running (index in the notebook)
 
     def run(self) -> None:
         me = psutil.Process()
         while not self.done.wait(self.interval):
-            total = 0
+            sizes = []
             for child in me.children(recursive=True):
                 try:
-                    total += proportional_size(child)
+                    sizes.append(proportional_size(child))
                 except psutil.Error:
                     pass  # ended between the listing and the reading
-            self.peak = max(self.peak, total)
+            if sum(sizes) > self.peak:
+                self.peak, self.at_peak = sum(sizes), sorted(sizes, reverse=True)
+                self.cell_at_peak = self.cell
 
 
 def proportional_size(process: psutil.Process) -> int:
@@ -77,6 +81,7 @@ def run(notebook: Path, timeout: int = 900) -> dict:
         resources={"metadata": {"path": str(notebook.parent)}},
     )
     memory = TreeMemory()
+    client.on_cell_execute = lambda cell, cell_index: setattr(memory, "cell", cell_index)
     memory.start()
     start = time.perf_counter()
     error = None
@@ -100,6 +105,8 @@ def run(notebook: Path, timeout: int = 900) -> dict:
         "seconds": round(seconds, 1),
         "peak_process_mb": round(children / 2**20),
         "peak_tree_mb": round(memory.peak / 2**20),
+        "cell_at_peak": memory.cell_at_peak,
+        "processes_at_peak_mb": [round(size / 2**20) for size in memory.at_peak],
         "cells": cells,
         "error": error,
         "load": os.getloadavg(),

@@ -9,12 +9,13 @@ import zipfile
 import numpy as np
 import pytest
 import torch
-from fixture_writers import KITTI_DRIVE, write_kitti_selection
+from fixture_writers import write_kitti_selection
 from PIL import Image
 from test_download import FAST, Server
 
 from depthnb.data import KITTIDepth
 from depthnb.data.download import DATASETS, download_dataset
+from depthnb.data.kitti import KITTI_DRIVE
 from depthnb.data.sample import check_sample
 from depthnb.errors import DataError
 

@@ -3,6 +3,7 @@ resumed ends bit for bit where the uninterrupted run does (CPU, fp32), with the 
 random transforms, batch augmentation, DataLoader workers (persistent) and every schedule."""
 
 import copy
+import multiprocessing
 
 import pytest
 import torch
@@ -109,6 +110,21 @@ def test_persistent_workers_resume_exactly_and_draw_what_no_workers_draw(augment
     in_process = make_trainer(augmented, tmp_path / "in_process", **{**settings, "workers": 0})
     in_process.fit()
     assert_same_run(straight, in_process)  # a sample is the same in any process
+
+
+def test_workers_end_with_each_fit_and_the_next_fit_carries_on_exactly(augmented, tmp_path):
+    """Idle workers hold memory (each a copy of the process as it was when it started): they
+    persist from epoch to epoch of one fit(), not after it; a later fit() starts new ones."""
+    settings = {"batch_size": 2, "augment": True, "epochs": 2, "workers": 2}
+    straight = make_trainer(augmented, tmp_path / "straight", **settings)
+    straight.fit()
+    before = set(multiprocessing.active_children())
+    in_two = make_trainer(augmented, tmp_path / "in_two", **settings)
+    in_two.fit(until_epoch=1)
+    assert set(multiprocessing.active_children()) <= before
+    in_two.fit()
+    assert set(multiprocessing.active_children()) <= before
+    assert_same_run(straight, in_two)
 
 
 class Crash(Exception):

@@ -15,6 +15,7 @@ _NAMES = {
     # synthetic/: procedural RGB-D rooms
     "render_room": "synthetic",
     "render_camera_path": "synthetic",
+    "render_street": "synthetic",
     "SyntheticRooms": "synthetic",
     "SyntheticFgBg": "synthetic",
     "SyntheticCameraPath": "synthetic",
@@ -33,6 +34,7 @@ _NAMES = {
     # kitti.py: KITTI's depth selection (outdoor, sparse LiDAR)
     "KITTIDepth": "kitti",
     "KITTI_SPLITS": "kitti",
+    "write_kitti_selection": "kitti",
     # download.py
     "download_url": "download",
     "download_dataset": "download",

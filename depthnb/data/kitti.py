@@ -27,10 +27,12 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from PIL import Image
 from torch.utils.data import Dataset
 
 from depthnb.data.io import Transform, check_same_size, make_sample, read_depth_png, read_rgb
 from depthnb.errors import DataError
+from depthnb.files import atomic_path
 
 KITTI_SPLITS: dict[str, str] = {
     "val": "val_selection_cropped",
@@ -44,6 +46,9 @@ DEPTH_SOURCES = ("groundtruth_depth", "velodyne_raw")
 
 DEPTH_SCALE = 256.0
 """A depth PNG's value per metre."""
+
+KITTI_DRIVE = "2011_09_26_drive_0002_sync"
+"""The drive :func:`write_kitti_selection` names its frames after."""
 
 HINT = (
     "Run `python -m depthnb download kitti-depth-selection`, or unzip data_depth_selection.zip "
@@ -196,3 +201,81 @@ class KITTIDepth(Dataset):
         intrinsics = read_intrinsics(companion(path, "intrinsics", ".txt"))
         sample = make_sample(image, depth, depth > 0, intrinsics)
         return self.transform(sample) if self.transform else sample
+
+
+def kitti_stem(split: str, index: int, folder: str) -> str:
+    """The file stem of frame ``index`` in ``folder`` of a split's folder (``KITTI_SPLITS``' values)
+    as :func:`write_kitti_selection` names it: the val split's ``<drive>_<folder>_<frame>_image_0X``
+    (frame 5 + index, camera 2 or 3 in turn; intrinsics share the image's stem), the test splits'
+    ``<index>`` (10 digits)."""
+    if split != KITTI_SPLITS["val"]:
+        return f"{index:010d}"
+    kind = "image" if folder == "intrinsics" else folder
+    return f"{KITTI_DRIVE}_{kind}_{5 + index:010d}_image_0{2 + index % 2}"
+
+
+def write_kitti_selection(
+    root: Path | str,
+    images: np.ndarray,
+    depths: np.ndarray,
+    intrinsics: np.ndarray,
+    velodyne: np.ndarray | None = None,
+    test_splits: bool = False,
+) -> Path:
+    """Write frames in the depth selection's layout under ``root/depth_selection/`` (replacing what
+    is there, through a temporary folder); returns that folder, what :class:`KITTIDepth` reads.
+
+    Args:
+        images: uint8 (N,H,W,3) RGB.
+        depths: float32 (N,H,W) metres, 0 = no return; stored as uint16 PNGs of round(metres * 256)
+            (so below 256 m, to 1/256 m).
+        intrinsics: (N,4) fx, fy, cx, cy in pixels; stored as the 3x3 K, 9 numbers row by row.
+        velodyne: optional float32 (N,H,W) metres for ``velodyne_raw/`` (the sparser raw scans).
+        test_splits: also write the two test splits (the same images and K, no ground truth; the
+            completion split gets ``velodyne_raw`` when given).
+
+    Raises:
+        DataError: arrays whose counts or sizes disagree, or depths outside [0, 256) m.
+    """
+    images, depths = np.asarray(images), np.asarray(depths, dtype=np.float64)
+    intrinsics = np.asarray(intrinsics, dtype=np.float64)
+    arrays = {"groundtruth_depth": depths}
+    if velodyne is not None:
+        arrays["velodyne_raw"] = np.asarray(velodyne, dtype=np.float64)
+    n, height, width = depths.shape if depths.ndim == 3 else (0, 0, 0)
+    shapes_agree = images.shape == (n, height, width, 3) and intrinsics.shape == (n, 4)
+    if n == 0 or not shapes_agree or any(a.shape != depths.shape for a in arrays.values()):
+        raise DataError(
+            f"write_kitti_selection: images {images.shape}, depths {depths.shape}, intrinsics "
+            f"{intrinsics.shape}, velodyne {None if velodyne is None else np.shape(velodyne)} "
+            "disagree; pass (N,H,W,3), (N,H,W), (N,4) and (N,H,W) for the same N frames"
+        )
+    for name, values in arrays.items():
+        if not (np.isfinite(values).all() and values.min() >= 0 and values.max() * 256 < 65535.5):
+            raise DataError(
+                f"write_kitti_selection: {name} holds values outside [0, 256) m (or NaN); KITTI "
+                "stores metres * 256 as uint16, 0 for no return"
+            )
+    layout = {"val": ("image", *arrays)}
+    if test_splits:
+        layout["test"] = ("image",)
+        layout["test_completion"] = (
+            ("image", "velodyne_raw") if velodyne is not None else ("image",)
+        )
+    target = Path(root) / "depth_selection"
+    with atomic_path(target) as tmp:
+        for split, folders in layout.items():
+            base = tmp / KITTI_SPLITS[split]
+            for folder in (*folders, "intrinsics"):
+                (base / folder).mkdir(parents=True)
+            for i in range(n):
+                pictures = {"image": Image.fromarray(images[i].astype(np.uint8))}
+                for name, values in arrays.items():
+                    pictures[name] = Image.fromarray(np.round(values[i] * 256).astype(np.uint16))
+                for folder in folders:
+                    pictures[folder].save(base / folder / f"{kitti_stem(base.name, i, folder)}.png")
+                fx, fy, cx, cy = intrinsics[i]
+                k = [fx, 0.0, cx, 0.0, fy, cy, 0.0, 0.0, 1.0]
+                path = base / "intrinsics" / f"{kitti_stem(base.name, i, 'intrinsics')}.txt"
+                path.write_text(" ".join(f"{v:.6e}" for v in k) + "\n")
+    return target

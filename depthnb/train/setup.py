@@ -77,6 +77,17 @@ def make_loader(
     )
 
 
+def stop_workers(*loaders: DataLoader | None) -> None:
+    """End the loaders' persistent worker processes now; the next pass over a loader starts new
+    ones. Idle workers hold memory: each keeps a copy-on-write image of the training process as
+    it was when the worker started (in a notebook, the kernel's heap at that moment)."""
+    for loader in loaders:
+        iterator = getattr(loader, "_iterator", None)  # DataLoader keeps persistent workers here
+        if iterator is not None:
+            iterator._shutdown_workers()
+            loader._iterator = None  # type: ignore[union-attr]
+
+
 def wrap_model(
     model: nn.Module, config: TrainConfig, dist: DistInfo, device: torch.device
 ) -> nn.Module:

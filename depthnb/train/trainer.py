@@ -42,7 +42,13 @@ from depthnb.train import state
 from depthnb.train.config import TrainConfig
 from depthnb.train.optim import HIGHER_IS_BETTER, build_optimizer, build_scheduler, monitor_key
 from depthnb.train.sampling import EpochProgress, derive_seed
-from depthnb.train.setup import batch_augment, data_loaders, tensorboard_writer, wrap_model
+from depthnb.train.setup import (
+    batch_augment,
+    data_loaders,
+    stop_workers,
+    tensorboard_writer,
+    wrap_model,
+)
 from depthnb.train.tasks import DepthTask, LossFn, Task, add_parts, reduce_means
 
 EpochHook = Callable[["Trainer", dict], None]
@@ -311,25 +317,28 @@ class Trainer:
         self._deadline = None if budget is None else time.perf_counter() + budget
         show = self.config.progress and self.is_main
         bar = tqdm(range(self.epoch + 1, last + 1), desc="training", unit="epoch", disable=not show)
-        for epoch in bar:
-            record = self._epoch_record(epoch)
-            if isinstance(self.scheduler, torch.optim.lr_scheduler.ReduceLROnPlateau):
-                self.scheduler.step(record[self.monitor])
-            self.epoch = epoch
-            self.history.append(record)
-            improved = self._is_best(record)
-            if self.is_main:
-                self._log(record, bar)
-                if self.out_dir is not None:
-                    self.save_checkpoint(self.out_dir / "last.pt", metrics=record)
-                    if improved:
-                        self.save_checkpoint(self.out_dir / "best.pt", metrics=record)
-                if self.on_epoch_end is not None:
-                    self.on_epoch_end(self, record)
-            if self._out_of_time():
-                break
-        bar.close()
-        self._deadline = None
+        try:  # workers persist from epoch to epoch of one fit(), not after it
+            for epoch in bar:
+                record = self._epoch_record(epoch)
+                if isinstance(self.scheduler, torch.optim.lr_scheduler.ReduceLROnPlateau):
+                    self.scheduler.step(record[self.monitor])
+                self.epoch = epoch
+                self.history.append(record)
+                improved = self._is_best(record)
+                if self.is_main:
+                    self._log(record, bar)
+                    if self.out_dir is not None:
+                        self.save_checkpoint(self.out_dir / "last.pt", metrics=record)
+                        if improved:
+                            self.save_checkpoint(self.out_dir / "best.pt", metrics=record)
+                    if self.on_epoch_end is not None:
+                        self.on_epoch_end(self, record)
+                if self._out_of_time():
+                    break
+        finally:
+            bar.close()
+            stop_workers(self.train_loader, self.val_loader)
+            self._deadline = None
         return self.history
 
     def _epoch_record(self, epoch: int) -> dict[str, Any]:

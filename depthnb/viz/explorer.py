@@ -9,8 +9,9 @@ replaces the picture instead of stacking a new one under it. Predictions are cac
 (model, sample), so moving the colour map, range, probe or view sliders redraws at once.
 
 A photograph of your own (the upload button) has no known camera: its intrinsics are assumed from a
-horizontal field of view, ``fov_deg`` (60 degrees by default, a typical phone camera), so its point
-cloud is right up to that guess.
+horizontal field of view, ``fov_deg`` (65 degrees by default: a phone's main camera sees about 65
+to 70), so its point cloud is right up to that guess (and its depths are in the metres of the
+model's training camera, whatever camera took the photo).
 """
 
 from __future__ import annotations
@@ -91,7 +92,7 @@ class DepthExplorer:
         self,
         dataset: Sequence[dict],
         models: Any,
-        fov_deg: float = 60.0,
+        fov_deg: float = 65.0,
         max_points: int = 6000,
         flip_tta: bool = False,
         display_side: int = 640,
@@ -318,8 +319,8 @@ class DepthExplorer:
                     ax.text(width / 2, height / 2, "no ground truth", color="white",
                             ha="center", va="center")  # fmt: skip
                 if panel != "cloud":
-                    ax.set_xlabel("x (pixels)")
-                    ax.set_ylabel("y (pixels)")
+                    ax.set_xlabel("u (pixels)")
+                    ax.set_ylabel("v (pixels)")
             self.figure = figure
             self.n_renders += 1
             plt.show()

@@ -31,11 +31,12 @@ def as_intrinsics(intrinsics: ArrayLike) -> tuple[float, float, float, float]:
     return fx, fy, cx, cy
 
 
-def intrinsics_from_fov(width: int, height: int, fov_deg: float = 60.0) -> np.ndarray:
+def intrinsics_from_fov(width: int, height: int, fov_deg: float = 65.0) -> np.ndarray:
     """Intrinsics float32 (4,) for a photo of unknown camera: horizontal field of view ``fov_deg``.
 
-    Square pixels (fy = fx) and the principal point at the image centre. 60 degrees is a typical
-    phone camera's horizontal field of view (a 28 mm-equivalent lens is about 65).
+    Square pixels (fy = fx) and the principal point at the image centre. The default, 65 degrees,
+    is about a phone's main camera (24 to 28 mm equivalent: 65 to 70 degrees across the long side);
+    NYU's Kinect sees 63.
     """
     if not 0.0 < fov_deg < 180.0:
         raise DepthnbError(f"fov_deg={fov_deg} must lie strictly between 0 and 180 degrees.")

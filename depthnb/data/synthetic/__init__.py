@@ -23,8 +23,9 @@ the room shell, so the pair suits the background / foreground-on-background less
 Modules: ``scene`` (the scene's dataclasses and the camera), ``textures`` (materials and
 patterns), ``furniture`` and ``rooms`` (drawing a room), ``camera`` (intrinsics and rays),
 ``raycast`` (hits on objects), ``shading`` (shell, lights and shadows), ``render`` (views, rooms
-and camera paths), ``datasets`` (samples and the datasets). This package re-exports their public
-names and the few private ones the tests reach for.
+and camera paths), ``datasets`` (samples and the datasets), ``street`` (an outdoor scene with
+LiDAR-like depth). This package re-exports their public names and the few private ones the tests
+reach for.
 """
 
 from depthnb.data.synthetic.camera import synthetic_intrinsics
@@ -40,6 +41,7 @@ from depthnb.data.synthetic.render import _scene as _scene
 from depthnb.data.synthetic.render import render_camera_path, render_room
 from depthnb.data.synthetic.scene import _Box as _Box
 from depthnb.data.synthetic.scene import _Sphere as _Sphere
+from depthnb.data.synthetic.street import render_street
 
 __all__ = [
     "SyntheticCameraPath",
@@ -47,6 +49,7 @@ __all__ = [
     "SyntheticRooms",
     "render_camera_path",
     "render_room",
+    "render_street",
     "synthetic_intrinsics",
     "to_sample",
 ]
