@@ -140,6 +140,17 @@ def default_data_dir(colab: bool | None = None) -> Path:
     return Path.home() / "depthnb_data"
 
 
+def warn_without_gpu(lesson: str) -> None:
+    """Warn that ``lesson``'s full mode needs a GPU (a UserWarning naming the expected time)."""
+    import warnings
+
+    from depthnb.budgets import cpu_warning
+
+    message = cpu_warning(lesson)
+    if message is not None:
+        warnings.warn(message, UserWarning, stacklevel=3)
+
+
 def plot_defaults() -> None:
     """The course's matplotlib style: readable sizes, the plasma colour map, no top/right spines."""
     import matplotlib as mpl
@@ -162,7 +173,11 @@ def plot_defaults() -> None:
 
 
 def setup(
-    seed: int = 0, quick: bool | None = None, verbose: bool = True, drive: bool | None = None
+    seed: int = 0,
+    quick: bool | None = None,
+    verbose: bool = True,
+    drive: bool | None = None,
+    lesson: str | None = None,
 ) -> NotebookConfig:
     """Detect Colab, the GPU and quick mode; seed everything; set plot defaults; make data_dir.
 
@@ -174,6 +189,8 @@ def setup(
         drive: in Colab, keep data, caches and runs on Google Drive: True mounts it (Colab asks
             for permission once), None uses it when already mounted, False never does. Without
             Drive everything is lost when the VM is recycled.
+        lesson: the lesson's number ("04"); in full mode without a GPU, setup warns with that
+            lesson's expected time (:func:`depthnb.budgets.cpu_warning`).
 
     Returns:
         A :class:`NotebookConfig` with ``device``, ``quick``, ``data_dir``, ``in_colab``, ``seed``
@@ -196,6 +213,8 @@ def setup(
         rehearsal=is_rehearsal() and not quick,
     )
     config.data_dir.mkdir(parents=True, exist_ok=True)
+    if lesson is not None and not config.quick and config.device.type != "cuda":
+        warn_without_gpu(lesson)
     seed_everything(seed)
     plot_defaults()
     if verbose:

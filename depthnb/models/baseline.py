@@ -43,7 +43,8 @@ def best_constants(
 
     No single constant is best for every metric: the mean minimises RMSE, the median the mean
     absolute error (which is none of the standard metrics), a weighted median (weights 1/d) abs_rel,
-    and delta1 prefers the constant whose 25% band around it catches the most pixels. The search
+    delta1 prefers the constant whose 25% band around it catches the most pixels, and silog is the
+    same for every constant (it ignores scale). The search
     scores ``candidates`` log-spaced constants between the 0.1% and 99.9% quantiles of the valid
     depths (on at most ``max_pixels`` of them, evenly strided), plus the mean and the median, then
     scores the winner of each metric on all pixels.
