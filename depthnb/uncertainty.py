@@ -76,8 +76,10 @@ class LaplaceHead(nn.Module):
     The wrapped model is not changed: its own ``forward``, ``state_dict`` and checkpoints stay
     what they were. The new head is a convolution shaped like the model's last layer
     (``model.head``, an ``nn.Conv2d`` in the U-Net, DenseDepth and FCRN) that reads the same
-    features; during this module's forward a hook lends it the input of ``model.head``. It starts
-    at zero weights and bias ``log(init_scale)``: every pixel begins with ``b = init_scale``.
+    features; during this module's forward a hook lends it the input of ``model.head``
+    (:meth:`features`). It starts at zero weights and bias ``log(init_scale)``: every pixel
+    begins with ``b = init_scale``. To give a trained model error bars without touching its
+    depth, freeze ``model`` and fit only ``scale_head``.
 
     Input (B,3,H,W) in [0,1] -> ``(mean, log_scale)``, each (B,1,h,w) at the model's output size;
     ``mean`` is exactly ``model(image)`` (encoded depth), ``log_scale`` is in the same space.
@@ -95,28 +97,30 @@ class LaplaceHead(nn.Module):
             raise ConfigError(f"LaplaceHead: init_scale must be > 0, got {init_scale}")
         self.model = model
         self.encoding = getattr(model, "encoding", None)
-        self.scale_head = nn.Conv2d(
-            head.in_channels,
-            1,
-            head.kernel_size,
-            padding=head.padding,  # type: ignore[arg-type]
-        )
-        nn.init.zeros_(self.scale_head.weight)
-        nn.init.constant_(self.scale_head.bias, math.log(init_scale))
+        kernel = (int(head.kernel_size[0]), int(head.kernel_size[-1]))
+        padding = head.padding if isinstance(head.padding, str) else tuple(head.padding)
+        self.scale_head = nn.Conv2d(head.in_channels, 1, kernel, padding=padding)  # type: ignore[arg-type]
+        with torch.no_grad():
+            self.scale_head.weight.zero_()
+            self.scale_head.bias.fill_(math.log(init_scale))  # type: ignore[union-attr]
 
-    def forward(self, image: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """(B,3,H,W) -> mean (B,1,h,w), log_scale (B,1,h,w)."""
-        features: list[torch.Tensor] = []
-        hook = self.model.get_submodule("head").register_forward_hook(
-            lambda _m, inputs, _out: features.append(inputs[0])
-        )
+    def features(self, image: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(B,3,H,W) -> the model's output (B,1,h,w) and the input of its ``head`` (B,F,h,w),
+        cropped to (h, w) at the bottom and right as models that pad their input crop their
+        output; ``scale_head(features)`` is the log scale."""
+        captured: list[torch.Tensor] = []
+        head = self.model.get_submodule("head")
+        hook = head.register_forward_hook(lambda _m, inputs, _out: captured.append(inputs[0]))
         try:
             mean = self.model(image)
         finally:
             hook.remove()
-        # Models that pad their input crop the head's output at the bottom and right: do the same.
-        log_scale = self.scale_head(features[-1])[..., : mean.shape[-2], : mean.shape[-1]]
-        return mean, log_scale
+        return mean, captured[-1][..., : mean.shape[-2], : mean.shape[-1]]
+
+    def forward(self, image: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(B,3,H,W) -> mean (B,1,h,w), log_scale (B,1,h,w)."""
+        mean, features = self.features(image)
+        return mean, self.scale_head(features)
 
 
 def uncertainty_calibration(

@@ -145,6 +145,10 @@ def test_laplace_head_leaves_the_model_alone(tmp_path):
         mean, log_scale = wrapped(image)
         torch.testing.assert_close(mean, model(image), rtol=0, atol=0)
     assert log_scale.shape == mean.shape == (2, 1, 40, 56)
+    with torch.no_grad():
+        same_mean, features = wrapped.features(image)
+        torch.testing.assert_close(wrapped.scale_head(features), log_scale)
+    assert features.shape == (2, 4, 40, 56) and torch.equal(same_mean, mean)
     torch.testing.assert_close(log_scale, torch.full_like(log_scale, math.log(0.2)))
     assert not model.head._forward_hooks  # the hook lives only inside the wrapper's forward
     assert list(model.state_dict()) == keys and wrapped.encoding is model.encoding
