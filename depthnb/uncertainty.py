@@ -3,8 +3,9 @@ scale, and a calibration table.
 
 Kendall and Gal, "What Uncertainties Do We Need in Bayesian Deep Learning for Computer Vision?"
 (NeurIPS 2017), let a network predict, next to its depth ``mu``, how far off it expects to be at
-each pixel: the scale ``b`` of a likelihood around ``mu``. Training by the negative log-likelihood
-of a Laplace distribution, ``p(y) = exp(-|y - mu| / b) / (2 b)``, gives per pixel::
+each pixel: the scale ``b`` of a likelihood around ``mu``, learned by minimising the negative
+log-likelihood ("learned loss attenuation"). With a Laplace likelihood,
+``p(y) = exp(-|y - mu| / b) / (2 b)``, that is per pixel::
 
     |y - mu| / b + log b            (the constant log 2 is left out)
 
