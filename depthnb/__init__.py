@@ -37,9 +37,11 @@ _SUBMODULES = {
     "notebook",
     "predict",
     "profiling",
+    "reprojection",
     "runtime",
     "scoring",
     "train",
+    "uncertainty",
     "video",
     "viz",
 }

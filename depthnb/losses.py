@@ -18,7 +18,12 @@ How the mask is used by the terms that look at neighbourhoods:
 All terms are computed in float32 (or float64 for float64 input) even under ``torch.autocast``.
 
 The terms live in :mod:`depthnb.loss_terms` and MiDaS's scale-and-shift-invariant loss
-(:func:`ssi_loss`, on disparity) in :mod:`depthnb.ssi`; both are re-exported here. This module
+(:func:`ssi_loss`, on disparity) in :mod:`depthnb.ssi`; both are re-exported here, as are the
+two losses of the "going further" sections, which take other arguments than ``(pred, target,
+valid)`` and are not in the registry: the Laplace negative log-likelihood of a depth and its
+predicted scale (:func:`laplace_nll`, :mod:`depthnb.uncertainty`) and the photometric
+reprojection loss of self-supervised depth from video (:func:`photometric_reprojection_loss`,
+:mod:`depthnb.reprojection`). This module
 holds the papers' composites and the registry (:data:`LOSSES`, :data:`MODEL_LOSSES`,
 :func:`get_loss`).
 """
@@ -47,7 +52,9 @@ from depthnb.loss_terms import (
     ssim,
     ssim_map,
 )
+from depthnb.reprojection import photometric_reprojection_loss
 from depthnb.ssi import ssi_loss
+from depthnb.uncertainty import laplace_nll
 
 __all__ = [
     "LOSSES",
@@ -63,7 +70,9 @@ __all__ = [
     "keras_loss",
     "keras_smoothness_loss",
     "l1_loss",
+    "laplace_nll",
     "maskdepth_loss",
+    "photometric_reprojection_loss",
     "scale_invariant_log_loss",
     "smoothness_loss",
     "ssi_loss",

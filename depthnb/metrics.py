@@ -19,7 +19,8 @@ Depth metrics compare metres with metres. Which pixels count, and how they are a
 The scoring itself (masks, alignment, :func:`depth_metrics`) lives in :mod:`depthnb.scoring`, the
 crops and protocols in :mod:`depthnb.protocols`; both are re-exported here. This module streams the
 scoring over a test set (:class:`DepthMetricAccumulator`, :func:`evaluate`), prints tables and
-scores masks.
+scores masks; :func:`uncertainty_calibration` (from :mod:`depthnb.uncertainty`) compares a
+model's predicted error scale with its observed errors.
 
 >>> gt = torch.tensor([[1.0, 2.0], [4.0, 0.0]])      # 0 = no reading
 >>> m = depth_metrics(gt * 1.1, gt)
@@ -51,6 +52,7 @@ from depthnb.scoring import (
     depth_metrics,
     median_scale,
 )
+from depthnb.uncertainty import uncertainty_calibration
 
 __all__ = [
     "CROPS",
@@ -68,6 +70,7 @@ __all__ = [
     "format_table",
     "mask_iou",
     "median_scale",
+    "uncertainty_calibration",
 ]
 
 # Published NYU Depth v2 results (654 test images), as printed in each paper's results table.

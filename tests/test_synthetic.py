@@ -206,6 +206,16 @@ def test_camera_path_is_smooth():
     assert path["depth"].shape == (12, *SIZE) and path["depth"].dtype == np.float32
     assert path["mask"].shape == (12, *SIZE) and path["background"].shape == (12, *SIZE, 3)
     assert path["intrinsics"].shape == (4,)
+    pose = path[
+        "pose"
+    ]  # world-from-camera; the renderer's depths agree with it (test_reprojection)
+    assert pose.shape == (12, 4, 4) and np.all(pose[:, 3] == [0, 0, 0, 1])
+    np.testing.assert_allclose(
+        pose[:, :3, :3] @ pose[:, :3, :3].transpose(0, 2, 1),
+        np.eye(3)[None].repeat(12, 0),
+        atol=1e-12,
+    )
+    assert 0.4 < np.linalg.norm(pose[-1, :3, 3] - pose[0, :3, 3]) < 1.6  # the 0.5..1.5 m dolly
     depth = path["depth"]
     step = np.abs(np.diff(depth, axis=0)).mean(axis=(1, 2)) / depth.mean()
     assert step.max() < 0.1  # consecutive frames differ a little

@@ -101,7 +101,10 @@ def render_camera_path(
 
     Position, yaw, pitch and roll follow eased curves (zero velocity at both ends), so consecutive
     frames differ a little. Returns ``image`` uint8 (T,H,W,3), ``depth`` float32 (T,H,W) metres,
-    ``mask`` bool (T,H,W), ``background`` uint8 (T,H,W,3), ``intrinsics`` float32 (4,).
+    ``mask`` bool (T,H,W), ``background`` uint8 (T,H,W,3), ``intrinsics`` float32 (4,), and
+    ``pose`` float64 (T,4,4): each frame's world-from-camera transform (camera frame X right, Y
+    down, Z forward; world z up; metres), so a camera-frame point p lies at
+    ``pose[t, :3, :3] @ p + pose[t, :3, 3]`` in the room.
     """
     h, w = _check_size(size)
     if int(n_frames) < 1:
@@ -134,7 +137,7 @@ def render_camera_path(
     pitch0, pitch1 = (math.radians(rng.uniform(-20.0, 0.0)) for _ in range(2))
     roll0, roll1 = (math.radians(rng.uniform(-3.0, 3.0)) for _ in range(2))
     bob = rng.uniform(0.0, 0.05)
-    frames = []
+    frames, poses = [], np.tile(np.eye(4), (int(n_frames), 1, 1))
     for i in range(int(n_frames)):
         s = i / max(1, int(n_frames) - 1)
         e = 0.5 - 0.5 * math.cos(math.pi * s)  # eased: smooth start and stop
@@ -146,8 +149,10 @@ def render_camera_path(
             roll0 + (roll1 - roll0) * e,
         )
         frames.append(_render(room, cam, (h, w)))
+        poses[i, :3, :3], poses[i, :3, 3] = cam.rotation, cam.position
     out = {
         key: np.stack([f[key] for f in frames]) for key in ("image", "depth", "mask", "background")
     }
     out["intrinsics"] = frames[0]["intrinsics"]
+    out["pose"] = poses
     return out
