@@ -240,9 +240,13 @@ class ReleaseGraph:
 
 def write_fcrn_npy(path: Path, seed: int = 0) -> Path:
     """Write ``NYU_ResNet-UpProj.npy`` as the release does (``np.save`` of a dict of dicts of
-    float32 arrays, a pickle): every layer the release's graph asks for, random (63.6M values)."""
+    float32 arrays, a pickle): every layer the release's graph asks for, random (63.6M values),
+    the prediction layer scaled so that depths come out near 2.5 m as the release's do."""
     weights = Weights(seed=seed)
     ReleaseGraph(weights)(np.zeros((1, 32, 32, 3)))
+    prediction = weights.layers["ConvPred"]  # metres near NYU's median, as the release predicts
+    prediction["weights"] *= np.float32(1e-3)
+    prediction["biases"][:] = 2.5
     np.save(path, weights.layers, allow_pickle=True)
     return path
 

@@ -156,13 +156,15 @@ class MirrorServer:
 
 
 def format_rows(rows: list[dict]) -> str:
-    """The rehearsal's table: one line per lesson, seconds and peak memory, and the total."""
-    lines = [f"{'lesson':<28} {'seconds':>8} {'peak RSS MB':>12} {'tree RSS MB':>12}  load"]
+    """The rehearsal's table: per lesson, seconds, peak memory (the largest process, ru_maxrss;
+    the whole process tree, summed PSS) and the load average at its end; the total time."""
+    head = f"{'lesson':<28} {'seconds':>8} {'process MB':>11} {'tree MB':>8}  load (1, 5, 15 min)"
+    lines = [head]
     for row in rows:
         load = " ".join(f"{x:.1f}" for x in row["load"])
         lines.append(
-            f"{row['lesson']:<28} {row['seconds']:>8.0f} {row['peak_process_mb']:>12}"
-            f" {row['peak_tree_mb']:>12}  {load}{'  FAILED' if row['error'] else ''}"
+            f"{row['lesson']:<28} {row['seconds']:>8.0f} {row['peak_process_mb']:>11}"
+            f" {row['peak_tree_mb']:>8}  {load}{'  FAILED' if row['error'] else ''}"
         )
     lines.append(f"{'total':<28} {sum(r['seconds'] for r in rows):>8.0f}")
     return "\n".join(lines)

@@ -1,4 +1,4 @@
-"""Run one lesson top to bottom in a fresh kernel; write its time, peak memory and any error as JSON.
+"""Run one lesson top to bottom in a fresh kernel; write its time, peak memory and error as JSON.
 
     python tests/rehearsal_runner.py notebooks/04_gpu_training.ipynb result.json
 

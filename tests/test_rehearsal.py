@@ -84,7 +84,8 @@ def test_lesson_runs_in_full_mode(lesson, rehearsal, rehearsal_rows):
     result = json.loads(result_file.read_text())
     rehearsal_rows.append(result)
     (base.parent / "rehearsal_table.txt").write_text(format_rows(rehearsal_rows) + "\n")
-    print(f"\n{lesson}: {result['seconds']:.0f} s, peak {result['peak_tree_mb']} MB; cells (index, s):")
+    seconds, peak = result["seconds"], result["peak_tree_mb"]
+    print(f"\n{lesson}: {seconds:.0f} s, peak {peak} MB; seconds per cell (index, s):")
     print(result["cells"])
     assert result["error"] is None, f"{lesson} failed in full mode:\n{result['error']}"
     peak = max(result["peak_tree_mb"], result["peak_process_mb"])
