@@ -17,12 +17,14 @@ import http.server
 import tarfile
 import tempfile
 import threading
+import zipfile
 from pathlib import Path
 
 import numpy as np
 from fixture_writers import (
     write_diode_scan,
     write_eigen_test_zip,
+    write_kitti_selection,
     write_nyu_mat,
     write_nyu_zip,
     write_splits_mat,
@@ -34,6 +36,7 @@ from published_writers import (
     write_keras_h5,
 )
 
+from depthnb.data.download import DATASETS
 from depthnb.data.synthetic import render_room
 from depthnb.models.pretrained import PRETRAINED
 
@@ -42,6 +45,7 @@ NYU_FRAMES = 12
 NYU_LABELED = (1449, 795, 654)  # frames, train, test of the real file
 ZIP_TRAIN, ZIP_TEST, EIGEN_TEST = 16, 8, 12
 DIODE_SCANS = 2  # per domain, at 768x1024
+KITTI_FRAMES = 2  # per split, at 352x1216
 
 
 def rooms(n: int, size: tuple[int, int], seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -108,6 +112,16 @@ def write_diode_val(folder: Path) -> None:
             tar.add(root / "val", arcname="val")
 
 
+def write_kitti_selection_zip(folder: Path) -> None:
+    """KITTI's ``data_depth_selection.zip``: ``depth_selection/`` with its three splits."""
+    with tempfile.TemporaryDirectory() as tmp:
+        selection = Path(tmp) / "depth_selection"
+        write_kitti_selection(Path(tmp), KITTI_FRAMES)
+        with zipfile.ZipFile(folder / "data_depth_selection.zip", "w") as archive:
+            for path in sorted(selection.rglob("*")):
+                archive.write(path, path.relative_to(tmp).as_posix())
+
+
 def write_published(folder: Path) -> None:
     """The published networks' files under the registry's file names, random weights."""
     names = {f.filename for spec in PRETRAINED.values() for f in spec.files}
@@ -125,7 +139,11 @@ def write_mirror(folder: Path) -> Path:
     write_nyu_labeled(folder)
     write_nyu_archives(folder)
     write_diode_val(folder)
+    write_kitti_selection_zip(folder)
     write_published(folder)
+    names = {f.filename for spec in (*DATASETS.values(), *PRETRAINED.values()) for f in spec.files}
+    missing = sorted(name for name in names if not (folder / name).is_file())
+    assert not missing, f"the rehearsal's mirror lacks registry files {missing}"
     return folder
 
 

@@ -37,7 +37,7 @@ LESSONS = [
     "05_evaluation",
     "06_point_clouds",
     "07_interactive_explorer",
-    # TODO: "08_mask_and_depth", once its full mode is settled
+    "08_mask_and_depth",
     "09_video_depth",
     "10_deployment",
 ]
