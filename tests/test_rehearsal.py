@@ -8,7 +8,10 @@ images; the code paths, models and image sizes are full mode's):
 - torchvision's weights cache (``TORCH_HOME``) holds random ImageNet weights under the real file
   names, so ``pretrained=True`` loads them;
 - each lesson gets a fresh, empty ``DEPTHNB_DATA`` (a new Colab VM: nothing from an earlier
-  lesson), and ``DEPTHNB_QUICK`` is unset.
+  lesson), and ``DEPTHNB_QUICK`` is unset;
+- one torch thread per process unless ``OMP_NUM_THREADS`` says otherwise: on two cores shared with
+  DataLoader workers (and, in CI, other jobs) a second intra-op thread made lesson 04 2.5 times
+  slower (399 s against 161 s, load 3 to 6).
 
 Every cell must run; each lesson's wall time and peak memory are measured (peak below 10 GB) and
 printed as a table at the end of the run. One lesson:
@@ -60,6 +63,7 @@ def rehearsal(tmp_path_factory):
         HF_HUB_OFFLINE="1",
         NO_PROXY="127.0.0.1,localhost",
         MPLBACKEND="Agg",
+        OMP_NUM_THREADS=os.environ.get("OMP_NUM_THREADS", "1"),
         PYTHONPATH=os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])),
     )
     with MirrorServer(mirror) as server:
