@@ -39,7 +39,7 @@ def make_batches(
 def numpy_reference(batches: list, sizes: list[int]) -> dict[str, float]:
     """A plain NumPy implementation, as evaluation scripts write it: mask, clip, sum, divide."""
     crop = crop_mask((480, 640), "eigen").numpy()
-    sums = np.zeros(8)
+    sums = np.zeros(9)
     count = 0
     for index, size in enumerate(sizes):
         pred, gt = batches[index % len(batches)]
@@ -57,11 +57,13 @@ def numpy_reference(batches: list, sizes: list[int]) -> dict[str, float]:
             np.sum(ratio < 1.25),
             np.sum(ratio < 1.25**2),
             np.sum(ratio < 1.25**3),
+            np.sum(np.log(p) - np.log(g)),
         ]
         count += g.size
     mean = sums / count
+    silog = 100 * np.sqrt(mean[3] - mean[8] ** 2)  # before rmse_log's root
     mean[2:4] = np.sqrt(mean[2:4])
-    return dict(zip(METRIC_NAMES, mean.tolist()))
+    return dict(zip(METRIC_NAMES, [*mean[:8].tolist(), silog]))
 
 
 def accumulator_run(batches: list, sizes: list[int], device: str) -> dict[str, float]:

@@ -17,8 +17,10 @@ How the mask is used by the terms that look at neighbourhoods:
 
 All terms are computed in float32 (or float64 for float64 input) even under ``torch.autocast``.
 
-The terms live in :mod:`depthnb.loss_terms` and are re-exported here; this module holds the
-papers' composites and the registry (:data:`LOSSES`, :data:`MODEL_LOSSES`, :func:`get_loss`).
+The terms live in :mod:`depthnb.loss_terms` and MiDaS's scale-and-shift-invariant loss
+(:func:`ssi_loss`, on disparity) in :mod:`depthnb.ssi`; both are re-exported here. This module
+holds the papers' composites and the registry (:data:`LOSSES`, :data:`MODEL_LOSSES`,
+:func:`get_loss`).
 """
 
 from __future__ import annotations
@@ -45,6 +47,7 @@ from depthnb.loss_terms import (
     ssim,
     ssim_map,
 )
+from depthnb.ssi import ssi_loss
 
 __all__ = [
     "LOSSES",
@@ -63,6 +66,7 @@ __all__ = [
     "maskdepth_loss",
     "scale_invariant_log_loss",
     "smoothness_loss",
+    "ssi_loss",
     "ssim",
     "ssim_map",
 ]
@@ -168,6 +172,7 @@ LOSSES: dict[str, LossFn] = {
     "berhu": berhu_loss,
     "gradient": gradient_loss,
     "silog": scale_invariant_log_loss,
+    "ssi": ssi_loss,
     "densedepth": densedepth_loss,
     "keras": keras_loss,
     "fcrn": fcrn_loss,
@@ -186,11 +191,13 @@ MODEL_LOSSES: dict[str, str] = {
 def get_loss(name: str, **kwargs: float) -> LossFn:
     """A loss function ``fn(pred, target, valid=None) -> scalar`` by loss name or model name.
 
-    Loss names: ``l1``, ``berhu``, ``gradient``, ``silog``, ``densedepth``, ``keras``, ``fcrn``,
-    ``maskdepth``; a model name (``unet``, ``densedepth``, ``fcrn``, ``maskdepth``) gives its
-    paper's loss. Keyword arguments are bound (e.g. ``get_loss("keras", smoothness_weight=0.5)``).
-    The composites assume the model's default encoding (inverse for DenseDepth, log for the
-    Keras U-Net, metres for FCRN); set ``data_range`` to match another one.
+    Loss names: ``l1``, ``berhu``, ``gradient``, ``silog``, ``ssi``, ``densedepth``, ``keras``,
+    ``fcrn``, ``maskdepth``; a model name (``unet``, ``densedepth``, ``fcrn``, ``maskdepth``)
+    gives its paper's loss. Keyword arguments are bound (e.g.
+    ``get_loss("keras", smoothness_weight=0.5)``). The composites assume the model's default
+    encoding (inverse for DenseDepth, log for the Keras U-Net, metres for FCRN); set
+    ``data_range`` to match another one. ``ssi`` compares disparities: train with it a model
+    whose encoding is ``"inverse"``.
     """
     key = MODEL_LOSSES.get(name, name)
     if key not in LOSSES:

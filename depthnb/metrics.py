@@ -6,15 +6,20 @@ Depth metrics compare metres with metres. Which pixels count, and how they are a
 - valid pixels: ground truth > 0, inside [min_depth, max_depth], inside the ``valid`` mask and the
   crop; the prediction is clamped to [min_depth, max_depth];
 - crops: ``"eigen"`` (DenseDepth's, rows 20:460 and cols 24:616 of 480x640) and ``"nyu_toolbox"``
-  (rows 44:471, cols 40:601), scaled proportionally for other sizes;
+  (rows 44:471, cols 40:601), scaled proportionally for other sizes; KITTI's ``"kitti_garg"`` and
+  ``"kitti_eigen"``, fractions of the frame (:mod:`depthnb.protocols`);
 - aggregation: ``"pooled"`` averages over all valid pixels of all images (DenseDepth),
-  ``"per_image"`` computes each image's metrics and averages those;
+  ``"per_image"`` computes each image's metrics and averages those (the KITTI papers);
 - alignment for relative-depth models: ``"median"`` scaling or ``"scale_shift"`` (least squares),
-  per image, before clamping.
+  or ``"disparity"`` (least squares in disparity, for a model that predicts disparity), per
+  image, before clamping;
+- named protocols (:data:`PROTOCOLS`), ``protocol="kitti-garg"`` say: the crop, the depth range
+  (KITTI caps at 80 m, Garg et al. at 50 m) and the aggregation at once.
 
-The scoring itself (masks, crops, alignment, :func:`depth_metrics`) lives in
-:mod:`depthnb.scoring` and is re-exported here; this module streams it over a test set
-(:class:`DepthMetricAccumulator`, :func:`evaluate`), prints tables and scores masks.
+The scoring itself (masks, alignment, :func:`depth_metrics`) lives in :mod:`depthnb.scoring`, the
+crops and protocols in :mod:`depthnb.protocols`; both are re-exported here. This module streams the
+scoring over a test set (:class:`DepthMetricAccumulator`, :func:`evaluate`), prints tables and
+scores masks.
 
 >>> gt = torch.tensor([[1.0, 2.0], [4.0, 0.0]])      # 0 = no reading
 >>> m = depth_metrics(gt * 1.1, gt)
@@ -30,17 +35,18 @@ from typing import Any
 import torch
 
 from depthnb.errors import ConfigError, ModelError
+from depthnb.protocols import CROPS, KITTI_CROPS, PROTOCOLS, Crop, crop_box, resolve_protocol
 from depthnb.scoring import (
     _AGGREGATES,
-    CROPS,
     METRIC_NAMES,
+    N_SUMS,
     ArrayLike,
     _as_batch,
     _metrics_from_sums,
     _no_pixels_error,
     _prepare,
+    align_in_disparity,
     align_scale_shift,
-    crop_box,
     crop_mask,
     depth_metrics,
     median_scale,
@@ -48,9 +54,12 @@ from depthnb.scoring import (
 
 __all__ = [
     "CROPS",
+    "KITTI_CROPS",
     "METRIC_NAMES",
+    "PROTOCOLS",
     "PUBLISHED",
     "DepthMetricAccumulator",
+    "align_in_disparity",
     "align_scale_shift",
     "crop_box",
     "crop_mask",
@@ -103,7 +112,9 @@ class DepthMetricAccumulator:
 
     The running sums stay on the batches' device (one small float64 tensor), so a GPU evaluation
     never copies depth maps to the CPU; pooled and per-image results come from the same pass and
-    equal :func:`depth_metrics` on the whole set at once.
+    equal :func:`depth_metrics` on the whole set at once. ``protocol`` (a name of
+    :data:`PROTOCOLS`) sets min_depth, max_depth, crop and the default of ``compute``'s
+    ``aggregate``, as in :func:`depth_metrics`.
 
     >>> acc = DepthMetricAccumulator(crop=None)
     >>> acc.update(torch.full((2, 1, 4, 4), 2.0), torch.full((2, 1, 4, 4), 2.5))
@@ -115,18 +126,23 @@ class DepthMetricAccumulator:
         self,
         min_depth: float = 1e-3,
         max_depth: float = 10.0,
-        crop: str | tuple[int, int, int, int] | None = None,
+        crop: Crop = None,
         align: str | None = None,
+        protocol: str | None = None,
     ) -> None:
-        self.min_depth = min_depth
-        self.max_depth = max_depth
-        self.crop = crop
+        settings = resolve_protocol(
+            protocol, min_depth=min_depth, max_depth=max_depth, crop=crop, aggregate="pooled"
+        )
+        self.min_depth: float = settings["min_depth"]
+        self.max_depth: float = settings["max_depth"]
+        self.crop: Crop = settings["crop"]
+        self.aggregate: str = settings["aggregate"]
         self.align = align
         self.reset()
 
     def reset(self) -> None:
         """Forget everything seen so far."""
-        # [pooled sums (9) | sum of per-image metrics (8) | number of scored images (1)]
+        # [pooled sums (N_SUMS) | sum of per-image metrics (9) | number of scored images (1)]
         self.state: torch.Tensor | None = None
 
     @property
@@ -154,16 +170,18 @@ class DepthMetricAccumulator:
         if self.state is not None:
             self.state = distributed.all_reduce_sum(self.state)
 
-    def compute(self, aggregate: str = "pooled") -> dict[str, float]:
-        """The metrics of everything seen: ``"pooled"`` or ``"per_image"`` (see depth_metrics)."""
+    def compute(self, aggregate: str | None = None) -> dict[str, float]:
+        """The metrics of everything seen: ``"pooled"`` or ``"per_image"`` (see depth_metrics);
+        None: the protocol's (``"pooled"`` without one)."""
+        aggregate = self.aggregate if aggregate is None else aggregate
         if aggregate not in _AGGREGATES:
             raise ConfigError(f"unknown aggregate={aggregate!r}; choose one of {list(_AGGREGATES)}")
         if self.state is None or self.state[0] == 0:
             raise _no_pixels_error()
         if aggregate == "pooled":
-            values = _metrics_from_sums(self.state[:9])
+            values = _metrics_from_sums(self.state[:N_SUMS])
         else:
-            values = self.state[9:17] / self.state[17]
+            values = self.state[N_SUMS:-1] / self.state[-1]
         return dict(zip(METRIC_NAMES, values.tolist()))
 
 
@@ -205,7 +223,7 @@ def evaluate(
     dataset: torch.utils.data.Dataset,
     batch_size: int = 8,
     flip_tta: bool = False,
-    crop: str | tuple[int, int, int, int] | None = None,
+    crop: Crop = None,
     min_depth: float = 1e-3,
     max_depth: float = 10.0,
     aggregate: str = "pooled",
@@ -214,13 +232,17 @@ def evaluate(
     num_workers: int = 0,
     input_size: tuple[int, int] | None = None,
     inputs: Callable[[dict[str, Any]], torch.Tensor] | None = None,
+    protocol: str | None = None,
 ) -> dict[str, float]:
     """Score a model on a dataset under a stated protocol; returns one row of metrics.
 
     For each batch: predict, decode to metres with ``model.encoding.decode``, upsample bilinearly to
     the ground truth's size, optionally average with the prediction for the mirrored image
     (``flip_tta``, mirrored back), then :class:`DepthMetricAccumulator` (align, clamp, crop, valid
-    mask). DenseDepth's protocol on NYU: ``flip_tta=True, crop="eigen", aggregate="pooled"``.
+    mask). DenseDepth's protocol on NYU: ``flip_tta=True, crop="eigen", aggregate="pooled"``;
+    the KITTI Eigen-split one: ``protocol="kitti-garg"`` (see :data:`PROTOCOLS`, which set crop,
+    min_depth, max_depth and aggregate); a relative model that predicts disparity:
+    ``align="disparity"``.
 
     Args:
         model: a depthnb model (``.encoding`` set); evaluated in eval mode, restored afterwards.
@@ -253,7 +275,12 @@ def evaluate(
         num_workers=num_workers,
         pin_memory=device.type == "cuda",
     )
-    accumulator = DepthMetricAccumulator(min_depth, max_depth, crop, align)
+    settings = resolve_protocol(
+        protocol, crop=crop, min_depth=min_depth, max_depth=max_depth, aggregate=aggregate
+    )
+    accumulator = DepthMetricAccumulator(
+        settings["min_depth"], settings["max_depth"], settings["crop"], align
+    )
     given = inputs if inputs is not None else (lambda batch: batch[IMAGE])
 
     def network_input(batch: dict[str, Any]) -> torch.Tensor:
@@ -262,7 +289,7 @@ def evaluate(
 
     for batch, prediction in predicted_batches(model, loader, network_input, device, flip_tta):
         accumulator.update(prediction[DEPTH], batch[DEPTH], batch.get(VALID))
-    return {**accumulator.compute(aggregate), "num_images": accumulator.num_images}
+    return {**accumulator.compute(settings["aggregate"]), "num_images": accumulator.num_images}
 
 
 def format_table(

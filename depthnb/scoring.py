@@ -1,7 +1,9 @@
-"""Scoring depth maps under a protocol: input shapes, crops, alignment (median, scale and shift),
-the valid-pixel mask, the per-image sums of the eight metrics, and :func:`depth_metrics`.
+"""Scoring depth maps under a protocol: input shapes, alignment (median, scale and shift, scale
+and shift in disparity), the valid-pixel mask, the per-image sums of the nine metrics, and
+:func:`depth_metrics`.
 
-The protocol is described in :mod:`depthnb.metrics`, which re-exports the public names.
+The protocol is described in :mod:`depthnb.metrics`, which re-exports the public names; crops and
+named protocols are in :mod:`depthnb.protocols`.
 """
 
 from __future__ import annotations
@@ -12,20 +14,27 @@ import numpy as np
 import torch
 
 from depthnb.errors import ConfigError, DataError, ModelError
+from depthnb.protocols import Crop, crop_box, resolve_protocol
+from depthnb.ssi import fit_scale_shift, to_disparity
 
 ArrayLike = torch.Tensor | np.ndarray
 
-METRIC_NAMES = ("abs_rel", "sq_rel", "rmse", "rmse_log", "log10", "delta1", "delta2", "delta3")
-
-# Crops as (top, bottom, left, right) Python slice bounds on a 480x640 image.
-CROPS: dict[str, tuple[int, int, int, int]] = {
-    "eigen": (20, 460, 24, 616),
-    "nyu_toolbox": (44, 471, 40, 601),
-}
-_CROP_REFERENCE_SIZE = (480, 640)
+METRIC_NAMES = (
+    "abs_rel",
+    "sq_rel",
+    "rmse",
+    "rmse_log",
+    "log10",
+    "delta1",
+    "delta2",
+    "delta3",
+    "silog",
+)
+#: Columns of the per-image sums (:func:`_per_image_sums`): the count, then one per sum.
+N_SUMS = 12
 
 _AGGREGATES = ("pooled", "per_image")
-_ALIGNMENTS = (None, "median", "scale_shift")
+_ALIGNMENTS = (None, "median", "scale_shift", "disparity")
 
 
 def _as_batch(x: ArrayLike, name: str) -> torch.Tensor:
@@ -44,36 +53,6 @@ def _as_batch(x: ArrayLike, name: str) -> torch.Tensor:
             f"depth_metrics: {name} has shape {tuple(t.shape)}; pass (H,W), (B,H,W) or (B,1,H,W)"
         )
     return t if t.dtype in (torch.bool, torch.float64) else t.float()
-
-
-def crop_box(
-    size: tuple[int, int], crop: str | tuple[int, int, int, int]
-) -> tuple[int, int, int, int]:
-    """(top, bottom, left, right) slice bounds of a crop on an image of ``size`` (H, W) pixels.
-
-    ``crop``: a name of :data:`CROPS` (defined on 480x640 and scaled to ``size`` proportionally,
-    rounding to the nearest pixel), or explicit (top, bottom, left, right) bounds, returned as
-    given.
-    """
-    if not isinstance(crop, str):
-        if not isinstance(crop, (tuple, list)) or len(crop) != 4:
-            raise ConfigError(
-                f"crop {crop!r} is not (top, bottom, left, right) slice bounds; pass four "
-                f"integers or a name of {sorted(CROPS)}"
-            )
-        top, bottom, left, right = (int(v) for v in crop)
-        return top, bottom, left, right
-    if crop not in CROPS:
-        raise ConfigError(f"unknown crop {crop!r}; choose one of {sorted(CROPS)} or None")
-    h, w = size
-    ref_h, ref_w = _CROP_REFERENCE_SIZE
-    top, bottom, left, right = CROPS[crop]
-    return (
-        round(top * h / ref_h),
-        round(bottom * h / ref_h),
-        round(left * w / ref_w),
-        round(right * w / ref_w),
-    )
 
 
 def crop_mask(size: tuple[int, int], crop: str | tuple[int, int, int, int] | None) -> torch.Tensor:
@@ -135,8 +114,54 @@ def align_scale_shift(
     return aligned
 
 
+def align_in_disparity(
+    pred_disp: ArrayLike,
+    target_depth: ArrayLike,
+    valid: ArrayLike | None = None,
+    min_depth: float = 1e-3,
+    max_depth: float = 10.0,
+) -> torch.Tensor:
+    """Zero-shot evaluation of a relative model: fit its disparity to the ground truth's, in metres.
+
+    Per image, the least-squares ``s * pred_disp + t`` closest to ``1 / target_depth`` over the
+    valid pixels (MiDaS's alignment, :func:`depthnb.ssi.fit_scale_shift`, in float64), inverted to
+    depth with the disparity clamped to [1/max_depth, 1/min_depth]: so the depth lies in
+    [min_depth, max_depth], and a negative or zero aligned disparity (behind the camera, or the
+    sky) becomes ``max_depth``.
+
+    Args:
+        pred_disp: the model's disparity-like output (larger = nearer), (B,1,H,W), (B,H,W) or
+            (H,W), torch or numpy.
+        target_depth: ground-truth depth in metres, same shape, 0 where unknown.
+        valid: bool like them (default: target_depth > 0); only where it holds and
+            target_depth > 0 does a pixel enter the fit.
+        min_depth, max_depth: the dataset's range (the cap: 10 m for NYU, 80 m for KITTI).
+
+    Returns:
+        depth in metres (B,H,W), pred_disp's dtype (float32 unless float64). An image without two
+        valid pixels of different predicted disparity gets its mean ground-truth disparity
+        everywhere (``max_depth`` with no valid pixel at all).
+    """
+    if not 0 < min_depth < max_depth:
+        raise ConfigError(f"need 0 < min_depth < max_depth, got {min_depth} and {max_depth}")
+    pred_t = _as_batch(pred_disp, "pred_disp")
+    gt_t = _as_batch(target_depth, "target_depth").to(pred_t.device)
+    mask = gt_t > 0
+    if valid is not None:
+        mask &= _as_batch(valid, "valid").to(gt_t.device, torch.bool)
+    pred64 = pred_t.double()
+    scale, shift = fit_scale_shift(pred64, to_disparity(gt_t.double(), mask), mask)
+    disparity = scale[:, None, None] * pred64 + shift[:, None, None]
+    return (1.0 / disparity.clamp(1.0 / max_depth, 1.0 / min_depth)).to(pred_t.dtype)
+
+
 def _align(
-    pred: torch.Tensor, gt: torch.Tensor, mask: torch.Tensor, align: str | None
+    pred: torch.Tensor,
+    gt: torch.Tensor,
+    mask: torch.Tensor,
+    align: str | None,
+    min_depth: float,
+    max_depth: float,
 ) -> torch.Tensor:
     if align not in _ALIGNMENTS:
         raise ConfigError(f"unknown align={align!r}; choose one of {list(_ALIGNMENTS)}")
@@ -144,12 +169,20 @@ def _align(
         return median_scale(pred, gt, mask)
     if align == "scale_shift":
         return align_scale_shift(pred, gt, mask)
+    if align == "disparity":
+        return align_in_disparity(pred, gt, mask, min_depth, max_depth)
     return pred
 
 
 def _per_image_sums(pred: torch.Tensor, gt: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-    """Per image (B,9) float64: valid pixel count, then the sums of |d|/gt, d^2/gt, d^2,
-    (ln ratio)^2, |log10 ratio| and the three delta counts (d = gt - pred, ratio = gt / pred).
+    """Per image (B,12) float64: valid pixel count, then the sums of |d|/gt, d^2/gt, d^2,
+    (ln ratio)^2, |log10 ratio| and the three delta counts (d = gt - pred, ratio = gt / pred);
+    then for SILog, with e = ln ratio (its ln pred - ln gt up to a sign, which only squares see),
+    the sum of e, the sum of (e - mean e)^2 and ``n * (mean e)^2``.
+
+    SILog's variance from the sums of e and e^2 would subtract two close numbers (a prediction off
+    by a constant factor has e nearly constant); the centred sum keeps it exact per image, and the
+    last column lets pooled sums recombine images (the parallel-variance formula, in float64).
     """
     # Invalid pixels become gt = pred = 1: they add 0 to every error sum and 1 to every delta count.
     ones = torch.ones_like(gt)
@@ -174,14 +207,24 @@ def _per_image_sums(pred: torch.Tensor, gt: torch.Tensor, mask: torch.Tensor) ->
         (ratio < 1.25**2).sum(1) - invalid,
         (ratio < 1.25**3).sum(1) - invalid,
     ]
+    # SILog only squares e = -ln ratio and its sums: the sign of ln ratio does not matter.
+    sum_error = log_ratio.sum(1)
+    n = count.clamp(min=1)
+    centred = torch.where(mask.flatten(1), log_ratio - (sum_error / n)[:, None], 0.0)
+    sums += [sum_error, (centred * centred).sum(1), sum_error.double() ** 2 / n]
     return torch.stack([v.to(torch.float64) for v in sums], dim=1)
 
 
 def _metrics_from_sums(sums: torch.Tensor) -> torch.Tensor:
-    """(..., 9) sums -> (..., 8) metrics in the order of :data:`METRIC_NAMES`."""
+    """(..., N_SUMS) sums -> (..., 9) metrics in the order of :data:`METRIC_NAMES`."""
     n = sums[..., 0].clamp(min=1)
     mean = sums[..., 1:] / n[..., None]
-    return torch.cat([mean[..., :2], mean[..., 2:4].sqrt(), mean[..., 4:]], dim=-1)
+    # Within-image squares + between-image spread of the means, over all pixels of the sums.
+    squares = sums[..., 10] + sums[..., 11] - sums[..., 9] ** 2 / n
+    silog = 100 * (squares / n).clamp(min=0).sqrt()
+    return torch.cat(
+        [mean[..., :2], mean[..., 2:4].sqrt(), mean[..., 4:8], silog[..., None]], dim=-1
+    )
 
 
 def _prepare(
@@ -190,11 +233,11 @@ def _prepare(
     valid: ArrayLike | None,
     min_depth: float,
     max_depth: float,
-    crop: str | tuple[int, int, int, int] | None,
+    crop: Crop,
     align: str | None,
     chunk: int = 8,
 ) -> torch.Tensor:
-    """Check inputs, build the mask, align and clamp; return per-image sums (B,9).
+    """Check inputs, build the mask, align and clamp; return per-image sums (B, N_SUMS).
 
     Works through ``chunk`` images at a time, so a whole test set costs little extra memory.
     """
@@ -223,7 +266,7 @@ def _prepare(
         mask = _eval_mask(
             g, None if valid_t is None else valid_t[i : i + chunk], min_depth, max_depth
         )
-        p = _align(p, g, mask, align).clamp(min_depth, max_depth)
+        p = _align(p, g, mask, align, min_depth, max_depth).clamp(min_depth, max_depth)
         sums.append(_per_image_sums(p, g, mask))
     return torch.cat(sums)
 
@@ -254,28 +297,41 @@ def depth_metrics(
     valid: ArrayLike | None = None,
     min_depth: float = 1e-3,
     max_depth: float = 10.0,
-    crop: str | tuple[int, int, int, int] | None = None,
+    crop: Crop = None,
     aggregate: str = "pooled",
     align: str | None = None,
+    protocol: str | None = None,
 ) -> dict[str, float]:
-    """The eight standard depth metrics, in metres; the order of arguments matters (pred first).
+    """The standard depth metrics and SILog, in metres; the order of arguments matters (pred first).
 
     Args:
-        pred: predicted depth in metres, (B,1,H,W), (B,H,W) or (H,W), torch or numpy.
+        pred: predicted depth in metres, (B,1,H,W), (B,H,W) or (H,W), torch or numpy (with
+            ``align="disparity"``: a relative model's disparity-like output instead).
         gt: ground-truth depth in metres, same shape; 0 (or NaN) where unknown.
         valid: optional bool mask, same shape; pixels outside it are ignored.
         min_depth, max_depth: gt outside this range is ignored; pred is clamped into it.
-        crop: None, ``"eigen"``, ``"nyu_toolbox"`` or (top, bottom, left, right), see
-            :func:`crop_box`.
+        crop: None, ``"eigen"``, ``"nyu_toolbox"``, ``"kitti_garg"``, ``"kitti_eigen"`` or (top,
+            bottom, left, right), see :func:`depthnb.protocols.crop_box`.
         aggregate: ``"pooled"`` (all valid pixels of all images at once) or ``"per_image"`` (each
             image's metrics, then their mean; images without a valid pixel are skipped).
-        align: None, ``"median"`` (:func:`median_scale`) or ``"scale_shift"``
-            (:func:`align_scale_shift`), per image, before clamping.
+        align: None, ``"median"`` (:func:`median_scale`), ``"scale_shift"``
+            (:func:`align_scale_shift`) or ``"disparity"`` (:func:`align_in_disparity`: pred is
+            disparity), per image, before clamping.
+        protocol: a name of :data:`depthnb.protocols.PROTOCOLS` (``"kitti-garg"``: Garg crop,
+            [1e-3, 80] m, per-image means; ``"nyu-densedepth"``, ...), which sets crop,
+            min_depth, max_depth and aggregate; passing one of those too is a ConfigError.
 
     Returns:
         dict of floats: ``abs_rel`` mean |gt - pred| / gt, ``sq_rel`` mean (gt - pred)^2 / gt,
         ``rmse`` (metres), ``rmse_log`` (natural log), ``log10`` mean |log10 gt - log10 pred|,
-        ``delta1..3`` the fraction with max(gt/pred, pred/gt) < 1.25^k.
+        ``delta1..3`` the fraction with max(gt/pred, pred/gt) < 1.25^k, and ``silog`` the KITTI
+        benchmark's ``100 * sqrt(mean(e^2) - mean(e)^2)``, e = ln pred - ln gt (the benchmark
+        averages it per image: ``aggregate="per_image"``; pooled, it is taken over all pixels).
     """
-    sums = _prepare(pred, gt, valid, min_depth, max_depth, crop, align)
-    return _aggregate(sums, aggregate)
+    settings = resolve_protocol(
+        protocol, crop=crop, min_depth=min_depth, max_depth=max_depth, aggregate=aggregate
+    )
+    sums = _prepare(
+        pred, gt, valid, settings["min_depth"], settings["max_depth"], settings["crop"], align
+    )
+    return _aggregate(sums, settings["aggregate"])

@@ -184,3 +184,63 @@ def write_eigen_test_zip(
         for name, array in members.items():
             archive.writestr(name, _npy_bytes(array))
     return path
+
+
+KITTI_DRIVE = "2011_09_26_drive_0002_sync"
+
+
+def kitti_stem(split: str, index: int, folder: str) -> str:
+    """The file stem of frame ``index`` in ``folder`` of a depth selection split: the val split's
+    ``<drive>_sync_<folder>_<frame>_image_0X`` (intrinsics share the image's), the test splits'
+    ``<index>``."""
+    if split != "val_selection_cropped":
+        return f"{index:010d}"
+    kind = "image" if folder == "intrinsics" else folder
+    return f"{KITTI_DRIVE}_{kind}_{5 + index:010d}_image_0{2 + index % 2}"
+
+
+def write_kitti_selection(
+    root: Path, n: int, height: int = 352, width: int = 1216
+) -> dict[str, np.ndarray]:
+    """Write KITTI's depth selection layout under ``root/depth_selection/``: ``n`` frames of each
+    split, RGB PNGs, 16-bit depth PNGs (metres * 256, 0 = no return) and K as 9 numbers.
+
+    The ground truth is :func:`patterned_depths` (+ 4 m, rounded to 1/256 m) where a LiDAR-like
+    pattern has a return (no return in the top third, the "sky", and on every other row), and
+    ``velodyne_raw`` a sparser subset of it. Returns the upright arrays a reader must give back:
+    ``images`` uint8 (n,H,W,3), ``depths`` and ``velodyne`` float32 (n,H,W) metres with zeros,
+    ``intrinsics`` float64 (n,4) fx, fy, cx, cy; the test splits hold the same images and K.
+    """
+    images = patterned_images(n, height, width)
+    rows = np.arange(height)[:, None]
+    cols = np.arange(width)[None, :]
+    returns = (rows >= height // 3) & (rows % 2 == 0) & ((cols + rows) % 3 != 0)
+    depths = np.round((patterned_depths(n, height, width) + 4.0) * 256) / 256
+    depths = np.where(returns, depths, 0).astype(np.float32)
+    velodyne = np.where((cols % 4 == 0) & returns, depths, 0).astype(np.float32)
+    intrinsics = np.array(
+        [[721.5377 + i, 721.5377 + i, 596.5593 + 0.25 * i, 149.854 - 0.5 * i] for i in range(n)]
+    )
+    layout = {
+        "val_selection_cropped": ("image", "groundtruth_depth", "velodyne_raw"),
+        "test_depth_prediction_anonymous": ("image",),
+        "test_depth_completion_anonymous": ("image", "velodyne_raw"),
+    }
+    for split, folders in layout.items():
+        base = root / "depth_selection" / split
+        for folder in (*folders, "intrinsics"):
+            (base / folder).mkdir(parents=True, exist_ok=True)
+        for i in range(n):
+            arrays = {
+                "image": images[i],
+                "groundtruth_depth": (depths[i] * 256).astype(np.uint16),
+                "velodyne_raw": (velodyne[i] * 256).astype(np.uint16),
+            }
+            for folder in folders:
+                path = base / folder / f"{kitti_stem(split, i, folder)}.png"
+                Image.fromarray(arrays[folder]).save(path)
+            fx, fy, cx, cy = intrinsics[i]
+            k = [fx, 0.0, cx, 0.0, fy, cy, 0.0, 0.0, 1.0]
+            path = base / "intrinsics" / f"{kitti_stem(split, i, 'intrinsics')}.txt"
+            path.write_text(" ".join(f"{v:.6e}" for v in k) + "\n")
+    return {"images": images, "depths": depths, "velodyne": velodyne, "intrinsics": intrinsics}

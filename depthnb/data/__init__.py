@@ -30,6 +30,9 @@ _NAMES = {
     "DIODE_INTRINSICS": "diode",
     "FgBgDepth": "fgbg",
     "write_fgbg_dataset": "fgbg",
+    # kitti.py: KITTI's depth selection (outdoor, sparse LiDAR)
+    "KITTIDepth": "kitti",
+    "KITTI_SPLITS": "kitti",
     # download.py
     "download_url": "download",
     "download_dataset": "download",
@@ -57,6 +60,7 @@ _SUBMODULES = {
     "functional",
     "gdrive",
     "io",
+    "kitti",
     "memory",
     "nyu",
     "nyu_eigen",

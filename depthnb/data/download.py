@@ -28,6 +28,7 @@ from typing import Any
 
 from depthnb.data.diode import find_diode_images
 from depthnb.data.io import PathLike
+from depthnb.data.kitti import check_depth_selection
 from depthnb.data.nyu import NYU_LABELED_COUNT, check_labeled_mat, load_splits, read_zip_csv
 from depthnb.data.nyu_eigen import check_eigen_test_zip
 from depthnb.data.sources import MIRROR_ENV as MIRROR_ENV
@@ -180,6 +181,20 @@ DATASETS: dict[str, DatasetSpec] = {
             files=(_DIODE_VAL,),
             check=_check_diode_val,
             extract="val.tar.gz",
+        ),
+        DatasetSpec(
+            name="kitti-depth-selection",
+            description="KITTI depth selection: 1,000 val frames with LiDAR depth + test (2 GB)",
+            folder="kitti",
+            files=(
+                RemoteFile(
+                    "https://s3.eu-central-1.amazonaws.com/avg-kitti/data_depth_selection.zip",
+                    "data_depth_selection.zip",
+                    approx_size=2_000_000_000,
+                ),
+            ),
+            check=check_depth_selection,
+            extract="data_depth_selection.zip",
         ),
     )
 }

@@ -99,10 +99,11 @@ class DepthMeter:
     """Depth metrics pooled over every valid pixel (a ``DepthMetricAccumulator``).
 
     ``crop``, ``align``, ``min_depth``, ``max_depth``: the evaluation protocol (see
-    :func:`depthnb.metrics.depth_metrics`); ``aggregate``: ``"pooled"`` or ``"per_image"``.
+    :func:`depthnb.metrics.depth_metrics`), or ``protocol`` by name; ``aggregate``: ``"pooled"``
+    or ``"per_image"`` (None: the protocol's, pooled without one).
     """
 
-    def __init__(self, aggregate: str = "pooled", **protocol: Any) -> None:
+    def __init__(self, aggregate: str | None = None, **protocol: Any) -> None:
         self.accumulator = DepthMetricAccumulator(**protocol)
         self.aggregate = aggregate
 
@@ -115,7 +116,7 @@ class DepthMeter:
         self.accumulator.all_reduce()
 
     def compute(self) -> dict[str, float]:
-        """abs_rel, sq_rel, rmse, rmse_log, log10, delta1..3 (metres)."""
+        """abs_rel, sq_rel, rmse, rmse_log, log10, delta1..3 (metres), silog."""
         return self.accumulator.compute(self.aggregate)
 
 
