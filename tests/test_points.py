@@ -170,6 +170,25 @@ def test_plot_points_one_scatter_equal_axes_subsampled():
     assert "Z forward" in ax.get_ylabel() and "up" in ax.get_zlabel()
 
 
+@pytest.mark.parametrize(
+    "elev, azim, end_on", [(90, -90, "z"), (-88, 10, "z"), (0, -90, "y"), (3, 180, "x")]
+)
+def test_plot_points_blanks_only_the_axis_seen_end_on(elev, azim, end_on):
+    import matplotlib.pyplot as plt
+
+    depth, _ = box_room()
+    ax = plot_points(depth_to_points(depth, INTRINSICS), elev=elev, azim=azim)
+    ax.figure.canvas.draw()
+    for name in "xyz":
+        axis = getattr(ax, f"{name}axis")
+        labels = [t.get_text() for t in axis.get_ticklabels()]
+        if name == end_on:
+            assert axis.get_label_text() == "" and not any(labels), (name, labels)
+        else:
+            assert axis.get_label_text().endswith("(m)") and any(labels), (name, labels)
+    plt.close(ax.figure)
+
+
 def test_plotly_view_or_a_clear_error():
     points = np.zeros((10, 3), np.float32)
     try:

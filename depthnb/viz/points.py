@@ -164,8 +164,22 @@ def plot_points(
     ax.set_xlabel("X right (m)")
     ax.set_ylabel("Z forward (m)")
     ax.set_zlabel("-Y up (m)")
+    _blank_end_on_axis(ax, elev, azim)
     ax.set_title(title)
     return ax
+
+
+def _blank_end_on_axis(ax: Any, elev: float, azim: float, within_deg: float = 10.0) -> None:
+    """Blank the ticks and label of an axis pointing at the viewer (within ``within_deg``): seen
+    end on, its tick labels pile up on one spot, over the other axes' (from above: the up axis)."""
+    from matplotlib.ticker import NullFormatter
+
+    e, a = math.radians(elev), math.radians(azim)
+    towards_viewer = (math.cos(e) * math.cos(a), math.cos(e) * math.sin(a), math.sin(e))
+    for axis, component in zip((ax.xaxis, ax.yaxis, ax.zaxis), towards_viewer):
+        if abs(component) > math.cos(math.radians(within_deg)):
+            axis.set_major_formatter(NullFormatter())
+            axis.set_label_text("")
 
 
 def plot_points_plotly(
