@@ -181,3 +181,14 @@ def test_sliders_redraw_on_release_not_on_every_pixel(explorer):
         explorer.elevation,
     ):
         assert slider.continuous_update is False
+
+
+def test_depth_panels_have_a_colour_bar_in_metres(explorer):
+    for panel in (1, 2):  # true depth, prediction
+        (bar_axes,) = explorer.figure.axes[panel].child_axes
+        assert "(m)" in bar_axes.get_ylabel()
+        assert bar_axes.get_ylim() == pytest.approx(explorer.depth_range.value)
+    explorer.depth_range.value = (1.0, 3.0)  # the redraw's bar follows the new range
+    (bar_axes,) = explorer.figure.axes[2].child_axes
+    assert bar_axes.get_ylim() == pytest.approx((1.0, 3.0))
+    assert not explorer.figure.axes[0].child_axes  # none on the photo

@@ -57,6 +57,23 @@ def uploaded_files(value: Any) -> list[bytes]:
     return [bytes(entry["content"]) for entry in files]
 
 
+def depth_colorbar(ax: Any, cmap: str, vmin: float, vmax: float, label: str = "depth (m)") -> Any:
+    """A colour bar (in metres by default) beside panel ``ax``, drawn from colorize'd RGB, so the
+    bar gets its own mappable with the same map and range.
+
+    It lives in an inset axes of ``ax`` (``ax.child_axes``), so ``figure.axes`` keeps one entry
+    per panel; constrained layout makes room for it. Returns the colour bar.
+    """
+    import matplotlib
+    from matplotlib.cm import ScalarMappable
+    from matplotlib.colors import Normalize
+
+    mappable = ScalarMappable(Normalize(vmin, vmax), matplotlib.colormaps[cmap])
+    bar = ax.figure.colorbar(mappable, cax=ax.inset_axes((1.04, 0.0, 0.06, 1.0)))
+    bar.set_label(label)
+    return bar
+
+
 def enable_colab_widgets() -> None:
     """In Colab, turn on the custom widget manager (third-party widgets need it); else nothing."""
     try:
@@ -303,13 +320,16 @@ class DepthExplorer:
                     shown = np.zeros_like(pred) if gt is None else gt
                     ax.imshow(colorize(shown, self.cmap.value, vmin, vmax))
                     ax.set_title(f"true depth ({vmin:.1f}-{vmax:.1f} m)")
+                    depth_colorbar(ax, self.cmap.value, vmin, vmax)
                 elif panel == "pred":
                     ax.imshow(colorize(pred, self.cmap.value, vmin, vmax))
                     ax.set_title(f"predicted: {self.model.value}")
+                    depth_colorbar(ax, self.cmap.value, vmin, vmax)
                 elif panel == "error":
                     error = abs_rel_map(pred, gt) if gt is not None else np.full(pred.shape, np.nan)
                     ax.imshow(colorize(error, "magma", 0.0, 0.5))
                     ax.set_title("abs rel error (0-0.5)")
+                    depth_colorbar(ax, "magma", 0.0, 0.5, label="|pred - true| / true")
                 else:
                     points, colors = depth_to_points(pred, intrinsics, rgb)
                     view = {"elev": self.elevation.value, "azim": self.azimuth.value}
