@@ -139,6 +139,7 @@ BUDGETS: dict[str, LessonBudget] = {
                 "densedepth-nyu",
                 "fcrn-nyu",
                 "depth-anything-v2-metric-indoor-small",
+                "depth-anything-v2-relative-small",
             ),
             (
                 Work("DenseDepth 480x640, 654 images with flips", DENSEDEPTH_480x640, 1308),

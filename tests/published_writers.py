@@ -251,13 +251,16 @@ def write_fcrn_npy(path: Path, seed: int = 0) -> Path:
     return path
 
 
-def write_depth_anything_snapshot(folder: Path, seed: int = 0) -> Path:
-    """Write the released Depth Anything V2 metric indoor small architecture (24.8M parameters),
-    random, as its Hugging Face repository holds it: ``config.json`` and ``model.safetensors``."""
+def write_depth_anything_snapshot(
+    folder: Path, seed: int = 0, variant: str = "metric-indoor-small"
+) -> Path:
+    """Write a released Depth Anything V2 small architecture (24.8M parameters; ``variant`` as
+    ``DepthAnythingV2`` takes it), random, as its Hugging Face repository holds it:
+    ``config.json`` and ``model.safetensors``."""
     from depthnb.models import build_model
 
     torch.manual_seed(seed)
-    net = build_model("depth-anything-v2").net
+    net = build_model("depth-anything-v2", variant=variant).net
     with torch.no_grad():  # transformers' initialisation gives a constant depth: perturb it
         for parameter in net.parameters():
             parameter.add_(0.02 * torch.randn_like(parameter))

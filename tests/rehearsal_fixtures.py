@@ -38,6 +38,7 @@ from published_writers import (
 
 from depthnb.data.download import DATASETS
 from depthnb.data.synthetic import render_room
+from depthnb.models.depth_anything import VARIANTS
 from depthnb.models.pretrained import PRETRAINED
 
 NYU_FRAMES = 12
@@ -127,8 +128,8 @@ def write_published(folder: Path) -> None:
     names = {f.filename for spec in PRETRAINED.values() for f in spec.files}
     write_keras_h5(random_densedepth(1.0, seed=0), folder / "nyu.h5")
     write_fcrn_npy(folder / "NYU_ResNet-UpProj.npy", seed=0)
-    snapshot = folder / "Depth-Anything-V2-Metric-Indoor-Small-hf"
-    write_depth_anything_snapshot(snapshot, seed=0)
+    for variant, (repo, _, _) in VARIANTS.items():
+        write_depth_anything_snapshot(folder / repo.split("/")[-1], seed=0, variant=variant)
     missing = sorted(name for name in names if not (folder / name).is_file())
     assert not missing, f"the rehearsal lacks published files {missing}"
 

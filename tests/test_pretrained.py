@@ -154,21 +154,29 @@ def test_densedepth_nyu_from_its_keras_file_end_to_end(tmp_path, monkeypatch, ca
     assert "ours - DenseDepth (released weights, script's arguments in order): delta1" in out
 
 
-def test_depth_anything_from_its_hugging_face_files(tmp_path, monkeypatch):
+@pytest.mark.parametrize(
+    ("name", "kind"),
+    [
+        ("depth-anything-v2-metric-indoor-small", "metric"),
+        ("depth-anything-v2-relative-small", "relative"),
+    ],
+)
+def test_depth_anything_from_its_hugging_face_files(tmp_path, monkeypatch, name, kind):
     """The Hugging Face repository's two files, served by a class mirror under the entry's file
-    names, read by transformers itself, cached as a depthnb checkpoint."""
+    names, read by transformers itself, cached as a depthnb checkpoint that remembers whether
+    the network is metric or relative."""
     transformers = pytest.importorskip("transformers")
     from test_depth_anything import tiny_config
 
     torch.manual_seed(0)
-    config = transformers.DepthAnythingConfig.from_dict(tiny_config())
+    config = transformers.DepthAnythingConfig.from_dict(tiny_config(kind))
     net = transformers.DepthAnythingForDepthEstimation(config).eval()
     with torch.no_grad():
         for parameter in net.parameters():
             parameter.add_(0.05 * torch.randn_like(parameter))
     snapshot = tmp_path / "snapshot"
     net.save_pretrained(snapshot)
-    spec = registry.PRETRAINED["depth-anything-v2-metric-indoor-small"]
+    spec = registry.PRETRAINED[name]
     served = {
         f"/class/{f.filename}": (snapshot / f.filename.split("/")[-1]).read_bytes()
         for f in spec.files
@@ -181,6 +189,7 @@ def test_depth_anything_from_its_hugging_face_files(tmp_path, monkeypatch):
         expected = net(pixel_values=model.preprocess(image)).predicted_depth
         got = model(image)
     assert got.shape == (1, 1, 70, 90) and model.name == "depth-anything-v2"
+    assert model.relative == (kind == "relative")
     resized = torch.nn.functional.interpolate(
         expected[:, None], size=(70, 90), mode="bilinear", align_corners=False
     )

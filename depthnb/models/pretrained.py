@@ -1,7 +1,8 @@
 """Published depth networks by name: downloaded once, converted once, loaded as checkpoints.
 
 >>> list_pretrained()                                   # doctest: +SKIP
-['densedepth-nyu', 'depth-anything-v2-metric-indoor-small', 'fcrn-nyu', 'unet-synthetic']
+['densedepth-nyu', 'depth-anything-v2-metric-indoor-small', 'depth-anything-v2-relative-small',
+ 'fcrn-nyu', 'unet-synthetic']
 >>> model = load_pretrained("densedepth-nyu")           # doctest: +SKIP
 >>> depth = depthnb.predict.predict_depth(model, photo)  # metres  # doctest: +SKIP
 
@@ -31,13 +32,11 @@ from depthnb.checkpoint import atomic_save, model_checkpoint
 from depthnb.data.download import RemoteFile, fetch_remote
 from depthnb.errors import ModelError
 from depthnb.models.blocks import DepthModel
+from depthnb.models.depth_anything import VARIANTS
 
 WEIGHTS_DIR = Path(__file__).resolve().parent.parent / "weights"
 """Where the package keeps the checkpoints it ships (``unet-synthetic.pt``)."""
 
-
-_DA_FOLDER = "Depth-Anything-V2-Metric-Indoor-Small-hf"
-_DA_REPO = f"depth-anything/{_DA_FOLDER}"
 
 # Where each published file can be had; every URL is cited where it is documented. No sha256 is
 # pinned: a class mirror or the CI rehearsal serves stand-ins in the real formats (check_format
@@ -62,17 +61,30 @@ _FCRN_NYU = RemoteFile(
 )
 
 
-def _hugging_face(name: str, approx_size: int) -> RemoteFile:
-    """A file of the Depth Anything repository: Hugging Face, then hf-mirror.com, the mirror that
-    Hugging Face's clients reach with ``HF_ENDPOINT=https://hf-mirror.com`` (same paths). Sizes:
-    the repository's file listing (huggingface.co/depth-anything/<repo>/tree/main) rounds them to
-    99.2 MB and 1.06 kB."""
-    path = f"{_DA_REPO}/resolve/main/{name}"
+def _hugging_face(repo: str, name: str, approx_size: int) -> RemoteFile:
+    """File ``name`` of the Hugging Face repository ``repo`` (``owner/<folder>``): Hugging Face,
+    then hf-mirror.com, the mirror that Hugging Face's clients reach with
+    ``HF_ENDPOINT=https://hf-mirror.com`` (same paths). It lands in ``<folder>/<name>``, the
+    snapshot the converter reads."""
+    path = f"{repo}/resolve/main/{name}"
+    folder = repo.split("/")[-1]
     return RemoteFile(
         f"https://huggingface.co/{path}",
-        f"{_DA_FOLDER}/{name}",
+        f"{folder}/{name}",
         approx_size=approx_size,
         mirrors=(f"https://hf-mirror.com/{path}",),
+    )
+
+
+def _depth_anything_files(variant: str, config_size: int) -> tuple[RemoteFile, ...]:
+    """The snapshot of a Depth Anything V2 variant (its repository: ``VARIANTS``): weights, then
+    config. Sizes: the repository's file listing (huggingface.co/<repo>/tree/main), which rounds
+    the weights of both small models (24.8M float32 parameters) to 99.2 MB; the configs are
+    1.06 kB (metric) and 950 bytes (relative)."""
+    repo = VARIANTS[variant][0]
+    return (
+        _hugging_face(repo, "model.safetensors", 99_200_000),
+        _hugging_face(repo, "config.json", config_size),
     )
 
 
@@ -127,10 +139,15 @@ PRETRAINED: dict[str, PretrainedSpec] = {
             name="depth-anything-v2-metric-indoor-small",
             description="Depth Anything V2 small, fine-tuned for metric indoor depth (Hypersim)",
             convert="depthnb.models.depth_anything:depth_anything_from_files",
-            files=(
-                _hugging_face("model.safetensors", 99_200_000),
-                _hugging_face("config.json", 1_060),
-            ),
+            files=_depth_anything_files("metric-indoor-small", 1_060),
+            input_size=None,
+            licence="Apache-2.0",
+        ),
+        PretrainedSpec(
+            name="depth-anything-v2-relative-small",
+            description="Depth Anything V2 small, relative: affine-invariant disparity, no unit",
+            convert="depthnb.models.depth_anything:depth_anything_from_files",
+            files=_depth_anything_files("relative-small", 950),
             input_size=None,
             licence="Apache-2.0",
         ),
