@@ -26,6 +26,7 @@ _SUBMODULES = {
     "deploy",
     "distributed",
     "encodings",
+    "exercises",
     "files",
     "inference",
     "jobs",

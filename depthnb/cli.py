@@ -1,4 +1,4 @@
-"""The command line: ``python -m depthnb download|train|evaluate|predict|bench``.
+"""The command line: ``python -m depthnb download|train|evaluate|predict|bench|export|exercises``.
 
 ``python -m depthnb train`` with no arguments is the project's main job: it renders synthetic rooms
 at 120x160, trains a U-Net on whatever device there is, evaluates it on held-out rooms (another
@@ -16,6 +16,7 @@ setting (one flag per :class:`depthnb.train.TrainConfig` field, see :mod:`depthn
     python -m depthnb download nyu-labeled
     python -m depthnb download --list        # every file, its size and where it can be had
     python -m depthnb bench --model densedepth --size 480 640 --batch 8
+    python -m depthnb exercises --student student/   # the lessons without their solutions
 
 A bad flag or value prints what was wrong and exits with status 2.
 """
@@ -38,6 +39,7 @@ from depthnb.commands import (
 )
 from depthnb.deploy.command import add_export_parser, cmd_export
 from depthnb.errors import CheckpointError, ConfigError, DepthnbError, ModelError
+from depthnb.exercises.command import add_exercises_parser, cmd_exercises
 from depthnb.jobs import (
     DATA_CHOICES,
     MAIN_JOB,
@@ -125,6 +127,7 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--steps", type=int, default=10)
     add_train_flags(bench, ["device", "precision", "channels_last", "compile"])
     add_export_parser(commands)
+    add_exercises_parser(commands)
     return parser
 
 
@@ -180,6 +183,7 @@ COMMANDS = {
     "predict": cmd_predict,
     "bench": cmd_bench,
     "export": cmd_export,
+    "exercises": cmd_exercises,
 }
 
 

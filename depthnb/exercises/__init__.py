@@ -1,0 +1,263 @@
+"""Exercises that check themselves: ``check("06.2", answer)`` tells a student what is wrong.
+
+>>> from depthnb.exercises import check
+>>> check("06.1", back_project)        # doctest: +SKIP
+06.1 back-projection: correct on 6 cases (random, odd sizes, invalid pixels).
+
+Each lesson's exercises live in ``depthnb/exercises/lessonNN.py`` (found by name, see
+:func:`exercises`). An :class:`Exercise` holds a reference solution, the cases to try (drawn from
+a seeded generator, so the student does not choose them: random inputs, odd sizes, invalid
+pixels), and the common mistakes, each as a wrong implementation with the message a student can
+act on. :func:`check` runs the answer on every case; where it disagrees with the reference and
+agrees with a listed mistake on every case, it gives that mistake's message; otherwise it says which
+case failed and how. An answer still raising ``NotImplementedError`` (a student copy's stub, see
+:mod:`depthnb.exercises.student`) gets "not yet", never an exception, so the rest of the notebook
+runs. The tests hold every exercise's check against its reference and against each mistake.
+"""
+
+from __future__ import annotations
+
+import importlib
+import pkgutil
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import torch
+
+from depthnb.errors import ConfigError
+
+DIFFICULTIES = ("quick", "medium", "substantial")
+
+
+@dataclass(frozen=True)
+class Case:
+    """One input to try: ``args`` for the answer, and ``label`` saying what is special about it
+    ("odd size 7x5", "invalid pixels", ...), named in the feedback."""
+
+    label: str
+    args: tuple[Any, ...]
+
+
+@dataclass(frozen=True)
+class Mistake:
+    """A common wrong answer: ``wrong`` implements it (same signature as the reference), and
+    ``message`` is what the student reads when their answer behaves like it."""
+
+    name: str
+    wrong: Callable[..., Any]
+    message: str
+
+
+@dataclass(frozen=True)
+class Exercise:
+    """One exercise.
+
+    ``cases(generator)`` returns the inputs to try (seeded: every check sees the same ones);
+    ``compare(got, expected)`` returns None when equal, else what differs in words (default
+    :func:`compare_values`). ``takes`` says what the student passes to :func:`check` (a function,
+    a number, ...), for the feedback.
+    """
+
+    key: str
+    title: str
+    difficulty: str
+    reference: Callable[..., Any]
+    cases: Callable[[torch.Generator], Sequence[Case]]
+    mistakes: tuple[Mistake, ...] = ()
+    compare: Callable[[Any, Any], str | None] = field(default=None)  # type: ignore[assignment]
+
+    def __post_init__(self) -> None:
+        if self.difficulty not in DIFFICULTIES:
+            raise ConfigError(f"{self.key}: difficulty {self.difficulty!r} not in {DIFFICULTIES}")
+        if self.compare is None:
+            object.__setattr__(self, "compare", compare_values)
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    """What :func:`check` found: ``passed``, ``status`` ("correct", "not yet", "wrong") and the
+    ``message`` (printed by ``check``; ``bool(result)`` is ``passed``)."""
+
+    key: str
+    status: str
+    message: str
+    mistake: str | None = None
+
+    @property
+    def passed(self) -> bool:
+        return self.status == "correct"
+
+    def __bool__(self) -> bool:
+        return self.passed
+
+    def __str__(self) -> str:
+        return self.message
+
+
+def compare_values(got: Any, expected: Any, rtol: float = 1e-4, atol: float = 1e-5) -> str | None:
+    """None if ``got`` equals ``expected`` (tensors and arrays within tolerance, same shape;
+    tuples, lists and dicts element by element; numbers within tolerance), else what differs."""
+    if isinstance(expected, dict):
+        return _compare_dicts(got, expected, rtol, atol)
+    if isinstance(expected, (tuple, list)):
+        return _compare_sequences(got, expected, rtol, atol)
+    if isinstance(expected, (torch.Tensor, np.ndarray)):
+        return _compare_arrays(got, expected, rtol, atol)
+    if isinstance(expected, (int, float, np.number)) and not isinstance(expected, bool):
+        if not isinstance(got, (int, float, np.number, torch.Tensor)):
+            return f"expected a number, got {_describe(got)}"
+        if not np.isclose(float(got), float(expected), rtol=rtol, atol=atol):
+            return f"{float(got):.6g}, expected {float(expected):.6g}"
+        return None
+    return None if got == expected else f"{_describe(got)}, expected {expected!r}"
+
+
+def _compare_dicts(got: Any, expected: dict, rtol: float, atol: float) -> str | None:
+    if not isinstance(got, dict) or set(got) != set(expected):
+        return f"expected a dict with keys {sorted(expected)}, got {_describe(got)}"
+    for key in expected:
+        difference = compare_values(got[key], expected[key], rtol, atol)
+        if difference:
+            return f"[{key!r}]: {difference}"
+    return None
+
+
+def _compare_sequences(got: Any, expected: Sequence, rtol: float, atol: float) -> str | None:
+    if not isinstance(got, (tuple, list)) or len(got) != len(expected):
+        return f"expected {len(expected)} values, got {_describe(got)}"
+    for index, (a, b) in enumerate(zip(got, expected)):
+        difference = compare_values(a, b, rtol, atol)
+        if difference:
+            return f"value {index}: {difference}"
+    return None
+
+
+def _as_double(value: torch.Tensor | np.ndarray) -> torch.Tensor:
+    array = value.detach().cpu() if isinstance(value, torch.Tensor) else torch.from_numpy(value)
+    return array.double()
+
+
+def _compare_arrays(got: Any, expected: Any, rtol: float, atol: float) -> str | None:
+    if not isinstance(got, (torch.Tensor, np.ndarray)):
+        return f"expected an array of shape {tuple(expected.shape)}, got {_describe(got)}"
+    a, b = _as_double(np.asarray(got) if isinstance(got, np.ndarray) else got), _as_double(expected)
+    if tuple(a.shape) != tuple(b.shape):
+        return f"shape {tuple(a.shape)}, expected {tuple(b.shape)}"
+    if not torch.equal(torch.isnan(a), torch.isnan(b)):
+        return "NaN where the reference has a number (or the other way round)"
+    close = torch.isclose(a, b, rtol=rtol, atol=atol, equal_nan=True)
+    if bool(close.all()):
+        return None
+    worst = float((a - b).abs().nan_to_num(0).max())
+    return f"{int((~close).sum())} of {close.numel()} values differ (largest by {worst:.3g})"
+
+
+def _describe(value: Any) -> str:
+    if isinstance(value, (torch.Tensor, np.ndarray)):
+        return f"an array of shape {tuple(value.shape)}"
+    return f"{type(value).__name__} {value!r}"[:120]
+
+
+def _run(function: Callable[..., Any], case: Case) -> Any:
+    """The answer on a case, on copies of its tensors (an answer may not change the inputs)."""
+    args = tuple(a.clone() if isinstance(a, torch.Tensor) else a for a in case.args)
+    return function(*args)
+
+
+def _behaves_like(
+    exercise: Exercise, mistake: Mistake, results: list[Any], cases: Sequence[Case]
+) -> bool:
+    """Whether the answer's results equal the mistake's on every case (a mistake that raises on a
+    case does not match)."""
+    for got, case in zip(results, cases):
+        try:
+            wrong = _run(mistake.wrong, case)
+        except Exception:
+            return False
+        if exercise.compare(got, wrong) is not None:
+            return False
+    return True
+
+
+def diagnose(exercise: Exercise, answer: Any) -> CheckResult:
+    """Check ``answer`` (usually a function) against ``exercise``; never raises for a wrong or
+    missing answer."""
+    key = exercise.key
+    head = f"{key} {exercise.title}"
+    cases = exercise.cases(torch.Generator().manual_seed(0))
+    function = answer if callable(answer) else (lambda *args: answer)
+    results, failure = [], None
+    for case in cases:
+        expected = _run(exercise.reference, case)
+        try:
+            got = _run(function, case)
+        except NotImplementedError:
+            return CheckResult(key, "not yet", f"{head}: not yet (write the solution cell above)")
+        except Exception as error:  # the student's code: report it in words, do not crash
+            return CheckResult(
+                key,
+                "wrong",
+                f"{head}: your answer raised {type(error).__name__}: {error} (on {case.label})",
+            )
+        difference = exercise.compare(got, expected)
+        results.append(got)
+        if difference and failure is None:
+            failure = (case, difference)
+    if failure is None:
+        labels = ", ".join(dict.fromkeys(case.label for case in cases))
+        return CheckResult(key, "correct", f"{head}: correct on {len(cases)} cases ({labels}).")
+    for mistake in exercise.mistakes:
+        if _behaves_like(exercise, mistake, results, cases):
+            return CheckResult(key, "wrong", f"{head}: {mistake.message}", mistake.name)
+    case, difference = failure
+    return CheckResult(key, "wrong", f"{head}: on {case.label}, {difference}.")
+
+
+def check(key: str, answer: Any, verbose: bool = True) -> CheckResult:
+    """Check a student's ``answer`` to exercise ``key`` ("06.2"); print and return the result.
+
+    Raises:
+        ConfigError: no exercise has that key.
+    """
+    result = diagnose(get(key), answer)
+    if verbose:
+        print(result.message)
+    return result
+
+
+def exercises() -> dict[str, Exercise]:
+    """Every exercise by key, from the ``lessonNN`` modules of this package, in lesson order."""
+    found: dict[str, Exercise] = {}
+    for info in sorted(pkgutil.iter_modules(__path__), key=lambda module: module.name):
+        if info.name.startswith("lesson"):
+            module = importlib.import_module(f"{__name__}.{info.name}")
+            for exercise in module.EXERCISES:
+                found[exercise.key] = exercise
+    return found
+
+
+def get(key: str) -> Exercise:
+    """The exercise with this key.
+
+    Raises:
+        ConfigError: there is none (the message lists the keys that exist).
+    """
+    known = exercises()
+    if key not in known:
+        raise ConfigError(f"no exercise {key!r}; the exercises are {sorted(known)}")
+    return known[key]
+
+
+__all__ = [
+    "Case",
+    "CheckResult",
+    "Exercise",
+    "Mistake",
+    "check",
+    "compare_values",
+    "diagnose",
+    "exercises",
+    "get",
+]

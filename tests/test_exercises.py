@@ -1,0 +1,117 @@
+"""Every exercise's check: its reference passes, each listed mistake gets its own message, a stub
+gets "not yet"; the student copies stub exactly the solution cells."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+
+from depthnb.cli import main
+from depthnb.errors import ConfigError
+from depthnb.exercises import check, diagnose, exercises, get
+from depthnb.exercises.student import solution_key, stub_solution, write_student_copies
+
+NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
+EXERCISES = exercises()
+
+
+@pytest.mark.parametrize("key", sorted(EXERCISES))
+def test_the_reference_passes_and_every_mistake_gets_its_message(key):
+    exercise = EXERCISES[key]
+    assert diagnose(exercise, exercise.reference).passed
+    assert exercise.mistakes, f"{key}: list the common mistakes"
+    messages = set()
+    for mistake in exercise.mistakes:
+        result = diagnose(exercise, mistake.wrong)
+        assert result.status == "wrong" and result.mistake == mistake.name, (mistake.name, result)
+        assert mistake.message in result.message
+        messages.add(mistake.message)
+    assert len(messages) == len(exercise.mistakes), "each mistake needs its own message"
+
+
+@pytest.mark.parametrize("key", sorted(EXERCISES))
+def test_a_stub_is_not_yet_and_a_crash_is_reported_in_words(key, capsys):
+    def stub(*args):
+        raise NotImplementedError(f"exercise {key}")
+
+    def broken(*args):
+        raise IndexError("index 9 is out of bounds")
+
+    assert check(key, stub).status == "not yet"
+    assert "not yet" in capsys.readouterr().out
+    result = check(key, broken, verbose=False)
+    assert result.status == "wrong" and "IndexError" in result.message and "(on " in result.message
+
+
+def test_an_unknown_key_names_the_keys_that_exist():
+    with pytest.raises(ConfigError, match="the exercises are"):
+        get("99.9")
+
+
+def test_every_lesson_ends_in_two_to_four_exercises_each_a_solution_then_a_check():
+    lessons = sorted(NOTEBOOKS.glob("[0-9][0-9]_*.ipynb"))
+    for path in lessons:
+        cells = json.loads(path.read_text())["cells"]
+        lesson = path.name[:2]
+        keys = [k for k in EXERCISES if k.startswith(lesson + ".")]
+        assert 2 <= len(keys) <= 4, f"{path.name}: {len(keys)} exercises"
+        solutions = [(i, solution_key(cell)) for i, cell in enumerate(cells)]
+        found = [key for _, key in solutions if key]
+        assert found == keys, f"{path.name}: solution cells {found}, exercises {keys}"
+        for index, key in solutions:
+            if key:
+                after = "".join(cells[index + 1]["source"])
+                assert f'check("{key}"' in after, f"{path.name}: no check cell after {key}"
+
+
+SOLUTION = '''# Exercise 06.1 (solution)
+import torch
+
+
+def back_project(depth, intrinsics):
+    """(H,W) metres -> (H,W,3)."""
+    fx, fy, cx, cy = intrinsics.tolist()
+    return depth
+
+
+@torch.no_grad()
+def helper(x):
+    return x
+'''
+
+
+def test_a_stub_keeps_signature_docstring_and_imports():
+    stub = stub_solution(SOLUTION, "06.1")
+    assert stub == (
+        "# Exercise 06.1 (solution)\nimport torch\n\n\ndef back_project(depth, intrinsics):\n"
+        '    """(H,W) metres -> (H,W,3)."""\n    raise NotImplementedError("exercise 06.1")\n\n\n'
+        '@torch.no_grad()\ndef helper(x):\n    raise NotImplementedError("exercise 06.1")\n'
+    )
+    namespace: dict = {}
+    exec(stub, namespace)
+    with pytest.raises(NotImplementedError, match="exercise 06.1"):
+        namespace["back_project"](torch.ones(2, 2), torch.ones(4))
+    with pytest.raises(ConfigError, match="imports and functions only"):
+        stub_solution(SOLUTION + "answer = 3\n", "06.1")
+
+
+def test_student_copies_differ_only_in_the_solution_cells(tmp_path):
+    assert main(["exercises", "--student", str(tmp_path / "student")]) == 0
+    for path in sorted(NOTEBOOKS.glob("[0-9][0-9]_*.ipynb")):
+        original = json.loads(path.read_text())
+        copy = json.loads((tmp_path / "student" / path.name).read_text())
+        assert (
+            len(copy["cells"]) == len(original["cells"])
+            and copy["metadata"] == original["metadata"]
+        )
+        for before, after in zip(original["cells"], copy["cells"]):
+            key = solution_key(before)
+            if key is None:
+                assert after == before
+            else:
+                assert f'raise NotImplementedError("exercise {key}")' in "".join(after["source"])
+    with pytest.raises(ConfigError, match="not over the lessons"):
+        write_student_copies(NOTEBOOKS, NOTEBOOKS)
