@@ -64,7 +64,7 @@ def _no_depth(depth: torch.Tensor, intrinsics: torch.Tensor) -> torch.Tensor:
 
 def _resized(intrinsics: torch.Tensor, old: tuple[int, int], new: tuple[int, int]) -> torch.Tensor:
     """fx, fy, cx, cy for an image resized from ``old`` (H, W) to ``new`` (H, W)."""
-    return torch.as_tensor(scale_intrinsics(intrinsics.numpy(), old, new), dtype=torch.float32)
+    return torch.tensor(scale_intrinsics(intrinsics.tolist(), old, new), dtype=torch.float32)
 
 
 def _resized_cases(generator: torch.Generator) -> list[Case]:
