@@ -115,3 +115,17 @@ def test_student_copies_differ_only_in_the_solution_cells(tmp_path):
                 assert f'raise NotImplementedError("exercise {key}")' in "".join(after["source"])
     with pytest.raises(ConfigError, match="not over the lessons"):
         write_student_copies(NOTEBOOKS, NOTEBOOKS)
+
+
+def test_the_course_guide_is_up_to_date():
+    """notebooks/README.md is what scripts/course_guide.py writes from the budgets and exercises."""
+    import importlib.util
+
+    script = NOTEBOOKS.parent / "scripts" / "course_guide.py"
+    spec = importlib.util.spec_from_file_location("course_guide", script)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    assert (NOTEBOOKS / "README.md").read_text() == module.guide(), (
+        "run: python scripts/course_guide.py"
+    )
