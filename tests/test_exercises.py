@@ -129,3 +129,10 @@ def test_the_course_guide_is_up_to_date():
     assert (NOTEBOOKS / "README.md").read_text() == module.guide(), (
         "run: python scripts/course_guide.py"
     )
+
+
+def test_an_answer_of_the_wrong_kind_is_reported_not_raised():
+    result = check("06.1", lambda depth, intrinsics: "points", verbose=False)
+    assert result.status == "wrong" and "expected an array of shape (48, 64, 3)" in result.message
+    result = check("06.1", lambda depth, intrinsics: depth[..., None], verbose=False)
+    assert "shape (48, 64, 1), expected (48, 64, 3)" in result.message

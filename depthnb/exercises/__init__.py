@@ -166,6 +166,14 @@ def _run(function: Callable[..., Any], case: Case) -> Any:
     return function(*args)
 
 
+def _differs(exercise: Exercise, got: Any, expected: Any) -> str | None:
+    """``exercise.compare``, with an answer of an unexpected kind reported instead of raised."""
+    try:
+        return exercise.compare(got, expected)
+    except Exception as error:  # e.g. float() of a tensor of many values
+        return f"cannot compare your {_describe(got)} with the reference ({error})"
+
+
 def _behaves_like(
     exercise: Exercise, mistake: Mistake, results: list[Any], cases: Sequence[Case]
 ) -> bool:
@@ -176,7 +184,7 @@ def _behaves_like(
             wrong = _run(mistake.wrong, case)
         except Exception:
             return False
-        if exercise.compare(got, wrong) is not None:
+        if _differs(exercise, got, wrong) is not None:
             return False
     return True
 
@@ -201,7 +209,7 @@ def diagnose(exercise: Exercise, answer: Any) -> CheckResult:
                 "wrong",
                 f"{head}: your answer raised {type(error).__name__}: {error} (on {case.label})",
             )
-        difference = exercise.compare(got, expected)
+        difference = _differs(exercise, got, expected)
         results.append(got)
         if difference and failure is None:
             failure = (case, difference)
