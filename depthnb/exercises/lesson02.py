@@ -3,6 +3,7 @@ a U-Net of any depth built with concatenated skip connections."""
 
 from __future__ import annotations
 
+from numbers import Integral
 from typing import Any
 
 import torch
@@ -69,7 +70,7 @@ def _running_statistics(in_channels: int, out_channels: int) -> int:
 
 def _exact_count(got: Any, expected: int) -> str | None:
     """None when ``got`` is the integer ``expected``, else what differs."""
-    if isinstance(got, bool) or not isinstance(got, int):
+    if isinstance(got, bool) or not isinstance(got, Integral):
         return f"expected an int, got {type(got).__name__} {got!r}"[:120]
     return None if got == expected else f"{got:,} parameters, expected {expected:,}"
 
@@ -148,7 +149,11 @@ def _compare_networks(got: Any, expected: nn.Module) -> str | None:
         return f"{parameters:,} parameters, expected {wanted:,}"
     probe = torch.zeros(PROBE)
     with torch.no_grad():
-        shape, wanted_shape = tuple(got.eval()(probe).shape), tuple(expected.eval()(probe).shape)
+        wanted_shape = tuple(expected.eval()(probe).shape)
+        try:
+            shape = tuple(got.eval()(probe).shape)
+        except Exception as error:  # the student's network: report it in words, do not crash
+            return f"a {PROBE} batch through your network raised {type(error).__name__}: {error}"
     return None if shape == wanted_shape else f"output {shape} for {PROBE}, expected {wanted_shape}"
 
 
