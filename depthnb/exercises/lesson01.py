@@ -260,8 +260,9 @@ EXERCISES = (
             Mistake(
                 "crop offset forgotten",
                 _crop_offset_forgotten,
-                "fx and fy are right but cx and cy are too large: the centre crop cuts `left` "
-                "columns and `top` rows, so subtract them, cx' = (cx + 0.5) sx - 0.5 - left.",
+                "fx and fy are right but cx and cy are too large: the centre crop moves the "
+                "principal point by its offset, cx' = (cx + 0.5) sx - 0.5 - left (cy' likewise, "
+                "with sy and top).",
             ),
             Mistake(
                 "intrinsics unchanged",
