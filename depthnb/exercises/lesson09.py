@@ -110,8 +110,8 @@ def _aligned_with(
         out = np.array(depths, dtype=np.float32)
         for t in range(1, len(depths)):
             frame, previous = out[t], out[t - 1]
-            ok = (frame > 0) & (previous > 0)
-            ratio = ratio_of(previous[ok], frame[ok])
+            both = (frame > 0) & (previous > 0)
+            ratio = ratio_of(previous[both], frame[both])
             step = step_of(ratio, scale_alpha)
             out[t] = alpha * frame * ratio * step + (1 - alpha) * previous * step
         return out
@@ -123,12 +123,12 @@ def _median(previous: np.ndarray, frame: np.ndarray) -> float:
     return float(np.median(previous / frame))
 
 
-def _back(ratio: float, scale_alpha: float) -> float:
+def _step_back(ratio: float, scale_alpha: float) -> float:
     return ratio ** (-scale_alpha)
 
 
-_inverted = _aligned_with(lambda previous, frame: float(np.median(frame / previous)), _back)
-_mean_ratio = _aligned_with(lambda previous, frame: float(np.mean(previous / frame)), _back)
+_inverted = _aligned_with(lambda previous, frame: float(np.median(frame / previous)), _step_back)
+_mean_ratio = _aligned_with(lambda previous, frame: float(np.mean(previous / frame)), _step_back)
 _scale_locked = _aligned_with(_median, lambda ratio, scale_alpha: 1.0)
 _step_sign = _aligned_with(_median, lambda ratio, scale_alpha: ratio**scale_alpha)
 
