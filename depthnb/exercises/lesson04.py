@@ -1,6 +1,5 @@
-"""Lesson 04's exercises: the target at the prediction's resolution (a masked area average), the
-poly learning-rate schedule with its linear warm-up, and each process's share of an epoch under
-``torchrun``, held against :func:`depthnb.train.match_resolution`,
+"""Lesson 04's exercises: the poly learning-rate schedule with its linear warm-up, and each
+process's share of an epoch under ``torchrun``, held against
 :func:`depthnb.train.schedule_preview` and ``DistributedSampler``."""
 
 from __future__ import annotations
@@ -8,80 +7,13 @@ from __future__ import annotations
 from typing import Any
 
 import torch
-import torch.nn.functional as F
 from torch.utils.data import DistributedSampler, TensorDataset
 
 from depthnb.exercises import Case, Exercise, Mistake, compare_values
-from depthnb.train import match_resolution, schedule_preview
+from depthnb.train import schedule_preview
 
 
-# ------------------------------------------------------------ 04.1 the target at the output size
-def _downsampled(
-    depth: torch.Tensor, valid: torch.Tensor, size: tuple[int, int]
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """(B,1,H,W) metres, (B,1,H,W) bool, (h, w) -> (B,1,h,w) metres and (B,1,h,w) bool."""
-    return match_resolution(depth, valid, size)
-
-
-def _downsampled_cases(generator: torch.Generator) -> list[Case]:
-    cases = []
-    for label, (batch, height, width), size in (
-        ("a batch of 2 from 8x12 to 4x6 with holes", (2, 8, 12), (4, 6)),
-        ("an odd size 9x15 to 3x5 with holes", (1, 9, 15), (3, 5)),
-        ("12x8 to 4x4 (3 rows by 2 columns a pixel) with holes", (1, 12, 8), (4, 4)),
-        ("a batch of one 7x5 already at its size", (1, 7, 5), (7, 5)),
-    ):
-        depth = 0.5 + 9.5 * torch.rand(batch, 1, height, width, generator=generator)
-        valid = torch.rand(depth.shape, generator=generator) > 0.35
-        if "holes" in label:
-            valid[..., :2, :2] = False  # one output pixel with no valid input at all
-        cases.append(Case(label, (depth * valid, valid, size)))  # no depth in a hole: 0
-    return cases
-
-
-def _compare_downsampled(got: Any, expected: tuple[torch.Tensor, torch.Tensor]) -> str | None:
-    """The masks must agree; the depths only where the expected mask is True."""
-    if not isinstance(got, (tuple, list)) or len(got) != 2:
-        return "expected two values, (depth, valid)"
-    depth, valid = got
-    difference = compare_values(valid, expected[1])
-    if difference:
-        return f"valid mask: {difference}"
-    if not isinstance(depth, torch.Tensor) or depth.shape != expected[0].shape:
-        return f"depth: {compare_values(depth, expected[0])}"
-    difference = compare_values(depth[expected[1]], expected[0][expected[1]])
-    return f"depth at valid pixels: {difference}" if difference else None
-
-
-def _holes_averaged_in(
-    depth: torch.Tensor, valid: torch.Tensor, size: tuple[int, int]
-) -> tuple[torch.Tensor, torch.Tensor]:
-    weight = F.interpolate(valid.float(), size=size, mode="area")
-    return F.interpolate(depth, size=size, mode="area"), weight >= 0.5
-
-
-def _valid_if_any(
-    depth: torch.Tensor, valid: torch.Tensor, size: tuple[int, int]
-) -> tuple[torch.Tensor, torch.Tensor]:
-    weight = F.interpolate(valid.float(), size=size, mode="area")
-    total = F.interpolate(depth * valid, size=size, mode="area")
-    return total / weight.clamp(min=1e-6), weight > 0
-
-
-def _nearest_pixel(
-    depth: torch.Tensor, valid: torch.Tensor, size: tuple[int, int]
-) -> tuple[torch.Tensor, torch.Tensor]:
-    rows, cols = depth.shape[-2] // size[0], depth.shape[-1] // size[1]
-    return depth[..., ::rows, ::cols], valid[..., ::rows, ::cols]
-
-
-def _size_reversed(
-    depth: torch.Tensor, valid: torch.Tensor, size: tuple[int, int]
-) -> tuple[torch.Tensor, torch.Tensor]:
-    return match_resolution(depth, valid, (size[1], size[0]))
-
-
-# -------------------------------------------------------------------- 04.2 poly with a warm-up
+# -------------------------------------------------------------------- 04.1 poly with a warm-up
 def _poly_rates(
     lr: float, epochs: int, steps_per_epoch: int, warmup: float, power: float
 ) -> torch.Tensor:
@@ -145,7 +77,7 @@ def _power_outside(
     return _poly_formula(lr, epochs, steps_per_epoch, warmup, power, power_inside=False)
 
 
-# ------------------------------------------------------------ 04.3 one process's share of an epoch
+# ------------------------------------------------------------ 04.2 one process's share of an epoch
 def _rank_share(order: list[int], world_size: int, rank: int) -> list[int]:
     """A list of N dataset indices (the epoch's shuffled order), ints -> this rank's indices."""
     positions: DistributedSampler[int] = DistributedSampler(
@@ -199,40 +131,6 @@ def _padded_with_last(order: list[int], world_size: int, rank: int) -> list[int]
 EXERCISES = (
     Exercise(
         key="04.1",
-        title="the target at the prediction's resolution",
-        difficulty="medium",
-        reference=_downsampled,
-        cases=_downsampled_cases,
-        compare=_compare_downsampled,
-        mistakes=(
-            Mistake(
-                "holes averaged in",
-                _holes_averaged_in,
-                "the depth next to a hole is too small: the holes' zeros are averaged in. Average "
-                "only valid pixels, area(depth * valid) / area(valid).",
-            ),
-            Mistake(
-                "valid if any",
-                _valid_if_any,
-                "an output pixel is valid when at least half of its area was (area(valid) >= "
-                "0.5), not when any of its input pixels was.",
-            ),
-            Mistake(
-                "nearest pixel",
-                _nearest_pixel,
-                "every output pixel is one input pixel (a stride): average the whole area it "
-                "covers, F.interpolate(..., mode='area'), as DenseDepth downsamples its target.",
-            ),
-            Mistake(
-                "size reversed",
-                _size_reversed,
-                "the output has the wrong shape: size is (h, w), rows first, as "
-                "pred.shape[-2:] gives it; F.interpolate's size takes it in that order.",
-            ),
-        ),
-    ),
-    Exercise(
-        key="04.2",
         title="the poly learning-rate schedule with a linear warm-up",
         difficulty="quick",
         reference=_poly_rates,
@@ -259,7 +157,7 @@ EXERCISES = (
         ),
     ),
     Exercise(
-        key="04.3",
+        key="04.2",
         title="one process's share of an epoch under torchrun",
         difficulty="quick",
         reference=_rank_share,

@@ -1,5 +1,5 @@
-"""Lesson 08's exercises: the parameters of a depthwise-separable convolution, the half-resolution
-depth target (valid pixels only), and the mask IoU from logits."""
+"""Lesson 08's exercises: the half-resolution depth target (valid pixels only), and the mask IoU
+from logits."""
 
 from __future__ import annotations
 
@@ -8,40 +8,7 @@ import torch.nn.functional as F
 
 from depthnb.exercises import Case, Exercise, Mistake
 from depthnb.metrics import mask_iou
-from depthnb.models.blocks import SeparableConv
 from depthnb.train.tasks import match_resolution
-
-
-def _separable_parameters(in_channels: int, out_channels: int) -> int:
-    """Learnable weights of SeparableConv(in_channels, out_channels): depthwise 3x3 (no bias),
-    pointwise 1x1 (no bias), BatchNorm (gamma and beta)."""
-    with torch.device("meta"):
-        block = SeparableConv(in_channels, out_channels)
-    return sum(p.numel() for p in block.parameters())
-
-
-def _separable_cases(generator: torch.Generator) -> list[Case]:
-    return [
-        Case("6 -> 16 channels (the first stage)", (6, 16)),
-        Case("32 -> 64 channels", (32, 64)),
-        Case("64 -> 32 channels (a decoder stage)", (64, 32)),
-    ]
-
-
-def _full_conv(in_channels: int, out_channels: int) -> int:
-    return 9 * in_channels * out_channels + 2 * out_channels
-
-
-def _groups_forgotten(in_channels: int, out_channels: int) -> int:
-    return 9 * in_channels * in_channels + in_channels * out_channels + 2 * out_channels
-
-
-def _no_batchnorm(in_channels: int, out_channels: int) -> int:
-    return 9 * in_channels + in_channels * out_channels
-
-
-def _running_statistics(in_channels: int, out_channels: int) -> int:
-    return 9 * in_channels + in_channels * out_channels + 4 * out_channels
 
 
 def _half_target(depth: torch.Tensor, valid: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -137,40 +104,6 @@ def _empty_is_zero(logits: torch.Tensor, mask: torch.Tensor) -> float:
 EXERCISES = (
     Exercise(
         key="08.1",
-        title="parameters of a depthwise-separable convolution",
-        difficulty="quick",
-        reference=_separable_parameters,
-        cases=_separable_cases,
-        mistakes=(
-            Mistake(
-                "full 3x3",
-                _full_conv,
-                "that is a full 3x3 convolution's count (9 C_in C_out): the depthwise 3x3 has one "
-                "filter per input channel (groups=C_in), 9 C_in weights, and the 1x1 then mixes "
-                "channels with C_in C_out.",
-            ),
-            Mistake(
-                "groups forgotten",
-                _groups_forgotten,
-                "your depthwise layer has 9 C_in C_in weights, a full 3x3 from C_in to C_in: with "
-                "groups=C_in each output channel sees only its own input channel, 9 weights each.",
-            ),
-            Mistake(
-                "no batchnorm",
-                _no_batchnorm,
-                "the BatchNorm after the 1x1 learns a scale (gamma) and a shift (beta) per output "
-                "channel: add 2 C_out.",
-            ),
-            Mistake(
-                "running statistics",
-                _running_statistics,
-                "BatchNorm's running mean and variance are buffers, not parameters (nothing "
-                "learns them by gradient): count only gamma and beta, 2 C_out.",
-            ),
-        ),
-    ),
-    Exercise(
-        key="08.2",
         title="the half-resolution depth target",
         difficulty="medium",
         reference=_half_target,
@@ -203,7 +136,7 @@ EXERCISES = (
         ),
     ),
     Exercise(
-        key="08.3",
+        key="08.2",
         title="mask IoU from logits",
         difficulty="quick",
         reference=_iou,
