@@ -69,11 +69,12 @@ To hand out the lessons without the solutions:
 In a student copy, each solution cell keeps the function's signature and docstring, and its body
 is `raise NotImplementedError("exercise NN.K")`. The check cell then prints "not yet" and the
 notebook runs on, because no later cell uses an exercise's function. The tests run every student
-copy top to bottom in quick mode. Put the copies in a repository or a shared Drive folder (the
-Colab badge opens the lesson from this repository: change it with `scripts/set_repository.py`).
-To collect work, have students submit their notebook. To mark it, run each check cell again:
-`check(...)` returns a result whose `.passed` and `.message` can be collected in a loop over the
-submitted notebooks.
+copy top to bottom in quick mode. Share the copies themselves (a shared Drive folder, or
+uploaded to Colab). Their Colab badge and install cell still name the course repository, whose
+lessons hold the solutions; for a fork of your own, run `scripts/set_repository.py OWNER/NAME`
+before writing the copies. To collect work, have students submit their notebook. To mark it,
+run each check cell again: `check(...)` returns a result whose `.passed` and `.message` can be
+collected in a loop over the submitted notebooks.
 
 ## A suggested syllabus
 
