@@ -29,7 +29,10 @@ def test_a_student_copy_runs_and_reports_not_yet(student, lesson):
     stubbed = [solution_key(c) for c in json.loads(path.read_text())["cells"] if solution_key(c)]
     notebook = nbformat.read(path, as_version=4)
     NotebookClient(
-        notebook, timeout=1800, kernel_name="python3", resources={"metadata": {"path": str(student)}}
+        notebook,
+        timeout=1800,
+        kernel_name="python3",
+        resources={"metadata": {"path": str(student)}},
     ).execute()  # raises CellExecutionError if any cell fails
     said = [
         "".join(output.get("text", ""))
