@@ -3,6 +3,8 @@ scale per output channel, and an activation through uint8 and back."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import torch
 from torch.nn.utils.fusion import fuse_conv_bn_weights
 
@@ -43,53 +45,29 @@ def _fold_cases(generator: torch.Generator) -> list[Case]:
     return cases
 
 
-def _folded_by(
-    weight: torch.Tensor, factor: torch.Tensor, shift: torch.Tensor
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """weight times ``factor`` per output channel, and the bias ``shift``."""
-    return weight * factor[:, None, None, None], shift
+def _fold_missing_a_step(
+    root: bool = True, subtract_mean: bool = True, scale_bias: bool = True
+) -> Callable[..., tuple[torch.Tensor, torch.Tensor]]:
+    """A common wrong fold: the reference's arithmetic with one step left out (the square root of
+    the variance, the running mean, or the scaling of the bias), same arguments as :func:`_fold`."""
 
+    def fold(
+        weight: torch.Tensor,
+        bias: torch.Tensor | None,
+        bn_weight: torch.Tensor,
+        bn_bias: torch.Tensor,
+        running_mean: torch.Tensor,
+        running_var: torch.Tensor,
+        eps: float,
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        spread = torch.sqrt(running_var + eps) if root else running_var + eps
+        factor = bn_weight / spread
+        b = torch.zeros_like(bn_bias) if bias is None else bias
+        centred = b - running_mean if subtract_mean else b
+        shift = centred * factor if scale_bias else centred
+        return weight * factor[:, None, None, None], shift + bn_bias
 
-def _variance_not_std(
-    weight: torch.Tensor,
-    bias: torch.Tensor | None,
-    bn_weight: torch.Tensor,
-    bn_bias: torch.Tensor,
-    running_mean: torch.Tensor,
-    running_var: torch.Tensor,
-    eps: float,
-) -> tuple[torch.Tensor, torch.Tensor]:
-    factor = bn_weight / (running_var + eps)
-    b = torch.zeros_like(bn_bias) if bias is None else bias
-    return _folded_by(weight, factor, (b - running_mean) * factor + bn_bias)
-
-
-def _mean_forgotten(
-    weight: torch.Tensor,
-    bias: torch.Tensor | None,
-    bn_weight: torch.Tensor,
-    bn_bias: torch.Tensor,
-    running_mean: torch.Tensor,
-    running_var: torch.Tensor,
-    eps: float,
-) -> tuple[torch.Tensor, torch.Tensor]:
-    factor = bn_weight / torch.sqrt(running_var + eps)
-    b = torch.zeros_like(bn_bias) if bias is None else bias
-    return _folded_by(weight, factor, b * factor + bn_bias)
-
-
-def _bias_unscaled(
-    weight: torch.Tensor,
-    bias: torch.Tensor | None,
-    bn_weight: torch.Tensor,
-    bn_bias: torch.Tensor,
-    running_mean: torch.Tensor,
-    running_var: torch.Tensor,
-    eps: float,
-) -> tuple[torch.Tensor, torch.Tensor]:
-    factor = bn_weight / torch.sqrt(running_var + eps)
-    b = torch.zeros_like(bn_bias) if bias is None else bias
-    return _folded_by(weight, factor, b - running_mean + bn_bias)
+    return fold
 
 
 def _quantise(weight: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -192,19 +170,19 @@ EXERCISES = (
         mistakes=(
             Mistake(
                 "variance not std",
-                _variance_not_std,
+                _fold_missing_a_step(root=False),
                 "you divided by the variance: BatchNorm divides by the standard deviation, "
                 "factor = gamma / sqrt(running_var + eps).",
             ),
             Mistake(
                 "mean forgotten",
-                _mean_forgotten,
+                _fold_missing_a_step(subtract_mean=False),
                 "your bias misses the running mean: bn(y) = gamma (y - mean) / std + beta, so "
                 "the folded bias is (bias - mean) * factor + beta.",
             ),
             Mistake(
                 "bias unscaled",
-                _bias_unscaled,
+                _fold_missing_a_step(scale_bias=False),
                 "the convolution's bias and the mean pass through the division too: the folded "
                 "bias is (bias - mean) * factor + beta, not bias - mean + beta.",
             ),
