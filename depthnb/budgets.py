@@ -129,7 +129,7 @@ BUDGETS: dict[str, LessonBudget] = {
             ("nyu-zip", "nyu-eigen-test", "densenet169"),
             (Work("DenseDepth 480x640, throughput and resume", DENSEDEPTH_480x640, 400, True),),
             fixed_minutes=26,
-            ram_gb=6,
+            ram_gb=7,
             disk_gb=7,
         ),
         LessonBudget(
@@ -170,7 +170,7 @@ BUDGETS: dict[str, LessonBudget] = {
             (),
             (Work("mask-and-depth 160x160, 6 epochs of 2500", MASKDEPTH_160x160, 15_000, True),),
             fixed_minutes=4,
-            ram_gb=3,
+            ram_gb=4,
             disk_gb=0.2,
         ),
         LessonBudget(
@@ -189,7 +189,7 @@ BUDGETS: dict[str, LessonBudget] = {
             ("nyu-eigen-test", "fcrn-nyu", "densedepth-nyu"),
             (),
             fixed_minutes=8,
-            ram_gb=5,
+            ram_gb=7,
             disk_gb=2.5,
             gpu=False,
         ),

@@ -13,8 +13,9 @@ images; the code paths, models and image sizes are full mode's):
   DataLoader workers (and, in CI, other jobs) a second intra-op thread made lesson 04 2.5 times
   slower (399 s against 161 s, load 3 to 6).
 
-Every cell must run; each lesson's wall time and peak memory are measured (peak below 10 GB) and
-printed as a table at the end of the run. One lesson:
+Every cell must run; each lesson's wall time and peak memory are measured (peak below 10 GB and
+below the RAM the lesson states at its top, ``depthnb.budgets``) and printed as a table at the end
+of the run. One lesson:
 ``pytest tests/test_rehearsal.py -k 05_evaluation``.
 """
 
@@ -30,6 +31,8 @@ from pathlib import Path
 import pytest
 from published_writers import seed_torchvision_cache
 from rehearsal_fixtures import MirrorServer, format_rows, write_mirror
+
+from depthnb.budgets import BUDGETS
 
 ROOT = Path(__file__).resolve().parent.parent
 LESSONS = [
@@ -94,4 +97,6 @@ def test_lesson_runs_in_full_mode(lesson, rehearsal, rehearsal_rows):
     assert result["error"] is None, f"{lesson} failed in full mode:\n{result['error']}"
     peak = max(result["peak_tree_mb"], result["peak_process_mb"])
     assert peak < PEAK_LIMIT_MB, f"{lesson} peaked at {peak} MB (limit {PEAK_LIMIT_MB} MB)"
+    stated_mb = BUDGETS[lesson[:2]].ram_gb * 1000
+    assert peak < stated_mb, f"{lesson} peaked at {peak} MB; its budget states {stated_mb:.0f} MB"
     shutil.rmtree(data, ignore_errors=True)  # passed: its downloads and runs may go
