@@ -15,6 +15,8 @@ from depthnb.exercises.student import solution_key, write_student_copies
 NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
 LESSONS = sorted(path.name for path in NOTEBOOKS.glob("[0-9][0-9]_*.ipynb"))
 
+pytestmark = pytest.mark.slow  # each test runs a whole lesson
+
 
 @pytest.fixture(scope="module")
 def student(tmp_path_factory) -> Path:
