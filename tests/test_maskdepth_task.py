@@ -3,25 +3,27 @@ checkpoints and resume) and the seed's counts."""
 
 import pytest
 import torch
+import torch.nn.functional as F
 from torch import nn
 from torch.utils.data import DataLoader
 
 from depthnb.data import FgBgDepth, write_fgbg_dataset
 from depthnb.encodings import get_encoding
 from depthnb.errors import ConfigError, DataError
-from depthnb.losses import maskdepth_loss
+from depthnb.losses import maskdepth_loss, ssim
 from depthnb.maskdepth_task import (
     MASKDEPTH_SEED,
     SEED_PARAMETERS,
     MaskDepthTask,
     collect_predictions,
+    encoding_range,
     evaluate_maskdepth,
     maskdepth_trainer,
     seed_counts,
     stack_inputs,
 )
 from depthnb.models import build_model, count_macs, macs_by_module
-from depthnb.train import TrainConfig
+from depthnb.train import TrainConfig, match_resolution
 
 
 def _batch(b: int = 2, size: int = 32, seed: int = 0) -> dict[str, torch.Tensor]:
@@ -112,6 +114,58 @@ def test_recipe_steps_the_learning_rate_by_epoch(tiny_fgbg):
     with pytest.raises(ConfigError, match="batch_sise"):
         maskdepth_trainer(model, tiny_fgbg, epochs=1, batch_sise=100)
     assert TrainConfig.from_dict(MASKDEPTH_SEED).schedule == "step"
+
+
+class ReadOrder(torch.utils.data.Dataset):
+    """A dataset that notes the index of every item it is asked for."""
+
+    def __init__(self, dataset: FgBgDepth) -> None:
+        self.dataset, self.read = dataset, []
+
+    def __len__(self) -> int:
+        return len(self.dataset)
+
+    def __getitem__(self, index: int) -> dict[str, torch.Tensor]:
+        self.read.append(int(index))
+        return self.dataset[index]
+
+
+def test_the_trainer_is_the_seeds_loop_written_plainly(tiny_fgbg):
+    """Fed the samples in the Trainer's order, the seed's own loop (SGD, StepLR once per epoch,
+    2 BCE + (1 - SSIM) on the half-resolution depth) ends with the Trainer's weights, bit for bit:
+    what lesson 08 gets from the Trainer differs from the old loop only in the shuffle order."""
+    epochs, batch, step_epochs = 3, 4, 2
+    order = ReadOrder(tiny_fgbg)
+    torch.manual_seed(0)
+    trained = build_model("maskdepth", filters=(4, 4, 4, 4, 4))
+    maskdepth_trainer(
+        trained, order, epochs=epochs, batch_size=batch, step_epochs=step_epochs, seed=5
+    ).fit()
+
+    torch.manual_seed(0)
+    model = build_model("maskdepth", filters=(4, 4, 4, 4, 4))
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9, weight_decay=1e-5)
+    scheduler = torch.optim.lr_scheduler.StepLR(optimizer, step_size=step_epochs, gamma=0.1)
+    per_epoch, span = len(tiny_fgbg), encoding_range(model.encoding)  # SSIM's L: 9.9 m
+    model.train()
+    for epoch in range(epochs):
+        indices = order.read[epoch * per_epoch : (epoch + 1) * per_epoch]
+        for start in range(0, per_epoch, batch):
+            samples = [tiny_fgbg[i] for i in indices[start : start + batch]]
+            b = {key: torch.stack([sample[key] for sample in samples]) for key in samples[0]}
+            out = model(torch.cat([b["background"], b["image"]], dim=1))
+            depth, valid = match_resolution(b["depth"], b["valid"], tuple(out["depth"].shape[-2:]))
+            encoded = model.encoding.encode(depth)
+            similarity = ssim(out["depth"], encoded, data_range=span, valid=valid)
+            bce = F.binary_cross_entropy_with_logits(out["mask"], b["mask"].float())
+            loss = 2 * bce + (1 - similarity)
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+        scheduler.step()
+    assert len(order.read) == epochs * per_epoch
+    for key, value in trained.state_dict().items():
+        assert torch.equal(model.state_dict()[key], value), key
 
 
 def test_checkpoints_and_resume_continue_exactly(tiny_fgbg, tmp_path):
