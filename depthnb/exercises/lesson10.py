@@ -52,20 +52,18 @@ def _fold_missing_a_step(
     the variance, the running mean, or the scaling of the bias), same arguments as :func:`_fold`."""
 
     def fold(
-        weight: torch.Tensor,
-        bias: torch.Tensor | None,
-        bn_weight: torch.Tensor,
-        bn_bias: torch.Tensor,
-        running_mean: torch.Tensor,
-        running_var: torch.Tensor,
+        w: torch.Tensor,
+        b: torch.Tensor | None,
+        gamma: torch.Tensor,
+        beta: torch.Tensor,
+        mean: torch.Tensor,
+        var: torch.Tensor,
         eps: float,
     ) -> tuple[torch.Tensor, torch.Tensor]:
-        spread = torch.sqrt(running_var + eps) if root else running_var + eps
-        factor = bn_weight / spread
-        b = torch.zeros_like(bn_bias) if bias is None else bias
-        centred = b - running_mean if subtract_mean else b
-        shift = centred * factor if scale_bias else centred
-        return weight * factor[:, None, None, None], shift + bn_bias
+        factor = gamma / (torch.sqrt(var + eps) if root else var + eps)
+        bias = torch.zeros_like(beta) if b is None else b
+        centred = bias - mean if subtract_mean else bias
+        return w * factor[:, None, None, None], (centred * factor if scale_bias else centred) + beta
 
     return fold
 
