@@ -65,7 +65,7 @@ def render_street(
     dx, dy = (u - cx) / fx, (v - cy) / fy  # ray (dx, dy, 1): its parameter is the z-depth
     with np.errstate(divide="ignore", invalid="ignore"):
         depth = np.where(dy > 1e-9, CAMERA_HEIGHT / dy, np.inf)  # the road and pavements
-        normal = np.zeros((height, width, 3))
+        normal: np.ndarray = np.zeros((height, width, 3))  # ndarray: np.where gives any shape
         normal[..., 1] = -1.0
         x, z = dx * depth, depth
         road = rng.uniform(3.5, 5.5)
