@@ -189,7 +189,7 @@ BUDGETS: dict[str, LessonBudget] = {
             ("nyu-eigen-test", "fcrn-nyu", "densedepth-nyu"),
             (),
             fixed_minutes=8,
-            ram_gb=7,
+            ram_gb=8,
             disk_gb=2.5,
             gpu=False,
         ),
