@@ -59,7 +59,13 @@ def cmd_train(args: argparse.Namespace) -> int:
     summary["seconds"] = time.perf_counter() - start
     out = Path(settings["out_dir"])
     atomic_write_text(out / "metrics.json", json.dumps(summary, indent=2, default=str))
-    figure = save_prediction_figure(model, held_out, out / "predictions.png")
+    scores, baseline = summary["metrics"], summary["baseline"]
+    caption = (
+        f"held-out delta1 {scores['delta1']:.3f}, abs_rel {scores['abs_rel']:.3f}; the constant "
+        f"{summary['baseline_depth_m']:.2f} m: delta1 {baseline['delta1']:.3f}, "
+        f"abs_rel {baseline['abs_rel']:.3f}"
+    )
+    figure = save_prediction_figure(model, held_out, out / "predictions.png", caption=caption)
     print(
         f"wrote {out / 'best.pt'}, {out / 'last.pt'}, {out / 'metrics.json'}, {figure} "
         f"in {summary['seconds']:.0f} s"
@@ -342,8 +348,11 @@ def _save_png(rgb: Any, file: Any) -> None:
 TABLE_COLUMNS = ("delta1", "delta2", "delta3", "abs_rel", "sq_rel", "rmse", "rmse_log", "log10")
 
 
-def save_prediction_figure(model: Any, dataset: Any, path: Path, rows: int = 4) -> Path:
-    """PNG of ``rows`` held-out samples: rgb | ground truth | prediction | abs. relative error."""
+def save_prediction_figure(
+    model: Any, dataset: Any, path: Path, rows: int = 4, caption: str = ""
+) -> Path:
+    """PNG of ``rows`` held-out samples: rgb | ground truth | prediction | abs. relative error,
+    under a title that adds ``caption`` (the main job's: its scores beside the constant's)."""
     import matplotlib
     import numpy as np
 
@@ -369,11 +378,12 @@ def save_prediction_figure(model: Any, dataset: Any, path: Path, rows: int = 4) 
         for ax, (picture, title, style) in zip(axes[row], panels):
             shown = ax.imshow(picture, **style)
             ax.set_title(title)
-            ax.set_xlabel("x (pixels)")
-            ax.set_ylabel("y (pixels)")
+            ax.set_xlabel("u (pixels)")
+            ax.set_ylabel("v (pixels)")
             if style:
                 fig.colorbar(shown, ax=ax, fraction=0.035)
-    fig.suptitle(f"{getattr(model, 'name', 'model')}: held-out predictions")
+    title = f"{getattr(model, 'name', 'model')}: held-out predictions"
+    fig.suptitle(f"{title}\n{caption}" if caption else title)
     fig.tight_layout()
     try:
         atomic_write(path, lambda file: fig.savefig(file, format="png"))

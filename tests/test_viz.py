@@ -73,7 +73,7 @@ def test_comparison_grid_shares_a_range_per_row():
     # row 1: half the depth -> drawn darker/lower on the *same* scale, so the pictures differ
     assert not np.array_equal(axes[1, 1].images[0].get_array(), axes[1, 2].images[0].get_array())
     assert "0.500" in axes[1, 3].get_title()
-    assert all(ax.get_xlabel() == "x (pixels)" for ax in axes.flat)
+    assert all(ax.get_xlabel() == "u (pixels)" for ax in axes.flat)
     with pytest.raises(DepthnbError, match="same number"):
         comparison_grid(images, gts[:1], preds)
 

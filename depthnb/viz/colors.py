@@ -238,6 +238,6 @@ def comparison_grid(
         ax_pred.set_title("prediction (same range)")
         ax_err.set_title(f"abs rel error (mean {mean_err:.3f})")
         for ax in axes[row]:
-            ax.set_xlabel("x (pixels)")
-            ax.set_ylabel("y (pixels)")
+            ax.set_xlabel("u (pixels)")
+            ax.set_ylabel("v (pixels)")
     return fig
