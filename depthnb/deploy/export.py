@@ -51,7 +51,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from depthnb.errors import ConfigError, DepthnbError, ModelError
+from depthnb.errors import ConfigError, DeployError, ModelError
 
 OPSET = 17
 INPUT_NAME = "image"
@@ -60,11 +60,6 @@ TOLERANCE_M = 1e-4  # largest |ONNX fp32 - PyTorch| accepted, metres (and mask p
 TOLERANCE_RELATIVE = 1.5e-4  # ... plus this fraction of the largest output (see allowed_difference)
 DEFAULT_SIZE = (240, 320)
 EXPORTERS = ("torchscript", "dynamo")
-
-
-class DeployError(DepthnbError):
-    """An export dependency is missing, or an exported graph is invalid or disagrees with
-    PyTorch."""
 
 
 def require(module: str) -> ModuleType:
