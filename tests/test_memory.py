@@ -8,7 +8,7 @@ from depthnb import DataError
 from depthnb.data import SyntheticRooms
 from depthnb.data import transforms as T
 from depthnb.data.sample import FLOAT16_TINY, to_compact, to_float
-from depthnb.train import InMemoryDataset
+from depthnb.train import InMemoryDataset, median_depth
 
 SIZE = (32, 48)
 
@@ -88,3 +88,39 @@ def test_depth_beyond_float16_is_refused():
     sample["depth"] = sample["depth"] * 1e4  # millimetres by mistake
     with pytest.raises(DataError, match="millimetres"):
         InMemoryDataset([sample])
+
+
+class _DepthList(torch.utils.data.Dataset):
+    """Samples holding given depth maps (1,H,W), valid where depth > 0."""
+
+    def __init__(self, depths: list[torch.Tensor]) -> None:
+        self.depths = depths
+
+    def __len__(self) -> int:
+        return len(self.depths)
+
+    def __getitem__(self, index: int) -> dict[str, torch.Tensor]:
+        depth = self.depths[index]
+        return {"depth": depth, "valid": depth > 0}
+
+
+@pytest.mark.parametrize("count", [1, 2, 7, 1000, 4097])
+def test_median_depth_agrees_with_torch_median_within_a_bin(count):
+    generator = torch.Generator().manual_seed(count)
+    depth = torch.rand(count, generator=generator).mul(8).add(0.3).exp().div(20)  # skewed
+    depth[torch.rand(count, generator=generator) < 0.2] = 0.0  # unknown pixels
+    depth[0] = max(float(depth[0]), 0.5)  # at least one valid pixel
+    pieces = [chunk.view(1, 1, -1) for chunk in depth.split(97)]
+    exact = float(depth[depth > 0].median())
+    assert median_depth(_DepthList(pieces)) == pytest.approx(exact, rel=1.3e-4)
+
+
+def test_median_depth_of_synthetic_rooms_matches_the_float_copy():
+    rooms = SyntheticRooms(6, size=(48, 64), seed=3)
+    exact = float(torch.cat([rooms[i]["depth"][rooms[i]["valid"]] for i in range(6)]).median())
+    assert median_depth(rooms) == pytest.approx(exact, rel=1.3e-4)
+
+
+def test_median_depth_refuses_a_dataset_without_valid_pixels():
+    with pytest.raises(DataError, match="no valid depth pixel"):
+        median_depth(_DepthList([torch.zeros(1, 4, 4)]))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from typing import Any
 
@@ -9,7 +10,7 @@ import torch
 from torch.utils.data import Dataset
 
 from depthnb.data.sample import DEPTH, VALID, Sample, to_compact, to_float
-from depthnb.errors import ConfigError
+from depthnb.errors import ConfigError, DataError
 
 
 class InMemoryDataset(Dataset):
@@ -66,10 +67,47 @@ class InMemoryDataset(Dataset):
         return self.transform(sample) if self.transform is not None else sample
 
 
+# The histogram behind :func:`median_depth`: log-spaced bins over 1 mm to 10 km. Each bin spans
+# a ratio of 10 ** (7 / 2 ** 17), so the median, interpolated inside its bin, is within 0.013% of
+# the exact one. Depths outside the range are counted in the first or last bin.
+MEDIAN_RANGE_M = (1e-3, 1e4)
+MEDIAN_BINS = 2**17
+
+
 def median_depth(dataset: Any) -> float:
-    """Median of the valid depths (metres) of every sample of a dataset: the constant baseline."""
-    values = []
+    """Median of the valid depths (metres) of every sample of a dataset: the constant baseline.
+
+    Computed in bounded memory, one sample at a time: a histogram of log depth
+    (:data:`MEDIAN_BINS` bins over :data:`MEDIAN_RANGE_M`, 1 MB of counts) instead of a float
+    copy of every valid pixel (which for 1,000 rooms at 240x320 took 2.3 GB more). The result is
+    interpolated inside the bin of the lower median (``torch.median``'s convention), so its
+    relative error is at most one bin's width, 0.013%.
+
+    Args:
+        dataset: any dataset of samples with ``depth`` (1,H,W) metres and ``valid`` (1,H,W) bool.
+
+    Raises:
+        DataError: the dataset has no valid depth pixel.
+    """
+    low, high = (math.log(value) for value in MEDIAN_RANGE_M)
+    scale = MEDIAN_BINS / (high - low)
+    counts = torch.zeros(MEDIAN_BINS, dtype=torch.int64)
     for index in range(len(dataset)):
         sample = dataset[index]
-        values.append(sample[DEPTH][sample[VALID]])
-    return float(torch.cat(values).median())
+        values = sample[DEPTH][sample[VALID]].double()
+        bins = ((values.log() - low) * scale).floor().clamp_(0, MEDIAN_BINS - 1).long()
+        counts += torch.bincount(bins, minlength=MEDIAN_BINS)
+    total = int(counts.sum())
+    if total == 0:
+        raise DataError(
+            "median_depth: the dataset has no valid depth pixel; nothing to take the "
+            "median of (check its `valid` masks)"
+        )
+    rank = (total - 1) // 2  # 0-based rank of the lower median
+    cumulative = counts.cumsum(0)
+    bin_index = int(
+        torch.searchsorted(cumulative, torch.tensor(rank, dtype=torch.int64), right=True)
+    )
+    before = int(cumulative[bin_index - 1]) if bin_index > 0 else 0
+    inside = (rank - before + 0.5) / int(counts[bin_index])
+    return math.exp(low + (bin_index + inside) / scale)
