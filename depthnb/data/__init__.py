@@ -51,6 +51,9 @@ _NAMES = {
     "check_sample": "sample",
     "to_float": "sample",
     "BatchAugment": "augment",
+    # photo.py: a user's own image, upright and RGB, within a pixel limit
+    "open_image": "photo",
+    "load_image": "photo",
 }
 _SUBMODULES = {
     "augment",
@@ -66,6 +69,7 @@ _SUBMODULES = {
     "memory",
     "nyu",
     "nyu_eigen",
+    "photo",
     "sample",
     "sources",
     "synthetic",
