@@ -26,7 +26,7 @@ from fixture_writers import (
 from depthnb.data import download
 from depthnb.data.diode import DIODE
 from depthnb.data.download import DATASETS, download_dataset, download_url, safe_extract
-from depthnb.errors import DataError, DownloadError
+from depthnb.errors import ArchiveError, DataError, DownloadError
 
 PAYLOAD = np.random.default_rng(0).integers(0, 256, 300_000, dtype=np.uint8).tobytes()
 SHA = hashlib.sha256(PAYLOAD).hexdigest()
@@ -302,13 +302,18 @@ def test_zip_members_outside_the_target_are_refused(tmp_path):
     assert not (tmp_path / "evil.txt").exists()
 
 
-def test_safe_extract_extracts_inner_links_and_rejects_corrupt_archives(tmp_path):
-    def add(tar):
-        _member(tar, "val/a.txt")
-        _member(tar, "val/b.txt", link="a.txt")
+def test_safe_extract_refuses_even_inner_links_and_rejects_corrupt_archives(tmp_path):
+    """No dataset the course reads holds a link, so none is extracted, even one that stays
+    inside (tests/test_extract.py tries every way out)."""
+    for symlink, kind in ((True, "symbolic link"), (False, "hard link")):
 
-    target = safe_extract(_tar(tmp_path, add), tmp_path / "out")
-    assert (target / "val" / "b.txt").read_bytes() == b"hi"
+        def add(tar, symlink=symlink):
+            _member(tar, "val/a.txt")
+            _member(tar, "val/b.txt", link="a.txt", symlink=symlink)
+
+        with pytest.raises(ArchiveError, match=f"member 'val/b.txt' is a {kind}"):
+            safe_extract(_tar(tmp_path, add), tmp_path / "out")
+        assert not (tmp_path / "out" / "val").exists()
     broken = tmp_path / "broken.tar.gz"
     broken.write_bytes(b"\x1f\x8b" + bytes(50))
     with pytest.raises(DataError, match="broken.tar.gz: cannot be extracted"):

@@ -38,7 +38,7 @@ from depthnb.data.transfer import CHUNK as CHUNK
 from depthnb.data.transfer import USER_AGENT as USER_AGENT
 from depthnb.data.transfer import download_url as download_url
 from depthnb.data.transfer import safe_extract as safe_extract
-from depthnb.errors import DataError, DownloadError
+from depthnb.errors import ArchiveError, DataError, DownloadError
 
 
 @dataclass(frozen=True)
@@ -47,7 +47,8 @@ class DatasetSpec:
 
     ``check(folder)`` raises DataError unless the downloaded (and extracted) files have the
     expected structure, and returns the path a reader takes. ``extract`` names the file of
-    ``files`` to unpack into the folder (then deleted), if any.
+    ``files`` to unpack into the folder (then deleted), if any. ``licence`` is the terms the data
+    comes under, as its authors state them (``python -m depthnb download --list`` prints it).
     """
 
     name: str
@@ -56,6 +57,7 @@ class DatasetSpec:
     files: tuple[RemoteFile, ...]
     check: Callable[[Path], Path]
     extract: str | None = None
+    licence: str = ""
 
 
 def _check_nyu_labeled(folder: Path) -> Path:
@@ -150,6 +152,10 @@ _DIODE_VAL = RemoteFile(
     pages=("https://pan.baidu.com/s/18IoX7f9W3F7acP0hjl7NSA",),
 )
 
+# NYU Depth v2's page states no licence; its data is offered for research, citing Silberman et
+# al. (ECCV 2012). DenseDepth's README states none for its two archives either.
+_NYU_TERMS = "none stated: research use, cite Silberman et al. 2012"
+
 DATASETS: dict[str, DatasetSpec] = {
     spec.name: spec
     for spec in (
@@ -159,6 +165,7 @@ DATASETS: dict[str, DatasetSpec] = {
             folder="nyu",
             files=(_NYU_LABELED, _NYU_SPLITS),
             check=_check_nyu_labeled,
+            licence=_NYU_TERMS,
         ),
         DatasetSpec(
             name="nyu-zip",
@@ -166,6 +173,7 @@ DATASETS: dict[str, DatasetSpec] = {
             folder="nyu",
             files=(_NYU_ZIP,),
             check=_check_nyu_zip,
+            licence=f"{_NYU_TERMS} (a conversion of NYU Depth v2)",
         ),
         DatasetSpec(
             name="nyu-eigen-test",
@@ -173,6 +181,7 @@ DATASETS: dict[str, DatasetSpec] = {
             folder="nyu",
             files=(_NYU_EIGEN_TEST,),
             check=_check_nyu_eigen_test,
+            licence=f"{_NYU_TERMS} (a conversion of NYU Depth v2)",
         ),
         DatasetSpec(
             name="diode-val",
@@ -181,6 +190,7 @@ DATASETS: dict[str, DatasetSpec] = {
             files=(_DIODE_VAL,),
             check=_check_diode_val,
             extract="val.tar.gz",
+            licence="MIT (diode-dataset/diode-devkit's LICENSE)",
         ),
         DatasetSpec(
             name="kitti-depth-selection",
@@ -195,6 +205,7 @@ DATASETS: dict[str, DatasetSpec] = {
             ),
             check=check_depth_selection,
             extract="data_depth_selection.zip",
+            licence="CC BY-NC-SA 3.0: non-commercial use only (KITTI's pages)",
         ),
     )
 }
@@ -244,6 +255,9 @@ def download_dataset(
                 if (folder / entry.name).exists():
                     shutil.rmtree(folder / entry.name)
                 os.replace(entry, folder / entry.name)
+        except ArchiveError as error:
+            archive.unlink(missing_ok=True)  # refused once, refused again: fetch it anew
+            raise ArchiveError(f"{error} ({archive.name} was deleted.)") from error
         finally:
             shutil.rmtree(staging, ignore_errors=True)
         result = spec.check(folder)

@@ -8,18 +8,17 @@ import hashlib
 import http.client
 import os
 import socket
-import tarfile
 import time
 import urllib.error
 import urllib.request
-import zipfile
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import Any
 
 from tqdm.auto import tqdm
 
+from depthnb.data.extract import safe_extract as safe_extract
 from depthnb.data.io import PathLike
-from depthnb.errors import DataError, DownloadError
+from depthnb.errors import DownloadError
 from depthnb.files import check_free_space
 
 CHUNK = 1 << 20
@@ -196,61 +195,3 @@ def download_url(
     _verify(part, size, sha256, url)
     os.replace(part, dest)
     return dest
-
-
-def _check_inside(target: Path, name: str, archive: Path) -> None:
-    """Raise DataError unless archive member ``name`` lands inside ``target``."""
-    pure = PurePosixPath(name.replace("\\", "/"))
-    resolved = (target / pure).resolve()
-    if pure.is_absolute() or ".." in pure.parts or not resolved.is_relative_to(target):
-        raise DataError(
-            f"{archive}: member {name!r} would be written outside {target}; refusing to extract "
-            f"it. The archive is corrupt or malicious: delete it."
-        )
-
-
-def safe_extract(archive: PathLike, target: PathLike) -> Path:
-    """Extract a tar (any compression) or zip archive into ``target``; return ``target``.
-
-    Refuses, with DataError and before writing anything, members with absolute paths or ``..``
-    components, links that point outside ``target``, and device files.
-
-    Raises:
-        DataError: a refused member, or an archive that cannot be read.
-    """
-    archive, target = Path(archive), Path(target)
-    target.mkdir(parents=True, exist_ok=True)
-    target = target.resolve()
-    try:
-        if zipfile.is_zipfile(archive):
-            with zipfile.ZipFile(archive) as z:
-                for name in z.namelist():
-                    _check_inside(target, name, archive)
-                z.extractall(target)
-            return target
-        with tarfile.open(archive) as tar:
-            members = tar.getmembers()
-            for member in members:
-                _check_inside(target, member.name, archive)
-                if member.issym() or member.islnk():
-                    base = (target / member.name).parent if member.issym() else target
-                    link = PurePosixPath(member.linkname)
-                    if link.is_absolute() or not (base / link).resolve().is_relative_to(target):
-                        raise DataError(
-                            f"{archive}: link {member.name!r} -> {member.linkname!r} points "
-                            f"outside {target}; refusing to extract. Delete the archive."
-                        )
-                elif not (member.isfile() or member.isdir()):
-                    raise DataError(
-                        f"{archive}: member {member.name!r} is a device or fifo; refusing to "
-                        f"extract. Delete the archive."
-                    )
-            # Python >= 3.12 also has the "data" filter, which refuses the same members again.
-            safe: dict[str, Any] = {"filter": "data"} if hasattr(tarfile, "data_filter") else {}
-            tar.extractall(target, members=members, **safe)
-    except (tarfile.TarError, zipfile.BadZipFile, EOFError, OSError) as error:
-        raise DataError(
-            f"{archive}: cannot be extracted ({error}); it is truncated or corrupt. Delete it "
-            f"and download it again."
-        ) from error
-    return target
