@@ -1,7 +1,7 @@
 """Depth from a photograph of any size and any format, and models back from checkpoints.
 
 >>> model = load_checkpoint("runs/main/best.pt")                       # doctest: +SKIP
->>> depth = predict_depth(model, Image.open("kitchen.jpg"))            # doctest: +SKIP
+>>> depth = predict_depth(model, "kitchen.jpg")   # a path, bytes, PIL image, array # doctest: +SKIP
 >>> depth.shape, depth.dtype                                           # doctest: +SKIP
 ((3024, 4032), dtype('float32'))
 """
@@ -28,23 +28,26 @@ MIN_SIDE = 32
 def image_to_tensor(image: Any) -> torch.Tensor:
     """Any photograph -> float32 (3,H,W) in [0,1].
 
-    Accepts a PIL image of any mode; a NumPy array HxW (grey), HxWx1, HxWx3 or HxWx4 (alpha
-    dropped), uint8 (0..255), uint16 (0..65535) or float (0..1); a torch tensor (3,H,W) or (1,H,W)
-    (float in [0,1] or uint8) or HxWxC like the arrays.
+    Accepts a PIL image of any mode, a file path (``str`` or ``os.PathLike``) or the bytes of an
+    image file: all three through :func:`depthnb.data.photo.open_image` (EXIF orientation applied,
+    16-bit and float modes scaled by their range, alpha composited over white, a pixel limit).
+    Also a NumPy array HxW (grey), HxWx1, HxWx3 or HxWx4 (alpha composited over white), uint8
+    (0..255), uint16 (0..65535) or float (0..1); a torch tensor (3,H,W) or (1,H,W) (float in
+    [0,1] or uint8) or HxWxC like the arrays.
 
     Raises:
+        ImageError: a path or bytes that are not an image, a damaged image, one over the pixel
+            limit.
         DepthnbError: anything else (wrong number of dimensions or channels, bool or complex
             values, an empty image), naming what was given.
     """
     from PIL import Image
 
-    if isinstance(image, Image.Image):
-        return (
-            torch.from_numpy(np.asarray(image.convert("RGB"), dtype=np.uint8).copy())
-            .permute(2, 0, 1)
-            .float()
-            / 255
-        )
+    from depthnb.data.photo import open_image
+
+    if isinstance(image, (Image.Image, str, os.PathLike, bytes, bytearray, memoryview)):
+        pixels = np.array(open_image(image), dtype=np.uint8)
+        return torch.from_numpy(pixels).permute(2, 0, 1).float() / 255
     if isinstance(image, np.ndarray):
         array = image
         channels_first = False
@@ -55,9 +58,8 @@ def image_to_tensor(image: Any) -> torch.Tensor:
         )
     else:
         raise DepthnbError(
-            f"predict_depth got a {type(image).__name__}; pass a PIL image, a NumPy array "
-            "HxW/HxWx3/HxWx4 "
-            "or a float tensor (3,H,W) in [0,1]"
+            f"predict_depth got a {type(image).__name__}; pass a PIL image, an image file's "
+            "path or bytes, a NumPy array HxW/HxWx3/HxWx4 or a float tensor (3,H,W) in [0,1]"
         )
     _check_dtype(array)
     if array.ndim == 3 and channels_first:
@@ -71,7 +73,6 @@ def image_to_tensor(image: Any) -> torch.Tensor:
         )
     if array.shape[0] == 0 or array.shape[1] == 0:
         raise DepthnbError(f"image has shape {tuple(image.shape)}: it is empty")
-    array = array[..., :3] if array.shape[-1] == 4 else array
     if array.shape[-1] == 1:
         array = np.repeat(array, 3, axis=-1)
     if np.issubdtype(array.dtype, np.integer):
@@ -81,7 +82,11 @@ def image_to_tensor(image: Any) -> torch.Tensor:
         values = array.astype(np.float32)
         if not np.isfinite(values).all():
             raise DepthnbError("image has NaN or infinite values; pass pixel values in [0, 1]")
-    return torch.from_numpy(np.ascontiguousarray(values)).permute(2, 0, 1).clamp(0.0, 1.0)
+    values = np.clip(values, 0.0, 1.0)
+    if values.shape[-1] == 4:  # over white, as open_image composites a PIL image's alpha
+        alpha = values[..., 3:]
+        values = values[..., :3] * alpha + (1.0 - alpha)
+    return torch.from_numpy(np.ascontiguousarray(values)).permute(2, 0, 1)
 
 
 def _check_dtype(array: np.ndarray) -> None:

@@ -106,7 +106,9 @@ def test_same_as_the_model_at_its_own_size(model):
         (np.zeros((0, 50, 3), np.uint8), "empty"),
         (np.full((40, 50, 3), np.nan, np.float32), "NaN"),
         (torch.zeros(2, 3, 40, 50), "shape"),
-        ("photo.jpg", "str"),
+        ("no-such-photo.jpg", "no-such-photo.jpg: no such file"),
+        (b"GIF89a but not really", "not an image"),
+        ([[1, 2, 3]], "list"),
     ],
 )
 def test_bad_input_raises_a_depthnb_error(model, bad, message):
