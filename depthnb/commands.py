@@ -222,8 +222,8 @@ def _print_difference(name: str, scores: dict[str, float]) -> None:
 def cmd_predict(args: argparse.Namespace) -> int:
     """Write ``<name>_depth.png`` (plasma colours) and ``<name>_depth.npy`` (metres) per image."""
     import numpy as np
-    from PIL import Image, ImageOps, UnidentifiedImageError
 
+    from depthnb.data.photo import open_image
     from depthnb.predict import load_checkpoint, predict_depth
     from depthnb.train import resolve_device
     from depthnb.viz import colorize
@@ -233,14 +233,8 @@ def cmd_predict(args: argparse.Namespace) -> int:
     out.mkdir(parents=True, exist_ok=True)
     for name in args.images:
         path = Path(name)
-        try:
-            with Image.open(path) as image:
-                upright = ImageOps.exif_transpose(image)  # phones store the rotation in EXIF
-                depth = predict_depth(
-                    model, upright, flip_tta=args.flip_tta, max_side=args.max_side
-                )
-        except (OSError, UnidentifiedImageError) as error:
-            raise ConfigError(f"{path}: cannot read it as an image ({error})") from error
+        photo = open_image(path)  # upright (EXIF), RGB by its mode's range, a pixel limit
+        depth = predict_depth(model, photo, flip_tta=args.flip_tta, max_side=args.max_side)
         png, npy = out / f"{path.stem}_depth.png", out / f"{path.stem}_depth.npy"
         atomic_write(png, functools.partial(_save_png, colorize(depth)))
         atomic_write(npy, functools.partial(np.save, arr=depth))
