@@ -38,14 +38,43 @@ def _remove(path: Path) -> None:
         path.unlink(missing_ok=True)
 
 
+def current_umask() -> int:
+    """The process's umask (e.g. ``0o022``), read without changing it.
+
+    Linux reports it in ``/proc/self/status`` (line ``Umask:``, since kernel 4.7); elsewhere the
+    only way is ``os.umask``, which sets a mask and returns the old one, so it is set to ``0o077``
+    (the safest value, should another thread create a file in between) and at once set back.
+    """
+    try:
+        with open("/proc/self/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    old = os.umask(0o077)
+    os.umask(old)
+    return old
+
+
+def _normal_mode(path: Path) -> None:
+    """Give ``path`` the mode a plain ``open``/``mkdir`` would: ``0o666 & ~umask`` for a file,
+    ``0o777 & ~umask`` for a folder (writers such as ``tempfile.mkstemp`` create 0600)."""
+    if path.is_symlink() or not path.exists():
+        return
+    base = 0o777 if path.is_dir() else 0o666
+    os.chmod(path, base & ~current_umask())
+
+
 @contextlib.contextmanager
 def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
     """Yield a temporary path beside ``path``; when the block succeeds, rename it to ``path``.
 
     The temporary name keeps ``path``'s suffix (writers such as ffmpeg pick the format from it).
-    The block may create a file or a folder there. An existing file is replaced in one rename; an
-    existing folder is first moved aside, then deleted. If the block raises, the temporary is
-    removed and ``path`` is left as it was.
+    The block may create a file or a folder there; it gets the mode a plain ``open``/``mkdir``
+    gives (``0o666`` or ``0o777`` less the umask, :func:`current_umask`), whatever the writer
+    used. An existing file is replaced in one rename; an existing folder is first moved aside,
+    then deleted. If the block raises, the temporary is removed and ``path`` is left as it was.
     """
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -53,6 +82,7 @@ def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
     temporary = temporary.with_name(temporary.name + target.suffix)
     try:
         yield temporary
+        _normal_mode(temporary)
         if target.is_dir() and not target.is_symlink():
             aside = target.with_name(f".{target.name}.old-{uuid.uuid4().hex[:8]}")
             target.rename(aside)

@@ -187,3 +187,32 @@ def test_a_cache_that_cannot_fit_is_refused_before_writing(tmp_path, monkeypatch
     with pytest.raises(DataError, match=r"needs about 1\.1 GB of disk, and only 0\.0 GB is free"):
         build_cache(rooms, tmp_path / "sub" / "cache", size=(32, 48), progress=False)
     assert not (tmp_path / "sub").exists() or not any((tmp_path / "sub").iterdir())
+
+
+def test_written_files_and_folders_get_the_umasks_mode(tmp_path):
+    """The atomic writer (caches, checkpoints, ONNX exports) gives 0o666 / 0o777 less the umask,
+    not tempfile's 0600, and reads the umask without changing it."""
+    import os
+    import stat
+
+    from depthnb.deploy.export import write_atomically
+    from depthnb.files import atomic_path, atomic_write, current_umask
+
+    def mode(path):
+        return stat.S_IMODE(path.stat().st_mode)
+
+    old = os.umask(0o027)
+    try:
+        assert current_umask() == 0o027 and current_umask() == 0o027
+        atomic_write(tmp_path / "a.bin", lambda file: file.write(b"a"))
+        write_atomically(tmp_path / "model.onnx", b"onnx bytes")
+        with atomic_path(tmp_path / "made.bin") as temporary:
+            descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT, 0o600)
+            os.close(descriptor)
+        cache = build_cache(TinyScenes(length=2), tmp_path / "c", size=(12, 16), progress=False)
+    finally:
+        os.umask(old)
+    assert mode(tmp_path / "a.bin") == mode(tmp_path / "model.onnx") == 0o640
+    assert mode(tmp_path / "made.bin") == 0o640
+    assert mode(cache.path) == 0o750 and mode(cache.path / "image.npy") == 0o640
+    assert (tmp_path / "model.onnx").read_bytes() == b"onnx bytes"

@@ -40,7 +40,6 @@ import importlib
 import io
 import json
 import os
-import tempfile
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
@@ -52,6 +51,7 @@ import torch
 from torch import nn
 
 from depthnb.errors import ConfigError, DeployError, ModelError
+from depthnb.files import atomic_write
 
 OPSET = 17
 INPUT_NAME = "image"
@@ -201,20 +201,10 @@ def _metadata(model: nn.Module, size: tuple[int, int], dynamic: bool) -> dict[st
 
 
 def write_atomically(path: str | os.PathLike, data: bytes) -> Path:
-    """Write ``data`` to a temporary file next to ``path``, fsync, then rename it into place."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(handle, "wb") as file:
-            file.write(data)
-            file.flush()
-            os.fsync(file.fileno())
-        os.replace(tmp_name, path)
-    except BaseException:
-        Path(tmp_name).unlink(missing_ok=True)
-        raise
-    return path
+    """Write ``data`` to ``path`` with the package's atomic writer
+    (:func:`depthnb.files.atomic_write`: a temporary beside it, fsync, one rename; mode
+    ``0o666 & ~umask``)."""
+    return atomic_write(path, lambda file: file.write(data))
 
 
 def save_model_proto(proto: Any, path: str | os.PathLike) -> Path:
