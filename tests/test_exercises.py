@@ -1,9 +1,12 @@
-"""Every exercise's check: its reference passes, each listed mistake gets its own message, a stub
-gets "not yet"; the student copies stub exactly the solution cells."""
+"""Every exercise's check: the notebook's solution passes (with the package's reference hidden),
+each listed mistake gets its own message, a stub gets "not yet"; the student copies stub exactly
+the solution cells. The checker's guards (time limit, hidden reference, inputs changed in place)
+are tested in test_exercise_guards.py."""
 
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -18,10 +21,39 @@ NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
 EXERCISES = exercises()
 
 
+def _solutions() -> dict[str, tuple[str, str]]:
+    """Every notebook's solution: exercise key -> (the solution cell's source, the name its check
+    cell passes to ``check``)."""
+    found = {}
+    for path in sorted(NOTEBOOKS.glob("[0-9][0-9]_*.ipynb")):
+        cells = json.loads(path.read_text())["cells"]
+        for index, cell in enumerate(cells):
+            key = solution_key(cell)
+            if key:
+                after = "".join(cells[index + 1]["source"])
+                call = re.search(rf'check\("{re.escape(key)}", (\w+)', after)
+                assert call, f"{path.name}: the check cell after {key} passes no function by name"
+                found[key] = ("".join(cell["source"]), call.group(1))
+    return found
+
+
+SOLUTIONS = _solutions()
+
+
 @pytest.mark.parametrize("key", sorted(EXERCISES))
-def test_the_reference_passes_and_every_mistake_gets_its_message(key):
+def test_the_notebook_solution_passes_with_the_reference_hidden(key):
+    """The solutions run as a student's cells would (their own namespace), under the checker's
+    hiding, time limit and input check: none of them calls the package's reference."""
+    source, name = SOLUTIONS[key]
+    namespace: dict = {}
+    exec(compile(source, f"solution {key}", "exec"), namespace)
+    result = diagnose(EXERCISES[key], namespace[name])
+    assert result.passed, result.message
+
+
+@pytest.mark.parametrize("key", sorted(EXERCISES))
+def test_every_mistake_gets_its_message(key):
     exercise = EXERCISES[key]
-    assert diagnose(exercise, exercise.reference).passed
     assert exercise.mistakes, f"{key}: list the common mistakes"
     messages = set()
     for mistake in exercise.mistakes:

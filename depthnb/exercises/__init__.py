@@ -12,7 +12,16 @@ act on. :func:`check` runs the answer on every case; where it disagrees with the
 agrees with a listed mistake on every case, it gives that mistake's message; otherwise it says which
 case failed and how. An answer still raising ``NotImplementedError`` (a student copy's stub, see
 :mod:`depthnb.exercises.student`) gets "not yet", never an exception, so the rest of the notebook
-runs. The tests hold every exercise's check against its reference and against each mistake.
+runs.
+
+The answer cannot hang or fool the check (:mod:`depthnb.exercises.guards`): each case runs under a
+time limit (an :class:`~depthnb.errors.ExerciseError` names the case that did not finish), on its
+own copy of the inputs, which are compared afterwards with the originals (an answer that overwrites
+its input fails, saying which), and while it runs the package's functions that compute the answer
+(``Exercise.hides``) and the exercise's own reference are hidden: calling them fails, saying so.
+The reference's values are computed before anything is hidden. Arrays are compared by shape
+before any conversion. The tests hold every exercise against the notebooks' solutions, each listed
+mistake, an answer calling the reference, an endless loop and an answer that changes its input.
 """
 
 from __future__ import annotations
@@ -26,7 +35,17 @@ from typing import Any
 import numpy as np
 import torch
 
-from depthnb.errors import ConfigError
+from depthnb.errors import ConfigError, ExerciseError
+from depthnb.exercises.guards import (
+    DEFAULT_TIME_LIMIT,
+    argument_names,
+    changed_input,
+    check_time_limit,
+    copy_inputs,
+    hidden,
+    run_limited,
+    warn_if_unlimited,
+)
 
 DIFFICULTIES = ("quick", "medium", "substantial")
 
@@ -56,8 +75,9 @@ class Exercise:
 
     ``cases(generator)`` returns the inputs to try (seeded: every check sees the same ones);
     ``compare(got, expected)`` returns None when equal, else what differs in words (default
-    :func:`compare_values`). ``takes`` says what the student passes to :func:`check` (a function,
-    a number, ...), for the feedback.
+    :func:`compare_values`). ``hides`` are the dotted names of the package's functions that would
+    answer the exercise (``"depthnb.metrics.depth_metrics"``): they, and ``reference`` itself, are
+    hidden while the student's answer runs. ``time_limit`` is the seconds each case may take.
     """
 
     key: str
@@ -67,10 +87,15 @@ class Exercise:
     cases: Callable[[torch.Generator], Sequence[Case]]
     mistakes: tuple[Mistake, ...] = ()
     compare: Callable[[Any, Any], str | None] = field(default=None)  # type: ignore[assignment]
+    hides: tuple[str, ...] = ()
+    time_limit: float = DEFAULT_TIME_LIMIT
 
     def __post_init__(self) -> None:
         if self.difficulty not in DIFFICULTIES:
             raise ConfigError(f"{self.key}: difficulty {self.difficulty!r} not in {DIFFICULTIES}")
+        if isinstance(self.hides, str) or not all(isinstance(n, str) for n in self.hides):
+            raise ConfigError(f"{self.key}: hides takes dotted names (a tuple), not {self.hides!r}")
+        check_time_limit(self.time_limit)
         if self.compare is None:
             object.__setattr__(self, "compare", compare_values)
 
@@ -140,11 +165,12 @@ def _as_double(value: torch.Tensor | np.ndarray) -> torch.Tensor:
 
 
 def _compare_arrays(got: Any, expected: Any, rtol: float, atol: float) -> str | None:
+    """Shapes first, from the arrays as given: a wrong-shaped answer is never converted."""
     if not isinstance(got, (torch.Tensor, np.ndarray)):
         return f"expected an array of shape {tuple(expected.shape)}, got {_describe(got)}"
-    a, b = _as_double(np.asarray(got) if isinstance(got, np.ndarray) else got), _as_double(expected)
-    if tuple(a.shape) != tuple(b.shape):
-        return f"shape {tuple(a.shape)}, expected {tuple(b.shape)}"
+    if tuple(got.shape) != tuple(expected.shape):
+        return f"shape {tuple(got.shape)}, expected {tuple(expected.shape)}"
+    a, b = _as_double(got), _as_double(expected)
     if not torch.equal(torch.isnan(a), torch.isnan(b)):
         return "NaN where the reference has a number (or the other way round)"
     close = torch.isclose(a, b, rtol=rtol, atol=atol, equal_nan=True)
@@ -161,9 +187,8 @@ def _describe(value: Any) -> str:
 
 
 def _run(function: Callable[..., Any], case: Case) -> Any:
-    """The answer on a case, on copies of its tensors (an answer may not change the inputs)."""
-    args = tuple(a.clone() if isinstance(a, torch.Tensor) else a for a in case.args)
-    return function(*args)
+    """The package's own function (a reference or a mistake) on copies of a case's inputs."""
+    return function(*copy_inputs(case.args))
 
 
 def _differs(exercise: Exercise, got: Any, expected: Any) -> str | None:
@@ -174,62 +199,124 @@ def _differs(exercise: Exercise, got: Any, expected: Any) -> str | None:
         return f"cannot compare your {_describe(got)} with the reference ({error})"
 
 
+def _overrun(key: str, number: int, case: Case, seconds: float) -> Callable[[], str]:
+    """The message of a case that ran out of time (built only when one does)."""
+    return lambda: (
+        f"case {number} of exercise {key} ({case.label}) did not finish within {seconds:g} s: "
+        "your answer was stopped there. Look for a loop that never ends; if it is only slow, "
+        f"give it longer: check({key!r}, answer, time_limit={4 * seconds:g})"
+    )
+
+
+@dataclass(frozen=True)
+class _Attempt:
+    """The answer on one case: its result and how it differs from the reference, or the verdict
+    that ends the check at once (not yet, raised, changed its input)."""
+
+    got: Any = None
+    difference: str | None = None
+    verdict: CheckResult | None = None
+
+
+def _attempt(
+    exercise: Exercise, function: Callable[..., Any], case: Case, expected: Any, names: list[str]
+) -> _Attempt:
+    """Run the answer on a copy of the case's inputs, then check the copy and the result."""
+    key, head = exercise.key, f"{exercise.key} {exercise.title}"
+    given = copy_inputs(case.args)
+    try:
+        got = function(*given)
+    except NotImplementedError:
+        return _Attempt(
+            verdict=CheckResult(key, "not yet", f"{head}: not yet (write the solution cell above)")
+        )
+    except ExerciseError as error:  # a hidden reference was called
+        return _Attempt(verdict=CheckResult(key, "wrong", f"{head}: {error} (on {case.label})"))
+    except Exception as error:  # the student's code: report it in words, do not crash
+        message = f"{head}: your answer raised {type(error).__name__}: {error} (on {case.label})"
+        return _Attempt(verdict=CheckResult(key, "wrong", message))
+    changed = changed_input(given, case.args)
+    if changed is not None:
+        message = (
+            f"{head}: your function changed its input `{names[changed]}` (on {case.label}); work "
+            "on a copy (x.clone() for a tensor, x.copy() for an array) or use operations that "
+            "return new values instead of the in-place ones (x.clamp(...) rather than x.clamp_())."
+        )
+        return _Attempt(verdict=CheckResult(key, "wrong", message))
+    return _Attempt(got, _differs(exercise, got, expected))
+
+
 def _behaves_like(
-    exercise: Exercise, mistake: Mistake, results: list[Any], cases: Sequence[Case]
+    exercise: Exercise, mistake: Mistake, results: list[Any], cases: Sequence[Case], limit: float
 ) -> bool:
     """Whether the answer's results equal the mistake's on every case (a mistake that raises on a
-    case does not match)."""
-    for got, case in zip(results, cases):
+    case does not match). A comparison may run the answer's own code (a network's forward), so it
+    runs under the time limit too."""
+    for number, (got, case) in enumerate(zip(results, cases), 1):
         try:
             wrong = _run(mistake.wrong, case)
         except Exception:
             return False
-        if _differs(exercise, got, wrong) is not None:
+        overrun = _overrun(exercise.key, number, case, limit)
+        if run_limited(limit, overrun, _differs, exercise, got, wrong) is not None:
             return False
     return True
 
 
-def diagnose(exercise: Exercise, answer: Any) -> CheckResult:
+def diagnose(exercise: Exercise, answer: Any, time_limit: float | None = None) -> CheckResult:
     """Check ``answer`` (usually a function) against ``exercise``; never raises for a wrong or
-    missing answer."""
+    missing answer, only for one that runs out of time.
+
+    ``time_limit`` is the seconds each case may take (default ``exercise.time_limit``).
+
+    Raises:
+        ExerciseError: the answer did not finish a case within the time limit.
+        ConfigError: ``time_limit`` is not a positive number.
+    """
     key = exercise.key
     head = f"{key} {exercise.title}"
+    limit = exercise.time_limit if time_limit is None else check_time_limit(time_limit)
     cases = exercise.cases(torch.Generator().manual_seed(0))
+    expected = [_run(exercise.reference, case) for case in cases]  # before anything is hidden
     function = answer if callable(answer) else (lambda *args: answer)
+    names = argument_names(exercise.reference, max((len(case.args) for case in cases), default=0))
+    warn_if_unlimited(key)
     results, failure = [], None
-    for case in cases:
-        expected = _run(exercise.reference, case)
-        try:
-            got = _run(function, case)
-        except NotImplementedError:
-            return CheckResult(key, "not yet", f"{head}: not yet (write the solution cell above)")
-        except Exception as error:  # the student's code: report it in words, do not crash
-            return CheckResult(
-                key,
-                "wrong",
-                f"{head}: your answer raised {type(error).__name__}: {error} (on {case.label})",
-            )
-        difference = _differs(exercise, got, expected)
-        results.append(got)
-        if difference and failure is None:
-            failure = (case, difference)
+    with hidden(
+        key, exercise.hides, exercise.reference, function, [(exercise, "reference")]
+    ) as hiding:
+        function = hiding.answer_to_run(function)
+        for number, (case, wanted) in enumerate(zip(cases, expected), 1):
+            overrun = _overrun(key, number, case, limit)
+            attempt = run_limited(limit, overrun, _attempt, exercise, function, case, wanted, names)
+            if attempt.verdict is not None:
+                return attempt.verdict
+            results.append(attempt.got)
+            if attempt.difference and failure is None:
+                failure = (case, attempt.difference)
     if failure is None:
         labels = ", ".join(dict.fromkeys(case.label for case in cases))
         return CheckResult(key, "correct", f"{head}: correct on {len(cases)} cases ({labels}).")
     for mistake in exercise.mistakes:
-        if _behaves_like(exercise, mistake, results, cases):
+        if _behaves_like(exercise, mistake, results, cases, limit):
             return CheckResult(key, "wrong", f"{head}: {mistake.message}", mistake.name)
     case, difference = failure
     return CheckResult(key, "wrong", f"{head}: on {case.label}, {difference}.")
 
 
-def check(key: str, answer: Any, verbose: bool = True) -> CheckResult:
+def check(
+    key: str, answer: Any, verbose: bool = True, time_limit: float | None = None
+) -> CheckResult:
     """Check a student's ``answer`` to exercise ``key`` ("06.2"); print and return the result.
 
+    ``time_limit``: seconds each case may take (default: the exercise's, 20 s unless it says).
+
     Raises:
-        ConfigError: no exercise has that key.
+        ConfigError: no exercise has that key, or ``time_limit`` is not a positive number.
+        ExerciseError: the answer did not finish a case within the time limit (the message names
+            the case).
     """
-    result = diagnose(get(key), answer)
+    result = diagnose(get(key), answer, time_limit)
     if verbose:
         print(result.message)
     return result

@@ -181,6 +181,7 @@ EXERCISES = (
         title="DenseDepth's depth PNGs in metres",
         difficulty="quick",
         reference=_png_to_metres,
+        hides=("depthnb.data.nyu.depth_png_to_metres",),
         cases=_png_cases,
         mistakes=(
             Mistake(
@@ -209,6 +210,7 @@ EXERCISES = (
         title="a horizontal flip that keeps the geometry",
         difficulty="medium",
         reference=_flip,
+        hides=("depthnb.data.functional.hflip",),
         cases=_flip_cases,
         mistakes=(
             Mistake(
@@ -242,6 +244,7 @@ EXERCISES = (
         title="FCRN's scale augmentation with its intrinsics",
         difficulty="substantial",
         reference=_zoom,
+        hides=("depthnb.data.functional.scale",),
         cases=_zoom_cases,
         mistakes=(
             Mistake(

@@ -163,6 +163,7 @@ EXERCISES = (
         title="FCRN's unpooling",
         difficulty="quick",
         reference=unpool,
+        hides=("depthnb.models.fcrn.unpool",),
         cases=_unpool_cases,
         mistakes=(
             Mistake(
@@ -191,6 +192,7 @@ EXERCISES = (
         title="parameters of a depthwise-separable convolution",
         difficulty="quick",
         reference=_separable_parameters,
+        hides=("depthnb.models.blocks.SeparableConv",),
         cases=_separable_cases,
         compare=_exact_count,
         mistakes=(

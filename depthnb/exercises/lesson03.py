@@ -202,6 +202,7 @@ EXERCISES = (
         title="Eigen's scale-invariant log loss",
         difficulty="quick",
         reference=_scale_invariant,
+        hides=("depthnb.losses.scale_invariant_log_loss",),
         cases=_scale_invariant_cases,
         mistakes=(
             Mistake(
@@ -230,6 +231,7 @@ EXERCISES = (
         title="FCRN's berHu loss",
         difficulty="medium",
         reference=_berhu,
+        hides=("depthnb.losses.berhu_loss",),
         cases=_berhu_cases,
         mistakes=(
             Mistake(
@@ -257,6 +259,7 @@ EXERCISES = (
         title="MiDaS's scale-and-shift-invariant loss with a valid mask",
         difficulty="substantial",
         reference=_ssi,
+        hides=("depthnb.losses.ssi_loss", "depthnb.ssi.fit_scale_shift"),
         cases=_ssi_cases,
         mistakes=(
             Mistake(

@@ -134,6 +134,7 @@ EXERCISES = (
         title="the poly learning-rate schedule with a linear warm-up",
         difficulty="quick",
         reference=_poly_rates,
+        hides=("depthnb.train.schedule_preview", "depthnb.train.optim.build_scheduler"),
         cases=_poly_cases,
         compare=_compare_rates,
         mistakes=(
@@ -161,6 +162,7 @@ EXERCISES = (
         title="one process's share of an epoch under torchrun",
         difficulty="quick",
         reference=_rank_share,
+        hides=("torch.utils.data.DistributedSampler", "depthnb.train.sampling.EpochSampler"),
         cases=_rank_cases,
         mistakes=(
             Mistake(

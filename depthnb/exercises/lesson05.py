@@ -235,6 +235,7 @@ EXERCISES = (
         title="abs_rel, rmse and delta1 from their formulas",
         difficulty="quick",
         reference=_three_metrics,
+        hides=("depthnb.metrics.depth_metrics", "depthnb.metrics.DepthMetricAccumulator"),
         cases=_metric_cases,
         mistakes=(
             Mistake(
@@ -268,6 +269,7 @@ EXERCISES = (
         title="median scaling per image",
         difficulty="medium",
         reference=_median_scaled,
+        hides=("depthnb.metrics.median_scale",),
         cases=_scale_cases,
         mistakes=(
             Mistake(
@@ -301,6 +303,11 @@ EXERCISES = (
         title="aligning a relative model in disparity",
         difficulty="substantial",
         reference=_aligned,
+        hides=(
+            "depthnb.metrics.align_in_disparity",
+            "depthnb.metrics.align_scale_shift",
+            "depthnb.ssi.fit_scale_shift",
+        ),
         cases=_alignment_cases,
         mistakes=(
             Mistake(

@@ -95,8 +95,9 @@ def _one_factor(
 def _unchanged_focal(
     intrinsics: torch.Tensor, old: tuple[int, int], new: tuple[int, int]
 ) -> torch.Tensor:
-    scaled = _resized(intrinsics, old, new)
-    return torch.tensor([float(intrinsics[0]), float(intrinsics[1]), *scaled[2:].tolist()])
+    sy, sx = new[0] / old[0], new[1] / old[1]
+    fx, fy, cx, cy = intrinsics.tolist()
+    return torch.tensor([fx, fy, (cx + 0.5) * sx - 0.5, (cy + 0.5) * sy - 0.5])
 
 
 EXERCISES = (
@@ -105,6 +106,7 @@ EXERCISES = (
         title="back-projection from the pinhole formula",
         difficulty="quick",
         reference=_back_project,
+        hides=("depthnb.viz.points.point_map", "depthnb.reprojection.backproject"),
         cases=_back_project_cases,
         mistakes=(
             Mistake(
@@ -138,6 +140,7 @@ EXERCISES = (
         title="intrinsics after a resize",
         difficulty="medium",
         reference=_resized,
+        hides=("depthnb.data.io.scale_intrinsics",),
         cases=_resized_cases,
         mistakes=(
             Mistake(

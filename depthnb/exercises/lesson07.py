@@ -141,6 +141,7 @@ EXERCISES = (
         title="intrinsics from a field of view",
         difficulty="quick",
         reference=_from_fov,
+        hides=("depthnb.viz.intrinsics_from_fov",),
         cases=_fov_cases,
         mistakes=(
             Mistake(
@@ -206,6 +207,7 @@ EXERCISES = (
         title="the explorer's error map",
         difficulty="medium",
         reference=_error_map,
+        hides=("depthnb.viz.abs_rel_map",),
         cases=_error_cases,
         mistakes=(
             Mistake(

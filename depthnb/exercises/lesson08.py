@@ -30,13 +30,21 @@ def _half_target_cases(generator: torch.Generator) -> list[Case]:
     return cases
 
 
+# The mistakes are written out, not built on the reference: each is also run as a student's
+# answer, while the reference and match_resolution are hidden.
+
+
+def _share(valid: torch.Tensor) -> torch.Tensor:
+    """The fraction of valid pixels in each 2x2 block, (B,1,H/2,W/2)."""
+    return F.avg_pool2d(valid.float(), 2)
+
+
 def _zeros_averaged(depth: torch.Tensor, valid: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    _, valid_half = _half_target(depth, valid)
-    return F.avg_pool2d(depth * valid, 2), valid_half
+    return F.avg_pool2d(depth * valid, 2), _share(valid) >= 0.5
 
 
 def _any_valid(depth: torch.Tensor, valid: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    depth_half, _ = _half_target(depth, valid)
+    depth_half = F.avg_pool2d(depth * valid, 2) / _share(valid).clamp(min=1e-6)
     return depth_half, F.max_pool2d(valid.float(), 2) > 0
 
 
@@ -87,7 +95,8 @@ def _logits_cut(logits: torch.Tensor, mask: torch.Tensor) -> float:
 
 
 def _mean_of_images(logits: torch.Tensor, mask: torch.Tensor) -> float:
-    return sum(_iou(one[None], truth[None]) for one, truth in zip(logits, mask)) / len(logits)
+    ious = [_pooled_iou(torch.sigmoid(one) > 0.5, truth > 0.5) for one, truth in zip(logits, mask)]
+    return sum(ious) / len(ious)
 
 
 def _dice(logits: torch.Tensor, mask: torch.Tensor) -> float:
@@ -107,6 +116,7 @@ EXERCISES = (
         title="the half-resolution depth target",
         difficulty="medium",
         reference=_half_target,
+        hides=("depthnb.train.match_resolution",),
         cases=_half_target_cases,
         mistakes=(
             Mistake(
@@ -140,6 +150,7 @@ EXERCISES = (
         title="mask IoU from logits",
         difficulty="quick",
         reference=_iou,
+        hides=("depthnb.metrics.mask_iou",),
         cases=_iou_cases,
         mistakes=(
             Mistake(

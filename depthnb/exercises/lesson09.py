@@ -61,9 +61,16 @@ def _unknown_counted(depths: np.ndarray, gt: np.ndarray, static_threshold: float
     return float(np.abs(depths[1:] - depths[:-1])[static].mean())
 
 
+def _pairs_flicker(depths: np.ndarray, gt: np.ndarray, static_threshold: float) -> float:
+    """The flicker written out (the mistakes run as answers while :func:`flicker` is hidden)."""
+    known = (gt[1:] > 0) & (gt[:-1] > 0)
+    static = known & (np.abs(gt[1:] - gt[:-1]) < static_threshold * gt[:-1])
+    return float(np.abs(depths[1:] - depths[:-1])[static].mean())
+
+
 def _mean_of_pairs(depths: np.ndarray, gt: np.ndarray, static_threshold: float) -> float:
     means = [
-        flicker(depths[t - 1 : t + 1], gt[t - 1 : t + 1], static_threshold)
+        _pairs_flicker(depths[t - 1 : t + 1], gt[t - 1 : t + 1], static_threshold)
         for t in range(1, len(depths))
     ]
     return float(np.mean(means))
@@ -218,6 +225,7 @@ EXERCISES = (
         title="flicker against ground truth",
         difficulty="quick",
         reference=_flicker,
+        hides=("depthnb.video.flicker",),
         cases=_flicker_cases,
         mistakes=(
             Mistake(
@@ -251,6 +259,7 @@ EXERCISES = (
         title="the scale-aligned moving average",
         difficulty="medium",
         reference=_scale_aligned,
+        hides=("depthnb.video.smooth_depths",),
         cases=_video_cases,
         mistakes=(
             Mistake(
@@ -285,6 +294,7 @@ EXERCISES = (
         title="warp a source frame into the target view",
         difficulty="substantial",
         reference=_warp,
+        hides=("depthnb.reprojection.warp_source",),
         cases=_warp_cases,
         mistakes=(
             Mistake(

@@ -164,6 +164,10 @@ EXERCISES = (
         title="fold a BatchNorm into the convolution",
         difficulty="medium",
         reference=_fold,
+        hides=(
+            "torch.nn.utils.fusion.fuse_conv_bn_weights",
+            "torch.nn.utils.fusion.fuse_conv_bn_eval",
+        ),
         cases=_fold_cases,
         mistakes=(
             Mistake(
