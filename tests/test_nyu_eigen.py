@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import json
 import os
 import zipfile
 
@@ -73,7 +74,88 @@ def test_deflated_members_are_extracted_once(tmp_path):
     stamp = extracted.stat().st_mtime_ns
     assert NYUEigenTest(path)[2]["depth"].shape == (1, H, W)
     assert extracted.stat().st_mtime_ns == stamp
-    assert not [p for p in extracted.parent.iterdir() if p.name.endswith(".tmp")]
+    names = sorted(p.name for p in extracted.parent.iterdir())  # no temporary left behind
+    assert names == sorted(
+        [*(f"eigen_test_{m}.npy" for m in ("crop", "depth", "rgb"))]
+        + [f"eigen_test_{m}.npy.source.json" for m in ("crop", "depth", "rgb")]
+    )
+    record = json.loads((extracted.parent / "eigen_test_depth.npy.source.json").read_text())
+    assert record["source"] == os.path.realpath(path) and record["size"] == path.stat().st_size
+    assert record["mtime_ns"] == path.stat().st_mtime_ns
+
+
+def _level0_zip(path, images, depths):
+    """nyu_test.zip deflated at level 0: its size does not depend on the pixels."""
+    members = {
+        "eigen_test_rgb.npy": images,
+        "eigen_test_depth.npy": depths,
+        "eigen_test_crop.npy": np.array([20, 459, 24, 615]),
+    }
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED, compresslevel=0) as archive:
+        for name, array in members.items():
+            archive.writestr(name, _npy(array))
+    return path
+
+
+@pytest.mark.parametrize("same_mtime", [False, True], ids=["new-mtime", "mtime-copied"])
+def test_a_replaced_zip_of_the_same_size_gives_its_own_images(tmp_path, capsys, same_mtime):
+    """nyu_test.zip replaced by different content of exactly the same size (and, as ``cp -p``
+    would leave it, even the same modification time): the members are extracted again, with a
+    message, and the new images and depths come back."""
+    images, depths = patterned_images(N, H, W), patterned_depths(N, H, W)
+    path = _level0_zip(tmp_path / "nyu_test.zip", images, depths)
+    first = NYUEigenTest(path)
+    np.testing.assert_array_equal(first[1]["depth"][0].numpy(), depths[1])
+    size, stamp = path.stat().st_size, path.stat().st_mtime_ns
+    capsys.readouterr()
+    replacement = _level0_zip(tmp_path / "new.zip", 255 - images, depths + 1.5)
+    os.replace(replacement, path)
+    assert path.stat().st_size == size
+    if same_mtime:
+        os.utime(path, ns=(stamp, stamp))
+    again = NYUEigenTest(path)
+    err = capsys.readouterr().err
+    assert "eigen_test_depth.npy was extracted from another version of the zip" in err
+    assert ("mtime_ns" in err) != same_mtime and "extracting it again from" in err
+    np.testing.assert_array_equal(again[1]["depth"][0].numpy(), depths[1] + 1.5)
+    got = (again[2]["image"] * 255).round().byte().permute(1, 2, 0).numpy()
+    np.testing.assert_array_equal(got, 255 - images[2])
+    NYUEigenTest(path)
+    assert capsys.readouterr().err == ""  # extracted once for this version
+
+
+def test_an_extracted_member_without_a_record_is_extracted_again(tmp_path, capsys):
+    path = _level0_zip(
+        tmp_path / "nyu_test.zip", patterned_images(N, H, W), patterned_depths(N, H, W)
+    )
+    NYUEigenTest(path)
+    (tmp_path / "nyu_test_members" / "eigen_test_rgb.npy.source.json").unlink()
+    capsys.readouterr()
+    NYUEigenTest(path)
+    assert "eigen_test_rgb.npy has no readable record of its source" in capsys.readouterr().err
+
+
+def test_extracted_members_get_the_umasks_mode(tmp_path):
+    import stat
+
+    path = _level0_zip(
+        tmp_path / "nyu_test.zip", patterned_images(N, H, W), patterned_depths(N, H, W)
+    )
+    old = os.umask(0o022)
+    try:
+        NYUEigenTest(path)
+    finally:
+        os.umask(old)
+    for member in (tmp_path / "nyu_test_members").iterdir():
+        assert stat.S_IMODE(member.stat().st_mode) == 0o644, member.name
+
+
+def test_an_archive_of_no_images_is_refused(tmp_path):
+    empty = _level0_zip(
+        tmp_path / "nyu_test.zip", np.zeros((0, 480, 640, 3), np.uint8), np.zeros((0, 480, 640))
+    )
+    with pytest.raises(DataError, match="holds no images"):
+        check_eigen_test_zip(empty)
 
 
 def test_works_in_dataloader_workers(eigen_zip):

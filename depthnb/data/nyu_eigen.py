@@ -5,7 +5,9 @@ The zip holds three ``.npy`` members: ``eigen_test_rgb.npy`` (654,480,640,3) uin
 ``eigen_test_crop.npy`` (4,) inclusive bounds ``[20, 459, 24, 615]``. DenseDepth's ``evaluate.py``
 loads all 1.4 GB into memory; this reader never does. A member stored without compression is
 read where it lies inside the zip; a compressed one is streamed once into a plain ``.npy`` beside
-the zip (``nyu_test_members/``) and read from there. Each item is one positioned read of its own
+the zip (``nyu_test_members/``) and read from there; beside it, ``<member>.source.json`` records
+the zip it came from (real path, size, modification time, the member's CRC-32), and a member
+whose zip changed is extracted again, with a message. Each item is one positioned read of its own
 image (0.9 MB) and depth (1.2 MB), nothing is memory-mapped, so the reader's resident memory stays
 a few MB whatever the number of images (``tests/test_nyu_eigen.py`` measures it).
 
@@ -17,10 +19,11 @@ a few MB whatever the number of images (``tests/test_nyu_eigen.py`` measures it)
 from __future__ import annotations
 
 import functools
+import json
 import os
 import shutil
 import struct
-import tempfile
+import sys
 import zipfile
 import zlib
 from pathlib import Path
@@ -33,6 +36,7 @@ from torch.utils.data import Dataset
 from depthnb.data.io import PathLike, PerProcessHandle, Transform, make_sample, scale_intrinsics
 from depthnb.data.nyu import NYU_INTRINSICS, NYU_SIZE
 from depthnb.errors import DataError
+from depthnb.files import atomic_path, atomic_write_text
 
 EIGEN_TEST_COUNT = 654
 MEMBERS = ("eigen_test_rgb.npy", "eigen_test_depth.npy", "eigen_test_crop.npy")
@@ -100,21 +104,52 @@ def _data_offset(zip_path: Path, info: zipfile.ZipInfo) -> int:
     return info.header_offset + _LOCAL_HEADER.size + name_length + extra_length
 
 
+def _made_from(zip_path: Path, info: zipfile.ZipInfo) -> dict[str, Any]:
+    """What an extracted member records about its source: the zip (real path, size,
+    modification time in ns) and the member (name, CRC-32, size), as JSON values."""
+    status = zip_path.stat()
+    return {
+        "source": os.path.realpath(zip_path),
+        "size": status.st_size,
+        "mtime_ns": status.st_mtime_ns,
+        "member": info.filename,
+        "crc32": info.CRC,
+        "member_size": info.file_size,
+    }
+
+
+def _stale(target: Path, record: Path, wanted: dict[str, Any]) -> str | None:
+    """Why the extracted ``target`` cannot be reused (None when it can)."""
+    try:
+        found = json.loads(record.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return f"has no readable record of its source ({record.name})"
+    changed = [k for k in wanted if not isinstance(found, dict) or found.get(k) != wanted[k]]
+    if changed:
+        return f"was extracted from another version of the zip ({', '.join(changed)} differ)"
+    if target.stat().st_size != wanted["member_size"]:
+        return "is incomplete"
+    return None
+
+
 def _extract_once(archive: zipfile.ZipFile, info: zipfile.ZipInfo, zip_path: Path) -> Path:
-    """Stream a compressed member into ``<zip folder>/nyu_test_members/`` once (temp + rename)."""
+    """Stream a compressed member into ``<zip folder>/nyu_test_members/`` once, with a record of
+    the zip it came from (``<member>.source.json``); extract it again, saying why, when the zip
+    changed (size, modification time, or the member's CRC-32)."""
     folder = zip_path.parent / f"{zip_path.stem}_members"
     target = folder / info.filename
-    if target.is_file() and target.stat().st_size == info.file_size:
-        return target
-    folder.mkdir(parents=True, exist_ok=True)
-    handle, tmp = tempfile.mkstemp(prefix=f".{info.filename}.", suffix=".tmp", dir=folder)
-    try:
-        with os.fdopen(handle, "wb") as out, archive.open(info) as stream:
+    record = folder / f"{info.filename}.source.json"
+    wanted = _made_from(zip_path, info)
+    if target.is_file():
+        why = _stale(target, record, wanted)
+        if why is None:
+            return target
+        print(f"{target} {why}; extracting it again from {zip_path}", file=sys.stderr)
+    record.unlink(missing_ok=True)  # no record while the member is being replaced
+    with atomic_path(target) as temporary, open(temporary, "wb") as out:
+        with archive.open(info) as stream:
             shutil.copyfileobj(stream, out, 1 << 22)
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    atomic_write_text(record, json.dumps(wanted, indent=2))
     return target
 
 
@@ -172,6 +207,8 @@ class NYUEigenTest(Dataset):
                 f"{self.path}: eigen_test_rgb.npy is {rgb.dtype} {rgb.shape}; expected uint8 "
                 f"(N,480,640,3). {HINT}"
             )
+        if rgb.shape[0] < 1:
+            raise DataError(f"{self.path}: eigen_test_rgb.npy holds no images. {HINT}")
         if depth.shape != rgb.shape[:3] or depth.dtype.kind != "f":
             raise DataError(
                 f"{self.path}: eigen_test_depth.npy is {depth.dtype} {depth.shape}; expected float "
@@ -200,8 +237,9 @@ def _open_both(rgb: _Member, depth: _Member) -> tuple[BinaryIO, BinaryIO]:
 def check_eigen_test_zip(path: PathLike) -> Path:
     """Check that ``path`` has the layout of ``nyu_test.zip`` with 480x640 frames; return it.
 
-    The structure, the shapes and that every array is whole are checked; the count (654 in the
-    real file) is not, so that a few frames in the real layout can stand in for it offline.
+    The structure, the shapes, that every array is whole and holds at least one image are
+    checked; the count (654 in the real file) is not, so that a few frames in the real layout can
+    stand in for it offline.
     """
     dataset = NYUEigenTest(path)
     if dataset.image_size != NYU_SIZE:
