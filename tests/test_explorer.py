@@ -1,8 +1,18 @@
-"""DepthExplorer, headless: set widget values, check the state and the drawn figure follow."""
+"""DepthExplorer, headless: set widget values, check the state and the drawn figure follow.
+
+Runs under both ipywidgets generations: 8 (CI's newest packages) and 7.7.1 with IPython 7.34
+(Colab's, in the Colab twin). Colab itself is simulated by a fake ``google.colab`` module.
+"""
 
 import datetime
 import io
+import re
+import struct
+import sys
+import types
+import zlib
 
+import ipywidgets
 import matplotlib
 import numpy as np
 import pytest
@@ -10,9 +20,13 @@ import torch
 from PIL import Image
 
 from depthnb.data import SyntheticRooms
+from depthnb.errors import ConfigError, DepthnbError, ImageError
 from depthnb.models import build_model
 from depthnb.viz import DepthExplorer
 from depthnb.viz.explorer import DATASET, PHOTO
+
+IPYWIDGETS_7 = ipywidgets.__version__.startswith("7.")
+WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
 
 matplotlib.use("Agg")
 
@@ -105,20 +119,31 @@ def test_a_disconnected_callback_is_detected(explorer):
     assert explorer.current_index == 0
 
 
+def _browser_upload(upload, name: str, data: bytes) -> None:
+    """What the browser does when a file is chosen in ``upload`` (a FileUpload), per generation.
+
+    ipywidgets 8 syncs ``value``, a list of dicts; 7.7.1 syncs ``metadata`` and ``data`` and
+    then bumps ``_counter``, whose observer builds the read-only ``value`` dict.
+    """
+    kind = "image/png" if name.endswith(".png") else "image/jpeg"
+    if IPYWIDGETS_7:
+        upload.metadata = [{"name": name, "type": kind, "size": len(data), "lastModified": 0}]
+        upload.data = [data]
+        upload._counter += 1
+    else:
+        upload.value = [
+            {
+                "name": name, "type": kind, "size": len(data), "content": memoryview(data),
+                "last_modified": datetime.datetime.now(datetime.timezone.utc),
+            }
+        ]  # fmt: skip
+
+
 def test_uploaded_photo_gets_depth_and_a_cloud(explorer, parts):
     dataset, _ = parts
     rgb = (dataset[1]["image"].permute(1, 2, 0).numpy() * 255).astype(np.uint8)[:40, :56]
-    buffer = io.BytesIO()
-    Image.fromarray(rgb).save(buffer, format="PNG")
-    data = buffer.getvalue()
     renders = explorer.n_renders
-    explorer.upload.value = [
-        {
-            "name": "photo.png", "type": "image/png", "size": len(data),
-            "content": memoryview(data),
-            "last_modified": datetime.datetime.now(datetime.timezone.utc),
-        }
-    ]  # fmt: skip
+    _browser_upload(explorer.upload, "photo.png", _png(rgb))
     assert explorer.source == PHOTO and explorer.source_choice.value == PHOTO
     assert explorer.n_renders == renders + 1
     assert np.array_equal(explorer.photo, rgb)
@@ -131,11 +156,22 @@ def test_uploaded_photo_gets_depth_and_a_cloud(explorer, parts):
     assert explorer.source == DATASET and explorer.current_index == 2
 
 
-def test_not_an_image_is_a_clear_error(explorer):
-    from depthnb import DepthnbError
+def test_the_upload_value_is_read_only_in_ipywidgets_7(explorer):
+    """Why lessons feed the explorer through load_photo and never assign upload.value."""
+    if not IPYWIDGETS_7:
+        pytest.skip("ipywidgets 8's FileUpload.value may be assigned")
+    from traitlets import TraitError
 
-    with pytest.raises(DepthnbError, match="PNG or JPEG"):
+    with pytest.raises(TraitError, match="read-only"):
+        explorer.upload.value = {}
+
+
+def test_not_an_image_is_a_clear_error(explorer):
+    with pytest.raises(ImageError, match="not an image Pillow can read"):
         explorer.load_photo(b"not an image")
+    assert explorer.source == DATASET and explorer.photo is None
+    with pytest.raises(ImageError, match=r"uint8 \(H,W\), \(H,W,3\)"):
+        explorer.load_photo(np.zeros((8, 8, 3), np.float32))
 
 
 def _png(rgb: np.ndarray) -> bytes:
@@ -192,3 +228,148 @@ def test_depth_panels_have_a_colour_bar_in_metres(explorer):
     (bar_axes,) = explorer.figure.axes[2].child_axes
     assert bar_axes.get_ylim() == pytest.approx((1.0, 3.0))
     assert not explorer.figure.axes[0].child_axes  # none on the photo
+
+
+# ---- display, under ipywidgets 7 (Colab's) and 8 ----------------------------------------------
+
+
+@pytest.fixture
+def shell():
+    """An IPython shell (what runs a notebook's cells), with its own namespace and no history."""
+    from IPython.core.interactiveshell import InteractiveShell
+    from traitlets.config import Config
+
+    created = not InteractiveShell.initialized()
+    config = Config({"HistoryManager": {"enabled": False}})
+    namespace = types.ModuleType("explorer_test_namespace")
+    yield InteractiveShell.instance(config=config, user_module=namespace)
+    if created:
+        InteractiveShell.clear_instance()
+
+
+def _displayed(shell, cell: str, **names) -> list[dict]:
+    """The mimebundles that running ``cell`` publishes; fails on any error or printed text."""
+    from IPython.utils.capture import capture_output
+
+    shell.user_ns.update(names)
+    with capture_output() as captured:
+        shell.run_cell(cell).raise_error()
+    printed = re.sub(r"Out\[\d+\]: ", "", captured.stdout)  # a terminal shell's output prompt
+    assert printed.strip() == "" and captured.stderr == ""  # where a failed repr would go
+    return [output.data for output in captured.outputs]
+
+
+def test_the_explorer_displays_itself_as_a_widget(shell, explorer):
+    for cell in ("explorer", "from IPython.display import display\ndisplay(explorer)"):
+        (bundle,) = _displayed(shell, cell, explorer=explorer)
+        assert bundle[WIDGET_VIEW]["model_id"] == explorer.widget.model_id
+        assert bundle["text/plain"].startswith("VBox(")
+
+
+def test_the_explorer_displays_in_a_cell_that_also_prints(shell, explorer):
+    """The lesson's cell: an expression statement that displays, then the widget as the value."""
+    bundles = _displayed(shell, "explorer.widget\nexplorer", explorer=explorer)
+    assert [b[WIDGET_VIEW]["model_id"] for b in bundles] == [explorer.widget.model_id]
+
+
+# ---- a user's photograph goes through depthnb.data.photo.open_image --------------------------
+
+
+def _jpeg(rgb: np.ndarray, orientation: int | None = None, quality: int = 95) -> bytes:
+    buffer = io.BytesIO()
+    exif = Image.Exif()
+    if orientation is not None:
+        exif[0x0112] = orientation  # EXIF Orientation
+    Image.fromarray(rgb).save(buffer, format="JPEG", exif=exif, quality=quality)
+    return buffer.getvalue()
+
+
+def _left_white(height: int, width: int) -> np.ndarray:
+    rgb = np.zeros((height, width, 3), np.uint8)
+    rgb[:, : width // 2] = 255
+    return rgb
+
+
+def test_a_phone_photo_is_shown_upright(explorer):
+    """EXIF orientation 6: the camera was turned 90 degrees; the pixels are stored sideways."""
+    explorer.load_photo(_jpeg(_left_white(40, 60), orientation=6))
+    assert explorer.photo.shape == (60, 40, 3)  # portrait, as it was taken
+    grey = explorer.photo.mean(axis=(1, 2))
+    assert grey[:25].min() > 200 and grey[35:].max() < 55  # the stored left half is now on top
+    assert _pixels(explorer, 2).shape == (60, 40, 3)
+
+
+def test_a_16_bit_photo_is_scaled_by_its_range(explorer, tmp_path):
+    ramp = np.linspace(0, 65535, 64).round().astype(np.uint16)
+    path = tmp_path / "ramp16.png"
+    Image.fromarray(np.tile(ramp, (24, 1))).save(path)
+    assert Image.open(path).mode.startswith("I")  # a true 16-bit PNG
+    explorer.load_photo(path)
+    row = explorer.photo[12, :, 0].astype(int)
+    assert row[0] == 0 and row[-1] == 255 and np.all(np.diff(row) >= 0)
+    assert abs(row[32] - 255 * 32 / 63) <= 1  # by the 16-bit range, not clipped at 255
+
+
+def _png_header_only(width: int, height: int) -> bytes:
+    """A PNG whose header declares ``width`` x ``height`` RGB pixels and holds none of them."""
+
+    def chunk(kind: bytes, body: bytes) -> bytes:
+        crc = zlib.crc32(kind + body)
+        return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", crc)
+
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IEND", b"")
+
+
+def test_an_image_over_the_pixel_limit_is_refused_before_decoding(explorer):
+    with pytest.raises(ImageError, match="over the limit"):
+        explorer.load_photo(_png_header_only(12000, 8000))  # 96 MP: 288 MB if decoded
+    with pytest.raises(ImageError, match="decompression-bomb"):
+        explorer.load_photo(_png_header_only(30000, 20000))  # 600 MP: Pillow's own limit
+    assert explorer.source == DATASET and explorer.photo is None
+
+
+# ---- Colab: files.upload() beside the upload widget ---------------------------------------------
+
+
+@pytest.fixture
+def colab(monkeypatch):
+    """A fake ``google.colab``: ``files.upload()`` returns the next dict queued in ``uploads``;
+    ``output.enable_custom_widget_manager`` records calls."""
+    uploads: list[dict[str, bytes]] = []
+    managers: list[bool] = []
+    package = types.ModuleType("google.colab")
+    package.files = types.SimpleNamespace(upload=lambda: uploads.pop(0))
+    package.output = types.SimpleNamespace(enable_custom_widget_manager=lambda: managers.append(1))
+    monkeypatch.setitem(sys.modules, "google", types.ModuleType("google"))
+    monkeypatch.setitem(sys.modules, "google.colab", package)
+    return uploads, managers
+
+
+def test_in_colab_a_button_uploads_through_colab_files(colab, parts):
+    uploads, managers = colab
+    dataset, models = parts
+    explorer = DepthExplorer(dataset, models, max_points=500)
+    assert explorer.colab_upload is not None
+    assert explorer.colab_upload in explorer.widget.children[0].children
+    assert managers == []  # ipywidgets' own widgets only: Colab's built-in manager draws them
+    noise = np.random.default_rng(0).integers(0, 256, (1200, 1600, 3), dtype=np.uint8)
+    phone = _jpeg(noise, orientation=6)
+    assert len(phone) > 2_000_000  # a phone-sized file, which FileUpload drops in Colab
+    uploads.append({"first.png": _png(_left_white(30, 40)), "phone.jpg": phone})
+    renders = explorer.n_renders
+    explorer.colab_upload.click()
+    assert explorer.n_renders == renders + 2  # each file loaded; the last one stays shown
+    assert explorer.source == PHOTO and explorer.photo.shape == (640, 480, 3)  # upright, shrunk
+    uploads.append({})  # the student cancels: nothing changes
+    assert explorer.upload_with_colab() == [] and explorer.n_renders == renders + 2
+
+
+def test_outside_colab_there_is_no_colab_button(monkeypatch, parts):
+    monkeypatch.setitem(sys.modules, "google.colab", None)  # import google.colab fails
+    dataset, models = parts
+    explorer = DepthExplorer(dataset, models, max_points=500)
+    assert explorer.colab_upload is None and len(explorer.widget.children[0].children) == 2
+    with pytest.raises(ConfigError, match="only inside Google Colab") as raised:
+        explorer.upload_with_colab()
+    assert isinstance(raised.value, DepthnbError)

@@ -8,25 +8,28 @@ Every widget's callback calls :meth:`DepthExplorer.update`, which draws one new 
 replaces the picture instead of stacking a new one under it. Predictions are cached per
 (model, sample), so moving the colour map, range, probe or view sliders redraws at once.
 
-A photograph of your own (the upload button) has no known camera: its intrinsics are assumed from a
-horizontal field of view, ``fov_deg`` (65 degrees by default: a phone's main camera sees about 65
-to 70), so its point cloud is right up to that guess (and its depths are in the metres of the
-model's training camera, whatever camera took the photo).
+A photograph of your own (the upload button; in Colab also "Upload with Colab", which has no size
+limit; or :meth:`DepthExplorer.load_photo` from code) is opened by
+:func:`depthnb.data.photo.open_image`: upright, RGB, within a pixel limit. It has no known camera:
+its intrinsics are assumed from a horizontal field of view, ``fov_deg`` (65 degrees by default: a
+phone's main camera sees about 65 to 70), so its point cloud is right up to that guess (and its
+depths are in the metres of the model's training camera, whatever camera took the photo).
 """
 
 from __future__ import annotations
 
-import io
 import os
 from collections.abc import Mapping, Sequence
+from types import ModuleType
 from typing import Any
 
 import ipywidgets as widgets
 import numpy as np
 import torch
-from PIL import Image, ImageOps
+from PIL import Image
 
-from depthnb.errors import DepthnbError
+from depthnb.data.photo import ImageSource, open_image
+from depthnb.errors import ConfigError, DataError, ImageError, ModelError
 from depthnb.viz.colors import COLORMAPS, abs_rel_map, as_depth_map, colorize, depth_range
 from depthnb.viz.points import depth_to_points, intrinsics_from_fov, plot_points
 
@@ -41,7 +44,7 @@ def _models(models: Any) -> dict[str, Any]:
         return {getattr(models, "name", "model"): models}
     if isinstance(models, Mapping) and models:
         return dict(models)
-    raise DepthnbError(
+    raise ModelError(
         "models must be an nn.Module, a checkpoint path, or a non-empty dict name -> model or "
         f"checkpoint path; got {type(models).__name__}."
     )
@@ -74,13 +77,25 @@ def depth_colorbar(ax: Any, cmap: str, vmin: float, vmax: float, label: str = "d
     return bar
 
 
-def enable_colab_widgets() -> None:
-    """In Colab, turn on the custom widget manager (third-party widgets need it); else nothing."""
+def colab_files() -> ModuleType | None:
+    """Colab's ``google.colab.files`` (uploads and downloads through the browser), or None
+    outside Colab."""
     try:
-        from google.colab import output
+        from google.colab import files
     except ImportError:
-        return
-    output.enable_custom_widget_manager()
+        return None
+    return files
+
+
+def _array_image(array: np.ndarray) -> Image.Image:
+    """A uint8 array (H,W), (H,W,3) or (H,W,4) -> a PIL image (grey, RGB, RGBA)."""
+    if array.dtype != np.uint8 or array.shape[2:] not in ((), (3,), (4,)) or array.ndim < 2:
+        raise ImageError(
+            f"a photo array must be uint8 (H,W), (H,W,3) or (H,W,4); got {array.dtype} "
+            f"{array.shape}. Convert it with (image * 255).round().astype(np.uint8), or pass "
+            "the image file's path or bytes"
+        )
+    return Image.fromarray(np.ascontiguousarray(array))
 
 
 class DepthExplorer:
@@ -98,11 +113,17 @@ class DepthExplorer:
             (the network sees at most its training size anyway).
 
     Sliders update when released (``continuous_update=False``): every redraw runs matplotlib,
-    and a drag would otherwise queue one per pixel. In Colab the custom widget manager is enabled.
+    and a drag would otherwise queue one per pixel. Every widget is one of ipywidgets' own, which
+    Colab's built-in widget manager draws: the explorer does not switch on Colab's custom widget
+    manager (only third-party widgets need it). In Colab an "Upload with Colab" button sits beside
+    the upload widget: it calls ``google.colab.files.upload()``, which takes files of any size
+    (ipywidgets' ``FileUpload`` drops files of 1 MB and more in Colab,
+    jupyter-widgets/ipywidgets#3452).
 
     State that tests read: ``current_index``, ``source`` (``"dataset sample"`` or ``"your photo"``),
     ``last_probe`` (dict x, y, true_m, pred_m), ``figure`` (the latest matplotlib Figure),
-    ``n_renders``, ``cache_hits``, ``cache_misses``, ``photo`` (uint8 (H,W,3) or None).
+    ``n_renders``, ``cache_hits``, ``cache_misses``, ``photo`` (uint8 (H,W,3) or None),
+    ``colab_upload`` (the "Upload with Colab" button, None outside Colab).
     """
 
     def __init__(
@@ -115,8 +136,7 @@ class DepthExplorer:
         display_side: int = 640,
     ) -> None:
         if len(dataset) == 0:
-            raise DepthnbError("DepthExplorer needs a dataset with at least one sample.")
-        enable_colab_widgets()
+            raise DataError("DepthExplorer needs a dataset with at least one sample.")
         self.dataset = dataset
         self.models = _models(models)
         self.fov_deg = fov_deg
@@ -157,6 +177,13 @@ class DepthExplorer:
         self.elevation = widgets.IntSlider(15, -90, 90, 5, description="elevation", **slider)
         self.source_choice = widgets.ToggleButtons(options=[DATASET], description="show")
         self.upload = widgets.FileUpload(accept="image/*", multiple=False, description="photo")
+        self._colab_files = colab_files()
+        uploads: list[widgets.Widget] = [self.source_choice, self.upload]
+        self.colab_upload: widgets.Button | None = None
+        if self._colab_files is not None:
+            self.colab_upload = widgets.Button(description="Upload with Colab", icon="upload")
+            self.colab_upload.on_click(lambda _: self.upload_with_colab())
+            uploads.append(self.colab_upload)
         self.probe_label = widgets.HTML()
         self.output = widgets.Output()
         for control in self._controls():
@@ -165,7 +192,7 @@ class DepthExplorer:
         self.upload.observe(self._on_upload, names="value")
         self.widget = widgets.VBox(
             [
-                widgets.HBox([self.source_choice, self.upload]),
+                widgets.HBox(uploads),
                 widgets.HBox([self.sample, self.model, self.cmap]),
                 widgets.HBox([self.depth_range, self.show_error]),
                 widgets.HBox([self.probe_x, self.probe_y, self.probe_label]),
@@ -181,8 +208,15 @@ class DepthExplorer:
             self.probe_x, self.probe_y, self.azimuth, self.elevation, self.source_choice,
         ]  # fmt: skip
 
-    def _repr_mimebundle_(self, **kwargs: Any) -> Any:
-        return self.widget._repr_mimebundle_(**kwargs)
+    def _ipython_display_(self) -> None:
+        """Show the widgets: ``display(explorer)``, or ``explorer`` as a cell's last line.
+
+        IPython's display machinery calls this; the widget then displays itself the way its
+        ipywidgets generation does (8: ``_repr_mimebundle_``; 7, Colab's: ``_ipython_display_``).
+        """
+        from IPython.display import display
+
+        display(self.widget)
 
     # ---- data ---------------------------------------------------------------------------------
 
@@ -224,23 +258,24 @@ class DepthExplorer:
             self._cache[(name, key)] = predict_depth(self._model(name), image, self.flip_tta)
         return self._cache[(name, key)]
 
-    def load_photo(self, photo: bytes | np.ndarray | Image.Image) -> None:
-        """Show a photograph (encoded bytes, uint8 (H,W,3) array or PIL image), not a sample."""
-        if isinstance(photo, (bytes, bytearray, memoryview)):
-            try:
-                photo = Image.open(io.BytesIO(bytes(photo)))
-            except Exception as error:
-                raise DepthnbError(
-                    f"the uploaded file is no image Pillow reads ({error}); upload a PNG or JPEG."
-                ) from error
-        if not isinstance(photo, Image.Image):
-            photo = Image.fromarray(np.ascontiguousarray(photo[..., :3], dtype=np.uint8))
-        photo = photo.convert("RGB")
-        if max(photo.size) > self.display_side:  # a 12 MP photo redraws like a 480x640 one
-            photo = ImageOps.contain(
-                photo, (self.display_side, self.display_side), Image.Resampling.LANCZOS
-            )
-        self.photo = np.asarray(photo)
+    def load_photo(self, photo: ImageSource | np.ndarray) -> None:
+        """Show a photograph instead of a sample and predict its depth.
+
+        Args:
+            photo: an image file's path or bytes (what the upload widgets hand over), a binary
+                file object, a PIL image, or a uint8 array (H,W,3). Opened by
+                :func:`depthnb.data.photo.open_image` (EXIF orientation applied, any mode mapped
+                to RGB, a pixel limit), then shrunk to ``display_side`` on its longer side.
+
+        Raises:
+            ImageError: not an image, a damaged one, one over the pixel limit, or an array that
+                is not uint8 (H,W), (H,W,3) or (H,W,4).
+        """
+        if isinstance(photo, np.ndarray):
+            photo = _array_image(photo)
+        image = open_image(photo)
+        image.thumbnail((self.display_side, self.display_side), Image.Resampling.LANCZOS)
+        self.photo = np.asarray(image)  # a 12 MP photo redraws like a 480x640 one
         self._cache = {key: v for key, v in self._cache.items() if not isinstance(key[1], tuple)}
         self._photo_id += 1
         if PHOTO not in self.source_choice.options:
@@ -249,6 +284,23 @@ class DepthExplorer:
             self.update()
         else:
             self.source_choice.value = PHOTO  # its observer calls update()
+
+    def upload_with_colab(self) -> list[str]:
+        """In Colab: ask for photos with ``google.colab.files.upload()`` (no size limit), load
+        each with :meth:`load_photo` (the last one stays shown); return their file names.
+
+        Raises:
+            ConfigError: outside Colab (use the upload widget or :meth:`load_photo`).
+        """
+        if self._colab_files is None:
+            raise ConfigError(
+                "upload_with_colab works only inside Google Colab; here use the explorer's photo "
+                "button, or explorer.load_photo(path)"
+            )
+        uploaded = self._colab_files.upload()
+        for data in uploaded.values():
+            self.load_photo(data)
+        return list(uploaded)
 
     def _on_upload(self, change: dict) -> None:
         files = uploaded_files(change["new"])
