@@ -17,8 +17,16 @@ the peak at ``--target`` scenes is extrapolated linearly from those two, and mea
 the layouts whose projected peak stays under ``--max-gb`` (the baseline at 4000 scenes would need
 about 10 GB on a machine shared with others).
 
+Then the main job's constant baseline (the training set's median depth) over an in-memory set of
+``--baseline-scenes`` rooms at 240x320, both ways, each in its own process: a float copy of every
+valid depth and ``torch.median`` (the baseline, as the main job first did), and
+:func:`depthnb.data.memory.median_depth`'s histogram (now); the peak is measured above the process
+after the set is built, and the two medians are compared. ``--main-job`` also runs
+``python -m depthnb train`` on 1,000 rooms at 240x320 for one epoch and prints its peak RSS (the
+target is 1.5 GB).
+
     python benchmarks/bench_memory.py                       # 400 and 800 scenes, target 4000
-    python benchmarks/bench_memory.py --scenes 100 --target 1000
+    python benchmarks/bench_memory.py --scenes 100 --target 1000 --main-job
 """
 
 from __future__ import annotations
@@ -28,6 +36,7 @@ import json
 import resource
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import torch
@@ -35,7 +44,7 @@ from torch.utils.data import Dataset
 
 from depthnb.data import SyntheticRooms
 from depthnb.data.sample import COLOUR_KEYS, to_uint8
-from depthnb.train import InMemoryDataset
+from depthnb.train import InMemoryDataset, median_depth
 
 SIZE = (240, 320)
 LAYOUTS = ("float32, list + stack", "uint8 + float32 depth, filled", "InMemoryDataset (now)")
@@ -100,6 +109,31 @@ def child(layout: int, count: int) -> None:
     print(json.dumps({"stored": stored, "peak_above_start": peak - start}))
 
 
+def baseline_child(way: int, count: int) -> None:
+    """Build ``count`` rooms in memory, take their median depth one way (0: float copy, 1: the
+    histogram), and print the median and the peak RSS above the built set (JSON)."""
+    torch.set_num_threads(1)
+    rooms = InMemoryDataset(Cycled(count))
+    start = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    if way == 0:
+        values = [rooms[i]["depth"][rooms[i]["valid"]] for i in range(len(rooms))]
+        median = float(torch.cat(values).median())
+    else:
+        median = median_depth(rooms)
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    print(json.dumps({"median": median, "peak_above_start": peak - start}))
+
+
+def main_job_peak(scenes: int) -> float:
+    """Peak RSS (bytes) of ``python -m depthnb train`` on ``scenes`` rooms at 240x320, one epoch."""
+    with tempfile.TemporaryDirectory() as out:
+        command = [sys.executable, "-m", "depthnb", "train", "--size", "240", "320",
+                   "--train-scenes", str(scenes), "--val-scenes", "100", "--epochs", "1",
+                   "--no-progress", "--out", out]  # fmt: skip
+        subprocess.run(command, check=True, capture_output=True, text=True)
+    return resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss * 1024
+
+
 def measure(layout: int, count: int) -> dict[str, int]:
     """Run :func:`child` in a fresh interpreter."""
     command = [sys.executable, __file__, "--child", str(layout), str(count)]
@@ -112,10 +146,16 @@ def main() -> None:
     parser.add_argument("--scenes", type=int, default=400, help="the smaller measured count")
     parser.add_argument("--target", type=int, default=4000, help="the count extrapolated to")
     parser.add_argument("--max-gb", type=float, default=4.0, help="measure the target below this")
+    parser.add_argument("--baseline-scenes", type=int, default=1000, help="rooms for the median")
+    parser.add_argument("--main-job", action="store_true", help="also the main job's peak RSS")
     parser.add_argument("--child", nargs=2, type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--baseline-child", nargs=2, type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
         child(*args.child)
+        return
+    if args.baseline_child:
+        baseline_child(*args.baseline_child)
         return
     small, large, target = args.scenes, 2 * args.scenes, args.target
     pixels = SIZE[0] * SIZE[1]
@@ -140,6 +180,22 @@ def main() -> None:
             f"{a['peak_above_start'] / gb:7.2f} {b['peak_above_start'] / gb:7.2f} "
             f"{projected / gb:17.2f} {measured:>15s}"
         )
+    count = args.baseline_scenes
+    print(f"\nthe constant baseline over {count} in-memory rooms at 240x320; peak above the set")
+    results = []
+    for way in (0, 1):
+        command = [sys.executable, __file__, "--baseline-child", str(way), str(count)]
+        output = subprocess.run(command, check=True, capture_output=True, text=True).stdout
+        results.append(json.loads(output.strip().splitlines()[-1]))
+    ratio = results[0]["peak_above_start"] / max(results[1]["peak_above_start"], 1)
+    difference = abs(results[1]["median"] / results[0]["median"] - 1)
+    print(f"{'way':32s} {'median (m)':>11s} {'peak':>7s}")
+    for name, result in zip(("float copy + torch.median", "median_depth (histogram)"), results):
+        print(f"{name:32s} {result['median']:11.5f} {result['peak_above_start'] / gb:7.3f}")
+    print(f"ratio of peaks {ratio:.0f}x; relative difference of the medians {difference:.1e}")
+    if args.main_job:
+        peak = main_job_peak(1000)
+        print(f"\nmain job, 1000 rooms at 240x320, 1 epoch: peak RSS {peak / gb:.2f} GB")
 
 
 if __name__ == "__main__":

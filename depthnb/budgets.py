@@ -67,7 +67,12 @@ class LessonBudget:
     Attributes:
         lesson: "01" .. "10".
         downloads: registry names (:data:`depthnb.data.DATASETS`, :data:`depthnb.models.PRETRAINED`)
-            and torchvision encoders (:data:`TORCHVISION_BYTES`) the lesson fetches.
+            and torchvision encoders (:data:`TORCHVISION_BYTES`) the lesson fetches (the
+            rehearsal checks them against what its mirror served to the lesson).
+        optional: downloads the lesson fetches only on another path: a model the student picks
+            from a menu, the other of two choices, or a fallback; stated beside ``downloads``.
+        vm_copies: downloads copied from Drive to the VM's disk before training reads them many
+            times (:func:`depthnb.notebook.local_copy`); their size is part of ``disk_gb``.
         work: the GPU work, see :class:`Work`.
         fixed_minutes: what does not scale with the GPU (reading, rendering, exporting) plus any
             time budget the lesson sets itself (lesson 04 trains for at most 25 minutes).
@@ -83,14 +88,17 @@ class LessonBudget:
     ram_gb: float
     disk_gb: float
     gpu: bool = True
+    optional: tuple[str, ...] = ()
+    vm_copies: tuple[str, ...] = ()
 
-    def download_bytes(self) -> int:
-        """The bytes of every file the lesson downloads (published or estimated sizes)."""
+    def download_bytes(self, names: tuple[str, ...] | None = None) -> int:
+        """The bytes of every file of ``names`` (default: the lesson's ``downloads``), from the
+        registries' published or estimated sizes."""
         from depthnb.data.download import DATASETS
         from depthnb.models.pretrained import PRETRAINED
 
         total = 0
-        for name in self.downloads:
+        for name in self.downloads if names is None else names:
             if name in TORCHVISION_BYTES:
                 total += TORCHVISION_BYTES[name]
                 continue
@@ -107,7 +115,16 @@ class LessonBudget:
 BUDGETS: dict[str, LessonBudget] = {
     budget.lesson: budget
     for budget in (
-        LessonBudget("01", ("nyu-labeled",), (), fixed_minutes=8, ram_gb=4, disk_gb=3.5, gpu=False),
+        LessonBudget(
+            "01",
+            ("nyu-labeled",),
+            (),
+            fixed_minutes=8,
+            ram_gb=4,
+            disk_gb=3.5,
+            gpu=False,
+            optional=("nyu-eigen-test",),
+        ),
         LessonBudget(
             "02",
             ("densenet169", "resnet50"),
@@ -130,7 +147,8 @@ BUDGETS: dict[str, LessonBudget] = {
             (Work("DenseDepth 480x640, throughput and resume", DENSEDEPTH_480x640, 400, True),),
             fixed_minutes=26,
             ram_gb=7,
-            disk_gb=7,
+            disk_gb=11,
+            vm_copies=("nyu-zip",),
         ),
         LessonBudget(
             "05",
@@ -140,6 +158,7 @@ BUDGETS: dict[str, LessonBudget] = {
                 "fcrn-nyu",
                 "depth-anything-v2-metric-indoor-small",
                 "depth-anything-v2-relative-small",
+                "kitti-depth-selection",
             ),
             (
                 Work("DenseDepth 480x640, 654 images with flips", DENSEDEPTH_480x640, 1308),
@@ -147,7 +166,7 @@ BUDGETS: dict[str, LessonBudget] = {
             ),
             fixed_minutes=4,
             ram_gb=6,
-            disk_gb=2,
+            disk_gb=4.5,
         ),
         LessonBudget(
             "06",
@@ -210,13 +229,59 @@ def budget_markdown(lesson: str) -> str:
         if budget.downloads
         else "no downloads"
     )
+    if budget.optional:
+        downloads += (
+            f", up to {_gigabytes(budget.download_bytes(budget.optional))} more if you choose "
+            f"or fall back to {' or '.join(budget.optional)}"
+        )
     runtime = "a GPU runtime" if budget.gpu else "any runtime (the GPU is not needed)"
+    copies = (
+        f" (with a {_gigabytes(budget.download_bytes(budget.vm_copies))} copy of "
+        f"{', '.join(budget.vm_copies)} on the VM's disk, read faster than Drive)"
+        if budget.vm_copies
+        else ""
+    )
     return (
         f"**Full mode on a free Colab T4:** {downloads}, then about {budget.minutes()} min of "
         f"compute on {runtime}; peak RAM about {budget.ram_gb:g} GB of 12.7, disk about "
-        f"{budget.disk_gb:g} GB. Quick mode (`DEPTHNB_QUICK=1`) runs in about a minute on a CPU. "
-        "The minutes are estimates from the lesson's workload (`depthnb.budgets`)."
+        f"{budget.disk_gb:g} GB{copies}. Quick mode (`DEPTHNB_QUICK=1`) runs in about a minute "
+        "on a CPU. The minutes are estimates from the lesson's workload (`depthnb.budgets`)."
     )
+
+
+DRIVE_FREE_GB = 15.0
+"""The storage of a free Google account (Drive, Gmail and Photos together)."""
+
+
+def drive_storage() -> tuple[int, dict[str, float]]:
+    """What the whole course keeps on Google Drive in full mode, in bytes, and its parts in GB.
+
+    Every lesson shares one data folder, so each registry file is stored once, whichever lessons
+    use it (the optional ones counted too); torchvision's ImageNet weights stay in its cache on the
+    VM. On top come what lessons write themselves: ``disk_gb`` less their downloads and VM copies
+    (runs, checkpoints, caches, exports), rounded up per lesson.
+
+    Returns:
+        (total bytes, {"downloads": GB, "lesson NN writes": GB, ...}).
+    """
+    names = sorted(
+        {
+            name
+            for budget in BUDGETS.values()
+            for name in (*budget.downloads, *budget.optional)
+            if name not in TORCHVISION_BYTES
+        }
+    )
+    downloads = BUDGETS["01"].download_bytes(tuple(names))
+    parts = {"downloads, each file once": downloads / 1e9}
+    total = downloads
+    for lesson, budget in BUDGETS.items():
+        own = budget.download_bytes() + budget.download_bytes(budget.vm_copies)
+        written = max(0.0, budget.disk_gb * 1e9 - own)
+        if written >= 0.05e9:
+            parts[f"lesson {lesson} writes"] = written / 1e9
+            total += int(written)
+    return total, parts
 
 
 def cpu_warning(lesson: str) -> str | None:

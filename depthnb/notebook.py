@@ -31,6 +31,10 @@ DATA_ENV = "DEPTHNB_DATA"
 DRIVE_MOUNT = Path("/content/drive")
 """Where Colab mounts Google Drive; the course keeps its data, caches and runs in
 ``<mount>/MyDrive/depthnb_data``, so that they outlive the VM."""
+COLAB_VM_DATA = Path("/content/data")
+"""The data folder on Colab's VM when Drive is not used (lost when the VM is recycled)."""
+COLAB_VM_LOCAL = Path("/content/depthnb_local")
+"""Copies of Drive files that training reads many times (:func:`local_copy`), on the VM's disk."""
 
 
 @dataclass(frozen=True)
@@ -127,17 +131,71 @@ def mount_drive() -> Path:
 
 def default_data_dir(colab: bool | None = None) -> Path:
     """``$DEPTHNB_DATA`` if set; in Colab, the course's folder on Drive when Drive is mounted
-    (:func:`drive_data_dir`), else ``/content/data`` (lost when the VM goes); elsewhere the
+    (:func:`drive_data_dir`), else :data:`COLAB_VM_DATA` (lost when the VM goes); elsewhere the
     repository's ``data/`` folder, or ``~/depthnb_data`` outside a checkout.
     """
     if os.environ.get(DATA_ENV):
         return Path(os.environ[DATA_ENV]).expanduser()
     if in_colab() if colab is None else colab:
-        return drive_data_dir() if drive_mounted() else Path("/content/data")
+        return drive_data_dir() if drive_mounted() else COLAB_VM_DATA
     repo_data = Path(__file__).resolve().parent.parent / "data"
     if repo_data.is_dir():
         return repo_data
     return Path.home() / "depthnb_data"
+
+
+def choose_data_dir(colab: bool, quick: bool, drive: bool | None) -> Path:
+    """Where a lesson keeps its downloads, caches and runs (see :func:`setup`'s ``drive``).
+
+    ``$DEPTHNB_DATA`` wins. In Colab: ``drive=False`` keeps everything on the VM
+    (:data:`COLAB_VM_DATA`); ``drive=True``, or ``None`` in full mode, mounts Google Drive
+    (:func:`mount_drive`); ``None`` in quick mode, which downloads nothing, uses Drive only when
+    it is mounted already. Elsewhere :func:`default_data_dir`.
+    """
+    if os.environ.get(DATA_ENV) or not colab:
+        return default_data_dir(colab)
+    if drive is False:
+        return COLAB_VM_DATA
+    if drive or not quick:
+        return mount_drive()
+    return default_data_dir(colab)
+
+
+def local_copy(path: Path, folder: Path = COLAB_VM_LOCAL) -> Path:
+    """``path`` copied to the VM's own disk when it lies on Google Drive; else ``path`` itself.
+
+    Training reads an archive many times (every epoch, in random order); Drive serves each read
+    over the network, the VM's disk at local speed. The copy (in ``folder``, lost with the VM)
+    records the source's size and modification time beside it and is made again when they differ.
+    Its size is in the lesson's disk budget.
+
+    Args:
+        path: the file, e.g. ``cfg.data_dir / "nyu" / "nyu_data.zip"``.
+        folder: where copies go (:data:`COLAB_VM_LOCAL`).
+
+    Returns:
+        The path to read from.
+    """
+    import json
+    import shutil
+
+    from depthnb.files import atomic_write_text
+
+    path = Path(path)
+    if not path.resolve().is_relative_to(DRIVE_MOUNT.resolve()):
+        return path
+    source = path.stat()
+    stamp = {"source": str(path), "size": source.st_size, "mtime_ns": source.st_mtime_ns}
+    copy, record = folder / path.name, folder / f"{path.name}.source.json"
+    if copy.is_file() and record.is_file() and json.loads(record.read_text()) == stamp:
+        return copy
+    folder.mkdir(parents=True, exist_ok=True)
+    print(f"depthnb: copying {path.name} ({source.st_size / 1e9:.1f} GB) from Drive to {folder}")
+    partial = copy.with_name(copy.name + ".part")
+    shutil.copyfile(path, partial)
+    partial.replace(copy)
+    atomic_write_text(record, json.dumps(stamp))
+    return copy
 
 
 def warn_without_gpu(lesson: str) -> None:
@@ -172,6 +230,27 @@ def plot_defaults() -> None:
     )
 
 
+def where_things_go(data_dir: Path) -> str:
+    """What :func:`setup` prints in Colab: where downloads, caches and runs go, and whether they
+    outlive the VM."""
+    on_drive = Path(data_dir).resolve().is_relative_to(DRIVE_MOUNT.resolve())
+    lines = [
+        f"depthnb: downloads and caches go to {data_dir}/<dataset>, runs and checkpoints to "
+        f"{data_dir}/runs; Hugging Face files to its own cache (HF_HOME, on the VM)",
+    ]
+    if on_drive:
+        lines.append(
+            f"depthnb: {data_dir} is on Google Drive: it outlives the VM; archives that training "
+            f"reads many times are copied to {COLAB_VM_LOCAL} on the VM first"
+        )
+    else:
+        lines.append(
+            "depthnb: data and runs are on this Colab VM and vanish with it; "
+            "setup(drive=True) keeps them on Google Drive"
+        )
+    return "\n".join(lines)
+
+
 def setup(
     seed: int = 0,
     quick: bool | None = None,
@@ -186,9 +265,10 @@ def setup(
         quick: force quick mode on or off; ``None`` reads ``DEPTHNB_QUICK``. Quick mode wins
             over ``DEPTHNB_REHEARSAL`` (a rehearsal is of full mode).
         verbose: print a one-line summary.
-        drive: in Colab, keep data, caches and runs on Google Drive: True mounts it (Colab asks
-            for permission once), None uses it when already mounted, False never does. Without
-            Drive everything is lost when the VM is recycled.
+        drive: in Colab, keep data, caches and runs on Google Drive, so that they outlive the VM.
+            ``None`` (the default) mounts Drive in full mode (Colab asks for permission once) and,
+            in quick mode (which downloads nothing), uses it only if it is mounted already; True
+            always mounts it; False never does (everything is lost when the VM is recycled).
         lesson: the lesson's number ("04"); in full mode without a GPU, setup warns with that
             lesson's expected time (:func:`depthnb.budgets.cpu_warning`).
 
@@ -197,13 +277,8 @@ def setup(
         and ``rehearsal``.
     """
     colab = in_colab()
-    if colab and drive and not os.environ.get(DATA_ENV):
-        data_dir = mount_drive()
-    elif colab and drive is False and not os.environ.get(DATA_ENV):
-        data_dir = Path("/content/data")
-    else:
-        data_dir = default_data_dir(colab)
     quick = is_quick() if quick is None else quick
+    data_dir = choose_data_dir(colab, quick, drive)
     config = NotebookConfig(
         device=default_device(),
         quick=quick,
@@ -226,9 +301,6 @@ def setup(
             f"depthnb: device {config.device}{gpu}, mode {mode}, data in {config.data_dir}"
             f"{', Colab' if colab else ''}"
         )
-        if colab and not str(data_dir).startswith(str(DRIVE_MOUNT)):
-            print(
-                "depthnb: data and runs are on this Colab VM and vanish with it; "
-                "setup(drive=True) keeps them on Google Drive"
-            )
+        if colab:
+            print(where_things_go(data_dir))
     return config

@@ -17,6 +17,7 @@ import http.server
 import tarfile
 import tempfile
 import threading
+import urllib.parse
 import zipfile
 from pathlib import Path
 
@@ -156,9 +157,18 @@ class MirrorServer:
     """
 
     def __init__(self, folder: Path) -> None:
+        self.served: list[str] = []
+        """The path of every file served whole or in part (GET with status 200 or 206), in order."""
+        served = self.served
+
         class Quiet(http.server.SimpleHTTPRequestHandler):
             def log_message(self, *args: object) -> None:
                 pass
+
+            def send_response(self, code: int, message: str | None = None) -> None:
+                if self.command == "GET" and code in (200, 206):
+                    served.append(urllib.parse.unquote(self.path.split("?")[0]).lstrip("/"))
+                super().send_response(code, message)
 
         handler = functools.partial(Quiet, directory=str(folder))
         self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
@@ -172,6 +182,19 @@ class MirrorServer:
     def __exit__(self, *exc: object) -> None:
         self.httpd.shutdown()
         self.httpd.server_close()
+
+
+def registry_names(paths: list[str]) -> set[str]:
+    """The registry entries (:data:`DATASETS`, :data:`PRETRAINED` names) whose files are among the
+    served ``paths`` (paths relative to the mirror, as :attr:`MirrorServer.served` lists them)."""
+    owners = {
+        remote.filename: name
+        for name, spec in (*DATASETS.items(), *PRETRAINED.items())
+        for remote in spec.files
+    }
+    unknown = sorted(path for path in paths if path not in owners)
+    assert not unknown, f"the mirror served files that no registry entry lists: {unknown}"
+    return {owners[path] for path in paths}
 
 
 def format_rows(rows: list[dict]) -> str:

@@ -15,8 +15,9 @@ images; the code paths, models and image sizes are full mode's):
 
 Every cell must run; each lesson's wall time and peak memory are measured (peak below 10 GB and
 below the RAM the lesson states at its top, ``depthnb.budgets``) and printed as a table at the end
-of the run. One lesson:
-``pytest tests/test_rehearsal.py -k 05_evaluation``.
+of the run. The registry files the mirror served to a lesson must be exactly the downloads its
+budget states (torchvision's weights come from the seeded cache, so they are not compared).
+One lesson: ``pytest tests/test_rehearsal.py -k 05_evaluation``.
 """
 
 from __future__ import annotations
@@ -30,9 +31,9 @@ from pathlib import Path
 
 import pytest
 from published_writers import seed_torchvision_cache
-from rehearsal_fixtures import MirrorServer, format_rows, write_mirror
+from rehearsal_fixtures import MirrorServer, format_rows, registry_names, write_mirror
 
-from depthnb.budgets import BUDGETS
+from depthnb.budgets import BUDGETS, TORCHVISION_BYTES
 
 ROOT = Path(__file__).resolve().parent.parent
 LESSONS = [
@@ -71,13 +72,14 @@ def rehearsal(tmp_path_factory):
     )
     with MirrorServer(mirror) as server:
         env["DEPTHNB_MIRROR"] = server.url
-        yield base, env
+        yield base, env, server
     shutil.rmtree(base, ignore_errors=True)
 
 
 @pytest.mark.parametrize("lesson", LESSONS)
 def test_lesson_runs_in_full_mode(lesson, rehearsal, rehearsal_rows):
-    base, env = rehearsal
+    base, env, server = rehearsal
+    served_before = len(server.served)
     data = base / f"data-{lesson}"
     result_file = base / f"{lesson}.json"
     notebook = ROOT / "notebooks" / f"{lesson}.ipynb"
@@ -99,4 +101,9 @@ def test_lesson_runs_in_full_mode(lesson, rehearsal, rehearsal_rows):
     assert peak < PEAK_LIMIT_MB, f"{lesson} peaked at {peak} MB (limit {PEAK_LIMIT_MB} MB)"
     stated_mb = BUDGETS[lesson[:2]].ram_gb * 1000
     assert peak < stated_mb, f"{lesson} peaked at {peak} MB; its budget states {stated_mb:.0f} MB"
+    served = registry_names(server.served[served_before:])
+    stated = set(BUDGETS[lesson[:2]].downloads) - set(TORCHVISION_BYTES)  # from TORCH_HOME here
+    assert served == stated, (
+        f"{lesson} fetched {sorted(served)} from the mirror; its budget states {sorted(stated)}"
+    )
     shutil.rmtree(data, ignore_errors=True)  # passed: its downloads and runs may go
