@@ -181,7 +181,7 @@ def main() -> None:
             f"{projected / gb:17.2f} {measured:>15s}"
         )
     count = args.baseline_scenes
-    print(f"\nthe constant baseline over {count} in-memory rooms at 240x320; peak above the set")
+    print(f"\nthe constant baseline over {count} in-memory rooms at 240x320, GB above the set")
     results = []
     for way in (0, 1):
         command = [sys.executable, __file__, "--baseline-child", str(way), str(count)]
