@@ -101,3 +101,107 @@ def test_lessons_that_need_a_gpu_open_on_a_gpu_runtime(path):
     if path.stem in CPU_LESSONS:
         return
     assert metadata.get("accelerator") == "GPU" and metadata["colab"]["gpuType"] == "T4"
+
+
+def test_rewrite_pins_a_ref_and_back():
+    readme = (ROOT / "README.md").read_text()
+    lesson = (ROOT / "notebooks" / "10_deployment.ipynb").read_text()
+    for text in (readme, lesson):
+        pinned = set_repository.rewrite(text, "someone/elsewhere", "v2.1")
+        assert set_repository.references_named(pinned) == {("someone/elsewhere", "v2.1")}
+        assert "depthnb/depthnb" not in pinned
+        assert set_repository.rewrite(pinned, set_repository.REPOSITORY) == text
+    badge = "colab.research.google.com/github/someone/elsewhere/blob/v2.1/notebooks/10_deployment"
+    assert badge in set_repository.rewrite(readme, "someone/elsewhere", "v2.1")
+    install = 'git+https://github.com/someone/elsewhere@v2.1\\"'  # as stored in the JSON
+    assert install in set_repository.rewrite(lesson, "someone/elsewhere", "v2.1")
+    json.loads(set_repository.rewrite(lesson, "someone/elsewhere", "v2.1"))
+
+
+@pytest.mark.parametrize(
+    "spec, expected",
+    [
+        ("someone/elsewhere", ("someone/elsewhere", "main")),
+        ("some-one/else.where@v1.0.2", ("some-one/else.where", "v1.0.2")),
+        ("a_b/c@spring-2027", ("a_b/c", "spring-2027")),
+    ],
+)
+def test_set_repository_reads_owner_name_and_ref(spec, expected):
+    assert set_repository.parse_spec(spec) == expected
+
+
+@pytest.mark.parametrize("spec", ["elsewhere", "a/b/c", "a/b@", "a/b@release/1", "a b/c"])
+def test_set_repository_refuses_what_is_not_a_repository(spec, capsys):
+    with pytest.raises(ValueError, match="OWNER/NAME@REF"):
+        set_repository.parse_spec(spec)
+    assert set_repository.main([spec]) == 2
+    assert "OWNER/NAME" in capsys.readouterr().err
+
+
+def _install_lines(path: Path) -> list[str]:
+    setup = next(c for c in _cells(path) if c["cell_type"] == "code")
+    return [line.strip() for line in _source(setup).splitlines() if "%pip" in line]
+
+
+# What each lesson's first cell installs in Colab: the package, and an extra only where Colab lacks
+# what the lesson imports (scripts/colab_twin.py checks that it changes none of Colab's versions).
+EXTRAS = {"10_deployment": "[deploy]"}
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_first_cell_installs_the_package_and_nothing_else(path):
+    extra = EXTRAS.get(path.stem, "")
+    url = f"git+https://github.com/{set_repository.REPOSITORY}"
+    assert _install_lines(path) == [f'%pip install -q "depthnb{extra} @ {url}"']
+
+
+def test_the_deploy_extra_keeps_colabs_protobuf():
+    # onnx 1.23 needs protobuf >= 6.31.1: pip would upgrade Colab's 5.29.6 (grpcio-status 1.71.2
+    # then conflicts). The bound is checked in the Colab twin; here, that it is still there.
+    pyproject = (ROOT / "pyproject.toml").read_text()
+    deploy = pyproject.split("\ndeploy = [", 1)[1].split("]", 1)[0]
+    assert '"onnx>=1.15,<1.23"' in deploy
+
+
+def _registry_licences() -> dict[str, str]:
+    from depthnb.commands import registry_licences
+
+    return {name: licence for name, _, licence in registry_licences()}
+
+
+def test_every_registry_entry_states_its_licence(capsys):
+    from depthnb.cli import main
+
+    licences = _registry_licences()
+    assert all(licences.values()), [name for name, text in licences.items() if not text]
+    assert main(["download", "--list"]) == 0
+    table = capsys.readouterr().out.split("\n\n", 1)[0]
+    for name, licence in licences.items():
+        assert any(name in line and licence in line for line in table.splitlines()), name
+    assert "CC BY-NC-SA 3.0" in licences["kitti-depth-selection"]
+    assert licences["densedepth-nyu"].startswith("GPL-3.0")
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_a_lesson_that_downloads_non_commercial_data_says_so(path):
+    from depthnb.budgets import BUDGETS
+
+    cells = _cells(path)
+    code = "\n".join(_source(c) for c in cells if c["cell_type"] == "code")
+    prose = "\n".join(_source(c) for c in cells if c["cell_type"] == "markdown")
+    fetched = set(BUDGETS[path.stem[:2]].downloads)
+    fetched |= {name for name in _registry_licences() if f'"{name}"' in code}
+    for name in fetched & set(_registry_licences()):
+        licence = _registry_licences()[name]
+        if "-NC" in licence:
+            assert licence.split(":")[0] in prose, f"{path.stem} fetches {name} ({licence})"
+
+
+def test_licence_and_citation_agree_with_pyproject():
+    pyproject = (ROOT / "pyproject.toml").read_text()
+    assert 'license = { text = "MIT" }' in pyproject
+    assert (ROOT / "LICENSE").read_text().startswith("MIT License\n")
+    citation = (ROOT / "CITATION.cff").read_text()
+    for key in ("cff-version: 1.2.0", "message:", "title:", "authors:", "license: MIT"):
+        assert f"\n{key}" in f"\n{citation}", key
+    assert f"repository-code: \"https://github.com/{set_repository.REPOSITORY}\"" in citation

@@ -173,7 +173,7 @@ DATASETS: dict[str, DatasetSpec] = {
             folder="nyu",
             files=(_NYU_ZIP,),
             check=_check_nyu_zip,
-            licence=f"{_NYU_TERMS} (a conversion of NYU Depth v2)",
+            licence="as NYU Depth v2, which it converts",
         ),
         DatasetSpec(
             name="nyu-eigen-test",
@@ -181,7 +181,7 @@ DATASETS: dict[str, DatasetSpec] = {
             folder="nyu",
             files=(_NYU_EIGEN_TEST,),
             check=_check_nyu_eigen_test,
-            licence=f"{_NYU_TERMS} (a conversion of NYU Depth v2)",
+            licence="as NYU Depth v2, which it converts",
         ),
         DatasetSpec(
             name="diode-val",
