@@ -1,7 +1,11 @@
 """scripts/depth_onnx.py, run as a user would: a subprocess that cannot import torch or depthnb,
 on an exported tiny U-Net and a synthetic-room JPEG. Its depth must be onnxruntime's, its PNG the
-photograph's size, its PLY a valid binary cloud of the back-projected pixels."""
+photograph's size, its PLY a valid binary cloud of the back-projected pixels. Its copy of the
+photo rules is held to depthnb.data.photo.open_image; every user mistake is one line, no
+traceback. Also run_onnx / onnx_depth checking images against the graph's declared input."""
 
+import copy
+import importlib.util
 import subprocess
 import sys
 from pathlib import Path
@@ -9,12 +13,15 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from photo_fixtures import BAD, GOOD, assert_matches, phone_jpeg, png16
 from PIL import Image
 
 ort = pytest.importorskip("onnxruntime")
 
-from depthnb.data import render_room  # noqa: E402
-from depthnb.deploy import export_onnx  # noqa: E402
+from depthnb.data import load_image, open_image, render_room  # noqa: E402
+from depthnb.data.photo import MAX_PIXELS  # noqa: E402
+from depthnb.deploy import export_onnx, onnx_depth, onnx_session, run_onnx  # noqa: E402
+from depthnb.errors import ImageError, ShapeError  # noqa: E402
 from depthnb.models import build_model  # noqa: E402
 from depthnb.train import set_output_depth  # noqa: E402
 
@@ -42,14 +49,25 @@ def _photo(folder, size, seed=2):
     return path
 
 
-def _run(blocked, *args):
+def _run(blocked, *args, status=0):
     env = {"PYTHONPATH": str(blocked), "PATH": "/usr/bin:/bin", "OMP_NUM_THREADS": "1"}
     result = subprocess.run(
         [sys.executable, str(SCRIPT), *map(str, args)],
         capture_output=True, text=True, env=env, timeout=120,
     )  # fmt: skip
-    assert result.returncode == 0, result.stderr
+    assert result.returncode == status, result.stderr
+    if status:
+        assert "Traceback" not in result.stderr and result.stdout == ""
+        return result.stderr.strip().splitlines()[-1]  # argparse prints its usage line first
     return result.stdout
+
+
+def _script():
+    """The script as a module (it imports neither torch nor depthnb, so importing it is safe)."""
+    spec = importlib.util.spec_from_file_location("depth_onnx", SCRIPT)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 def _read_ply(path):
@@ -108,3 +126,119 @@ def test_dynamic_model_at_another_size_with_intrinsics(exported):
     assert np.array_equal(vertices["rgb"], colours)
     out = _run(blocked, dynamic, photo, "--size", 96, 128, "--npy", npy)
     assert "model input 96x128" in out and np.load(npy).shape == (120, 160)
+
+
+# ---- the photograph: the script's copy of the rules, and photos through the script ------------
+
+
+def test_the_scripts_photo_rules_are_open_images(tmp_path):
+    script = _script()
+    assert script.MAX_PIXELS == MAX_PIXELS
+    for name, write in GOOD.items():
+        path, expected = write(tmp_path)
+        ours = np.asarray(script.open_photo(path))
+        np.testing.assert_array_equal(ours, load_image(path), err_msg=name)
+        assert_matches(ours, expected, name)
+    for write, phrase in BAD.values():
+        path, _ = write(tmp_path)
+        with pytest.raises(ImageError, match=phrase):
+            open_image(path)
+        with pytest.raises(script.UserError, match=phrase):
+            script.open_photo(path)
+    rng = np.random.default_rng(0)
+    images = [Image.fromarray(rng.integers(0, 256, (5, 7, 4), dtype=np.uint8)).convert(mode)
+              for mode in ("RGBA", "LA", "PA", "P", "1", "L", "CMYK", "YCbCr", "HSV", "LAB")]
+    images += [
+        Image.fromarray(rng.integers(0, 65536, (5, 7), dtype=np.uint16)),  # I;16
+        Image.fromarray(rng.integers(-9, 99_999, (5, 7), dtype=np.int32)),  # I, own range
+        Image.fromarray(rng.normal(size=(5, 7)).astype(np.float32)),  # F
+    ]  # fmt: skip
+    for image in images:
+        ours, expected = np.asarray(script.to_rgb(image)), np.asarray(open_image(image))
+        np.testing.assert_array_equal(ours, expected, err_msg=image.mode)
+
+
+def test_photos_reach_the_model_upright_and_scaled(exported, tmp_path):
+    folder, static, _, blocked = exported
+    phone, upright = phone_jpeg(tmp_path, 6)
+    npy, ply = tmp_path / "phone.npy", tmp_path / "phone.ply"
+    out = _run(blocked, static, phone, "--npy", npy, "--ply", ply, "--stride", 4)
+    assert f"photo {upright.shape[0]}x{upright.shape[1]}" in out
+    assert np.load(npy).shape == upright.shape[:2] and len(_read_ply(ply)) == 12 * 16
+    ramp, pixels = png16(tmp_path)
+    _run(blocked, static, ramp, "--npy", npy)
+    script = _script()
+    session = ort.InferenceSession(str(static), providers=["CPUExecutionProvider"])
+    expected = script.predict(session, Image.fromarray(pixels), (64, 96))  # the NumPy-made pixels
+    np.testing.assert_allclose(np.load(npy), expected, rtol=1e-6)
+
+
+def _no_depth_graph(path: Path) -> Path:
+    onnx = pytest.importorskip("onnx")
+    from onnx import TensorProto, helper
+
+    image = helper.make_tensor_value_info("image", TensorProto.FLOAT, [1, 3, 8, 8])
+    features = helper.make_tensor_value_info("features", TensorProto.FLOAT, [1, 3, 8, 8])
+    graph = helper.make_graph(
+        [helper.make_node("Identity", ["image"], ["features"])], "no_depth", [image], [features]
+    )
+    onnx.save(helper.make_model(graph), path)
+    return path
+
+
+def test_every_mistake_is_one_line_and_writes_nothing(exported, tmp_path):
+    folder, static, dynamic, blocked = exported
+    photo = _photo(tmp_path, (64, 96))
+    torch.manual_seed(0)
+    broken = copy.deepcopy(set_output_depth(build_model("unet", filters=(4, 8, 8, 16, 16)), 3.0))
+    with torch.no_grad():
+        broken.head.bias.fill_(float("nan"))
+    nan_model = export_onnx(broken.eval(), tmp_path / "nan.onnx", size=(64, 96), check=False)
+    text = tmp_path / "notes.onnx"
+    text.write_text("not a model")
+    bad_files = {name: write(tmp_path) for name, (write, _) in BAD.items()}
+    cases = [
+        ((static, tmp_path / "missing.jpg"), 1, "missing.jpg: no such file"),
+        ((tmp_path / "missing.onnx", photo), 1, "no such model file"),
+        ((text, photo), 1, "onnxruntime cannot load it"),
+        ((_no_depth_graph(tmp_path / "features.onnx"), photo), 1, "no output named 'depth'"),
+        ((static, photo, "--png", tmp_path / "absent" / "d.png"), 1, "does not exist"),
+        ((nan_model, photo), 1, "NaN or infinite depth"),
+        ((dynamic, photo, "--size", 0, 0), 2, "at least 32"),
+        ((static, photo, "--fov", 0), 2, "between 0 and 180"),
+        ((static, photo, "--fov", 180), 2, "between 0 and 180"),
+        ((static, photo, "--fov", "nan"), 2, "between 0 and 180"),
+        ((static, photo, "--fx", 0), 2, "positive"),
+        ((static, photo, "--stride", 0), 2, "at least 1"),
+    ]
+    cases += [((static, path), 1, BAD[name][1]) for name, (path, _) in bad_files.items()]
+    for args, status, phrase in cases:
+        message = _run(blocked, *args, status=status)
+        assert phrase in message, (args, message)
+    assert not list(tmp_path.glob("*_depth.*"))  # nothing half-done was written
+
+
+def test_the_default_field_of_view_is_nyus_colour_camera(exported, tmp_path):
+    folder, static, _, blocked = exported
+    out = _run(blocked, static, _photo(tmp_path, (64, 96)), "--ply", tmp_path / "fov.ply")
+    fx = float(out.split("fx=")[1].split()[0])
+    assert abs(np.degrees(2 * np.arctan(96 / 2 / fx)) - 63.3) < 0.1
+    assert abs(np.degrees(2 * np.arctan(320 / 518.8579)) - 63.3) < 0.05  # NYU's fx at 640 px
+
+
+def test_run_onnx_checks_images_against_the_graphs_input(exported):
+    folder, static, dynamic, _ = exported
+    fixed, free = onnx_session(static), onnx_session(dynamic)
+    assert run_onnx(fixed, np.zeros((1, 3, 64, 96), np.float32))["depth"].shape == (1, 1, 64, 96)
+    wrong = [
+        (fixed, np.zeros((1, 1, 64, 96), np.float32), r"\(1,3,64,96\).*\(1, 1, 64, 96\)"),
+        (fixed, np.zeros((1, 3, 32, 32), np.float32), r"\(1,3,64,96\).*\(1, 3, 32, 32\)"),
+        (free, np.zeros((2, 4, 64, 96), np.float32), r"\(\?,3,\?,\?\).*\(2, 4, 64, 96\)"),
+        (free, np.zeros((3, 64, 96), np.float32), r"\(3, 64, 96\)"),
+        (free, np.zeros((1, 3, 64, 96), np.uint8), "uint8"),
+    ]
+    for session, images, message in wrong:
+        with pytest.raises(ShapeError, match=message):
+            run_onnx(session, images)
+    with pytest.raises(ShapeError, match="given"):
+        onnx_depth(free, torch.zeros(2, 1, 64, 96))

@@ -16,6 +16,7 @@ import torch
 import torch.nn.functional as F
 
 from depthnb.deploy.export import DeployError, require
+from depthnb.errors import ShapeError
 
 
 def onnx_session(path: str | os.PathLike, threads: int | None = None) -> Any:
@@ -43,10 +44,37 @@ def fixed_input_shape(session: Any) -> list[int | None]:
     return [dim if isinstance(dim, int) else None for dim in session.get_inputs()[0].shape]
 
 
+def check_onnx_input(session: Any, images: np.ndarray) -> None:
+    """Raise ShapeError unless ``images`` fit the graph's declared input (B,C,H,W): four axes, and
+    every axis the graph fixes (channels, a fixed batch or size) equal to it."""
+    declared = session.get_inputs()[0]
+    expected = fixed_input_shape(session)
+    shown = "(" + ",".join("?" if dim is None else str(dim) for dim in expected) + ")"
+    if images.ndim != len(expected) or any(
+        dim is not None and dim != given for dim, given in zip(expected, images.shape)
+    ):
+        raise ShapeError(
+            f"the ONNX graph's input {declared.name!r} takes {shown} (B,C,H,W; ? = any), but "
+            f"was given {tuple(images.shape)}; pass RGB images (B,3,H,W) in [0,1] at the "
+            "graph's fixed size, or export it with dynamic=True"
+        )
+    if not np.issubdtype(images.dtype, np.floating):
+        raise ShapeError(
+            f"the ONNX graph's input {declared.name!r} takes float pixel values in [0,1], but "
+            f"was given {images.dtype}; divide uint8 images by 255"
+        )
+
+
 def run_onnx(session: Any, images: torch.Tensor | np.ndarray) -> dict[str, np.ndarray]:
-    """The graph's outputs for images (B,C,H,W) float in [0,1]: {"depth": (B,1,h,w) metres, ...}."""
+    """The graph's outputs for images (B,C,H,W) float in [0,1]: {"depth": (B,1,h,w) metres, ...}.
+
+    Raises:
+        ShapeError: ``images`` do not fit the graph's declared input (:func:`check_onnx_input`).
+    """
     if torch.is_tensor(images):
         images = images.detach().cpu().numpy()
+    images = np.asarray(images)
+    check_onnx_input(session, images)
     feed = {session.get_inputs()[0].name: np.ascontiguousarray(images, dtype=np.float32)}
     names = [output.name for output in session.get_outputs()]
     return dict(zip(names, session.run(None, feed)))
@@ -57,7 +85,11 @@ def onnx_depth(
 ) -> torch.Tensor:
     """Depth (B,1,H,W) metres of images (B,C,H,W) in [0,1], resized bilinearly to ``size`` (default
     the images' own), as ``predict_depth`` does; runs ``batch_size`` images at a time (one at a
-    time for a graph with a fixed batch)."""
+    time for a graph with a fixed batch).
+
+    Raises:
+        ShapeError: images with the wrong number of channels, or not of a fixed graph's size.
+    """
     fixed_batch = fixed_input_shape(session)[0]
     step = fixed_batch or batch_size
     target = tuple(size or images.shape[-2:])
