@@ -281,15 +281,37 @@ def _total(files: Sequence[RemoteFile]) -> str:
     return describe_size(RemoteFile("", "", size=total if exact else None, approx_size=total))
 
 
+def registry_licences() -> list[tuple[str, str, str]]:
+    """(name, size, licence) of every dataset and published network in the registries, datasets
+    first: the table ``download --list`` opens with and the course guide shows."""
+    from depthnb.data.download import DATASETS
+    from depthnb.models.pretrained import PRETRAINED
+
+    rows = [(spec.name, _total(spec.files), spec.licence) for spec in DATASETS.values()]
+    for network in PRETRAINED.values():
+        size = _total(network.files) if network.files else "shipped"
+        rows.append((network.name, size, network.licence))
+    return rows
+
+
+def _licence_table() -> list[str]:
+    rows = [("name", "size", "licence"), *registry_licences()]
+    name_width = max(len(row[0]) for row in rows)
+    size_width = max(len(row[1]) for row in rows)
+    return [f"  {n:<{name_width}}  {s:>{size_width}}  {licence}" for n, s, licence in rows]
+
+
 def registry_listing() -> str:
-    """What ``python -m depthnb download --list`` prints: every dataset and published network,
-    its files, their sizes, and the sources tried in order (``$DEPTHNB_MIRROR`` first)."""
+    """What ``python -m depthnb download --list`` prints: a table of every dataset and published
+    network (name, size, licence), then each one's files, their sizes, and the sources tried in
+    order (``$DEPTHNB_MIRROR`` first)."""
     from depthnb.data.download import DATASETS
     from depthnb.data.sources import MIRROR_ENV
     from depthnb.models.pretrained import PRETRAINED
 
-    lines = [f"Datasets (python -m depthnb download NAME; sources tried in order, {MIRROR_ENV} "]
-    lines[0] += "first when set):"
+    lines = ["What the course can fetch, and the terms it comes under:", *_licence_table(), ""]
+    lines += [f"Datasets (python -m depthnb download NAME; sources tried in order, {MIRROR_ENV} "]
+    lines[-1] += "first when set):"
     for spec in DATASETS.values():
         lines.append(f"  {spec.name}  {_total(spec.files)}  {spec.description}")
         lines += _files_listing(spec.files)
