@@ -216,3 +216,78 @@ def test_written_files_and_folders_get_the_umasks_mode(tmp_path):
     assert mode(tmp_path / "made.bin") == 0o640
     assert mode(cache.path) == 0o750 and mode(cache.path / "image.npy") == 0o640
     assert (tmp_path / "model.onnx").read_bytes() == b"onnx bytes"
+
+
+def _nyu_zip(path, brightness: int):
+    """DenseDepth's nyu_data.zip layout with two train and one test pair of 12x16, all pixels of
+    the given brightness (so that the archive's images can be told apart)."""
+    from fixture_writers import write_nyu_zip
+
+    rgb = np.full((12, 16, 3), brightness, np.uint8)
+    pair = (rgb, np.full((12, 16), 40, np.uint8))
+    test = (rgb, np.full((12, 16), 2000, np.uint16))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return write_nyu_zip(path, train=[pair, pair], test=[test])
+
+
+def test_a_changed_data_root_or_source_rebuilds_the_cache(tmp_path, monkeypatch, capsys):
+    """`--cache` with `--data-root` A, then B (same name, size and limit, so the same cache
+    folder): the second run is rebuilt from B, with a message, instead of reusing A's images;
+    the same for A's archive replaced in place, and for other settings."""
+    from depthnb.jobs import MAIN_JOB, build_datasets
+
+    monkeypatch.setenv("DEPTHNB_DATA", str(tmp_path / "data"))
+    first, second = (
+        _nyu_zip(tmp_path / "a" / "nyu_data.zip", 40),
+        _nyu_zip(tmp_path / "b" / "z", 200),
+    )
+    settings = {**MAIN_JOB, "data": "nyu-zip", "size": [12, 16], "cache": True, "workers": 0}
+
+    def brightness(root) -> float:
+        train, _ = build_datasets({**settings, "data_root": str(root)})
+        return float(train[1]["image"].float().mean())
+
+    assert brightness(first) == 40
+    assert "caching nyu-zip-train-12x16" in capsys.readouterr().err  # the progress bar
+    assert brightness(first) == 40 and capsys.readouterr().err == ""  # reused, silently
+    assert brightness(second) == 200
+    message = capsys.readouterr().err
+    assert "nyu-zip-train-12x16: rebuilding the cache, since it was made from" in message
+    assert str(first.resolve()) in message and str(second.resolve()) in message
+    _nyu_zip(second, 90)  # replaced in place
+    assert brightness(second) == 90
+    assert f"{second.resolve()} changed since" in capsys.readouterr().err
+    meta = json.loads(
+        (tmp_path / "data" / "cache" / "nyu-zip-train-12x16" / "meta.json").read_text()
+    )
+    assert meta["made_from"]["settings"]["data_root"] == str(second)
+    (entry,) = meta["made_from"]["files"]
+    assert entry["path"] == str(second.resolve()) and entry["size"] == second.stat().st_size
+    assert entry["mtime_ns"] == second.stat().st_mtime_ns
+
+
+def test_a_cache_of_a_folder_notices_a_changed_file_and_other_settings(tmp_path, capsys):
+    class FolderScenes(TinyScenes):
+        def __init__(self, root):
+            super().__init__(length=2)
+            self.root = root
+
+    root = tmp_path / "scenes"
+    (root / "sub").mkdir(parents=True)
+    (root / "sub" / "a.bin").write_bytes(b"1234")
+    dataset = torch.utils.data.Subset(FolderScenes(root), [0, 1])
+    build_cache(dataset, tmp_path / "c", size=(12, 16), progress=False, settings={"k": 1})
+    build_cache(dataset, tmp_path / "c", size=(12, 16), progress=False, settings={"k": 1})
+    assert capsys.readouterr().err == ""
+    (root / "sub" / "b.bin").write_bytes(b"new")
+    build_cache(dataset, tmp_path / "c", size=(12, 16), progress=False, settings={"k": 1})
+    assert "scenes changed since (files, bytes" in capsys.readouterr().err
+    build_cache(dataset, tmp_path / "c", size=(12, 16), progress=False, settings={"k": 2})
+    assert "made with other settings (k differ)" in capsys.readouterr().err
+    meta = json.loads((tmp_path / "c" / "meta.json").read_text())
+    (entry,) = meta["made_from"]["files"]
+    assert (entry["files"], entry["bytes"]) == (2, 7)
+    del meta["made_from"]  # a cache written before caches recorded their sources
+    (tmp_path / "c" / "meta.json").write_text(json.dumps(meta))
+    build_cache(dataset, tmp_path / "c", size=(12, 16), progress=False, settings={"k": 2})
+    assert "it records no source" in capsys.readouterr().err

@@ -13,19 +13,27 @@ file                dtype, shape        contents
 ``intrinsics.npy``  float32 (N,4)       fx, fy, cx, cy at (H, W), pixels
 ``mask.npy``        uint8 (N,H,W)       optional foreground mask 0/1
 ``background.npy``  uint8 (N,H,W,3)     optional background-only image
-``meta.json``       -                   format, version, size, length, source, keys
+``meta.json``       -                   format, version, size, length, source, keys,
+                                        made_from (the files read, the settings)
 ==================  ==================  =====================================
 
 :class:`DepthCache` reads them back as memory maps (the operating system pages in what is used;
 nothing is loaded into RAM up front) and yields the usual sample, so augmentations still run at
 training time. float16 keeps depth to about 4 mm at 10 m (relative 5e-4), far below sensor noise.
+
+A cache knows what it was made from: ``made_from`` in ``meta.json`` lists every file or folder the
+dataset reads (:func:`source_files`: its real path, size and modification time in ns; for a
+folder, the count, bytes and newest time of the files below it) and the settings the caller
+passed. :func:`build_cache` rebuilds, with a message, a cache whose sources or settings changed
+(another ``--data-root``, a replaced archive) instead of handing back the old images.
 """
 
 from __future__ import annotations
 
 import json
 import os
-from collections.abc import Callable, Iterator
+import sys
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -50,7 +58,7 @@ VERSION = 1
 _REQUIRED = ("image", "depth", "valid", "intrinsics")
 _OPTIONAL = ("mask", "background")
 
-__all__ = ["DepthCache", "build_cache"]
+__all__ = ["DepthCache", "build_cache", "source_files"]
 
 
 def _layout(key: str, length: int, height: int, width: int) -> tuple[np.dtype, tuple[int, ...]]:
@@ -212,6 +220,74 @@ def _read_meta(path: Path) -> dict[str, Any]:
     return meta
 
 
+def source_files(dataset: Any) -> list[Path]:
+    """The files and folders ``dataset`` reads: the ``path`` and ``root`` of every reader found
+    through wrappers (``Subset`` and the like: ``.dataset``; ``ConcatDataset``: ``.datasets``),
+    each once, in the order found."""
+    found: list[Path] = []
+    pending, seen = [dataset], set()
+    while pending:
+        item = pending.pop(0)
+        if id(item) in seen:
+            continue
+        seen.add(id(item))
+        for name in ("path", "root"):
+            value = getattr(item, name, None)
+            if isinstance(value, (str, os.PathLike)) and os.path.exists(value):
+                real = Path(os.path.realpath(value))
+                if real not in found:
+                    found.append(real)
+        inner = getattr(item, "dataset", None)
+        pending += [inner] if inner is not None else []
+        pending += list(getattr(item, "datasets", None) or [])
+    return found
+
+
+def _fingerprint(path: Path) -> dict[str, Any]:
+    """Real path, size and modification time (ns) of a file; of a folder, the count, bytes and
+    newest modification time of the files below it."""
+    if not path.is_dir():
+        status = path.stat()
+        return {"path": str(path), "size": status.st_size, "mtime_ns": status.st_mtime_ns}
+    count = total = newest = 0
+    for folder, _, names in os.walk(path):
+        for name in names:
+            status = os.lstat(os.path.join(folder, name))
+            count, total = count + 1, total + status.st_size
+            newest = max(newest, status.st_mtime_ns)
+    return {"path": str(path), "files": count, "bytes": total, "mtime_ns": newest}
+
+
+def _made_from(dataset: Any, settings: Mapping[str, Any] | None) -> dict[str, Any]:
+    """What ``meta.json`` records as the cache's origin, as JSON values."""
+    record = {
+        "files": [_fingerprint(path) for path in source_files(dataset)],
+        "settings": dict(settings or {}),
+    }
+    return json.loads(json.dumps(record, default=str))
+
+
+def _why_stale(found: Any, wanted: dict[str, Any]) -> str | None:
+    """Why a cache that records ``found`` as its origin does not fit ``wanted`` (None if it
+    does)."""
+    if not isinstance(found, dict):
+        return "it records no source (made by an older depthnb)"
+    old_files = {entry.get("path"): entry for entry in found.get("files", [])}
+    new_files = {entry["path"]: entry for entry in wanted["files"]}
+    if set(old_files) != set(new_files):
+        return f"it was made from {sorted(old_files)}, not {sorted(new_files)}"
+    for name, entry in new_files.items():
+        changed = [key for key in entry if old_files[name].get(key) != entry[key]]
+        if changed:
+            return f"{name} changed since ({', '.join(changed)} differ)"
+    old_settings, new_settings = found.get("settings", {}), wanted["settings"]
+    if old_settings != new_settings:
+        keys = set(old_settings) | set(new_settings)
+        changed = sorted(k for k in keys if old_settings.get(k) != new_settings.get(k))
+        return f"it was made with other settings ({', '.join(changed)} differ)"
+    return None
+
+
 class _Resized(Dataset):
     """A dataset's samples resized to ``size`` (nearest depth), as numpy arrays in cache layout."""
 
@@ -266,6 +342,7 @@ def build_cache(
     source: str | None = None,
     transform: Callable[[dict], dict] | None = None,
     progress: bool = True,
+    settings: Mapping[str, Any] | None = None,
 ) -> DepthCache:
     """Decode ``dataset`` once, resize every sample to ``size`` and store it under ``path``.
 
@@ -280,10 +357,14 @@ def build_cache(
             another source, size or length at ``path`` raises unless ``overwrite``.
         transform: given to the returned :class:`DepthCache` (applied at read time).
         progress: show a tqdm progress bar.
+        settings: what else decided the samples (e.g. the data root, the limit), JSON values,
+            recorded in ``meta.json`` beside the files the dataset reads (:func:`source_files`).
 
     Returns:
         The :class:`DepthCache` over the folder. An existing complete cache with the same source,
-        size and length is reused without decoding anything. Files are written to a temporary
+        size and length, made from the same files (path, size, modification time) with the same
+        ``settings``, is reused without decoding anything; one whose files or settings changed
+        is rebuilt, with a message on stderr. Files are written to a temporary
         folder next to ``path`` and renamed when complete, so an interrupted build leaves no
         half-written cache; a damaged cache at ``path`` is rebuilt.
 
@@ -299,12 +380,16 @@ def build_cache(
     length = len(dataset)  # type: ignore[arg-type]  # a map-style dataset has a length
     if length == 0:
         raise DataError(f"cannot cache an empty dataset ({source}) into {path}")
+    made_from = _made_from(dataset, settings)
     if path.exists() and not overwrite:
         try:
             cache = DepthCache(path, transform)
         except DataError:
             cache = None  # damaged or partial: rebuild below
-        if cache is not None:
+        stale = None if cache is None else _why_stale(cache.meta.get("made_from"), made_from)
+        if stale is not None:
+            print(f"{path}: rebuilding the cache, since {stale}", file=sys.stderr)
+        elif cache is not None:
             wanted = {"source": source, "size": [height, width], "length": length}
             found = {key: cache.meta[key] for key in wanted}
             if found != wanted:
@@ -324,16 +409,20 @@ def build_cache(
     )
     with atomic_path(path) as temporary:
         temporary.mkdir()
-        _write(_Resized(dataset, (height, width)), temporary, num_workers, progress, source)
+        about = {"source": source, "made_from": made_from}
+        _write(_Resized(dataset, (height, width)), temporary, num_workers, progress, about)
     return DepthCache(path, transform)
 
 
-def _write(resized: _Resized, folder: Path, num_workers: int, progress: bool, source: str) -> None:
-    """Fill ``folder`` with the arrays and, last, ``meta.json``."""
+def _write(
+    resized: _Resized, folder: Path, num_workers: int, progress: bool, about: dict[str, Any]
+) -> None:
+    """Fill ``folder`` with the arrays and, last, ``meta.json`` (``about``: source, made_from)."""
     from tqdm.auto import tqdm
 
     length = len(resized)
     height, width = resized.size
+    source = about["source"]
     arrays: dict[str, np.memmap] = {}
     items = _iterate(resized, num_workers)
     bar = tqdm(
@@ -363,6 +452,7 @@ def _write(resized: _Resized, folder: Path, num_workers: int, progress: bool, so
         "length": length,
         "source": source,
         "keys": list(arrays),
+        "made_from": about["made_from"],
     }
     arrays.clear()
     (folder / "meta.json").write_text(json.dumps(meta, indent=2))
