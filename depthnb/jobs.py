@@ -174,5 +174,6 @@ def _cached(train: Any, name: str, size: tuple[int, int], settings: dict[str, An
         size=size,
         num_workers=settings["workers"],
         source=folder,
+        settings={key: settings[key] for key in ("data", "data_root", "size", "limit")},
     )
     return data.DepthCache(cached.path, raw=True)
