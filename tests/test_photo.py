@@ -179,3 +179,12 @@ def test_the_predict_command_upright_scaled_or_one_line(files, model, tmp_path, 
         err = capsys.readouterr().err
         assert phrase in err and str(path) in err and "Traceback" not in err
         assert len(err.strip().splitlines()) == 1
+
+
+def test_calibration_photos_are_opened_upright(tmp_path):
+    from depthnb.deploy.quantize import folder_images
+
+    phone_jpeg(tmp_path, 6)  # stored sideways: its stored top-left quadrant is green
+    images = folder_images(tmp_path, (24, 32))
+    assert images.shape == (1, 3, 24, 32)
+    assert np.allclose(images[0, :, 2:8, 2:10].mean(axis=(1, 2)), (1, 0, 0), atol=0.1)  # red

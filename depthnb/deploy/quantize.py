@@ -62,6 +62,8 @@ def folder_images(folder: str | os.PathLike, size: tuple[int, int], limit: int =
     float32 (N,3,H,W) in [0,1], to calibrate on real images instead of synthetic rooms."""
     from PIL import Image
 
+    from depthnb.data.photo import open_image
+
     paths = sorted(
         p for p in Path(folder).glob("*") if p.suffix.lower() in (".jpg", ".jpeg", ".png")
     )
@@ -69,8 +71,8 @@ def folder_images(folder: str | os.PathLike, size: tuple[int, int], limit: int =
         raise ConfigError(f"no .jpg or .png images in {folder} to calibrate on")
     images = []
     for path in paths[:limit]:
-        with Image.open(path) as image:
-            resized = image.convert("RGB").resize((size[1], size[0]), Image.Resampling.BILINEAR)
+        photo = open_image(path)  # upright (EXIF), RGB by its mode's range, a pixel limit
+        resized = photo.resize((size[1], size[0]), Image.Resampling.BILINEAR)
         images.append(np.asarray(resized, dtype=np.float32).transpose(2, 0, 1) / 255.0)
     return np.stack(images)
 
