@@ -23,7 +23,8 @@ package that defines the name (``torch`` for ``torch.utils.data.DistributedSampl
 ``__main__``, and in the answer's own globals, closure and default arguments (a notebook's
 ``from depthnb.metrics import depth_metrics``). Everything is put back afterwards, also in modules
 imported while the answer ran. This stops an answer that calls the reference; it is not a security
-boundary (an answer can still copy the package's source).
+boundary (an answer can still copy the package's source), and other threads of the process see the
+guards too while the answer runs.
 """
 
 from __future__ import annotations
@@ -114,7 +115,8 @@ def run_limited(
         armed[0] = False
         signal.setitimer(signal.ITIMER_REAL, 0)
         signal.signal(signal.SIGALRM, previous)
-        if outer_delay > 0:  # someone else's timer was running: give it its remaining time
+        if outer_delay > 0:  # someone else's timer was running: its remaining time (if it fell
+            # due during the check, it fires at once now)
             left = outer_delay - (time.monotonic() - started)
             signal.setitimer(signal.ITIMER_REAL, max(left, 1e-3), outer_interval)
 
@@ -127,7 +129,7 @@ def warn_if_unlimited(key: str) -> None:
             f"exercise {key} is checked without a time limit: {reason}; an answer that never "
             "returns will hang (interrupt the kernel to stop it)",
             RuntimeWarning,
-            stacklevel=3,
+            stacklevel=4,  # the notebook's call of check()
         )
 
 
