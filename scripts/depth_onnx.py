@@ -69,7 +69,7 @@ def open_photo(path: str | os.PathLike, max_pixels: int = MAX_PIXELS) -> Image.I
     except Image.DecompressionBombError as error:
         raise UserError(f"{path}: is over Pillow's decompression-bomb limit ({error})") from error
     except _DAMAGED as error:
-        raise UserError(f"{path}: cannot be read as an image ({error})") from error
+        raise UserError(f"{path}: is damaged or cut short and cannot be read ({error})") from error
     with image:
         width, height = image.size
         if width * height > max_pixels:

@@ -1,7 +1,7 @@
 """A user's own image, opened one way everywhere: upright, RGB by its range, within a pixel limit.
 
->>> photo = open_image("kitchen.jpg")          # PIL image, mode "RGB", EXIF rotation applied
->>> pixels = load_image(phone_upload_bytes)    # uint8 (H,W,3)                 # doctest: +SKIP
+>>> photo = open_image("kitchen.jpg")         # PIL image, mode "RGB", upright  # doctest: +SKIP
+>>> pixels = load_image(phone_upload_bytes)   # uint8 (H,W,3)                   # doctest: +SKIP
 
 Every path by which a photograph enters the package (:func:`depthnb.predict.predict_depth`, the
 ``predict`` command, the explorer, the lessons) calls :func:`open_image`. Its rules:
@@ -149,7 +149,10 @@ def _open_and_decode(file: str | IO[bytes], name: str, max_pixels: int) -> Image
             error
         )
     except _DAMAGED as error:
-        raise ImageError(f"{name}: cannot be read as an image ({error})") from error
+        raise ImageError(
+            f"{name}: is damaged or cut short and cannot be read as an image ({error}); copy or "
+            "download it again"
+        ) from error
     with image:
         return _decode(image, name, max_pixels)
 
