@@ -178,7 +178,7 @@ BUDGETS: dict[str, LessonBudget] = {
         ),
         LessonBudget(
             "07",
-            ("nyu-eigen-test",),
+            ("nyu-eigen-test", "densedepth-nyu", "depth-anything-v2-metric-indoor-small"),
             (Work("U-Net 240x320", UNET_240x320, 100),),
             fixed_minutes=2,
             ram_gb=3,
