@@ -97,17 +97,22 @@ def test_an_answer_calling_the_reference_fails_and_the_reference_works_afterward
         assert exercise.compare(after, before) is None, key
 
 
-def test_a_module_imported_while_the_answer_runs_keeps_no_guard():
-    """An answer that imports a module binding a hidden name (here a fresh copy of one) leaves no
+def test_a_module_imported_while_the_answer_runs_keeps_no_guard(tmp_path, monkeypatch):
+    """An answer that imports a module binding a hidden name (a student's helper module) leaves no
     guard behind in it."""
-    sys.modules.pop("depthnb.viz.explorer", None)
+    (tmp_path / "student_helpers.py").write_text("from depthnb.viz import abs_rel_map\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.delitem(sys.modules, "student_helpers", raising=False)
 
     def answer(pred, gt, valid):
-        importlib.import_module("depthnb.viz.explorer")
+        helpers = importlib.import_module("student_helpers")
+        assert hasattr(helpers.abs_rel_map, "hidden_name")  # imported while hidden: the guard
         raise NotImplementedError
 
     assert check("07.3", answer, verbose=False).status == "not yet"
+    assert sys.modules["student_helpers"].abs_rel_map is resolve("depthnb.viz.abs_rel_map")
     assert not _guards_left()
+    del sys.modules["student_helpers"]
 
 
 def test_every_declared_name_resolves_and_a_bad_declaration_is_refused():
