@@ -7,6 +7,7 @@ cannot drift from the code. ``tests/test_exercises.py`` checks the file is up to
 
 from __future__ import annotations
 
+import re
 import sys
 from pathlib import Path
 
@@ -14,7 +15,8 @@ from depthnb.budgets import BUDGETS
 from depthnb.exercises import exercises
 from depthnb.files import atomic_write_text
 
-GUIDE = Path(__file__).resolve().parent.parent / "notebooks" / "README.md"
+ROOT = Path(__file__).resolve().parent.parent
+GUIDE = ROOT / "notebooks" / "README.md"
 
 # lesson -> (title, what it builds on, GPU in full mode)
 LESSONS = {
@@ -88,6 +90,73 @@ Lesson 04 is the one to run in full mode before class: its 27-minute training ru
 lesson 05 then scores (lesson 05 falls back to the published weights without it).
 """
 
+LICENCES = """
+## Licences: the course, the data, the weights
+
+The course (notebooks, package, shipped U-Net) is MIT-licensed (`LICENSE`); `CITATION.cff` says
+how to cite it. What it downloads comes under its authors' terms, listed in the registries
+(`depthnb.data.DATASETS`, `depthnb.models.PRETRAINED`) and printed by
+`python -m depthnb download --list`:
+
+| name | size | licence |
+|---|---:|---|
+"""
+
+LICENCE_NOTES = """
+**Non-commercial.** KITTI (lesson 05's outdoor section) is CC BY-NC-SA 3.0: for teaching and
+research, not for commercial use; the lesson says so where it downloads it. **Copyleft.**
+DenseDepth's weights come from a GPL-3.0 repository: a model built on them and given to others
+carries the GPL's terms. Depth Anything V2 **small** (the only size the
+course loads) is Apache-2.0; its base and large models are CC BY-NC 4.0, non-commercial. NYU
+Depth v2's page states no licence: it is offered for research, citing Silberman et al. (ECCV
+2012), and DenseDepth's two archives are conversions of it.
+"""
+
+COLAB_TWIN = """
+## Colab as it is: the twin, and when Colab changes
+
+A lesson runs on whatever Colab has installed that day, not on the newest packages CI would pick.
+Google publishes that set (`pip-freeze.gpu.txt` and `os-info-gpu.txt` in the public repository
+[googlecolab/backend-info](https://github.com/googlecolab/backend-info)), and
+`.ci/colab-constraints.txt` is cut from it: its header names the commit, the date and Colab's
+Python ({python} in the current file). `scripts/colab_twin.py` builds a **twin** of that runtime,
+a fresh virtual environment on Python 3.13 (the twin runs the 3.13.x at hand where Colab runs
+{python}) with Colab's exact versions (torch and torchvision are PyPI's builds of the same
+versions: the CUDA build, which runs on a CPU). It installs the package exactly as each lesson's
+first cell does (`depthnb`, and `depthnb[deploy]` for lesson 10, the one lesson whose imports
+Colab lacks) and **fails, listing them, if that changed any of Colab's versions** (this is what
+keeps onnx below 1.23: onnx 1.23 would upgrade Colab's protobuf). Then it runs every lesson in
+quick mode under nbval, the full-mode rehearsal and the explorer's tests. `.ci/run` runs it
+after the other legs.
+
+When Colab changes (its release notes, or a lesson breaking in Colab but not in CI):
+
+    git -C backend-info pull        # a clone of https://github.com/googlecolab/backend-info
+    python scripts/colab_twin.py cut backend-info/pip-freeze.gpu.txt \\
+        backend-info/os-info-gpu.txt --commit "$(git -C backend-info rev-parse HEAD)" \\
+        --date "$(git -C backend-info log -1 --format=%cs)"
+    python scripts/colab_twin.py all /tmp/colab-twin    # build the twin, run every lesson
+
+`cut` rewrites `.ci/colab-constraints.txt` (it refuses an `os-info-gpu.txt` whose Python is not
+3.13: for a new Python, change `COLAB_PYTHON` in the script and the README's Python with it). If
+`build` reports that installing the package changed one of Colab's versions, bound the package
+(or the extra) that pulled it in, in `pyproject.toml`, the way `onnx<1.23` is bounded; never pin
+what Colab ships. Commit the new constraints with the fixes the twin asked for.
+"""
+
+
+def colab_python() -> str:
+    """Colab's Python as the constraints file's header states it (e.g. ``3.13.15``)."""
+    header = (ROOT / ".ci" / "colab-constraints.txt").read_text()
+    return re.search(r"^# Python (\S+)", header, re.MULTILINE).group(1)  # type: ignore[union-attr]
+
+
+def licence_rows() -> list[str]:
+    """The licence table's rows, one per dataset and published network of the registries."""
+    from depthnb.commands import registry_licences
+
+    return [f"| {name} | {size} | {licence} |" for name, size, licence in registry_licences()]
+
 
 def guide() -> str:
     """The guide's Markdown."""
@@ -100,7 +169,10 @@ def guide() -> str:
         )
     lines += ["", "## The exercises", "", "| exercise | difficulty | task |", "|---|---|---|"]
     lines += [f"| {key} | {ex.difficulty} | {ex.title} |" for key, ex in exercises().items()]
-    return "\n".join(lines) + "\n" + HANDING_OUT
+    lines.append(HANDING_OUT.rstrip("\n"))
+    lines += [LICENCES.rstrip("\n"), *licence_rows(), LICENCE_NOTES.rstrip("\n")]
+    lines.append(COLAB_TWIN.format(python=colab_python()).rstrip("\n"))
+    return "\n".join(lines) + "\n"
 
 
 if __name__ == "__main__":

@@ -160,7 +160,7 @@ def test_the_deploy_extra_keeps_colabs_protobuf():
     # then conflicts). The bound is checked in the Colab twin; here, that it is still there.
     pyproject = (ROOT / "pyproject.toml").read_text()
     deploy = pyproject.split("\ndeploy = [", 1)[1].split("]", 1)[0]
-    assert '"onnx>=1.15,<1.23"' in deploy
+    assert '"onnx>=1.22,<1.23"' in deploy
 
 
 def _registry_licences() -> dict[str, str]:
