@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import dataclasses
+import errno
 import hashlib
 import io
+import json
 import socket
 import tarfile
 import threading
@@ -34,10 +36,15 @@ FAST = {"backoff": 0.0, "timeout": 5.0, "progress": False}
 
 
 class Server:
-    """Serves ``files`` (path, query included -> bytes) with Range support; ``cut_after`` bytes
-    ends response number ``cut_request`` (the first by default) early; ``ignore_range`` answers
-    every request with 200 and the whole file; ``types`` (path -> Content-Type) sets that header.
-    ``paths`` and ``ranges`` record what was asked."""
+    """Serves ``files`` (path, query included -> bytes) on 127.0.0.1, as S3 does: an ETag (the
+    content's hash), Range requests answered 206 when their If-Range (if any) still matches.
+
+    ``cut_after`` bytes ends response number ``cut_request`` (the first by default) early;
+    ``ignore_range`` answers every request with 200 and the whole file; ``types`` (path ->
+    Content-Type) sets that header; ``etag=False`` sends no ETag; ``length=False`` sends no
+    Content-Length (the body ends when the connection closes); ``trickle`` (seconds) sends one
+    byte at a time, that long apart. ``paths``, ``ranges`` and ``if_ranges`` record what was
+    asked. Threads are daemons and every response is bounded, so the server stops by itself."""
 
     def __init__(
         self,
@@ -46,11 +53,15 @@ class Server:
         ignore_range: bool = False,
         types: dict[str, str] | None = None,
         cut_request: int = 1,
+        etag: bool = True,
+        length: bool = True,
+        trickle: float | None = None,
     ) -> None:
         self.files, self.cut_after, self.ignore_range = files, cut_after, ignore_range
-        self.cut_request = cut_request
+        self.cut_request, self.etag, self.length, self.trickle = cut_request, etag, length, trickle
         self.types = types or {}
         self.ranges: list[str | None] = []
+        self.if_ranges: list[str | None] = []
         self.paths: list[str] = []
         server = self
 
@@ -60,13 +71,16 @@ class Server:
 
             def do_GET(self) -> None:
                 server.ranges.append(self.headers.get("Range"))
+                server.if_ranges.append(self.headers.get("If-Range"))
                 server.paths.append(self.path)
                 data = server.files.get(self.path)
                 if data is None:
                     self.send_error(404)
                     return
+                tag = f'"{hashlib.md5(data).hexdigest()}"'
+                fresh = self.headers.get("If-Range") in (None, tag)
                 start = 0
-                if self.headers.get("Range") and not server.ignore_range:
+                if self.headers.get("Range") and not server.ignore_range and fresh:
                     start = int(self.headers["Range"][6:].split("-")[0])
                     self.send_response(206)
                     self.send_header("Content-Range", f"bytes {start}-{len(data) - 1}/{len(data)}")
@@ -74,14 +88,24 @@ class Server:
                     self.send_response(200)
                 if self.path in server.types:
                     self.send_header("Content-Type", server.types[self.path])
-                self.send_header("Content-Length", str(len(data) - start))
+                if server.etag:
+                    self.send_header("ETag", tag)
+                if server.length:
+                    self.send_header("Content-Length", str(len(data) - start))
                 self.end_headers()
                 body = data[start:]
                 if server.cut_after is not None and len(server.ranges) == server.cut_request:
                     body = body[: server.cut_after]  # then the connection closes
-                self.wfile.write(body)
+                if server.trickle is None:
+                    self.wfile.write(body)
+                    return
+                for index in range(len(body)):
+                    self.wfile.write(body[index : index + 1])
+                    self.wfile.flush()
+                    time.sleep(server.trickle)
 
         self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.httpd.daemon_threads = True
         self.thread = threading.Thread(target=self.httpd.serve_forever, args=(0.02,), daemon=True)
 
     def url(self, path: str) -> str:
@@ -331,3 +355,182 @@ def test_registry_names_the_documented_urls():
         "splits.mat",
     ]
     assert download.DATASETS is DATASETS
+
+
+def test_a_part_of_another_version_starts_again(tmp_path):
+    """A .part is resumed with If-Range carrying the ETag the server first sent; when the file
+    changed meanwhile (same length, other bytes) the server sends it whole: never spliced."""
+    with Server({"/f.bin": PAYLOAD}, cut_after=100_000) as server:
+        with pytest.raises(DownloadError, match="resume from"):
+            download_url(server.url("/f.bin"), tmp_path / "f.bin", retries=0, **FAST)
+        state = json.loads((tmp_path / "f.bin.part.json").read_text())
+        assert state["etag"] == f'"{hashlib.md5(PAYLOAD).hexdigest()}"'
+        newer = PAYLOAD[::-1]
+        server.files["/f.bin"], server.cut_after = newer, None
+        dest = download_url(server.url("/f.bin"), tmp_path / "f.bin", **FAST)
+    assert dest.read_bytes() == newer
+    assert server.ranges == [None, "bytes=100000-"] and server.if_ranges == [None, state["etag"]]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["f.bin"]
+
+
+def test_a_part_whose_version_is_unknown_starts_again(tmp_path):
+    with Server({"/f.bin": PAYLOAD}, cut_after=100_000, etag=False) as server:
+        dest = download_url(server.url("/f.bin"), tmp_path / "f.bin", sha256=SHA, **FAST)
+    assert dest.read_bytes() == PAYLOAD
+    assert server.ranges == [None, None]  # no ETag or Last-Modified to confirm it with
+
+
+def test_without_content_length_only_a_check_can_complete_a_download(tmp_path):
+    """No Content-Length: the bytes are kept only when a size, a SHA-256 or the format check
+    (``proof``) says they are the whole file."""
+    with Server({"/f.bin": PAYLOAD}, length=False) as server:
+        url = server.url("/f.bin")
+        with pytest.raises(
+            DownloadError, match="no Content-Length.*left in .*f.bin.part, not used"
+        ):
+            download_url(url, tmp_path / "f.bin", **FAST)
+        assert not (tmp_path / "f.bin").exists()
+        assert (tmp_path / "f.bin.part").read_bytes() == PAYLOAD
+        assert download_url(url, tmp_path / "a.bin", size=len(PAYLOAD), **FAST).is_file()
+        assert download_url(url, tmp_path / "b.bin", sha256=SHA, **FAST).is_file()
+        seen = []
+        assert download_url(url, tmp_path / "c.bin", proof=seen.append, **FAST).is_file()
+        assert seen == [tmp_path / "c.bin"]
+
+        def refuse(path):
+            raise DataError(f"{path}: not the format")
+
+        with pytest.raises(DownloadError, match="fails the file's check.*not the format"):
+            download_url(url, tmp_path / "d.bin", proof=refuse, **FAST)
+        with pytest.raises(DownloadError, match="got 300000 bytes, expected 12"):
+            download_url(url, tmp_path / "e.bin", size=12, **FAST)
+    assert not [p for p in tmp_path.iterdir() if p.name[0] in "de"]
+
+
+def test_a_cut_archive_without_content_length_fails_the_registrys_check(tmp_path, monkeypatch):
+    from fixture_writers import write_eigen_test_zip
+
+    images, depths = patterned_images(2, 480, 640), patterned_depths(2, 480, 640)
+    served = write_eigen_test_zip(tmp_path / "served.zip", images, depths).read_bytes()
+    with Server({"/m/nyu_test.zip": served}, length=False, cut_after=len(served) // 2) as server:
+        monkeypatch.setenv("DEPTHNB_MIRROR", server.url("/m"))
+        spec = DATASETS["nyu-eigen-test"]
+        dead = dataclasses.replace(spec.files[0], url=server.url("/gone/nyu_test.zip"))
+        monkeypatch.setitem(DATASETS, spec.name, dataclasses.replace(spec, files=(dead,)))
+        with pytest.raises(DownloadError, match="no Content-Length.*fails the file's check"):
+            download_dataset(spec.name, root=tmp_path / "data", retries=0, **FAST)
+        assert not (tmp_path / "data" / "nyu" / "nyu_test.zip").exists()
+        server.cut_after = None
+        path = download_dataset(spec.name, root=tmp_path / "data", **FAST)
+    assert path.read_bytes() == served
+
+
+def test_registry_files_each_have_a_format_check():
+    files = {remote.filename for spec in DATASETS.values() for remote in spec.files}
+    assert files == set(download.FILE_CHECKS)
+
+
+def test_an_announced_length_that_disagrees_fails_at_once(tmp_path):
+    with Server({"/f.bin": PAYLOAD}) as server:
+        with pytest.raises(DownloadError, match="announces 300000 bytes, expected 300001"):
+            download_url(server.url("/f.bin"), tmp_path / "f.bin", size=300_001, **FAST)
+    assert len(server.paths) == 1 and list(tmp_path.iterdir()) == []
+
+
+S3_ERROR = (
+    b'<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>AccessDenied</Code>'
+    b"<Message>Access Denied</Message><RequestId>4442587FB7D0A2F9</RequestId></Error>"
+)
+GCS_ERROR = (
+    b"<?xml version='1.0' encoding='UTF-8'?><Error><Code>NoSuchKey</Code><Message>The "
+    b"specified key does not exist.</Message></Error>"
+)
+
+
+@pytest.mark.parametrize(
+    ("body", "said"),
+    [
+        (b"\n\n  <!-- served by nginx -->\n<!DOCTYPE html><html>moved</html>", "a web page"),
+        (b"\xef\xbb\xbf<!--a-->\n<!--b-->  <html><body>quota</body></html>", "a web page"),
+        (b"   <HTML><HEAD><TITLE>404</TITLE></HEAD></HTML>", "a web page"),
+        (S3_ERROR, r"an error document \(AccessDenied: Access Denied\)"),
+        (GCS_ERROR, r"an error document \(NoSuchKey: The specified key does not exist.\)"),
+    ],
+)
+def test_pages_and_error_documents_served_with_200_are_refused(tmp_path, body, said):
+    with Server({"/f.bin": body}) as server:
+        with pytest.raises(DownloadError, match=f"served {said}, not f.bin"):
+            download_url(server.url("/f.bin"), tmp_path / "f.bin", **FAST)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_server_trickling_bytes_is_given_up(tmp_path):
+    """One byte every 20 ms never trips a 2 s read timeout; the minimum rate stops it."""
+    with Server({"/f.bin": PAYLOAD[:2000]}, trickle=0.02) as server:
+        start = time.monotonic()
+        with pytest.raises(DownloadError, match="too slow: .* under the minimum of 1000 bytes/s"):
+            download_url(
+                server.url("/f.bin"),
+                tmp_path / "f.bin",
+                retries=1,
+                backoff=0.0,
+                timeout=2.0,
+                progress=False,
+                min_rate=1000,
+                stall_window=0.4,
+            )
+        assert time.monotonic() - start < 3.0
+    assert len(server.paths) == 2
+
+
+class _FullDisk:
+    """A binary file that raises ENOSPC once ``room`` bytes were written to it."""
+
+    def __init__(self, file, room: int) -> None:
+        self.file, self.room = file, room
+
+    def write(self, data: bytes) -> int:
+        if len(data) > self.room:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        self.room -= len(data)
+        return self.file.write(data)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.file.close()
+
+
+@pytest.mark.parametrize("length", [True, False], ids=["length", "no-length"])
+def test_a_full_disk_stops_at_once_and_deletes_the_part(tmp_path, monkeypatch, length):
+    from depthnb.data import transfer
+
+    real_open = open
+
+    def full_disk_open(path, mode="r", *args, **kwargs):
+        file = real_open(path, mode, *args, **kwargs)
+        return _FullDisk(file, 150_000) if mode in ("wb", "ab") else file
+
+    monkeypatch.setattr(transfer, "open", full_disk_open, raising=False)
+    needs = "needs 0.00 GB in all" if length else "needs more than the 0.00 GB that fitted"
+    with Server({"/f.bin": PAYLOAD}, length=length) as server:
+        start = time.monotonic()
+        with pytest.raises(DownloadError, match=f"filled up after 0.00 GB; the file {needs}"):
+            download_url(server.url("/f.bin"), tmp_path / "f.bin", backoff=5.0, progress=False)
+        assert time.monotonic() - start < 2.0
+    assert len(server.paths) == 1 and list(tmp_path.iterdir()) == []
+
+
+def test_a_zip_of_no_images_fails_the_download_check(tmp_path, monkeypatch):
+    """The CSVs name members that hold no image (empty files): refused, not kept as data."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as z:
+        for split in ("train", "test"):
+            z.writestr(f"data/{split}/0.png", b"")
+            z.writestr(f"data/{split}/0_depth.png", b"")
+            z.writestr(f"data/nyu2_{split}.csv", f"data/{split}/0.png,data/{split}/0_depth.png\n")
+    with Server({"/nyu_data.zip": buffer.getvalue()}) as server:
+        _local("nyu-zip", server, monkeypatch)
+        with pytest.raises(DataError, match="nyu_data.zip:data/train/0.png"):
+            download_dataset("nyu-zip", root=tmp_path / "data", **FAST)

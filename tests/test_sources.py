@@ -167,7 +167,7 @@ def test_the_class_mirror_serves_datasets_and_published_weights(tmp_path, monkey
         "/class/nyu_depth_v2_labeled.mat": served["/labeled.mat"],
         "/class/splits.mat": served["/splits.mat"],
         "/class/NYU_ResNet-UpProj.npy": array.read_bytes(),
-        f"/class/{da[0].filename}": b"\x10\x00\x00\x00\x00\x00\x00\x00{}" + bytes(8),
+        f"/class/{da[0].filename}": (8).to_bytes(8, "little") + b"{}      ",  # no tensors
         f"/class/{da[1].filename}": b'{"model_type": "depth_anything"}',
     }
     with Server(files) as server:

@@ -4,8 +4,11 @@
 PosixPath('data/nyu/nyu_depth_v2_labeled.mat')
 
 ``download_url`` streams into ``<dest>.part`` with a progress bar, resumes an interrupted
-transfer with an HTTP Range request (and starts over when the server ignores it), retries with
-backoff, checks size and SHA-256 when given, and renames to ``dest`` only when everything fits.
+transfer with an HTTP Range request whose If-Range carries the ETag (or Last-Modified) the server
+first sent (and starts over when the file changed, or the server ignores Range), retries with
+backoff, gives up on a server that trickles bytes, checks size and SHA-256 when given, and renames
+to ``dest`` only when the file provably arrived whole: all of its announced length, or, without
+one, a size, SHA-256 or the file's format check (:data:`FILE_CHECKS`) that says so.
 ``download_dataset`` fetches a whole entry of :data:`DATASETS` and checks its structure (the
 HDF5 keys and shapes, the zip's CSVs, the extracted folders).
 
@@ -21,6 +24,9 @@ from __future__ import annotations
 
 import os
 import shutil
+import tarfile
+import zipfile
+import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,7 +35,13 @@ from typing import Any
 from depthnb.data.diode import find_diode_images
 from depthnb.data.io import PathLike
 from depthnb.data.kitti import check_depth_selection
-from depthnb.data.nyu import NYU_LABELED_COUNT, check_labeled_mat, load_splits, read_zip_csv
+from depthnb.data.nyu import (
+    NYU_LABELED_COUNT,
+    NYUDepthZip,
+    check_labeled_mat,
+    load_splits,
+    read_zip_csv,
+)
 from depthnb.data.nyu_eigen import check_eigen_test_zip
 from depthnb.data.sources import MIRROR_ENV as MIRROR_ENV
 from depthnb.data.sources import RemoteFile as RemoteFile
@@ -73,11 +85,17 @@ def _check_nyu_labeled(folder: Path) -> Path:
     return mat
 
 
-def _check_nyu_zip(folder: Path) -> Path:
-    path = folder / "nyu_data.zip"
+def check_nyu_zip(path: Path) -> Path:
+    """DenseDepth's ``nyu_data.zip``: both CSVs list images the zip holds, and the first pair
+    of each split decodes (a zip of no images, or of empty members, is refused)."""
     for split in ("train", "test"):
         read_zip_csv(path, split)
+        NYUDepthZip(path, split=split)[0]
     return path
+
+
+def _check_nyu_zip(folder: Path) -> Path:
+    return check_nyu_zip(folder / "nyu_data.zip")
 
 
 def _check_nyu_eigen_test(folder: Path) -> Path:
@@ -88,6 +106,38 @@ def _check_diode_val(folder: Path) -> Path:
     for domain in ("indoors", "outdoor"):
         find_diode_images(folder, "val", domain)
     return folder
+
+
+def check_archive(path: Path) -> Path:
+    """A zip whose central directory (at its end) lists a member, or a tar (any compression)
+    whose first member header reads: the cheap proof that an archive arrived whole enough to
+    extract (extracting reads the rest, and refuses what is cut short)."""
+    try:
+        if zipfile.is_zipfile(path):
+            with zipfile.ZipFile(path) as archive:
+                found = bool(archive.namelist())
+        else:
+            with tarfile.open(path) as archive:
+                found = archive.next() is not None
+    except (tarfile.TarError, zipfile.BadZipFile, zlib.error, EOFError, OSError) as error:
+        raise DataError(f"{path}: not a readable zip or tar archive ({error}).") from error
+    if not found:
+        raise DataError(f"{path}: the archive holds no files.")
+    return path
+
+
+FILE_CHECKS: dict[str, Callable[[Path], Any]] = {
+    "nyu_depth_v2_labeled.mat": lambda path: check_labeled_mat(
+        path, n_images=NYU_LABELED_COUNT, raw_depth=True
+    ),
+    "splits.mat": load_splits,
+    "nyu_data.zip": check_nyu_zip,
+    "nyu_test.zip": check_eigen_test_zip,
+    "val.tar.gz": check_archive,
+    "data_depth_selection.zip": check_archive,
+}
+"""The format check of each registry file by name: what judges a transfer whose server did not
+announce its length (:func:`~depthnb.data.transfer.download_url`'s ``proof``)."""
 
 
 # Where each file can be had. Every URL is cited where it is documented; sizes are exact where a
@@ -243,7 +293,11 @@ def download_dataset(
     for remote in spec.files:
         relative = f"{spec.folder}/{remote.filename}"
         fetch_remote(
-            remote, folder / remote.filename, progress=progress, relative=relative, **download_kw
+            remote,
+            folder / remote.filename,
+            progress=progress,
+            relative=relative,
+            **{"proof": FILE_CHECKS[remote.filename], **download_kw},
         )
     if spec.extract:
         archive = folder / spec.extract

@@ -6,9 +6,10 @@
 :func:`fetch_remote` tries ``$DEPTHNB_MIRROR/<file name>`` first when set (a class mirror), then
 the original, then each documented mirror, every one through the resumable
 :func:`~depthnb.data.transfer.download_url`. Google Drive links go through Drive's confirm flow
-(:mod:`depthnb.data.gdrive`). A source that answers with a web page, or whose file fails the
-entry's structural check, is dropped for the next. When all fail, the error lists every source
-with its error and says where to put the file by hand.
+(:mod:`depthnb.data.gdrive`). A source that answers with a web page or an S3/GCS error
+document, sends a file without its length that the entry's check does not accept, or whose file
+fails the entry's structural check, is dropped for the next. When all fail, the error lists every
+source with its error and says where to put the file by hand.
 """
 
 from __future__ import annotations
@@ -23,14 +24,19 @@ from typing import Any
 
 from depthnb.data.gdrive import confirmed_url, drive_download_url, drive_file_id
 from depthnb.data.io import PathLike
-from depthnb.data.transfer import DISK_ADVICE, _open, _Retry, _verify, download_url
+from depthnb.data.transfer import (
+    DISK_ADVICE,
+    _open,
+    _Retry,
+    _verify,
+    download_url,
+    served_instead,
+)
 from depthnb.errors import DataError, DownloadError
 from depthnb.files import check_free_space
 
 MIRROR_ENV = "DEPTHNB_MIRROR"
 """With ``DEPTHNB_MIRROR=URL`` set, every registry file is tried first at ``URL/<file name>``."""
-
-_HTML_STARTS = (b"<!doctype html", b"<html")
 
 
 @dataclass(frozen=True)
@@ -107,15 +113,12 @@ def resolve_source(url: str, timeout: float = 30.0) -> str:
     return confirmed_url(page, base)
 
 
-def _looks_like_html(path: Path) -> bool:
-    with open(path, "rb") as f:
-        return f.read(64).lstrip().lower().startswith(_HTML_STARTS)
-
-
 def _accept(path: Path, remote: RemoteFile, check: Callable[[Path], Any] | None, url: str) -> Path:
-    """Return ``path`` if it is the file: not a web page, right SHA-256, passes ``check``."""
-    if _looks_like_html(path):
-        raise DownloadError(f"{url}: served a web page, not {remote.filename}")
+    """Return ``path`` if it is the file: not a web page or an error document, right SHA-256,
+    passes ``check``."""
+    instead = served_instead(path)
+    if instead is not None:
+        raise DownloadError(f"{url}: served {instead}, not {remote.filename}")
     _verify(path, None, remote.sha256, url)
     if check is not None:
         check(path)
@@ -136,8 +139,10 @@ def fetch_remote(
     the file's size (:attr:`RemoteFile.expected_bytes`; with a class mirror set, the size that
     the mirror announces, checked by :func:`download_url`, since a rehearsal serves stand-ins),
     and each source goes through :func:`download_url` (resumable; ``download_kw``: retries,
-    timeout, backoff). A source that serves a web page instead of the file, or a file that fails
-    ``check(path)`` (DataError), is dropped for the next; a transfer that broke leaves its
+    timeout, backoff, min_rate, stall_window, and ``proof``, the format check that judges a
+    transfer without a Content-Length, ``check`` by default). A source that serves a web page
+    instead of the file, or a file that fails ``check(path)`` (DataError), is dropped for the
+    next; a transfer that broke leaves its
     ``.part`` for the next source, or the next run, to resume. ``relative`` is ``dest``'s path
     inside the data folder (e.g. ``"nyu/nyu_test.zip"``), named in the Colab instructions when
     everything fails.
@@ -169,7 +174,9 @@ def fetch_remote(
         target = url
         try:
             target = resolve_source(url, timeout)
-            path = download_url(target, dest, remote.sha256, progress=progress, **download_kw)
+            path = download_url(
+                target, dest, remote.sha256, progress=progress, **{"proof": check, **download_kw}
+            )
             return _accept(path, remote, check, url)
         except (DownloadError, DataError) as error:
             reason = str(error)

@@ -4,13 +4,18 @@ URL (:func:`download_url`) and archive extraction that stays inside its target
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import http.client
+import json
 import os
+import re
 import socket
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -18,10 +23,18 @@ from tqdm.auto import tqdm
 
 from depthnb.data.extract import safe_extract as safe_extract
 from depthnb.data.io import PathLike
-from depthnb.errors import DownloadError
+from depthnb.errors import DataError, DownloadError
 from depthnb.files import check_free_space
 
 CHUNK = 1 << 20
+MIN_RATE = 1024.0
+"""Bytes per second a transfer must average over every :data:`STALL_WINDOW` seconds."""
+STALL_WINDOW = 60.0
+_DISK_FULL = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EFBIG})
+_BOM = rb"(?:\xef\xbb\xbf)?\s*(?:<!--.*?-->\s*)*"  # a byte-order mark, white space, comments
+_PAGE = re.compile(_BOM + rb"<(?:!doctype\s+html|html|head|body)\b", re.I | re.S)
+_XML_ERROR = re.compile(_BOM + rb"<\?xml[^>]*\?>\s*(?:<!--.*?-->\s*)*<Error>", re.S)
+_TAGS = (b"Code", b"Message")
 USER_AGENT = "depthnb (https://github.com/depthnb/depthnb)"
 DISK_ADVICE = (
     "free some space, or use a data folder on a larger disk (DEPTHNB_DATA=folder; in Colab, "
@@ -33,32 +46,36 @@ class _Retry(Exception):
     """A transfer failed in a way that another attempt (resuming) may fix."""
 
 
-def _parse_content_range_start(value: str | None) -> int | None:
-    """``bytes 100-199/200`` -> 100; None when absent or malformed."""
+class _Restart(_Retry):
+    """The ``.part`` cannot be continued (HTTP 416): another attempt starts from byte 0."""
+
+
+def _parse_content_range(value: str | None) -> tuple[int | None, int | None]:
+    """``bytes 100-199/200`` -> (100, 200); None for what is absent or malformed (``*``)."""
     if not value or not value.startswith("bytes "):
-        return None
+        return None, None
+    span, _, total = value[6:].partition("/")
     try:
-        return int(value[6:].split("-", 1)[0])
+        start = int(span.split("-", 1)[0])
     except ValueError:
-        return None
+        return None, None
+    return start, int(total) if total.strip().isdigit() else None
 
 
-def _open(url: str, timeout: float, part: Path | None = None, have: int = 0) -> Any:
-    """Open ``url``, asking for the bytes from ``have`` on when ``part`` holds that many.
+def _open(url: str, timeout: float, headers: dict[str, str] | None = None) -> Any:
+    """Open ``url`` with the extra request ``headers`` (Range, If-Range).
 
     Raises:
-        _Retry: a failure worth another attempt (timeouts, resets, 408/429/5xx, a 416 resume).
+        _Restart: HTTP 416, the server does not recognise what we hold as a prefix.
+        _Retry: a failure worth another attempt (timeouts, resets, 408/429/5xx).
         DownloadError: a failure that retrying cannot fix (404, refused connection, unknown host).
     """
-    request = urllib.request.Request(url, headers={"User-Agent": USER_AGENT})
-    if have:
-        request.add_header("Range", f"bytes={have}-")
+    request = urllib.request.Request(url, headers={"User-Agent": USER_AGENT, **(headers or {})})
     try:
         return urllib.request.urlopen(request, timeout=timeout)
     except urllib.error.HTTPError as error:
-        if error.code == 416 and part is not None and have:
-            part.unlink()  # what we hold is not a prefix the server recognises: start over
-            raise _Retry(f"HTTP 416 for a resume from byte {have}") from error
+        if error.code == 416 and headers and "Range" in headers:
+            raise _Restart(f"HTTP 416 for a resume ({headers['Range']})") from error
         if error.code in (408, 429) or error.code >= 500:
             raise _Retry(f"HTTP {error.code} {error.reason}") from error
         raise DownloadError(f"{url}: HTTP {error.code} {error.reason}.") from error
@@ -76,34 +93,175 @@ def _open(url: str, timeout: float, part: Path | None = None, have: int = 0) -> 
         raise _Retry(str(error) or type(error).__name__) from error
 
 
-def _transfer(url: str, part: Path, timeout: float, progress: bool, label: str) -> None:
-    """One attempt: append what the server sends to ``part``, resuming from its current size.
+def _state_file(part: Path) -> Path:
+    """``<dest>.part.json``: the version of the file that ``<dest>.part`` holds the start of."""
+    return part.with_name(part.name + ".json")
+
+
+def _discard(part: Path) -> None:
+    """Delete ``part`` and its state file."""
+    part.unlink(missing_ok=True)
+    _state_file(part).unlink(missing_ok=True)
+
+
+def _validator(part: Path) -> str | None:
+    """What ``If-Range`` may carry for ``part``: the strong ETag the server sent with its first
+    byte, else its Last-Modified; None when neither was sent (then ``part`` cannot be resumed)."""
+    try:
+        state = json.loads(_state_file(part).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    if not isinstance(state, dict):
+        return None
+    etag = state.get("etag")
+    if isinstance(etag, str) and etag and not etag.startswith("W/"):
+        return etag  # weak ETags are not allowed in If-Range (RFC 9110, 13.1.5)
+    modified = state.get("last_modified")
+    return modified if isinstance(modified, str) and modified else None
+
+
+def _resume_headers(part: Path) -> tuple[int, dict[str, str]]:
+    """(bytes held, request headers): a Range from the end of ``part`` with If-Range, or
+    (0, {}) after deleting a ``part`` whose version is unknown."""
+    have = part.stat().st_size if part.exists() else 0
+    validator = _validator(part) if have else None
+    if validator is None:
+        _discard(part)
+        return 0, {}
+    return have, {"Range": f"bytes={have}-", "If-Range": validator}
+
+
+def _served_instead(head: bytes) -> str | None:
+    """What a server sent in place of a file, judged from its first bytes: "a web page"
+    (HTML, also after a byte-order mark, white space or comments), "an error document (Code:
+    message)" (S3's or Google Cloud Storage's XML error, served with status 200), or None."""
+    if _PAGE.match(head):
+        return "a web page"
+    if not _XML_ERROR.match(head):
+        return None
+    code, message = (re.search(rb"<%s>(.*?)</%s>" % (tag, tag), head, re.S) for tag in _TAGS)
+    detail = ": ".join(
+        found.group(1).decode("utf-8", "replace").strip() for found in (code, message) if found
+    )
+    return f"an error document ({detail or 'no details'})"
+
+
+def served_instead(path: Path) -> str | None:
+    """:func:`_served_instead` on the first 64 KB of the file ``path``."""
+    with open(path, "rb") as file:
+        return _served_instead(file.read(1 << 16))
+
+
+def _disk_full(url: str, part: Path, written: int, total: int | None) -> DownloadError:
+    """Delete ``part`` and say how much space the file needs."""
+    _discard(part)
+    needed = (
+        f"{total / 1e9:.2f} GB in all"
+        if total
+        else f"more than the {written / 1e9:.2f} GB that fitted (the server did not say how much)"
+    )
+    return DownloadError(
+        f"{url}: the disk holding {part.parent} filled up after {written / 1e9:.2f} GB; the file "
+        f"needs {needed}. Deleted {part.name}: {DISK_ADVICE}."
+    )
+
+
+@dataclass
+class _Pace:
+    """A transfer's minimum rate: at least ``min_rate`` bytes/s over every ``window`` seconds."""
+
+    min_rate: float
+    window: float
+    start: float = 0.0
+    bytes: int = 0
+
+    def __post_init__(self) -> None:
+        self.start = time.monotonic()
+
+    def add(self, count: int) -> None:
+        """Count ``count`` bytes; raise _Retry when a window ends below the minimum rate."""
+        self.bytes += count
+        elapsed = time.monotonic() - self.start
+        if elapsed < self.window:
+            return
+        if self.bytes < self.min_rate * elapsed:
+            raise _Retry(
+                f"too slow: {self.bytes} bytes in {elapsed:.1f} s, under the minimum of "
+                f"{self.min_rate:.0f} bytes/s"
+            )
+        self.start, self.bytes = time.monotonic(), 0
+
+
+def _start(
+    url: str, part: Path, response: Any, have: int, size: int | None
+) -> tuple[int, int | None]:
+    """Check a response before its body: (bytes of ``part`` kept, the file's total size if
+    announced). A new ``part`` (``have`` 0) gets a state file recording the version served.
 
     Raises:
-        _Retry: the connection broke, timed out, or ended short; ``part`` keeps what arrived.
-        DownloadError: a failure that retrying cannot fix (404, refused connection, unknown host).
+        _Retry: a resume that the server answered from another byte or for another length.
+        DownloadError: the announced length is not ``size``.
     """
-    have = part.stat().st_size if part.exists() else 0
-    response = _open(url, timeout, part, have)
+    headers = response.headers
+    start, total = _parse_content_range(headers.get("Content-Range"))
+    if have and response.status == 206:
+        if start != have:
+            _discard(part)
+            raise _Retry(f"server resumed at byte {start}, not {have}")
+    else:
+        have = 0  # 200: the whole file again (another version, or Range unsupported)
+    length = headers.get("Content-Length")
+    if length is not None and length.strip().isdigit():
+        total = have + int(length)
+    if size is not None and total is not None and total != size:
+        _discard(part)
+        raise DownloadError(
+            f"{url}: the server announces {total} bytes, expected {size}: another file or "
+            f"version. Nothing was kept."
+        )
+    if not have:
+        state = {"url": url, "etag": headers.get("ETag"), "total": total}
+        state["last_modified"] = headers.get("Last-Modified")
+        _state_file(part).write_text(json.dumps(state), encoding="utf-8")
+    return have, total
+
+
+def _transfer(
+    url: str, part: Path, timeout: float, progress: bool, label: str, size: int | None, pace: _Pace
+) -> bool:
+    """One attempt: write what the server sends to ``part``, resuming from its end when the
+    server confirms (If-Range) that it still serves the version ``part`` holds the start of.
+
+    Returns:
+        Whether the transfer is provably complete: the server announced a length (and all of it
+        arrived) or ended a chunked body properly.
+
+    Raises:
+        _Retry: the connection broke, timed out, stalled or ended short; ``part`` keeps what came.
+        DownloadError: a failure that retrying cannot fix (404, a wrong length, a full disk).
+    """
+    have, headers = _resume_headers(part)
+    try:
+        response = _open(url, timeout, headers)
+    except _Restart:
+        _discard(part)
+        raise
     with response:
-        if have and response.status == 206:
-            start = _parse_content_range_start(response.headers.get("Content-Range"))
-            if start != have:
-                part.unlink()
-                raise _Retry(f"server resumed at byte {start}, not {have}")
-        elif have:
-            have = 0  # the server ignored Range (200): it sends everything again
-        length = response.headers.get("Content-Length")
-        expected = int(length) if length and length.isdigit() else None
-        if expected:  # before a byte is written: the file must fit
-            action = f"downloading {label} ({expected / 1e6:.1f} MB to go) into {part.parent}"
-            check_free_space(part.parent, expected, action, DISK_ADVICE, 0, DownloadError)
+        have, total = _start(url, part, response, have, size)
+        to_go = None if total is None else total - have
+        if to_go:  # before a byte is written: the file must fit
+            action = f"downloading {label} ({to_go / 1e6:.1f} MB to go) into {part.parent}"
+            try:
+                check_free_space(part.parent, to_go, action, DISK_ADVICE, 0, DownloadError)
+            except DownloadError:
+                _discard(part)
+                raise
         received = 0
         try:
             with (
                 open(part, "ab" if have else "wb") as out,
                 tqdm(
-                    total=have + expected if expected is not None else None,
+                    total=total,
                     initial=have,
                     unit="B",
                     unit_scale=True,
@@ -112,17 +270,22 @@ def _transfer(url: str, part: Path, timeout: float, progress: bool, label: str) 
                     disable=not progress,
                 ) as bar,
             ):
-                while True:
-                    chunk = response.read(CHUNK)
-                    if not chunk:
-                        break
+                read = getattr(response, "read1", response.read)  # read1: what has arrived
+                while chunk := read(CHUNK):
                     out.write(chunk)
                     received += len(chunk)
                     bar.update(len(chunk))
-        except (OSError, http.client.HTTPException) as error:
+                    pace.add(len(chunk))
+        except OSError as error:
+            if error.errno in _DISK_FULL:
+                raise _disk_full(url, part, have + received, total) from error
             raise _Retry(str(error) or type(error).__name__) from error
-    if expected is not None and received < expected:
-        raise _Retry(f"connection closed after {have + received} of {have + expected} bytes")
+        except http.client.HTTPException as error:
+            raise _Retry(str(error) or type(error).__name__) from error
+        chunked = bool(getattr(response, "chunked", False))
+    if to_go is not None and received < to_go:
+        raise _Retry(f"connection closed after {have + received} of {total} bytes")
+    return to_go is not None or chunked
 
 
 def _verify(path: Path, size: int | None, sha256: str | None, url: str) -> None:
@@ -144,6 +307,33 @@ def _verify(path: Path, size: int | None, sha256: str | None, url: str) -> None:
             )
 
 
+def _prove(url: str, dest: Path, part: Path, proof: Callable[[Path], Any] | None) -> None:
+    """Move ``part``, a transfer without an announced length, to ``dest`` only if ``proof(dest)``
+    (a format check) judges it whole.
+
+    Raises:
+        DownloadError: there is no ``proof`` (``part`` is kept, to resume or inspect, never
+            used), or ``proof`` refused it (then nothing is kept).
+    """
+    if proof is None:
+        raise DownloadError(
+            f"{url}: the server did not say how long the file is (no Content-Length) and no "
+            f"size, SHA-256 or format check was given, so the {part.stat().st_size:,} bytes "
+            f"that arrived cannot be shown to be the whole file; they are left in {part}, not "
+            f"used. Try another source, or pass size= or sha256=."
+        )
+    os.replace(part, dest)
+    try:
+        proof(dest)
+    except (DataError, DownloadError) as error:
+        dest.unlink(missing_ok=True)
+        raise DownloadError(
+            f"{url}: the server did not say how long the file is (no Content-Length), and what "
+            f"arrived fails the file's check, so it is incomplete or the wrong file; deleted. "
+            f"({error})"
+        ) from error
+
+
 def download_url(
     url: str,
     dest: PathLike,
@@ -153,16 +343,29 @@ def download_url(
     timeout: float = 30.0,
     backoff: float = 2.0,
     progress: bool = True,
+    *,
+    proof: Callable[[Path], Any] | None = None,
+    min_rate: float = MIN_RATE,
+    stall_window: float = STALL_WINDOW,
 ) -> Path:
     """Download ``url`` to ``dest`` (a file path), resumably; return ``dest``.
 
-    Bytes go to ``dest + ".part"``; an interrupted transfer resumes from there with an HTTP Range
-    request (a server that ignores Range and answers 200 makes it start over). Broken or timed-out
-    transfers are retried ``retries`` times, waiting ``backoff * 2**attempt`` seconds; a refused
-    connection, an unknown host, an HTTP 4xx, or a size (Content-Length) that the disk cannot
-    hold fail at once. When complete, the size and SHA-256
-    (hex) are checked if given, and the file is renamed to ``dest``. An existing ``dest`` that
-    passes the checks is returned without downloading.
+    Bytes go to ``dest + ".part"``; the validator the server sent with the first byte (its ETag,
+    else Last-Modified) goes to ``dest + ".part.json"``. An interrupted transfer resumes with a
+    Range request carrying that validator in ``If-Range``, so the server sends the rest only if
+    the file is still the same version, and the whole file otherwise; a ``.part`` with no
+    validator starts again. Broken, timed-out or stalled transfers (under ``min_rate`` bytes/s
+    over any ``stall_window`` seconds, so a server trickling bytes cannot hold it forever) are
+    retried ``retries`` times, waiting ``backoff * 2**attempt`` seconds. A refused connection,
+    an unknown host, an HTTP 4xx, an announced length other than ``size``, a web page or an
+    S3/GCS error document served with status 200, or a full disk fail at once (a full disk
+    deletes the ``.part`` and says how much space the file needs).
+
+    A transfer is complete when all of an announced length arrived (or a chunked body ended
+    properly); one without a length must pass the ``size`` or ``sha256`` check, or
+    ``proof(dest)`` (a format check, raising DataError), to be kept. The size and SHA-256 are
+    checked when given, then the file is renamed to ``dest``. An existing ``dest`` that passes
+    the checks is returned without downloading.
 
     Args:
         timeout: seconds to wait for the connection and for each read, so nothing hangs.
@@ -170,7 +373,7 @@ def download_url(
 
     Raises:
         DownloadError: the transfer failed for good, or delivered the wrong bytes (then nothing
-            is left at ``dest`` or ``dest.part``).
+            is left at ``dest``; a ``.part`` stays only where a rerun may resume it).
     """
     dest = Path(dest)
     if dest.is_file():
@@ -183,7 +386,9 @@ def download_url(
     part = dest.with_name(dest.name + ".part")
     for attempt in range(retries + 1):
         try:
-            _transfer(url, part, timeout, progress, dest.name)
+            complete = _transfer(
+                url, part, timeout, progress, dest.name, size, _Pace(min_rate, stall_window)
+            )
             break
         except _Retry as problem:
             if attempt == retries:
@@ -192,6 +397,14 @@ def download_url(
                     f"command again to resume from {part}."
                 ) from problem
             time.sleep(backoff * 2**attempt)
+    instead = served_instead(part)
+    if instead is not None:
+        _discard(part)
+        raise DownloadError(f"{url}: served {instead}, not {dest.name}")
+    _state_file(part).unlink(missing_ok=True)
     _verify(part, size, sha256, url)
-    os.replace(part, dest)
+    if complete or size is not None or sha256 is not None:
+        os.replace(part, dest)
+    else:
+        _prove(url, dest, part, proof)
     return dest
