@@ -14,7 +14,7 @@ import pytest
 import torch
 
 from depthnb.checkpoint import FORMAT, VERSION, atomic_save
-from depthnb.errors import ModelError
+from depthnb.errors import DownloadError, ModelError
 from depthnb.metrics import evaluate
 from depthnb.models import build_model, freeze_encoder
 from depthnb.models.depth_anything import processed_size
@@ -184,13 +184,22 @@ def test_the_released_architecture_builds_offline():
 @needs_transformers
 @pytest.mark.parametrize("env", [{"HF_HUB_OFFLINE": "1"}, {"HF_ENDPOINT": "http://127.0.0.1:9"}])
 def test_pretrained_fails_fast_and_clearly_offline(monkeypatch, tmp_path, env):
+    """Offline, or a Hub that does not answer (huggingface_hub reads HF_ENDPOINT at import, so
+    its constant is set as the variable would have set it), with nothing in the given cache."""
+    from huggingface_hub import constants
+
+    monkeypatch.delenv("DEPTHNB_MIRROR", raising=False)
     for key, value in env.items():
         monkeypatch.setenv(key, value)
+    if "HF_ENDPOINT" in env:
+        monkeypatch.setattr(constants, "ENDPOINT", env["HF_ENDPOINT"])
+        monkeypatch.setattr(constants, "HF_HUB_OFFLINE", False)
+        monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
     start = time.monotonic()
-    with pytest.raises(ModelError, match="pretrained=False") as error:
+    with pytest.raises(DownloadError, match="pretrained=False") as error:
         build_model("depth-anything-v2", pretrained=True, cache_dir=tmp_path, timeout=2.0)
     assert time.monotonic() - start < 10
-    assert METRIC_REPO in str(error.value)
+    assert METRIC_REPO in str(error.value) and not any(tmp_path.rglob("*.safetensors"))
 
 
 def test_without_transformers_the_error_says_what_to_install(monkeypatch):

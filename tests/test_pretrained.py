@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -16,7 +17,7 @@ from depthnb.checkpoint import atomic_save, model_checkpoint
 from depthnb.cli import main
 from depthnb.data import SyntheticRooms
 from depthnb.data.download import RemoteFile, fetch_remote
-from depthnb.errors import DataError, DownloadError, ModelError
+from depthnb.errors import DataError, DepthnbError, DownloadError, ModelError
 from depthnb.metrics import evaluate
 from depthnb.models import build_model, list_pretrained, load_pretrained
 from depthnb.models import pretrained as registry
@@ -163,8 +164,8 @@ def test_densedepth_nyu_from_its_keras_file_end_to_end(tmp_path, monkeypatch, ca
 )
 def test_depth_anything_from_its_hugging_face_files(tmp_path, monkeypatch, name, kind):
     """The Hugging Face repository's two files, served by a class mirror under the entry's file
-    names, read by transformers itself, cached as a depthnb checkpoint that remembers whether
-    the network is metric or relative."""
+    names, kept in the cache folder as served (no converted copy) and read directly; the model
+    knows whether it is metric or relative."""
     transformers = pytest.importorskip("transformers")
     from test_depth_anything import tiny_config
 
@@ -194,7 +195,8 @@ def test_depth_anything_from_its_hugging_face_files(tmp_path, monkeypatch, name,
         expected[:, None], size=(70, 90), mode="bilinear", align_corners=False
     )
     torch.testing.assert_close(got, resized)
-    assert (tmp_path / "cache" / f"{spec.name}.pt").is_file()
+    kept = {p.relative_to(tmp_path / "cache").as_posix() for p in (tmp_path / "cache").rglob("*")}
+    assert kept == {f.filename for f in spec.files} | {spec.files[0].filename.split("/")[0]}
     (tmp_path / "empty").mkdir()
     with pytest.raises(ModelError, match=r"lacks \['config.json', 'model.safetensors'\]"):
         load_pretrained(spec.name, path=tmp_path / "empty", cache=tmp_path / "cache")
@@ -218,5 +220,347 @@ def test_a_source_serving_another_format_is_dropped_for_the_next(published, tmp_
     assert got.read_bytes() == array.read_bytes()
     bad = tmp_path / "x.h5"
     bad.write_bytes(b"<html>")
-    with pytest.raises(DataError, match="is not a .h5 file"):
+    with pytest.raises(DataError, match="is not a complete .h5 file"):
         registry.check_format(bad)
+
+
+# ---- Depth Anything V2 through huggingface_hub, and downloads that cannot be shown complete ----
+
+
+class HubServer:
+    """A Hugging Face Hub on 127.0.0.1 for ``hf_hub_download``: ``HEAD`` and ``GET`` of
+    ``/<repo>/resolve/<revision>/<file>`` answer with ``X-Repo-Commit`` (the commit served),
+    ``ETag`` (the file's SHA-256, as the Hub gives LFS files) and ``Content-Length``. ``paths``
+    records every request as ``METHOD path``. With ``cut`` set, it serves any path as a truncated
+    body of ``files[path]`` with no Content-Length (HTTP/1.0: the connection just closes)."""
+
+    def __init__(self, files: dict[str, bytes], commit: str = "", cut: int | None = None):
+        import hashlib
+        import threading
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        self.files, self.paths = files, []
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args: object) -> None:
+                pass
+
+            def answer(self, body: bool) -> None:
+                server.paths.append(f"{self.command} {self.path}")
+                data = server.files.get(self.path)
+                if data is None:
+                    self.send_error(404)
+                    return
+                self.send_response(200)
+                if cut is None:
+                    self.send_header("X-Repo-Commit", commit)
+                    self.send_header("ETag", f'"{hashlib.sha256(data).hexdigest()}"')
+                    self.send_header("Content-Length", str(len(data)))
+                else:
+                    data = data[:cut]
+                self.end_headers()
+                if body:
+                    self.wfile.write(data)
+
+            def do_HEAD(self) -> None:
+                self.answer(body=False)
+
+            def do_GET(self) -> None:
+                self.answer(body=True)
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.thread = threading.Thread(target=self.httpd.serve_forever, args=(0.02,), daemon=True)
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
+
+    def __enter__(self) -> HubServer:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+DA_NAME = "depth-anything-v2-metric-indoor-small"
+
+
+@pytest.fixture(scope="module")
+def tiny_snapshot(tmp_path_factory):
+    """A tiny random Depth Anything V2 (metric) saved as its Hugging Face repository holds it:
+    ``{file name: bytes}``, and the transformers network itself."""
+    transformers = pytest.importorskip("transformers")
+    from test_depth_anything import tiny_config
+
+    torch.manual_seed(0)
+    net = transformers.DepthAnythingForDepthEstimation(
+        transformers.DepthAnythingConfig.from_dict(tiny_config("metric"))
+    ).eval()
+    with torch.no_grad():
+        for parameter in net.parameters():
+            parameter.add_(0.05 * torch.randn_like(parameter))
+    folder = tmp_path_factory.mktemp("snapshot")
+    net.save_pretrained(folder)
+    files = {name: (folder / name).read_bytes() for name in ("config.json", "model.safetensors")}
+    return files, net
+
+
+def write_hf_cache(hub: Path, repo: str, revision: str, files: dict[str, bytes]) -> Path:
+    """Files in the Hugging Face cache's own layout under ``hub`` (``$HF_HOME/hub``):
+    ``models--ORG--NAME/blobs/<sha256>``, ``snapshots/<revision>/<name>`` linking to the blob,
+    ``refs/main`` holding the revision. Returns the snapshot folder."""
+    import hashlib
+
+    storage = hub / ("models--" + repo.replace("/", "--"))
+    snapshot = storage / "snapshots" / revision
+    for name, data in files.items():
+        blob = storage / "blobs" / hashlib.sha256(data).hexdigest()
+        blob.parent.mkdir(parents=True, exist_ok=True)
+        blob.write_bytes(data)
+        snapshot.mkdir(parents=True, exist_ok=True)
+        (snapshot / name).symlink_to(Path("..", "..", "blobs", blob.name))
+    (storage / "refs").mkdir(parents=True, exist_ok=True)
+    (storage / "refs" / "main").write_text(revision)
+    return snapshot
+
+
+def same_depth(model, net) -> None:
+    image = torch.rand(1, 3, 70, 90)
+    with torch.no_grad():
+        expected = net(pixel_values=model.preprocess(image)).predicted_depth[:, None]
+        got = model(image)
+    resized = torch.nn.functional.interpolate(expected, size=(70, 90), mode="bilinear")
+    torch.testing.assert_close(got, resized)
+
+
+@pytest.fixture
+def hf_cache(tmp_path, monkeypatch):
+    """An empty Hugging Face cache in ``tmp_path/hf/hub`` that huggingface_hub uses (its
+    constants are read at import, so the test sets them as HF_HUB_CACHE would have), no
+    class mirror, the data folder in ``tmp_path/data``."""
+    from huggingface_hub import constants
+
+    hub = tmp_path / "hf" / "hub"
+    monkeypatch.setattr(constants, "HF_HUB_CACHE", str(hub))
+    monkeypatch.setenv("HF_HUB_CACHE", str(hub))
+    monkeypatch.delenv("DEPTHNB_MIRROR", raising=False)
+    monkeypatch.setenv("DEPTHNB_DATA", str(tmp_path / "data"))
+    return hub
+
+
+def test_the_registry_pins_a_commit_of_each_hugging_face_repository():
+    for name in list_pretrained():
+        if name.startswith("depth-anything-v2"):
+            for remote in registry.PRETRAINED[name].files:
+                assert isinstance(remote, registry.HubFile)
+                assert len(remote.revision) == 40 and int(remote.revision, 16) >= 0
+                assert registry.HUB_REVISIONS[remote.repo] == remote.revision
+                assert remote.sources()[-1] == remote.url and "hf-mirror" not in str(remote)
+                assert f"/resolve/{remote.revision}/" in remote.url
+    names = {n for n in list_pretrained() if n.startswith("depth-anything-v2-metric")}
+    assert names == {DA_NAME, "depth-anything-v2-metric-outdoor-small"}
+
+
+def test_offline_with_a_filled_cache_loads_without_a_request(
+    tiny_snapshot, hf_cache, monkeypatch, tmp_path
+):
+    """HF_HUB_OFFLINE=1 and the files in the Hugging Face cache at the pinned commit: every way
+    in loads them, and no socket is connected."""
+    import socket
+
+    from huggingface_hub import constants
+
+    files, net = tiny_snapshot
+    spec = registry.PRETRAINED[DA_NAME]
+    snapshot = write_hf_cache(hf_cache, spec.files[0].repo, spec.files[0].revision, files)
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", True)
+
+    attempts = []
+
+    def no_network(sock, address):  # recorded, so that a caught exception cannot hide it
+        attempts.append(address)
+        raise OSError("no network in this test")
+
+    monkeypatch.setattr(socket.socket, "connect", no_network)
+    monkeypatch.setattr(socket.socket, "connect_ex", no_network)
+    model = load_pretrained(DA_NAME, progress=False)
+    same_depth(model, net)
+    assert model.input_size is None and not model.training
+    built = build_model("depth-anything-v2", pretrained=True)
+    from depthnb.models.depth_anything import depth_anything_from_files
+
+    by_path = depth_anything_from_files(snapshot)
+    for other in (built, by_path):
+        assert other.config == model.config
+        torch.testing.assert_close(other.state_dict(), model.state_dict())
+    assert attempts == []
+    assert not (tmp_path / "data" / "pretrained").exists()  # no converted copy, no download
+
+
+@pytest.mark.parametrize("offline", [True, False])
+def test_an_empty_cache_offline_fails_fast_saying_what_to_do(hf_cache, monkeypatch, offline):
+    import socket
+    import time
+
+    from huggingface_hub import constants
+
+    if offline:
+        monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    else:  # a Hub that does not answer: nothing listens on that port
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            port = probe.getsockname()[1]
+        monkeypatch.setattr(constants, "ENDPOINT", f"http://127.0.0.1:{port}")
+        monkeypatch.setattr(constants, "HF_HUB_OFFLINE", False)
+        monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    start = time.monotonic()
+    with pytest.raises(DownloadError) as error:
+        load_pretrained(DA_NAME, progress=False)
+    assert time.monotonic() - start < 10
+    message = str(error.value)
+    assert ("HF_HUB_OFFLINE is set" in message) == offline
+    assert "network access" in message and "path=FOLDER" in message and "DEPTHNB_MIRROR" in message
+    assert not any(hf_cache.rglob("*.safetensors"))
+
+
+def test_the_class_mirror_comes_first_and_leaves_the_hugging_face_cache_alone(
+    tiny_snapshot, hf_cache, monkeypatch, tmp_path
+):
+    files, net = tiny_snapshot
+    spec = registry.PRETRAINED[DA_NAME]
+    served = {f"/class/{f.filename}": files[f.name] for f in spec.files}
+    with HubServer(served) as server:
+        monkeypatch.setenv("DEPTHNB_MIRROR", f"{server.url}/class")
+        model = build_model("depth-anything-v2", pretrained=True)
+        again = load_pretrained(DA_NAME, progress=False)  # the mirror's copy, not fetched again
+    same_depth(model, net)
+    torch.testing.assert_close(again.state_dict(), model.state_dict())
+    assert server.paths == [f"GET {path}" for path in served]
+    folder = tmp_path / "data" / "pretrained" / spec.files[0].filename.split("/")[0]
+    assert sorted(p.name for p in folder.iterdir()) == ["config.json", "model.safetensors"]
+    assert not hf_cache.exists() and not list((tmp_path / "data" / "pretrained").glob("*.pt"))
+
+
+def test_hf_home_and_hf_endpoint_are_honoured_at_the_pinned_revision(tiny_snapshot, tmp_path):
+    """In a fresh interpreter with HF_HOME and HF_ENDPOINT set (huggingface_hub reads them at
+    import): the files come from that endpoint at the pinned commit into HF_HOME's cache; then,
+    with HF_HUB_OFFLINE=1 and sockets refused, the same call loads them from there."""
+    import os
+    import subprocess
+    import sys
+
+    files, _ = tiny_snapshot
+    spec = registry.PRETRAINED[DA_NAME]
+    remote = spec.files[0]
+    resolve = f"/{remote.repo}/resolve/{remote.revision}"
+    served = {f"{resolve}/{f.name}": files[f.name] for f in spec.files}
+    script = (
+        "import socket, sys\n"
+        "attempts = []\n"
+        "def refuse(sock, address):\n"
+        "    attempts.append(address)\n"
+        "    raise OSError('no network')\n"
+        "if sys.argv[1] == 'offline':\n"
+        "    socket.socket.connect = socket.socket.connect_ex = refuse\n"
+        "from depthnb.models import load_pretrained\n"
+        f"model = load_pretrained({DA_NAME!r}, progress=False)\n"
+        "print(model.name, model.config['variant'], len(attempts))\n"
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("HF_", "DEPTHNB_MIRROR"))}
+    env |= {"HF_HOME": str(tmp_path / "hf"), "DEPTHNB_DATA": str(tmp_path / "data")}
+    with HubServer(served, commit=remote.revision) as server:
+        env["HF_ENDPOINT"] = server.url
+        online = subprocess.run(
+            [sys.executable, "-c", script, "online"], env=env, capture_output=True, text=True
+        )
+        assert online.returncode == 0, online.stderr[-3000:]
+        resolved = sorted(path for path in server.paths if "/resolve/" in path)
+        assert resolved == sorted(f"{m} {path}" for path in served for m in ("HEAD", "GET"))
+    storage = "models--depth-anything--Depth-Anything-V2-Metric-Indoor-Small-hf"
+    snapshot = tmp_path / "hf" / "hub" / storage / "snapshots" / remote.revision
+    assert {p.name: p.read_bytes() for p in snapshot.iterdir()} == files
+    env["HF_HUB_OFFLINE"] = "1"
+    offline = subprocess.run(
+        [sys.executable, "-c", script, "offline"], env=env, capture_output=True, text=True
+    )
+    assert offline.returncode == 0, offline.stderr[-3000:]
+    assert offline.stdout.split() == ["depth-anything-v2", "metric-indoor-small", "0"]
+    assert not (tmp_path / "data" / "pretrained").exists()
+
+
+def _complete_files(folder: Path) -> dict[str, bytes]:
+    """One small file of each format check_format knows, written by its own library."""
+    import h5py
+    from safetensors.torch import save_file
+
+    with h5py.File(folder / "w.h5", "w") as f:
+        f["layer/kernel"] = np.arange(4000, dtype=np.float32)
+    np.save(folder / "plain.npy", np.arange(3000, dtype=np.float32))
+    weights = {"conv1": {"weights": np.ones((3, 3, 3, 8), np.float32)}}
+    np.save(folder / "pickled.npy", weights, allow_pickle=True)  # FCRN's release is such a dict
+    save_file({"a": torch.zeros(64, 32), "b": torch.ones(10)}, folder / "m.safetensors")
+    (folder / "config.json").write_text(json.dumps({"model_type": "depth_anything"}))
+    return {path.name: path.read_bytes() for path in sorted(folder.iterdir())}
+
+
+def test_check_format_refuses_every_truncated_file_and_passes_whole_ones(tmp_path):
+    for name, data in _complete_files(tmp_path).items():
+        registry.check_format(tmp_path / name)
+        for cut in (len(data) // 2, len(data) - 1):
+            damaged = tmp_path / "cut" / name
+            damaged.parent.mkdir(exist_ok=True)
+            damaged.write_bytes(data[:cut])
+            with pytest.raises(DataError, match=f"is not a complete {damaged.suffix} file"):
+                registry.check_format(damaged)
+    (tmp_path / "page.h5").write_bytes(b"<html>")
+    with pytest.raises(DataError, match="it begins b'<html>'"):
+        registry.check_format(tmp_path / "page.h5")
+
+
+@pytest.mark.parametrize("published_size", [False, True])
+def test_a_download_cut_short_without_content_length_is_deleted_then_fetched_again(
+    published, tmp_path, monkeypatch, published_size
+):
+    """A mirror that sends no Content-Length and closes early: with the file's published size in
+    the registry the download is refused at once; without it, the converter cannot read the file.
+    Either way nothing is kept, the error says to run it again, and running it again works."""
+    net, server, spec = published
+    good = server.files["/files/tiny.pt"]
+    cache = tmp_path / "cache"
+    with HubServer({"/cut/tiny.pt": good}, cut=len(good) // 2) as cutting:
+        remote = RemoteFile(
+            cutting.url + "/cut/tiny.pt", "tiny.pt", size=len(good) if published_size else None
+        )
+        monkeypatch.setitem(
+            registry.PRETRAINED, "tiny-nyu", dataclasses.replace(spec, files=(remote,))
+        )
+        expected = DownloadError if published_size else DepthnbError
+        with pytest.raises(expected, match="again") as error:
+            load_pretrained("tiny-nyu", cache=cache, progress=False)
+        assert cutting.paths == ["GET /cut/tiny.pt"]
+    assert ("but tiny.pt as published has" in str(error.value)) == published_size
+    assert sorted(p.name for p in cache.iterdir()) == []  # no tiny.pt, no .part, no checkpoint
+    remote = dataclasses.replace(remote, url=server.url("/files/tiny.pt"))
+    monkeypatch.setitem(registry.PRETRAINED, "tiny-nyu", dataclasses.replace(spec, files=(remote,)))
+    model = load_pretrained("tiny-nyu", cache=cache, progress=False)  # "run it again" works
+    assert server.ranges == [None]  # a whole new transfer, nothing resumed from the cut one
+    x = torch.rand(1, 3, 48, 64)
+    torch.testing.assert_close(model(x), net(x))
+
+
+def test_a_cached_file_of_the_wrong_size_is_replaced(published, tmp_path, monkeypatch):
+    """A file already in the cache folder that is not the published size (an older, cut-short
+    download) is deleted and downloaded again instead of being converted."""
+    net, server, spec = published
+    good = server.files["/files/tiny.pt"]
+    remote = dataclasses.replace(spec.files[0], size=len(good))
+    monkeypatch.setitem(registry.PRETRAINED, "tiny-nyu", dataclasses.replace(spec, files=(remote,)))
+    monkeypatch.delenv("DEPTHNB_MIRROR", raising=False)
+    cache = tmp_path / "cache"
+    cache.mkdir()
+    (cache / "tiny.pt").write_bytes(good[: len(good) // 3])
+    model = load_pretrained("tiny-nyu", cache=cache, progress=False)
+    assert server.ranges == [None] and (cache / "tiny.pt").read_bytes() == good
+    x = torch.rand(1, 3, 48, 64)
+    torch.testing.assert_close(model(x), net(x))

@@ -3,6 +3,13 @@
 >>> model = build_model("depth-anything-v2", pretrained=True)      # 99 MB, once  # doctest: +SKIP
 >>> predict_depth(model, Image.open("kitchen.jpg"))                # metres       # doctest: +SKIP
 
+The released weights are the Hugging Face repository's own ``config.json`` and
+``model.safetensors``, fetched once at a pinned revision (:mod:`depthnb.models.pretrained`:
+``$DEPTHNB_MIRROR`` first, else ``huggingface_hub`` into the user's Hugging Face cache) and read
+by one function, :func:`read_snapshot`, whichever way the model is asked for
+(``build_model(..., pretrained=True)``, ``load_pretrained(name)``,
+:func:`depth_anything_from_files`).
+
 A DINOv2 ViT encoder and a DPT decoder; the metric indoor model was fine-tuned on Hypersim and
 predicts metres up to 20 m. The wrapper does what ``transformers``' image processor does (its
 ``DPTImageProcessor``: ``keep_aspect_ratio``, ``ensure_multiple_of=14``, bicubic, ImageNet
@@ -25,22 +32,37 @@ from torch import nn
 from depthnb.errors import ModelError
 from depthnb.models.blocks import (
     DepthModel,
-    _reachable,
     check_input,
     imagenet_normalize,
 )
 
 PATCH_SIZE = 14
 TARGET_SIDE = 518
-# variant -> (Hugging Face repository, depth_estimation_type, max_depth in metres)
+# variant -> (Hugging Face repository, depth_estimation_type, max_depth in metres); the pinned
+# revision of each repository is in depthnb.models.pretrained (the registry of published files)
 VARIANTS = {
     "metric-indoor-small": (
         "depth-anything/Depth-Anything-V2-Metric-Indoor-Small-hf",
         "metric",
         20,
     ),
+    "metric-outdoor-small": (
+        "depth-anything/Depth-Anything-V2-Metric-Outdoor-Small-hf",
+        "metric",
+        80,
+    ),
     "relative-small": ("depth-anything/Depth-Anything-V2-Small-hf", "relative", 1),
 }
+
+
+SNAPSHOT_FILES = ("config.json", "model.safetensors")
+"""The files of a Depth Anything V2 repository that the model is built from."""
+
+
+_DELETE_ADVICE = (
+    "it is damaged or incomplete: put a complete copy there (from the model's Hugging Face "
+    "repository), or delete it and let depthnb.models.load_pretrained download it again"
+)
 
 
 def _transformers() -> Any:
@@ -88,54 +110,118 @@ def _variant_config(variant: str) -> Any:
     )
 
 
-def _from_pretrained(repo: str, cache_dir: str | os.PathLike | None, timeout: float) -> nn.Module:
-    """``DepthAnythingForDepthEstimation.from_pretrained(repo)``: from the local cache if there,
-    else downloaded after checking within ``timeout`` s that the hub answers, so that an offline
-    machine gets a ModelError at once instead of retries."""
-    transformers = _transformers()
-    from huggingface_hub import constants
+def _read_json(path: Path) -> dict[str, Any]:
+    try:
+        config = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise ModelError(f"{path}: cannot be read as JSON ({error}); {_DELETE_ADVICE}") from error
+    if not isinstance(config, dict) or config.get("model_type") != "depth_anything":
+        raise ModelError(
+            f"{path}: is not a Depth Anything configuration (its model_type is "
+            f"{config.get('model_type') if isinstance(config, dict) else None!r}, expected "
+            f"'depth_anything'); {_DELETE_ADVICE}"
+        )
+    return config
 
+
+def snapshot_files(path: str | os.PathLike) -> tuple[Path, Path]:
+    """``config.json`` and ``model.safetensors`` of a Depth Anything V2 snapshot: ``path`` is its
+    folder or either file in it.
+
+    Raises:
+        ModelError: a file is missing.
+    """
+    folder = Path(path)
+    folder = folder if folder.is_dir() else folder.parent
+    missing = [name for name in SNAPSHOT_FILES if not (folder / name).is_file()]
+    if missing:
+        raise ModelError(
+            f"{folder}: lacks {missing}; expected a Depth Anything V2 snapshot with config.json "
+            "and model.safetensors (from its Hugging Face repository)"
+        )
+    return folder / "config.json", folder / "model.safetensors"
+
+
+def read_snapshot(path: str | os.PathLike) -> Any:
+    """THE loading path of Depth Anything V2's published files (whichever function was called):
+    the ``transformers`` module built from ``config.json``, then ``model.safetensors`` read with
+    ``safetensors.torch.load_file`` into it. Nothing is downloaded or converted on disk.
+
+    The state dict goes in through ``from_pretrained(None, config=..., state_dict=...)``, so that
+    ``transformers`` maps the file's parameter names onto its modules (transformers 5 renamed
+    DINOv2's attention layers, and keeps the published names in the files it saves).
+
+    Raises:
+        ModelError: a file is missing, damaged or truncated, or does not fit the configuration
+            (the message names the file and says what to do).
+    """
+    from safetensors import SafetensorError
+    from safetensors.torch import load_file
+
+    config_path, weights_path = snapshot_files(path)
+    transformers = _transformers()
+    try:
+        config = transformers.DepthAnythingConfig.from_dict(_read_json(config_path))
+    except (TypeError, ValueError, KeyError) as error:
+        raise ModelError(f"{config_path}: not a valid DepthAnythingConfig ({error})") from error
+    try:
+        state = load_file(weights_path)
+    except (SafetensorError, OSError, ValueError) as error:
+        raise ModelError(
+            f"{weights_path}: not a complete safetensors file ({error}); {_DELETE_ADVICE}"
+        ) from error
     cls = transformers.DepthAnythingForDepthEstimation
     try:
-        return cls.from_pretrained(repo, local_files_only=True, cache_dir=cache_dir)
-    except (OSError, ValueError):
-        pass  # not cached yet
-    advice = (
-        "run once with network access (Hugging Face caches the files, in cache_dir= if given), "
-        "or build the model with pretrained=False"
-    )
-    offline = os.environ.get("HF_HUB_OFFLINE", "").upper() in {"1", "ON", "YES", "TRUE"}
-    if offline or constants.HF_HUB_OFFLINE:
-        raise ModelError(f"{repo} is not in the local cache and HF_HUB_OFFLINE is set: {advice}")
-    endpoint = os.environ.get("HF_ENDPOINT") or constants.ENDPOINT
-    reason = _reachable(endpoint, timeout)
-    if reason is not None:
-        raise ModelError(f"cannot download {repo} from {endpoint} ({reason}): {advice}")
-    try:
-        return cls.from_pretrained(repo, cache_dir=cache_dir)
-    except (OSError, ValueError, RuntimeError) as error:
+        net, info = cls.from_pretrained(
+            None, config=config, state_dict=state, output_loading_info=True
+        )
+    except (RuntimeError, ValueError, KeyError) as error:
+        raise ModelError(f"{weights_path}: does not fit {config_path} ({error})") from error
+    wrong = {key: sorted(info[key])[:5] for key in ("missing_keys", "unexpected_keys")}
+    wrong["mismatched_keys"] = sorted(str(k) for k in info["mismatched_keys"])[:5]
+    if any(wrong.values()):
         raise ModelError(
-            f"downloading {repo} from {endpoint} failed ({type(error).__name__}: {error}): {advice}"
-        ) from error
+            f"{weights_path}: its tensors do not fit the network of {config_path} "
+            f"({', '.join(f'{k}: {v}' for k, v in wrong.items() if v)}); {_DELETE_ADVICE}"
+        )
+    return net.eval()
+
+
+def variant_of(config: dict[str, Any]) -> str:
+    """The :data:`VARIANTS` name of a Depth Anything configuration (its ``to_dict()``): by depth
+    type and maximum depth, else the first of its depth type."""
+    kind = config.get("depth_estimation_type", "relative")
+    same_kind = [name for name, (_, k, _) in VARIANTS.items() if k == kind]
+    if not same_kind:
+        raise ModelError(f"depth_estimation_type {kind!r}: expected 'metric' or 'relative'")
+    exact = [name for name in same_kind if VARIANTS[name][2] == config.get("max_depth")]
+    return (exact or same_kind)[0]
 
 
 class DepthAnythingV2(DepthModel):
     """Depth Anything V2 small, a ``transformers.DepthAnythingForDepthEstimation`` inside.
 
     Args:
-        variant: ``"metric-indoor-small"`` (default; metres, up to 20 m; repository
-            ``depth-anything/Depth-Anything-V2-Metric-Indoor-Small-hf``) or ``"relative-small"``
+        variant: ``"metric-indoor-small"`` (default; metres, up to 20 m, fine-tuned on Hypersim;
+            repository ``depth-anything/Depth-Anything-V2-Metric-Indoor-Small-hf``),
+            ``"metric-outdoor-small"`` (metres, up to 80 m, Virtual KITTI;
+            ``depth-anything/Depth-Anything-V2-Metric-Outdoor-Small-hf``) or ``"relative-small"``
             (``depth-anything/Depth-Anything-V2-Small-hf``: relative disparity, see below).
-        pretrained: load the released weights (``from_pretrained``; ~99 MB, cached by Hugging
-            Face). Offline and not cached: ModelError within ``timeout`` seconds.
+        pretrained: load the released weights (~99 MB, once): ``$DEPTHNB_MIRROR`` first, else
+            ``huggingface_hub.hf_hub_download`` at the revision pinned in
+            :data:`depthnb.models.pretrained.PRETRAINED`, in the user's Hugging Face cache
+            (``HF_HOME``, ``HF_HUB_CACHE``, ``HF_ENDPOINT``, ``HF_HUB_OFFLINE`` and a token are
+            honoured). Offline and not cached: DownloadError within about ``timeout`` seconds.
+        files: a folder holding the released ``config.json`` and ``model.safetensors`` (or
+            either file in it) to load instead of downloading; implies ``pretrained``.
         hf_config: a ``DepthAnythingConfig.to_dict()`` to build instead of the released
             architecture (a tiny one for tests); a pretrained model records its own here, so that
             a checkpoint rebuilds without a download.
         target_side: the processor's target size (518): images are resized as
             :func:`processed_size` says before the network sees them.
         encoding: what the output means (default "metres").
-        timeout: seconds to wait for the hub before giving up.
-        cache_dir: where Hugging Face keeps the download (a Drive folder on Colab survives).
+        timeout: seconds to wait for the Hub before giving up.
+        cache_dir: a Hugging Face cache folder other than the user's own (default: theirs).
 
     Input (B,3,H,W) RGB in [0,1], any H, W >= 32; output (B,1,H,W): the prediction at the
     processed size, resized back bilinearly. ``relative`` is False for the metric model (metres,
@@ -154,6 +240,7 @@ class DepthAnythingV2(DepthModel):
         self,
         variant: str = "metric-indoor-small",
         pretrained: bool = False,
+        files: str | os.PathLike | None = None,
         hf_config: dict[str, Any] | None = None,
         target_side: int = TARGET_SIDE,
         encoding: Any = "metres",
@@ -166,8 +253,13 @@ class DepthAnythingV2(DepthModel):
             raise ModelError(f"target_side={target_side!r}: use an int >= {PATCH_SIZE}, e.g. 518")
         repo, kind, _ = VARIANTS[variant]
         net: Any  # a transformers DepthAnythingForDepthEstimation
-        if pretrained:
-            net = _from_pretrained(repo, cache_dir, timeout)
+        if pretrained and files is None:
+            from depthnb.models.pretrained import PRETRAINED, fetch_snapshot
+
+            spec = PRETRAINED[f"{self.name}-{variant}"]
+            files = fetch_snapshot(spec, timeout=timeout, hub_cache=cache_dir)
+        if files is not None:
+            net = read_snapshot(files)
         else:
             net = _transformers().DepthAnythingForDepthEstimation(self._config(variant, hf_config))
         if net.config.depth_estimation_type != kind:
@@ -232,31 +324,12 @@ class DepthAnythingV2(DepthModel):
 
 def depth_anything_from_files(path: str | os.PathLike) -> DepthAnythingV2:
     """Depth Anything V2 from its Hugging Face files on disk: a folder holding ``config.json``
-    and ``model.safetensors`` (a repository snapshot, as ``load_pretrained`` downloads it), or the
-    path of either file. Read by ``transformers`` itself (``local_files_only``); nothing is
-    downloaded.
+    and ``model.safetensors`` (a repository snapshot, as ``load_pretrained`` fetches it), or the
+    path of either file. The variant (metric indoor or outdoor, relative) is read from the
+    configuration; the files are read by :func:`read_snapshot`; nothing is downloaded.
 
     Raises:
-        ModelError: a file is missing, or they are not a Depth Anything model.
+        ModelError: a file is missing or damaged, or they are not a Depth Anything model.
     """
-    folder = Path(path)
-    folder = folder if folder.is_dir() else folder.parent
-    missing = [
-        name for name in ("config.json", "model.safetensors") if not (folder / name).is_file()
-    ]
-    if missing:
-        raise ModelError(
-            f"{folder}: lacks {missing}; expected a Depth Anything V2 snapshot with config.json "
-            "and model.safetensors (from its Hugging Face repository)"
-        )
-    cls = _transformers().DepthAnythingForDepthEstimation
-    try:
-        net = cls.from_pretrained(folder, local_files_only=True)
-    except (OSError, ValueError, KeyError, RuntimeError) as error:
-        raise ModelError(f"{folder}: not a Depth Anything V2 model ({error})") from error
-    kind = net.config.depth_estimation_type
-    variant = next(name for name, (_, k, _) in VARIANTS.items() if k == kind)
-    config = json.loads(net.config.to_json_string(use_diff=False))
-    model = DepthAnythingV2(variant=variant, hf_config=config)
-    model.net.load_state_dict(net.state_dict())
-    return model.eval()
+    config_path, _ = snapshot_files(path)
+    return DepthAnythingV2(variant=variant_of(_read_json(config_path)), files=path).eval()

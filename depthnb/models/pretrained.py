@@ -9,30 +9,40 @@
 Each name's weights come from the file its authors published, in its own format: DenseDepth's
 Keras ``nyu.h5`` (read through h5py by :func:`~depthnb.models.densedepth_from_keras`), FCRN's
 TensorFlow ``NYU_ResNet-UpProj.npy`` (a pickle, read by a restricted unpickler in
-:func:`~depthnb.models.fcrn_from_tf_npy`), Depth Anything V2 through ``transformers``. The first
-call downloads the file (every known source in turn, resumable, checked; ``DEPTHNB_MIRROR`` first),
-converts it, and caches a depthnb checkpoint in ``<data dir>/pretrained/``; later calls (and later
-Colab sessions, when the data folder is on Drive) load that checkpoint with ``weights_only=True``.
-``path=`` takes the published file from wherever the user has it (uploaded to Drive, say).
-``unet-synthetic`` is the course's own U-Net, shipped inside the package.
+:func:`~depthnb.models.fcrn_from_tf_npy`). The first call downloads the file (every known source
+in turn, resumable, checked; ``DEPTHNB_MIRROR`` first), converts it, and caches a depthnb
+checkpoint in ``<data dir>/pretrained/``; later calls (and later Colab sessions, when the data
+folder is on Drive) load that checkpoint with ``weights_only=True``. A download that cannot be
+shown complete (its format check fails, or its size is not the published one) is never kept, and
+a file the converter cannot read is deleted, so running the same call again downloads it again.
+
+Depth Anything V2's files live on the Hugging Face Hub (:class:`HubFile`): they are fetched by
+:func:`fetch_snapshot` (``DEPTHNB_MIRROR`` first, else ``huggingface_hub.hf_hub_download`` at the
+commit pinned here, into the user's own Hugging Face cache, with their ``HF_*`` settings and
+token) and loaded directly from ``config.json`` and ``model.safetensors``; no converted copy is
+kept. ``path=`` takes the published file (or snapshot folder) from wherever the user has it
+(uploaded to Drive, say). ``unet-synthetic`` is the course's own U-Net, shipped inside the package.
 """
 
 from __future__ import annotations
 
 import importlib
+import json
 import os
+import pickletools
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 from torch import nn
 
 from depthnb.checkpoint import atomic_save, model_checkpoint
-from depthnb.data.download import RemoteFile, fetch_remote
-from depthnb.errors import ModelError
-from depthnb.models.blocks import DepthModel
-from depthnb.models.depth_anything import VARIANTS
+from depthnb.data.download import MIRROR_ENV, RemoteFile, download_url, fetch_remote
+from depthnb.errors import DataError, DepthnbError, DownloadError, ModelError
+from depthnb.models.blocks import DepthModel, _reachable
+from depthnb.models.depth_anything import SNAPSHOT_FILES, VARIANTS
 
 WEIGHTS_DIR = Path(__file__).resolve().parent.parent / "weights"
 """Where the package keeps the checkpoints it ships (``unet-synthetic.pt``)."""
@@ -61,30 +71,70 @@ _FCRN_NYU = RemoteFile(
 )
 
 
-def _hugging_face(repo: str, name: str, approx_size: int) -> RemoteFile:
-    """File ``name`` of the Hugging Face repository ``repo`` (``owner/<folder>``): Hugging Face,
-    then hf-mirror.com, the mirror that Hugging Face's clients reach with
-    ``HF_ENDPOINT=https://hf-mirror.com`` (same paths). It lands in ``<folder>/<name>``, the
-    snapshot the converter reads."""
-    path = f"{repo}/resolve/main/{name}"
-    folder = repo.split("/")[-1]
-    return RemoteFile(
-        f"https://huggingface.co/{path}",
-        f"{folder}/{name}",
-        approx_size=approx_size,
-        mirrors=(f"https://hf-mirror.com/{path}",),
-    )
+@dataclass(frozen=True)
+class HubFile(RemoteFile):
+    """A file of a Hugging Face Hub repository at a pinned commit.
+
+    ``filename`` is ``<repository folder>/<name>``: its path under a class mirror
+    (``$DEPTHNB_MIRROR/<filename>``) and in the data folder when the mirror serves it. From the Hub
+    it is fetched by ``huggingface_hub.hf_hub_download(repo, name, revision=revision)`` into the
+    user's Hugging Face cache, never from a hand-made URL; ``url`` is where it lives on the Hub at
+    that commit, shown in listings and in the by-hand instructions.
+    """
+
+    repo: str = ""
+    revision: str = ""
+
+    @property
+    def name(self) -> str:
+        """The file's name in its repository (``config.json``, ``model.safetensors``)."""
+        return self.filename.rsplit("/", 1)[-1]
+
+    def sources(self) -> list[str]:
+        """``$DEPTHNB_MIRROR/<filename>`` when set, then the Hub (``HF_ENDPOINT`` when set)."""
+        mirror = os.environ.get(MIRROR_ENV, "").strip()
+        first = [f"{mirror.rstrip('/')}/{self.filename}"] if mirror else []
+        try:
+            from huggingface_hub import hf_hub_url
+        except ImportError:
+            return first + [self.url]
+        return first + [hf_hub_url(self.repo, self.name, revision=self.revision)]
 
 
-def _depth_anything_files(variant: str, config_size: int) -> tuple[RemoteFile, ...]:
-    """The snapshot of a Depth Anything V2 variant (its repository: ``VARIANTS``): weights, then
-    config. Sizes: the repository's file listing (huggingface.co/<repo>/tree/main), which rounds
-    the weights of both small models (24.8M float32 parameters) to 99.2 MB; the configs are
-    1.06 kB (metric) and 950 bytes (relative)."""
+HUB_REVISIONS = {
+    "depth-anything/Depth-Anything-V2-Metric-Indoor-Small-hf": (
+        "8078d68a9c75a972131914f6afd0c1723be0da7f"
+    ),
+    "depth-anything/Depth-Anything-V2-Metric-Outdoor-Small-hf": (
+        "fd2c22027eaf20374204f14099b8341e1925ad39"
+    ),
+    "depth-anything/Depth-Anything-V2-Small-hf": "5426e4f0f36572d16453bbda7a8389317b1bef99",
+}
+"""The commit of each Hugging Face repository that the course loads (``revision=``), so that a
+later push to ``main`` cannot change a lesson's model. These are the commits that public projects
+pin for these repositories (several independent ones agree on each, with the weights' SHA-256:
+indoor e990eb82..., outdoor ad065c77..., relative 3152477c...; each ``model.safetensors`` is
+99,173,660 bytes); they were not read from the Hub itself, which this project cannot reach."""
+
+
+def _depth_anything_files(variant: str, config_size: int) -> tuple[HubFile, ...]:
+    """The files of a Depth Anything V2 variant's repository (``VARIANTS``) that the model is
+    built from, weights first, at the pinned commit. Sizes as the same public records give them:
+    99,173,660 bytes of weights (24.8M float32 parameters) for each small model; configs of
+    1,063 bytes (metric) and 950 bytes (relative)."""
     repo = VARIANTS[variant][0]
-    return (
-        _hugging_face(repo, "model.safetensors", 99_200_000),
-        _hugging_face(repo, "config.json", config_size),
+    revision = HUB_REVISIONS[repo]
+    folder = repo.split("/")[-1]
+    sizes = {"model.safetensors": 99_173_660, "config.json": config_size}
+    return tuple(
+        HubFile(
+            f"https://huggingface.co/{repo}/resolve/{revision}/{name}",
+            f"{folder}/{name}",
+            size=sizes[name],
+            repo=repo,
+            revision=revision,
+        )
+        for name in reversed(SNAPSHOT_FILES)
     )
 
 
@@ -139,7 +189,16 @@ PRETRAINED: dict[str, PretrainedSpec] = {
             name="depth-anything-v2-metric-indoor-small",
             description="Depth Anything V2 small, fine-tuned for metric indoor depth (Hypersim)",
             convert="depthnb.models.depth_anything:depth_anything_from_files",
-            files=_depth_anything_files("metric-indoor-small", 1_060),
+            files=_depth_anything_files("metric-indoor-small", 1_063),
+            input_size=None,
+            licence="Apache-2.0",
+        ),
+        PretrainedSpec(
+            name="depth-anything-v2-metric-outdoor-small",
+            description="Depth Anything V2 small, fine-tuned for metric outdoor depth (Virtual "
+            "KITTI, up to 80 m)",
+            convert="depthnb.models.depth_anything:depth_anything_from_files",
+            files=_depth_anything_files("metric-outdoor-small", 1_063),
             input_size=None,
             licence="Apache-2.0",
         ),
@@ -173,36 +232,89 @@ def _shipped(path: os.PathLike | str | None = None) -> DepthModel:
 
 
 def check_format(path: Path) -> None:
-    """A cheap check that a downloaded file is of the format its name says (HDF5, ``.npy``,
-    safetensors, JSON), so that a source serving something else is dropped for the next one.
+    """A check that a downloaded file is whole and of the format its name says, cheap enough to
+    run on every load: HDF5 (h5py opens it: HDF5 records its end-of-file address), ``.npy`` (the
+    header's shape times the item size, or for a pickled object array a pickle stream that ends
+    where the file ends), safetensors (the header's last tensor ends where the file ends), JSON
+    (parses). A source serving something else, or a transfer cut short, is dropped for the next.
 
     Raises:
-        DataError: the file's first bytes are not those of its format.
+        DataError: the file is not of its format, or is truncated.
     """
-    from depthnb.errors import DataError
-
-    signatures = {".h5": b"\x89HDF\r\n\x1a\n", ".npy": b"\x93NUMPY"}
-    with open(path, "rb") as f:
-        head = f.read(512)
     suffix = path.suffix.lower()
-    if suffix == ".h5":  # HDF5's signature sits at byte 0, or after a 512-byte user block
-        good = head.startswith(signatures[".h5"]) or _hdf5_after_user_block(path)
-    elif suffix == ".npy":
-        good = head.startswith(signatures[".npy"])
-    elif suffix == ".safetensors":  # 8-byte little-endian header length, then a JSON header
-        good = len(head) > 9 and head[8:9] == b"{"
-    elif suffix == ".json":
-        good = head.lstrip()[:1] == b"{"
-    else:
-        good = True
-    if not good:
-        raise DataError(f"{path}: is not a {suffix} file (it begins {head[:16]!r})")
+    checks = {
+        ".h5": _check_hdf5,
+        ".npy": _check_npy,
+        ".safetensors": _check_safetensors,
+        ".json": _check_json,
+    }
+    if suffix not in checks:
+        return
+    try:
+        with open(path, "rb") as f:
+            problem = checks[suffix](f, path.stat().st_size)
+    except (OSError, ValueError, EOFError) as error:
+        problem = f"cannot be read ({type(error).__name__}: {error})"
+    if problem:
+        raise DataError(f"{path}: is not a complete {suffix} file: {problem}")
 
 
-def _hdf5_after_user_block(path: Path) -> bool:
-    with open(path, "rb") as f:
-        f.seek(512)
-        return f.read(8) == b"\x89HDF\r\n\x1a\n"
+def _check_hdf5(f: Any, size: int) -> str | None:
+    import h5py
+
+    head = f.read(520)
+    if b"\x89HDF\r\n\x1a\n" not in (head[:8], head[512:520]):  # at 0, or after a user block
+        return f"it begins {head[:16]!r}"
+    try:
+        with h5py.File(f, "r"):
+            return None
+    except OSError as error:  # "truncated file: eof = ..., stored_eof = ..."
+        return str(error)
+
+
+def _check_npy(f: Any, size: int) -> str | None:
+    from numpy.lib import format as npy
+
+    version = npy.read_magic(f)
+    read_header = npy.read_array_header_1_0 if version == (1, 0) else npy.read_array_header_2_0
+    shape, _, dtype = read_header(f)
+    if not dtype.hasobject:
+        expected = f.tell() + int(np.prod(shape)) * dtype.itemsize
+        return None if size == expected else f"{size} bytes, its header says {expected}"
+    stops = [op for op, _, _ in pickletools.genops(f) if op.name == "STOP"]  # never executed
+    left = size - f.tell()
+    return None if stops and not left else f"its pickle stream ends early or {left} bytes late"
+
+
+def _check_safetensors(f: Any, size: int) -> str | None:
+    length = int.from_bytes(f.read(8), "little")
+    if not 2 <= length <= min(size - 8, 100_000_000):
+        return f"a header of {length} bytes in a file of {size}"
+    header = json.loads(f.read(length))
+    ends = [v["data_offsets"][1] for k, v in header.items() if k != "__metadata__"]
+    expected = 8 + length + max(ends, default=0)
+    return None if size == expected else f"{size} bytes, its header says {expected}"
+
+
+def _check_json(f: Any, size: int) -> str | None:
+    value = json.loads(f.read())
+    return None if isinstance(value, dict) else f"a JSON {type(value).__name__}, not an object"
+
+
+def _complete(remote: RemoteFile) -> Callable[[Path], None]:
+    """The check of a downloaded ``remote``: :func:`check_format`, and its published size when
+    one is known and no class mirror is set (a mirror may serve stand-ins in the real format)."""
+
+    def check(path: Path) -> None:
+        check_format(path)
+        mirrored = os.environ.get(MIRROR_ENV, "").strip()
+        if remote.size is not None and not mirrored and path.stat().st_size != remote.size:
+            raise DataError(
+                f"{path}: {path.stat().st_size:,} bytes, but {remote.filename} as published has "
+                f"{remote.size:,}: incomplete or another file"
+            )
+
+    return check
 
 
 def cache_dir() -> Path:
@@ -210,6 +322,131 @@ def cache_dir() -> Path:
     from depthnb.notebook import default_data_dir
 
     return default_data_dir() / "pretrained"
+
+
+def _hub_offline() -> bool:
+    from huggingface_hub import constants
+
+    flag = os.environ.get("HF_HUB_OFFLINE", "").strip().upper()
+    return flag in {"1", "ON", "YES", "TRUE"} or bool(constants.HF_HUB_OFFLINE)
+
+
+def _by_hand(spec: PretrainedSpec) -> str:
+    folder = spec.files[0].filename.split("/")[0]
+    return (
+        f"run it once with network access (the files stay in your Hugging Face cache), or put "
+        f"{' and '.join(SNAPSHOT_FILES)} from {spec.files[0].url.split('/resolve/')[0]} in a "
+        f"folder and pass it: load_pretrained({spec.name!r}, path=FOLDER); an instructor can "
+        f"serve them with {MIRROR_ENV}=URL (URL/{folder}/...); or build the model with "
+        "pretrained=False"
+    )
+
+
+def _hub_file(remote: HubFile, timeout: float, hub_cache: str | os.PathLike | None) -> Path:
+    """``remote`` in the user's Hugging Face cache (``hub_cache`` instead when given): taken from
+    there without a request when present, else downloaded by ``hf_hub_download`` at the pinned
+    revision after checking within ``timeout`` s that the Hub (``HF_ENDPOINT``) answers.
+
+    Raises:
+        DownloadError: offline (``HF_HUB_OFFLINE`` or no answer) and not cached, or the Hub
+            refused; the message says where it tried.
+    """
+    from huggingface_hub import constants, hf_hub_download
+
+    options: dict[str, Any] = {"revision": remote.revision}
+    if hub_cache is not None:
+        options["cache_dir"] = os.fspath(hub_cache)
+    try:
+        return Path(hf_hub_download(remote.repo, remote.name, local_files_only=True, **options))
+    except OSError:  # LocalEntryNotFoundError: not in the cache yet
+        pass
+    where = f"{remote.name} of {remote.repo} at revision {remote.revision[:10]}"
+    if _hub_offline():
+        raise DownloadError(f"{where} is not in the Hugging Face cache and HF_HUB_OFFLINE is set")
+    reason = _reachable(constants.ENDPOINT, timeout)
+    if reason is not None:
+        raise DownloadError(f"cannot download {where} from {constants.ENDPOINT} ({reason})")
+    try:
+        path = hf_hub_download(remote.repo, remote.name, etag_timeout=timeout, **options)
+    except Exception as error:  # huggingface_hub's and its HTTP client's, whichever version
+        raise DownloadError(
+            f"downloading {where} from {constants.ENDPOINT} failed "
+            f"({type(error).__name__}: {error})"
+        ) from error
+    return Path(path)
+
+
+def _forget_hub_file(path: Path) -> None:
+    """Delete a file of the Hugging Face cache: its snapshot link and the blob it points to (a
+    link alone would be rebuilt from the blob without downloading)."""
+    blob = path.resolve()
+    path.unlink(missing_ok=True)
+    blob.unlink(missing_ok=True)
+
+
+def _from_hub(spec: PretrainedSpec, timeout: float, hub_cache: str | os.PathLike | None) -> Path:
+    paths = []
+    for remote in spec.files:
+        assert isinstance(remote, HubFile)
+        path = _hub_file(remote, timeout, hub_cache)
+        try:
+            check_format(path)
+        except DataError as error:
+            _forget_hub_file(path)
+            raise DownloadError(f"{error}; deleted it from the Hugging Face cache") from error
+        paths.append(path)
+    folders = {path.parent for path in paths}
+    if len(folders) != 1:
+        raise DownloadError(f"{spec.name}: its files arrived in different folders {folders}")
+    return folders.pop()
+
+
+def _from_mirror(spec: PretrainedSpec, folder: Path, progress: bool) -> Path:
+    """The spec's files from ``$DEPTHNB_MIRROR/<filename>`` into ``folder/<filename>`` (kept
+    there: a file already there that passes :func:`check_format` is not fetched again)."""
+    mirror = os.environ.get(MIRROR_ENV, "").strip().rstrip("/")
+    for remote in spec.files:
+        dest = folder / remote.filename
+        url = f"{mirror}/{remote.filename}"
+        try:
+            if not dest.is_file():
+                download_url(url, dest, progress=progress)
+            check_format(dest)
+        except DataError as error:
+            dest.unlink(missing_ok=True)
+            raise DownloadError(f"{url}: {error}") from error
+    return folder / spec.files[0].filename.rsplit("/", 1)[0]
+
+
+def fetch_snapshot(
+    spec: PretrainedSpec,
+    folder: str | os.PathLike | None = None,
+    progress: bool = True,
+    timeout: float = 10.0,
+    hub_cache: str | os.PathLike | None = None,
+) -> Path:
+    """The folder holding a Hugging Face entry's files (``config.json``, ``model.safetensors``),
+    each checked complete (:func:`check_format`): with ``$DEPTHNB_MIRROR`` set, copies from the
+    class mirror in ``folder`` (default :func:`cache_dir`); else, or when the mirror fails, the
+    snapshot in the user's Hugging Face cache at the pinned revision (:func:`_hub_file`).
+
+    Raises:
+        DownloadError: no source could serve every file; the message lists what was tried and
+            what to do (within about ``timeout`` s when offline).
+    """
+    tried = []
+    if os.environ.get(MIRROR_ENV, "").strip():
+        try:
+            return _from_mirror(spec, Path(folder) if folder else cache_dir(), progress)
+        except DownloadError as error:
+            tried.append(f"  - {MIRROR_ENV}: {error}")
+    try:
+        return _from_hub(spec, timeout, hub_cache)
+    except DownloadError as error:
+        tried.append(f"  - the Hugging Face Hub: {error}")
+    raise DownloadError(
+        f"could not get the files of {spec.name}:\n" + "\n".join(tried) + f"\n{_by_hand(spec)}"
+    )
 
 
 def load_pretrained(
@@ -224,43 +461,69 @@ def load_pretrained(
     ``model.encoding``).
 
     Args:
-        path: the published file, if you have it already (e.g. ``nyu.h5`` uploaded to Drive);
-            otherwise it is downloaded into ``cache``.
+        path: the published file, if you have it already (e.g. ``nyu.h5`` uploaded to Drive; for
+            Depth Anything V2 the folder of ``config.json`` and ``model.safetensors``);
+            otherwise it is downloaded.
         cache: folder for the downloaded file and the converted checkpoint (default
-            :func:`cache_dir`). A checkpoint there is loaded without converting again.
+            :func:`cache_dir`). A checkpoint there is loaded without converting again. Depth
+            Anything V2 keeps no converted copy: its files stay in the Hugging Face cache (or,
+            served by ``$DEPTHNB_MIRROR``, here) and are read directly.
 
     Raises:
-        ModelError: an unknown name, or a file that is not the published network.
+        ModelError: an unknown name, or a file that is not the published network (a downloaded
+            one is then deleted, so that running the same call again downloads it again).
         DownloadError: no source could serve the file (the message says how to get it by hand).
     """
-    from depthnb.predict import load_checkpoint
-
     if name not in PRETRAINED:
         raise ModelError(f"unknown pretrained network {name!r}; choose one of {list_pretrained()}")
     spec = PRETRAINED[name]
     if not spec.files:
         return _converter(spec)(path).to(map_location).eval()
     folder = Path(cache) if cache else cache_dir()
-    converted = folder / f"{name}.pt"
+    if isinstance(spec.files[0], HubFile):
+        (folder / f"{name}.pt").unlink(missing_ok=True)  # an older version's converted copy
+        files = Path(path) if path is not None else fetch_snapshot(spec, folder, progress)
+        return _converter(spec)(files).to(map_location).eval()
+    return _converted(spec, folder, path, progress, map_location)
+
+
+def _converted(
+    spec: PretrainedSpec,
+    folder: Path,
+    path: str | os.PathLike | None,
+    progress: bool,
+    map_location: str,
+) -> nn.Module:
+    """A non-Hub entry: the cached checkpoint, else the published file converted and cached."""
+    from depthnb.predict import load_checkpoint
+
+    converted = folder / f"{spec.name}.pt"
     if converted.is_file() and path is None:
         return load_checkpoint(converted, map_location)
-    if path is None:
-        fetched = [
-            fetch_remote(
-                f,
-                folder / f.filename,
-                check=check_format,
-                progress=progress,
-                relative=None if cache else f"pretrained/{f.filename}",
-            )
-            for f in spec.files
-        ]
-        source = fetched[0]
-    else:
-        source = Path(path)
+    fetched = [
+        fetch_remote(
+            f,
+            folder / f.filename,
+            check=_complete(f),
+            progress=progress,
+            relative=None if folder != cache_dir() else f"pretrained/{f.filename}",
+        )
+        for f in (spec.files if path is None else ())
+    ]
+    source = fetched[0] if fetched else Path(path or "")
     if not source.exists():
         raise ModelError(f"{source}: no such file; pass the path of {spec.files[0].filename}")
-    model = _converter(spec)(source)  # raises ModelError naming what disagrees
-    extra: dict[str, Any] = {"source": spec.files[0].filename, "pretrained": name}
+    try:
+        model = _converter(spec)(source)  # raises ModelError naming what disagrees
+    except DepthnbError as error:
+        if not fetched:
+            raise
+        for file in fetched:
+            file.unlink(missing_ok=True)
+        raise type(error)(
+            f"{error}\nThe downloaded {source.name} cannot be read, so it was deleted: run the "
+            "same command again to download it again."
+        ) from error
+    extra: dict[str, Any] = {"source": spec.files[0].filename, "pretrained": spec.name}
     atomic_save(model_checkpoint(model, spec.input_size, **extra), converted)
     return load_checkpoint(converted, map_location)
