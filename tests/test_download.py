@@ -41,10 +41,11 @@ class Server:
 
     ``cut_after`` bytes ends response number ``cut_request`` (the first by default) early;
     ``ignore_range`` answers every request with 200 and the whole file; ``types`` (path ->
-    Content-Type) sets that header; ``etag=False`` sends no ETag; ``length=False`` sends no
-    Content-Length (the body ends when the connection closes); ``trickle`` (seconds) sends one
-    byte at a time, that long apart. ``paths``, ``ranges`` and ``if_ranges`` record what was
-    asked. Threads are daemons and every response is bounded, so the server stops by itself."""
+    Content-Type) sets that header; ``etag=False`` sends no ETag; ``last_modified`` sends that
+    Last-Modified (and accepts it in If-Range); ``length=False`` sends no Content-Length (the
+    body ends when the connection closes); ``trickle`` (seconds) sends one byte at a time, that
+    long apart. ``paths``, ``ranges`` and ``if_ranges`` record what was asked. Threads are
+    daemons and every response is bounded, so the server stops by itself."""
 
     def __init__(
         self,
@@ -56,9 +57,11 @@ class Server:
         etag: bool = True,
         length: bool = True,
         trickle: float | None = None,
+        last_modified: str | None = None,
     ) -> None:
         self.files, self.cut_after, self.ignore_range = files, cut_after, ignore_range
         self.cut_request, self.etag, self.length, self.trickle = cut_request, etag, length, trickle
+        self.last_modified = last_modified
         self.types = types or {}
         self.ranges: list[str | None] = []
         self.if_ranges: list[str | None] = []
@@ -78,7 +81,7 @@ class Server:
                     self.send_error(404)
                     return
                 tag = f'"{hashlib.md5(data).hexdigest()}"'
-                fresh = self.headers.get("If-Range") in (None, tag)
+                fresh = self.headers.get("If-Range") in (None, tag, server.last_modified)
                 start = 0
                 if self.headers.get("Range") and not server.ignore_range and fresh:
                     start = int(self.headers["Range"][6:].split("-")[0])
@@ -90,6 +93,8 @@ class Server:
                     self.send_header("Content-Type", server.types[self.path])
                 if server.etag:
                     self.send_header("ETag", tag)
+                if server.last_modified:
+                    self.send_header("Last-Modified", server.last_modified)
                 if server.length:
                     self.send_header("Content-Length", str(len(data) - start))
                 self.end_headers()
@@ -380,6 +385,14 @@ def test_a_part_whose_version_is_unknown_starts_again(tmp_path):
     assert server.ranges == [None, None]  # no ETag or Last-Modified to confirm it with
 
 
+def test_last_modified_confirms_a_resume_when_there_is_no_etag(tmp_path):
+    stamp = "Wed, 21 Oct 2015 07:28:00 GMT"
+    with Server({"/f.bin": PAYLOAD}, cut_after=100_000, etag=False, last_modified=stamp) as server:
+        dest = download_url(server.url("/f.bin"), tmp_path / "f.bin", sha256=SHA, **FAST)
+    assert dest.read_bytes() == PAYLOAD
+    assert server.ranges == [None, "bytes=100000-"] and server.if_ranges == [None, stamp]
+
+
 def test_without_content_length_only_a_check_can_complete_a_download(tmp_path):
     """No Content-Length: the bytes are kept only when a size, a SHA-256 or the format check
     (``proof``) says they are the whole file."""
@@ -520,6 +533,23 @@ def test_a_full_disk_stops_at_once_and_deletes_the_part(tmp_path, monkeypatch, l
             download_url(server.url("/f.bin"), tmp_path / "f.bin", backoff=5.0, progress=False)
         assert time.monotonic() - start < 2.0
     assert len(server.paths) == 1 and list(tmp_path.iterdir()) == []
+
+
+def test_a_read_only_folder_fails_at_once(tmp_path, monkeypatch):
+    from depthnb.data import transfer
+
+    def read_only(path, mode="r", *args, **kwargs):
+        if mode in ("wb", "ab"):
+            raise OSError(errno.EROFS, "Read-only file system", str(path))
+        return open(path, mode, *args, **kwargs)
+
+    monkeypatch.setattr(transfer, "open", read_only, raising=False)
+    with Server({"/f.bin": PAYLOAD}) as server:
+        start = time.monotonic()
+        with pytest.raises(DownloadError, match="cannot write .*Read-only file system.*writable"):
+            download_url(server.url("/f.bin"), tmp_path / "f.bin", backoff=5.0, progress=False)
+        assert time.monotonic() - start < 2.0
+    assert len(server.paths) == 1
 
 
 def test_a_zip_of_no_images_fails_the_download_check(tmp_path, monkeypatch):

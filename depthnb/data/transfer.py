@@ -222,8 +222,74 @@ def _start(
     if not have:
         state = {"url": url, "etag": headers.get("ETag"), "total": total}
         state["last_modified"] = headers.get("Last-Modified")
-        _state_file(part).write_text(json.dumps(state), encoding="utf-8")
+        try:
+            _state_file(part).write_text(json.dumps(state), encoding="utf-8")
+        except OSError as error:
+            raise _cannot_write(url, part, error, 0, total) from error
     return have, total
+
+
+def _cannot_write(
+    url: str, part: Path, error: OSError, written: int, total: int | None
+) -> DownloadError:
+    """The error for a failed write to ``part``: a full disk deletes it and says how much the
+    file needs; anything else (a read-only or vanished folder) says what to check."""
+    if error.errno in _DISK_FULL:
+        return _disk_full(url, part, written, total)
+    return DownloadError(
+        f"{url}: cannot write {part} ({error}); check that the folder exists and is writable, "
+        f"or choose another data folder (DEPTHNB_DATA=folder)."
+    )
+
+
+def _body(
+    url: str,
+    part: Path,
+    response: Any,
+    sizes: tuple[int, int | None],
+    pace: _Pace,
+    label: str | None,
+) -> int:
+    """Append the response's body to ``part`` (which holds ``sizes[0]`` bytes of ``sizes[1]``);
+    return the bytes received. A progress bar is shown when ``label`` is given.
+
+    Raises:
+        _Retry: reading broke, timed out or stalled; ``part`` keeps what arrived.
+        DownloadError: writing failed (a full disk deletes ``part``).
+    """
+    have, total = sizes
+    received = 0
+    try:
+        out = open(part, "ab" if have else "wb", buffering=0)  # nothing left to flush at close
+    except OSError as error:
+        raise _cannot_write(url, part, error, have, total) from error
+    bar = tqdm(
+        total=total,
+        initial=have,
+        unit="B",
+        unit_scale=True,
+        unit_divisor=1024,
+        desc=label,
+        disable=label is None,
+    )
+    read = getattr(response, "read1", response.read)  # read1: what has arrived, not CHUNK bytes
+    with out, bar:
+        while True:
+            try:
+                chunk = read(CHUNK)
+            except (OSError, http.client.HTTPException) as error:
+                raise _Retry(str(error) or type(error).__name__) from error
+            if not chunk:
+                return received
+            try:
+                view = memoryview(chunk)
+                while view:
+                    view = view[out.write(view) or 0 :]
+            except OSError as error:
+                raise _cannot_write(url, part, error, have + received, total) from error
+            received += len(chunk)
+            bar.update(len(chunk))
+            pace.add(len(chunk))
 
 
 def _transfer(
@@ -256,32 +322,7 @@ def _transfer(
             except DownloadError:
                 _discard(part)
                 raise
-        received = 0
-        try:
-            with (
-                open(part, "ab" if have else "wb") as out,
-                tqdm(
-                    total=total,
-                    initial=have,
-                    unit="B",
-                    unit_scale=True,
-                    unit_divisor=1024,
-                    desc=label,
-                    disable=not progress,
-                ) as bar,
-            ):
-                read = getattr(response, "read1", response.read)  # read1: what has arrived
-                while chunk := read(CHUNK):
-                    out.write(chunk)
-                    received += len(chunk)
-                    bar.update(len(chunk))
-                    pace.add(len(chunk))
-        except OSError as error:
-            if error.errno in _DISK_FULL:
-                raise _disk_full(url, part, have + received, total) from error
-            raise _Retry(str(error) or type(error).__name__) from error
-        except http.client.HTTPException as error:
-            raise _Retry(str(error) or type(error).__name__) from error
+        received = _body(url, part, response, (have, total), pace, label if progress else None)
         chunked = bool(getattr(response, "chunked", False))
     if to_go is not None and received < to_go:
         raise _Retry(f"connection closed after {have + received} of {total} bytes")
