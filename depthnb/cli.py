@@ -18,12 +18,15 @@ setting (one flag per :class:`depthnb.train.TrainConfig` field, see :mod:`depthn
     python -m depthnb bench --model densedepth --size 480 640 --batch 8
     python -m depthnb exercises --student student/   # the lessons without their solutions
 
-A bad flag or value prints what was wrong and exits with status 2.
+A bad flag or value prints what was wrong on one line (``depthnb train: error: ...``) and exits
+with status 2; missing or broken data, a refused path or a diverged training exit with 1,
+Ctrl-C with 130.
 """
 
 from __future__ import annotations
 
 import argparse
+import errno
 import json
 import sys
 from collections.abc import Sequence
@@ -66,7 +69,7 @@ class _Parser(argparse.ArgumentParser):
     """argparse whose errors are :class:`ConfigError` (printed by :func:`main`, exit status 2)."""
 
     def error(self, message: str) -> None:  # type: ignore[override]
-        raise ConfigError(f"{self.prog}: {message} (see {self.prog} --help)")
+        raise ConfigError(f"{message} (see {self.prog} --help)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -103,7 +106,7 @@ def build_parser() -> argparse.ArgumentParser:
         "checkpoint", help="a checkpoint file, or a name of depthnb.models.list_pretrained()"
     )
     _add_data_flags(evaluate, EVALUATE_DATA_CHOICES)
-    evaluate.add_argument("--batch", type=int, default=8)
+    evaluate.add_argument("--batch", type=_positive_int, default=8, help="images per batch")
     evaluate.add_argument(
         "--flip-tta", action="store_true", help="average with the mirrored prediction"
     )
@@ -117,14 +120,18 @@ def build_parser() -> argparse.ArgumentParser:
         "--out", default="predictions", help="output folder (default predictions/)"
     )
     predict.add_argument("--flip-tta", action="store_true")
-    predict.add_argument("--max-side", type=int, help="longer side of the inference size, pixels")
+    predict.add_argument(
+        "--max-side", type=_positive_int, help="longer side of the inference size, pixels"
+    )
     predict.add_argument("--device", default="auto")
 
     bench = commands.add_parser("bench", help="training throughput of a model on this device")
     _add_model_flags(bench)
-    bench.add_argument("--size", type=int, nargs=2, metavar=("H", "W"), default=[120, 160])
-    bench.add_argument("--batch", type=int, default=8)
-    bench.add_argument("--steps", type=int, default=10)
+    bench.add_argument(
+        "--size", type=_positive_int, nargs=2, metavar=("H", "W"), default=[120, 160]
+    )
+    bench.add_argument("--batch", type=_positive_int, default=8)
+    bench.add_argument("--steps", type=_positive_int, default=10, help="timed steps")
     add_train_flags(bench, ["device", "precision", "channels_last", "compile"])
     add_export_parser(commands)
     add_exercises_parser(commands)
@@ -148,14 +155,18 @@ def _add_data_flags(
     group = parser.add_argument_group("data")
     group.add_argument("--data", choices=choices)
     group.add_argument("--data-root", help="file or folder of the dataset (default: under data/)")
-    group.add_argument("--size", type=int, nargs=2, metavar=("H", "W"), help="image size, pixels")
-    group.add_argument("--train-scenes", type=int, help="synthetic rooms to train on")
     group.add_argument(
-        "--val-scenes", type=int, help="held-out synthetic rooms (or images) to score"
+        "--size", type=_positive_int, nargs=2, metavar=("H", "W"), help="image size, pixels"
+    )
+    group.add_argument("--train-scenes", type=_positive_int, help="synthetic rooms to train on")
+    group.add_argument(
+        "--val-scenes", type=_positive_int, help="held-out synthetic rooms (or images) to score"
     )
     group.add_argument("--val-seed", type=int, help="seed of the held-out synthetic rooms")
     group.add_argument(
-        "--limit", type=int, help="use only the first N training images of a real dataset"
+        "--limit",
+        type=_positive_int,
+        help="use only the first N training images of a real dataset (N >= 1)",
     )
     group.add_argument(
         "--cache",
@@ -164,6 +175,17 @@ def _add_data_flags(
         help="decode a real dataset's training images once, at --size, into data/cache/ "
         "(uint8 memory maps; batches are converted and augmented on the device)",
     )
+
+
+def _positive_int(text: str) -> int:
+    """argparse type: a whole number of at least 1 (a count, a size in pixels, a batch)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
 
 
 def _json_dict(text: str) -> dict[str, Any]:
@@ -187,19 +209,67 @@ COMMANDS = {
 }
 
 
+#: errno values of an operating-system error about a path the user gave (a missing file, a
+#: folder where a file was expected, no permission, a read-only or full disk, ...): reported as
+#: one line, not a traceback.
+_PATH_ERRNOS = frozenset(
+    (
+        errno.ENOENT,
+        errno.EISDIR,
+        errno.ENOTDIR,
+        errno.EACCES,
+        errno.EPERM,
+        errno.EROFS,
+        errno.EEXIST,
+        errno.ENOSPC,
+        errno.ENAMETOOLONG,
+        errno.ELOOP,
+    )
+)
+
+
+def _command_of(argv: Sequence[str]) -> str:
+    """The subcommand named in ``argv`` (for the error line), or ``""`` before one is known."""
+    return next((word for word in argv if word in COMMANDS), "")
+
+
+def _path_error(error: OSError) -> str:
+    """One line for an operating-system error about a path: the path, the reason, what to do."""
+    path = error.filename if error.filename is not None else "a path"
+    reason = error.strerror or str(error)
+    if error.filename2 is not None:
+        path = f"{path} -> {error.filename2}"
+    advice = {
+        errno.EROFS: "choose a writable folder (--out, --root or $DEPTHNB_DATA)",
+        errno.ENOSPC: "free some space or choose another folder",
+        errno.EACCES: "check its permissions or choose another path",
+        errno.EPERM: "check its permissions or choose another path",
+    }.get(error.errno or 0, "check the path")
+    return f"{path}: {reason}; {advice}"
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run a subcommand; returns the exit status: 2 for a bad flag, value, model or checkpoint,
-    1 for other depthnb errors (missing or broken data, failed downloads)."""
+    1 for other depthnb errors (missing or broken data, failed downloads, a diverged training) and
+    for a path the operating system refused (missing, a folder, no permission, read-only, full),
+    130 when interrupted (Ctrl-C). Errors print one line, ``depthnb COMMAND: error: ...``, on
+    stderr; never a traceback."""
+    words = list(sys.argv[1:] if argv is None else argv)
+    prefix = " ".join(("depthnb", _command_of(words))).strip()
     try:
-        args = build_parser().parse_args(argv)
+        args = build_parser().parse_args(words)
         return COMMANDS[args.command](args)
-    except (
-        ConfigError,
-        ModelError,
-        CheckpointError,
-    ) as error:  # a bad flag, value or file argument
-        print(f"error: {error}", file=sys.stderr)
+    except (ConfigError, ModelError, CheckpointError) as error:  # a bad flag, value or file
+        print(f"{prefix}: error: {error}", file=sys.stderr)
         return 2
-    except DepthnbError as error:  # the data or a download failed
-        print(f"error: {error}", file=sys.stderr)
+    except DepthnbError as error:  # the data or a download failed, training diverged
+        print(f"{prefix}: error: {error}", file=sys.stderr)
         return 1
+    except OSError as error:
+        if error.errno not in _PATH_ERRNOS:
+            raise
+        print(f"{prefix}: error: {_path_error(error)}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print(f"{prefix}: interrupted", file=sys.stderr)
+        return 130

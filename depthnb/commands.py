@@ -12,11 +12,12 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from depthnb.errors import ConfigError
+from depthnb.errors import CheckpointError, ConfigError, DepthnbError, ModelError
 from depthnb.files import atomic_write, atomic_write_text
 from depthnb.jobs import (
     MAIN_JOB,
     build_datasets,
+    check_job_settings,
     resolve_settings,
     train_config,
 )
@@ -31,6 +32,7 @@ if TYPE_CHECKING:
 def cmd_train(args: argparse.Namespace) -> int:
     """Train; evaluate on held-out data beside the constant baseline; write checkpoints, figure."""
     settings = resolve_settings(args)
+    _make_out_dir(Path(settings["out_dir"]))  # a bad --out fails now, not after an epoch
     start = time.perf_counter()
     trainer = _job_trainer(settings)
     model, train, held_out = trainer.model, trainer.train_data, trainer.val_data
@@ -71,6 +73,15 @@ def cmd_train(args: argparse.Namespace) -> int:
         f"in {summary['seconds']:.0f} s"
     )
     return 0
+
+
+def _make_out_dir(out: Path) -> None:
+    """Create the output folder ``--out``; a ConfigError if a file is in the way (other refusals,
+    a read-only or missing parent, are the operating system's errors, reported by the CLI)."""
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except FileExistsError:
+        raise ConfigError(f"--out {out}: is a file; name a folder for the results") from None
 
 
 def _job_trainer(settings: dict[str, Any]) -> Any:
@@ -188,6 +199,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         if getattr(args, key) is not None:
             settings[key] = getattr(args, key)
     settings["train_scenes"] = 1
+    check_job_settings(settings)
     _, held_out = build_datasets(settings)
     scores = evaluate(
         model.to(device),
@@ -230,12 +242,16 @@ def cmd_predict(args: argparse.Namespace) -> int:
 
     model = load_checkpoint(args.checkpoint).to(resolve_device(args.device))
     out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    for name in args.images:
-        path = Path(name)
+    _make_out_dir(out)
+    paths = [Path(name) for name in args.images]
+    for path, stem in zip(paths, output_stems(paths)):
         photo = open_image(path)  # upright (EXIF), RGB by its mode's range, a pixel limit
         depth = predict_depth(model, photo, flip_tta=args.flip_tta, max_side=args.max_side)
-        png, npy = out / f"{path.stem}_depth.png", out / f"{path.stem}_depth.npy"
+        if not np.isfinite(depth).all():
+            raise _not_finite(args.checkpoint, path, model)
+        if stem != path.stem:
+            print(f"{path}: another image is named {path.stem} too; writing {stem}_depth.*")
+        png, npy = out / f"{stem}_depth.png", out / f"{stem}_depth.npy"
         atomic_write(png, functools.partial(_save_png, colorize(depth)))
         atomic_write(npy, functools.partial(np.save, arr=depth))
         print(
@@ -244,6 +260,39 @@ def cmd_predict(args: argparse.Namespace) -> int:
             f"-> {png}, {npy}"
         )
     return 0
+
+
+def output_stems(paths: Sequence[Path]) -> list[str]:
+    """One output name per input image: its file stem, with ``-2``, ``-3``, ... added where a stem
+    is taken already (``a/x.jpg``, ``b/x.png`` -> ``x``, ``x-2``; compared ignoring case, as on
+    the file systems of Windows and macOS)."""
+    taken: set[str] = set()
+    stems = []
+    for path in paths:
+        stem, count = path.stem, 1
+        while stem.lower() in taken:
+            count += 1
+            stem = f"{path.stem}-{count}"
+        taken.add(stem.lower())
+        stems.append(stem)
+    return stems
+
+
+def _not_finite(checkpoint: str, path: Path, model: Any) -> DepthnbError:
+    """The error for a prediction with NaN or infinite depth: the checkpoint's weights, if they
+    are not finite (a diverged training), else the model's arithmetic."""
+    import torch
+
+    if not all(bool(torch.isfinite(p).all()) for p in model.parameters()):
+        return CheckpointError(
+            f"{checkpoint}: its weights hold NaN or infinite values (its training diverged), so "
+            f"the depth of {path} is NaN; use a checkpoint of a run that did not diverge "
+            "(train again with a lower --lr)"
+        )
+    return ModelError(
+        f"{checkpoint}: predicted NaN or infinite depth for {path}; the model overflowed on this "
+        "image (try --device cpu, or another checkpoint)"
+    )
 
 
 def cmd_download(args: argparse.Namespace) -> int:

@@ -20,7 +20,7 @@ from typing import Any
 
 from depthnb.errors import ConfigError
 from depthnb.train import SYNTHETIC_UNET, TrainConfig, synthetic_unet_config
-from depthnb.train.config import CHOICES, field_help
+from depthnb.train.config import CHOICES, field_help, fits_type
 
 DATA_CHOICES = ("synthetic", "nyu", "nyu-zip", "diode")
 
@@ -82,16 +82,70 @@ def add_train_flags(parser: argparse.ArgumentParser, names: list[str] | None = N
         group.add_argument(*flags, dest=field.name, **options)
 
 
+#: The JSON type of each setting only the command line has (the TrainConfig fields' come from
+#: their annotations).
+_JOB_TYPES: dict[str, str] = {
+    "model": "str",
+    "model_args": "dict",
+    "pretrained": "bool",
+    "data": "str",
+    "data_root": "str | None",
+    "size": "size",
+    "train_scenes": "int",
+    "val_scenes": "int",
+    "val_seed": "int",
+    "limit": "int | None",
+    "cache": "bool",
+    "resume": "str | None",
+}
+_TYPE_NAMES = {
+    "int": "a whole number",
+    "float": "a number",
+    "str": "a string",
+    "bool": "true or false",
+    "dict": "a JSON object",
+    "size": "[H, W], two whole numbers",
+}
+
+
+def setting_types() -> dict[str, str]:
+    """Every setting's JSON type: ``"int"``, ``"float"``, ``"str"``, ``"bool"``, ``"dict"``,
+    ``"size"`` (two ints), each possibly ``" | None"``."""
+    return {**_JOB_TYPES, **{field.name: str(field.type) for field in fields(TrainConfig)}}
+
+
+def _describe(kind: str) -> str:
+    name = _TYPE_NAMES[kind.removesuffix(" | None")]
+    return f"{name} or null" if kind.endswith(" | None") else name
+
+
+def check_settings(values: dict[str, Any], where: str) -> None:
+    """Raise :class:`ConfigError` for a setting of ``values`` with an unknown name, the wrong JSON
+    type or a value outside its choices, naming the key, what it must be and ``where`` it came
+    from (e.g. ``"--config run.json"``)."""
+    unknown = sorted(set(values) - set(MAIN_JOB))
+    if unknown:
+        raise ConfigError(f"{where}: unknown settings {unknown}; known: {sorted(MAIN_JOB)}")
+    types = setting_types()
+    for key, value in values.items():
+        if not fits_type(value, types[key]):
+            raise ConfigError(
+                f"{where}: {key} must be {_describe(types[key])}, got {value!r} "
+                f"({type(value).__name__})"
+            )
+        choices = {"data": DATA_CHOICES, **CHOICES}.get(key)
+        if choices is not None and value not in choices:
+            raise ConfigError(f"{where}: {key} {value!r} is not one of {list(choices)}")
+
+
 def _read_config(path: Path) -> dict[str, Any]:
     try:
-        loaded = json.loads(path.read_text())
-    except (OSError, json.JSONDecodeError) as error:
+        loaded = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
         raise ConfigError(f"--config {path}: cannot read it as JSON ({error})") from error
     if not isinstance(loaded, dict):
         raise ConfigError(f"--config {path}: must hold a JSON object of settings")
-    unknown = sorted(set(loaded) - set(MAIN_JOB))
-    if unknown:
-        raise ConfigError(f"--config {path}: unknown settings {unknown}; known: {sorted(MAIN_JOB)}")
+    check_settings(loaded, f"--config {path}")
     return loaded
 
 
@@ -109,13 +163,25 @@ def resolve_settings(args: argparse.Namespace) -> dict[str, Any]:
     settings.update(given)
     if settings["model"] != MAIN_JOB["model"] and "model_args" not in given:
         settings["model_args"] = {}  # the main job's U-Net widths do not apply to another model
+    check_job_settings(settings)
+    train_config(settings)  # checks every training setting
+    return settings
+
+
+def check_job_settings(settings: dict[str, Any]) -> None:
+    """Raise :class:`ConfigError` naming the flag of a job setting out of range (scene counts,
+    ``limit``, ``size``, no ``out_dir``)."""
     for key in ("train_scenes", "val_scenes"):
         if settings[key] < 1:
             raise ConfigError(f"--{key.replace('_', '-')} must be at least 1, got {settings[key]}")
+    if settings["limit"] is not None and settings["limit"] < 1:
+        raise ConfigError(
+            f"--limit {settings['limit']}: must be at least 1 (leave it out to use every image)"
+        )
     if min(settings["size"]) < 32:
         raise ConfigError(f"--size {settings['size']}: both sides must be at least 32 pixels")
-    train_config(settings)  # checks every training setting
-    return settings
+    if settings["out_dir"] is None:
+        raise ConfigError("--out none: the job writes checkpoints and metrics; name a folder")
 
 
 def train_config(settings: dict[str, Any]) -> TrainConfig:
@@ -147,13 +213,15 @@ def build_datasets(settings: dict[str, Any]) -> tuple[Any, Any]:
         path = root or default_data_dir() / "nyu" / "nyu_data.zip"
         train = data.NYUDepthZip(path, split="train", transform=resize)
         held_out = data.NYUDepthZip(path, split="test", transform=resize)
-    else:
+    elif name == "diode":
         path = root or default_data_dir() / "diode"
         every = data.DIODE(path, split="val", domain="indoors", transform=resize)
         order = list(range(len(every)))
         cut = max(1, len(order) // 10)
         train = torch.utils.data.Subset(every, order[cut:])
         held_out = torch.utils.data.Subset(every, order[:cut])
+    else:
+        raise ConfigError(f"unknown data {name!r}; choose one of {list(DATA_CHOICES)}")
     if settings["limit"]:
         train = torch.utils.data.Subset(train, range(min(settings["limit"], len(train))))
     if settings["cache"]:

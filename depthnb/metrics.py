@@ -31,11 +31,12 @@ model's predicted error scale with its observed errors.
 from __future__ import annotations
 
 from collections.abc import Callable
+from numbers import Integral
 from typing import Any
 
 import torch
 
-from depthnb.errors import ConfigError, ModelError
+from depthnb.errors import ConfigError, DataError, ModelError, ShapeError
 from depthnb.protocols import CROPS, KITTI_CROPS, PROTOCOLS, Crop, crop_box, resolve_protocol
 from depthnb.scoring import (
     _AGGREGATES,
@@ -202,7 +203,7 @@ def mask_iou(
     pred_t = _as_batch(pred, "pred")
     target_t = _as_batch(target, "target").to(pred_t.device)
     if pred_t.shape != target_t.shape:
-        raise ModelError(
+        raise ShapeError(
             f"mask_iou: pred {tuple(pred_t.shape)} and target {tuple(target_t.shape)} differ"
         )
     probabilities = torch.sigmoid(pred_t.float()) if from_logits else pred_t.float()
@@ -267,6 +268,7 @@ def evaluate(
     from depthnb.models.blocks import model_encoding
 
     model_encoding(model, "evaluate")
+    _check_evaluate_args(dataset, batch_size, num_workers)
     if device is None:
         device = next(model.parameters(), torch.empty(0)).device
     device = torch.device(device)
@@ -293,6 +295,16 @@ def evaluate(
     for batch, prediction in predicted_batches(model, loader, network_input, device, flip_tta):
         accumulator.update(prediction[DEPTH], batch[DEPTH], batch.get(VALID))
     return {**accumulator.compute(settings["aggregate"]), "num_images": accumulator.num_images}
+
+
+def _check_evaluate_args(dataset: Any, batch_size: int, num_workers: int) -> None:
+    """Raise :class:`ConfigError` for a batch size below 1 or negative workers, and
+    :class:`DataError` for an empty dataset (nothing to score)."""
+    for name, value, least in (("batch_size", batch_size, 1), ("num_workers", num_workers, 0)):
+        if isinstance(value, bool) or not isinstance(value, Integral) or value < least:
+            raise ConfigError(f"evaluate: {name}={value!r} must be a whole number >= {least}")
+    if hasattr(dataset, "__len__") and len(dataset) == 0:
+        raise DataError("evaluate: the dataset is empty, so there is nothing to score")
 
 
 def format_table(

@@ -255,6 +255,10 @@ def measure_throughput(
     """
     from depthnb.runtime import resolve_precision
 
+    counts = {"batch_size": (batch_size, 1), "steps": (steps, 1), "warmup": (warmup, 0)}
+    for name, (value, least) in {**counts, "size": (min(size), 1)}.items():
+        if value < least:
+            raise ConfigError(f"measure_throughput: {name} must be at least {least}, got {value}")
     device = torch.device(device)
     dtype = resolve_precision(precision, device)
     memory_format = torch.channels_last if channels_last else torch.contiguous_format

@@ -25,9 +25,10 @@ Code that applies the fractions to the 352x1216 array itself (ZoeDepth's, for in
 
 from __future__ import annotations
 
+from numbers import Integral
 from typing import Any
 
-from depthnb.errors import ConfigError
+from depthnb.errors import ConfigError, ShapeError
 
 # Crops as (top, bottom, left, right) Python slice bounds on a 480x640 image.
 CROPS: dict[str, tuple[int, int, int, int]] = {
@@ -97,17 +98,26 @@ def crop_box(
     ``crop``: a name of :data:`CROPS` (defined on 480x640 and scaled to ``size`` proportionally,
     rounding to the nearest pixel), a name of :data:`KITTI_CROPS` (fractions, see the module), or
     explicit (top, bottom, left, right) bounds, returned as given.
+
+    Raises:
+        ConfigError: an unknown name, or bounds that are not four integers.
+        ShapeError: bounds that do not keep a non-empty region inside the image
+            (``0 <= top < bottom <= H`` and ``0 <= left < right <= W``).
     """
     if not isinstance(crop, str):
-        if not isinstance(crop, (tuple, list)) or len(crop) != 4:
+        if (
+            not isinstance(crop, (tuple, list))
+            or len(crop) != 4
+            or not all(isinstance(v, Integral) and not isinstance(v, bool) for v in crop)
+        ):
             raise ConfigError(
                 f"crop {crop!r} is not (top, bottom, left, right) slice bounds; pass four "
                 f"integers or a name of {sorted(CROPS) + sorted(KITTI_CROPS)}"
             )
         top, bottom, left, right = (int(v) for v in crop)
-        return top, bottom, left, right
+        return _inside(size, crop, (top, bottom, left, right))
     if crop in KITTI_CROPS:
-        return _kitti_box(size, crop)
+        return _inside(size, crop, _kitti_box(size, crop))
     if crop not in CROPS:
         raise ConfigError(
             f"unknown crop {crop!r}; choose one of {sorted(CROPS) + sorted(KITTI_CROPS)} or None"
@@ -115,12 +125,28 @@ def crop_box(
     h, w = size
     ref_h, ref_w = _CROP_REFERENCE_SIZE
     top, bottom, left, right = CROPS[crop]
-    return (
+    box = (
         round(top * h / ref_h),
         round(bottom * h / ref_h),
         round(left * w / ref_w),
         round(right * w / ref_w),
     )
+    return _inside(size, crop, box)
+
+
+def _inside(
+    size: tuple[int, int], crop: object, box: tuple[int, int, int, int]
+) -> tuple[int, int, int, int]:
+    """``box``, checked to keep a non-empty region of an image of ``size`` (H, W)."""
+    height, width = size
+    top, bottom, left, right = box
+    if not (0 <= top < bottom <= height and 0 <= left < right <= width):
+        raise ShapeError(
+            f"crop {crop!r} gives rows {top}:{bottom}, columns {left}:{right}, which is not a "
+            f"non-empty region of a {height}x{width} image; pass bounds with 0 <= top < bottom "
+            f"<= {height} and 0 <= left < right <= {width}, or no crop"
+        )
+    return box
 
 
 def resolve_protocol(protocol: str | None, **given: Any) -> dict[str, Any]:

@@ -13,7 +13,7 @@ import math
 import numpy as np
 import torch
 
-from depthnb.errors import ConfigError, DataError, ModelError
+from depthnb.errors import ConfigError, DataError, ShapeError
 from depthnb.protocols import Crop, crop_box, resolve_protocol
 from depthnb.ssi import fit_scale_shift, to_disparity
 
@@ -43,16 +43,40 @@ def _as_batch(x: ArrayLike, name: str) -> torch.Tensor:
     bool stays bool, float64 stays float64 (so NumPy input is scored in double precision), every
     other type becomes float32.
     """
-    t = torch.from_numpy(np.asarray(x)) if not isinstance(x, torch.Tensor) else x
+    if isinstance(x, torch.Tensor):
+        t = x
+    else:
+        array = np.asarray(x)
+        if array.dtype.kind not in "biuf":
+            raise ShapeError(
+                f"depth_metrics: {name} has dtype {array.dtype}; pass numbers (a float array or "
+                "tensor of metres, or a bool mask)"
+            )
+        t = torch.from_numpy(array)
     if t.dim() == 4 and t.shape[1] == 1:
         t = t[:, 0]
     elif t.dim() == 2:
         t = t[None]
     if t.dim() != 3:
-        raise ModelError(
+        raise ShapeError(
             f"depth_metrics: {name} has shape {tuple(t.shape)}; pass (H,W), (B,H,W) or (B,1,H,W)"
         )
+    if t.numel() == 0:
+        raise ShapeError(
+            f"depth_metrics: {name} has shape {tuple(t.shape)}: there is nothing to score; pass "
+            "at least one image with at least one pixel"
+        )
     return t if t.dtype in (torch.bool, torch.float64) else t.float()
+
+
+def _same_size(function: str, gt: torch.Tensor, **others: torch.Tensor) -> None:
+    """Raise :class:`ShapeError` unless every tensor of ``others`` has gt's shape (B,H,W)."""
+    for name, t in others.items():
+        if t.shape != gt.shape:
+            raise ShapeError(
+                f"{function}: {name} {tuple(t.shape)} and the ground truth {tuple(gt.shape)} "
+                "differ in size; upsample the prediction to the ground truth's size first"
+            )
 
 
 def crop_mask(size: tuple[int, int], crop: str | tuple[int, int, int, int] | None) -> torch.Tensor:
@@ -83,6 +107,8 @@ def median_scale(pred: ArrayLike, gt: ArrayLike, valid: ArrayLike | None = None)
     pred_t = _as_batch(pred, "pred")
     gt_t = _as_batch(gt, "gt").to(pred_t.device)
     mask = gt_t > 0 if valid is None else _as_batch(valid, "valid").to(gt_t.device, torch.bool)
+    _same_size("align_scale_shift", gt_t, pred=pred_t, valid=mask)
+    _same_size("median_scale", gt_t, pred=pred_t, valid=mask)
     scaled = pred_t.clone()
     for i in range(pred_t.shape[0]):
         if mask[i].any():
@@ -147,8 +173,11 @@ def align_in_disparity(
     pred_t = _as_batch(pred_disp, "pred_disp")
     gt_t = _as_batch(target_depth, "target_depth").to(pred_t.device)
     mask = gt_t > 0
+    _same_size("align_in_disparity", gt_t, pred_disp=pred_t)
     if valid is not None:
-        mask &= _as_batch(valid, "valid").to(gt_t.device, torch.bool)
+        valid_t = _as_batch(valid, "valid").to(gt_t.device, torch.bool)
+        _same_size("align_in_disparity", gt_t, valid=valid_t)
+        mask &= valid_t
     pred64 = pred_t.double()
     scale, shift = fit_scale_shift(pred64, to_disparity(gt_t.double(), mask), mask)
     disparity = scale[:, None, None] * pred64 + shift[:, None, None]
@@ -250,7 +279,7 @@ def _prepare(
     valid_t = None if valid is None else _as_batch(valid, "valid").to(gt_t.device, torch.bool)
     for name, t in (("pred", pred_t), ("valid", valid_t)):
         if t is not None and t.shape != gt_t.shape:
-            raise ModelError(
+            raise ShapeError(
                 f"depth_metrics: {name} {tuple(t.shape)} and gt {tuple(gt_t.shape)} "
                 "differ in size; "
                 "upsample the prediction to the ground truth's size first (bilinear)"

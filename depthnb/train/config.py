@@ -8,8 +8,10 @@ and checkpoints store :meth:`TrainConfig.to_dict` as ``train_config``.
 from __future__ import annotations
 
 import inspect
+import math
 import re
 from dataclasses import asdict, dataclass, fields
+from numbers import Integral, Real
 from typing import Any
 
 from depthnb.errors import ConfigError
@@ -116,11 +118,28 @@ class TrainConfig:
         self.validate()
 
     def validate(self) -> None:
-        """Raise :class:`ConfigError` naming the first setting out of range."""
+        """Raise :class:`ConfigError` naming the first setting of the wrong type, not finite, or
+        out of range."""
+        for field in fields(self):
+            value, kind = getattr(self, field.name), str(field.type)
+            if not fits_type(value, kind):
+                raise ConfigError(
+                    f"training setting {field.name}={value!r} ({type(value).__name__}) must be "
+                    f"{kind.replace(' | None', ' or None')}"
+                )
+            if isinstance(value, Real) and not math.isfinite(value):
+                raise ConfigError(
+                    f"training setting {field.name}={value!r} must be a finite number"
+                )
         checks = [
             ("epochs", self.epochs >= 1, "at least 1"),
             ("batch_size", self.batch_size >= 1, "at least 1"),
-            ("lr", self.lr > 0, "positive"),
+            ("lr", self.lr > 0, "positive (e.g. 1e-4)"),
+            ("weight_decay", self.weight_decay >= 0, "0 or more"),
+            ("momentum", 0 <= self.momentum < 1, "in [0, 1)"),
+            ("power", self.power > 0, "positive"),
+            ("patience", self.patience >= 0, "0 or more"),
+            ("seed", self.seed >= 0, "0 or more"),
             ("encoder_lr_scale", self.encoder_lr_scale >= 0, "0 or more"),
             ("optimizer", self.optimizer in OPTIMIZERS, f"one of {OPTIMIZERS}"),
             ("schedule", self.schedule in SCHEDULES, f"one of {SCHEDULES}"),
@@ -163,6 +182,24 @@ class TrainConfig:
     def replace(self, **changes: Any) -> TrainConfig:
         """A copy with some settings changed (checked like any other)."""
         return TrainConfig.from_dict({**self.to_dict(), **changes})
+
+
+def fits_type(value: Any, kind: str) -> bool:
+    """Whether ``value`` has the JSON type ``kind``: ``"int"``, ``"float"`` (an int will do),
+    ``"str"``, ``"bool"``, ``"dict"``, ``"size"`` ([H, W], two ints), each possibly followed by
+    ``" | None"``. NumPy scalars count as numbers; a bool is not a number."""
+    if kind.endswith(" | None"):
+        return value is None or fits_type(value, kind.removesuffix(" | None"))
+    if kind == "size":
+        return (
+            isinstance(value, (list, tuple))
+            and len(value) == 2
+            and all(fits_type(v, "int") for v in value)
+        )
+    if isinstance(value, bool):
+        return kind == "bool"
+    python = {"int": Integral, "float": Real, "str": str, "dict": dict, "bool": bool}[kind]
+    return isinstance(value, python)
 
 
 def field_help() -> dict[str, str]:

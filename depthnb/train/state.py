@@ -16,7 +16,7 @@ import warnings
 from typing import TYPE_CHECKING, Any
 
 from depthnb.checkpoint import FORMAT, VERSION, read_checkpoint, rng_state, set_rng_state
-from depthnb.errors import CheckpointError
+from depthnb.errors import CheckpointError, ConfigError
 from depthnb.train.sampling import EpochProgress
 
 if TYPE_CHECKING:
@@ -50,6 +50,7 @@ def checkpoint_dict(
         "rng": rng_state(),
         "epoch": trainer.epoch,
         "step": trainer.step,
+        "steps_per_epoch": trainer.steps_per_epoch,
         "history": [dict(record) for record in trainer.history],
         "steps": [dict(record) for record in trainer.steps],
         "progress": progress,
@@ -71,6 +72,8 @@ def restore(trainer: Trainer, path: str | os.PathLike[str]) -> None:
     Raises:
         CheckpointError: unreadable file, a checkpoint of another model or architecture, or one
             written inside an epoch with another ``batch_size`` (the batches done are not known).
+        ConfigError: settings under which the saved schedule cannot carry on (see
+            :func:`check_schedule`), before anything is loaded.
     """
     checkpoint = read_checkpoint(path, map_location=trainer.device)
     name, config = model_identity(trainer)
@@ -89,6 +92,7 @@ def restore(trainer: Trainer, path: str | os.PathLike[str]) -> None:
             f"{batch_size}; resume it with batch_size={batch_size}, or from a checkpoint written "
             "at the end of an epoch"
         )
+    check_schedule(trainer, checkpoint, path)
     try:
         trainer.model.load_state_dict(checkpoint["state_dict"])
         trainer.optimizer.load_state_dict(checkpoint["optimizer"])
@@ -115,3 +119,65 @@ def restore(trainer: Trainer, path: str | os.PathLike[str]) -> None:
     )
     trainer.best = checkpoint.get("best")
     trainer.input_size = checkpoint.get("input_size")
+
+
+#: The settings that decide how many optimizer steps an epoch has, with their flags.
+_STEP_SETTINGS = {"batch_size": "--batch-size", "accumulate": "--accumulate"}
+
+
+def _saved_steps_per_epoch(checkpoint: dict[str, Any], saved: dict[str, Any]) -> int | None:
+    """Optimizer steps per epoch of the run that wrote ``checkpoint``: stored since this key
+    exists, else from a onecycle schedule's planned total; None if not known."""
+    if checkpoint.get("steps_per_epoch") is not None:
+        return int(checkpoint["steps_per_epoch"])
+    total = (checkpoint.get("scheduler") or {}).get("total_steps")
+    epochs = saved.get("epochs")
+    return int(total) // int(epochs) if total and epochs else None
+
+
+def check_schedule(
+    trainer: Trainer, checkpoint: dict[str, Any], path: str | os.PathLike[str]
+) -> None:
+    """Raise :class:`ConfigError` if the checkpoint's learning-rate schedule cannot carry on under
+    the trainer's settings: another ``schedule``; or, for a schedule planned in steps (onecycle,
+    poly, step, a warm-up), another number of steps per epoch (``batch_size``, ``accumulate``,
+    the training set or the process count changed: onecycle would stop with "Tried to step ...
+    times" an epoch later, the others would silently follow another curve); or a onecycle run
+    shortened below the steps it has taken. Names the setting that differs and what to do."""
+    config = trainer.config
+    saved = checkpoint.get("train_config") or {}
+    restart = f"or start a new run (another --out, without --resume {path})"
+    if saved.get("schedule", config.schedule) != config.schedule:
+        raise ConfigError(
+            f"{path} was trained with schedule {saved['schedule']!r}, these settings use "
+            f"{config.schedule!r}: resume with --schedule {saved['schedule']}, {restart}"
+        )
+    if config.schedule == "plateau" or (config.schedule == "constant" and not config.warmup):
+        return  # a schedule that does not count steps
+    per_epoch = _saved_steps_per_epoch(checkpoint, saved)
+    differ = {
+        key: saved[key]
+        for key in _STEP_SETTINGS
+        if key in saved and saved[key] != getattr(config, key)
+    }
+    if differ or (per_epoch is not None and per_epoch != trainer.steps_per_epoch):
+        if differ:
+            changed = ", ".join(
+                f"{key} {value} then, {getattr(config, key)} now" for key, value in differ.items()
+            )
+            advice = " ".join(f"{_STEP_SETTINGS[key]} {value}" for key, value in differ.items())
+        else:
+            changed = "the training set or the number of processes changed"
+            advice = "the same data (--limit, --train-scenes) and processes"
+        raise ConfigError(
+            f"{path}: its {config.schedule} schedule was planned for {per_epoch or 'other'} "
+            f"steps per epoch and these settings give {trainer.steps_per_epoch} ({changed}); "
+            f"resume with {advice}, {restart}"
+        )
+    planned = config.epochs * trainer.steps_per_epoch
+    if config.schedule == "onecycle" and int(checkpoint.get("step", 0)) > planned:
+        raise ConfigError(
+            f"{path} has taken {checkpoint['step']} steps ({checkpoint['epoch']} epochs), more "
+            f"than --epochs {config.epochs} plans ({planned}); pass --epochs above "
+            f"{checkpoint['epoch']} to extend the run, {restart}"
+        )

@@ -35,7 +35,7 @@ from torch.utils.data import Dataset
 
 from depthnb import distributed
 from depthnb.data.sample import DEPTH, IMAGE, Sample, to_float
-from depthnb.errors import ConfigError
+from depthnb.errors import ConfigError, TrainingError
 from depthnb.inference import spatial_size
 from depthnb.runtime import resolve_device, resolve_precision, seed_everything
 from depthnb.train import state
@@ -52,6 +52,22 @@ from depthnb.train.setup import (
 from depthnb.train.tasks import DepthTask, LossFn, Task, add_parts, reduce_means
 
 EpochHook = Callable[["Trainer", dict], None]
+
+
+class DivergenceWatch:
+    """Notes, on the device and without waiting for it, the first step whose loss was NaN or
+    infinite; :meth:`Trainer.check_finite` reads it (one wait) before anything is written."""
+
+    def __init__(self, device: torch.device) -> None:
+        self.step = torch.full((), -1, dtype=torch.long, device=device)
+        self.value = torch.zeros((), device=device)
+
+    def watch(self, loss: torch.Tensor, step: int) -> None:
+        """Remember ``step`` and the loss (a scalar) if it is the first non-finite one."""
+        loss = loss.detach().float()
+        first = ~torch.isfinite(loss) & (self.step < 0)
+        self.step = torch.where(first, step, self.step)
+        self.value = torch.where(first, loss, self.value)
 
 
 class Trainer:
@@ -138,6 +154,7 @@ class Trainer:
             tensorboard_writer(cfg, self.out_dir) if cfg.tensorboard and self.is_main else None
         )
         self._deadline: float | None = None  # perf_counter() time at which fit() stops
+        self.divergence = DivergenceWatch(self.device)
 
     @property
     def is_main(self) -> bool:
@@ -189,6 +206,7 @@ class Trainer:
             with self.autocast():
                 outputs = self.network(inputs)
             loss, parts = self.task.loss(outputs, batch)
+            self.divergence.watch(loss, self.step + 1)
             self.scaler.scale(loss / self.config.accumulate).backward()
         if stepping:
             self._log_step(loss, parts)
@@ -265,6 +283,7 @@ class Trainer:
         with the next batch of the epoch."""
         from depthnb.checkpoint import atomic_save
 
+        self.check_finite(self.epoch + 1)
         progress = self.progress.to_dict()  # on every process: it totals their sums
         if self.is_main and self.out_dir is not None:
             atomic_save(state.checkpoint_dict(self, progress=progress), self.out_dir / "last.pt")
@@ -344,6 +363,7 @@ class Trainer:
     def _epoch_record(self, epoch: int) -> dict[str, Any]:
         """Train one epoch, validate, and return its history record."""
         train = self.train_epoch(epoch)
+        self.check_finite(epoch)
         record: dict[str, Any] = {
             "epoch": epoch,
             "step": self.step,
@@ -357,12 +377,44 @@ class Trainer:
             record["partial"] = True
         return record
 
+    def check_finite(self, epoch: int) -> None:
+        """Raise :class:`~depthnb.errors.TrainingError` if a loss was NaN or infinite in this run
+        (which step, which loss), or a weight is not finite: called before any checkpoint is
+        written, so ``best.pt`` and ``last.pt`` keep the last good state. Waits for the device
+        once; collective under ``torchrun`` (every process stops)."""
+        first = int(self.divergence.step)
+        weights = [p.detach() for p in self.model.parameters() if p.is_floating_point()]
+        finite = not weights or bool(torch.stack([torch.isfinite(p).all() for p in weights]).all())
+        bad = float(first >= 0 or not finite)
+        if self.dist.enabled:
+            bad = float(distributed.all_reduce_sum(torch.tensor([bad]))[0])
+        if not bad:
+            return
+        loss_fn = getattr(self.task, "loss_fn", None)
+        name = getattr(loss_fn, "__name__", None) or type(self.task).__name__
+        if first >= 0:
+            what = f"the training loss ({name}) was {float(self.divergence.value)} at step {first}"
+        else:
+            where = "" if not finite else " on another process"
+            what = f"a weight became NaN or infinite{where} by step {self.step}"
+        kept = ""
+        if self.out_dir is not None:
+            kept = f" before writing to {self.out_dir} (its checkpoints are from before then)"
+        raise TrainingError(
+            f"training diverged in epoch {epoch}: {what} (lr {self.config.lr:g}), so it was "
+            f"stopped{kept}. "
+            "Lower the learning rate (--lr), clip the gradients (--clip-grad 1.0), or train in "
+            "fp32 (--precision fp32)"
+        )
+
     def _is_best(self, record: dict[str, Any]) -> bool:
         if self.monitor not in record:
             raise ConfigError(
                 f"monitor {self.monitor!r} is not in the history record {sorted(record)}"
             )
         value = record[self.monitor]
+        if not math.isfinite(value):
+            return False  # a NaN score is never the best
         better = self.best is None or (
             value > self.best if self.monitor in HIGHER_IS_BETTER else value < self.best
         )
