@@ -7,7 +7,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from depthnb.errors import ConfigError, ModelError
+from depthnb.errors import ConfigError, ShapeError
 
 
 # ----------------------------------------------------------------------------------------- helpers
@@ -27,12 +27,12 @@ def _check_pair(
 ) -> torch.Tensor | None:
     """Check shapes; return ``valid`` as a bool tensor broadcast to ``pred``'s shape, or None."""
     if not (isinstance(pred, torch.Tensor) and isinstance(target, torch.Tensor)):
-        raise ModelError(
+        raise ShapeError(
             f"{where}: prediction and target must be torch tensors (B,C,H,W), got "
             f"{type(pred).__name__} and {type(target).__name__}; convert with torch.as_tensor"
         )
     if pred.dim() != 4 or pred.shape != target.shape:
-        raise ModelError(
+        raise ShapeError(
             f"{where}: prediction {tuple(pred.shape)} and target {tuple(target.shape)} "
             "must both be "
             "(B,C,H,W) of the same size; upsample the prediction first, e.g. "
@@ -43,7 +43,7 @@ def _check_pair(
     try:
         return valid.to(device=pred.device, dtype=torch.bool).expand_as(pred)
     except RuntimeError as error:
-        raise ModelError(
+        raise ShapeError(
             f"{where}: valid mask {tuple(valid.shape)} does not fit prediction "
             f"{tuple(pred.shape)}; "
             "pass a bool mask of shape (B,1,H,W)"
@@ -204,7 +204,7 @@ def smoothness_loss(
     pred (B,1,H,W) encoded depth, image (B,3,H,W) in [0,1], valid (B,1,H,W) bool -> scalar.
     """
     if image.dim() != 4 or image.shape[0] != pred.shape[0] or image.shape[-2:] != pred.shape[-2:]:
-        raise ModelError(
+        raise ShapeError(
             f"smoothness_loss: image {tuple(image.shape)} must be (B,C,H,W) with the B, H, W "
             "of the "
             f"prediction {tuple(pred.shape)}"
@@ -282,12 +282,12 @@ def ssim_map(
     if x.dim() == 2 and y.dim() == 2:
         x, y = x[None, None], y[None, None]
     if x.dim() != 4 or x.shape != y.shape:
-        raise ModelError(
+        raise ShapeError(
             f"ssim: x {tuple(x.shape)} and y {tuple(y.shape)} must both be (B,C,H,W) (or (H,W)) "
             "of one size"
         )
     if min(x.shape[-2:]) < window_size:
-        raise ModelError(
+        raise ShapeError(
             f"ssim: images {tuple(x.shape[-2:])} are smaller than the {window_size}x{window_size} "
             "window; use larger images or a smaller window_size"
         )

@@ -37,7 +37,7 @@ from collections.abc import Callable
 
 import torch
 
-from depthnb.errors import ConfigError, ModelError
+from depthnb.errors import ConfigError, ShapeError
 from depthnb.loss_terms import (
     _check_pair,
     bce_mask_loss,
@@ -167,7 +167,7 @@ def maskdepth_loss(
     for given in (pred, target):
         if not isinstance(given, dict) or not {"mask", "depth"} <= given.keys():
             described = sorted(given) if isinstance(given, dict) else type(given).__name__
-            raise ModelError(
+            raise ShapeError(
                 "maskdepth_loss: pred and target must be dicts with 'mask' and 'depth' tensors, "
                 f"got {described}"
             )

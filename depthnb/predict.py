@@ -17,7 +17,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from depthnb.checkpoint import read_checkpoint
-from depthnb.errors import CheckpointError, ConfigError, DepthnbError
+from depthnb.errors import CheckpointError, ConfigError, DepthnbError, ShapeError
 from depthnb.inference import predict_metres
 from depthnb.models.blocks import DepthModel, model_encoding
 
@@ -57,7 +57,7 @@ def image_to_tensor(image: Any) -> torch.Tensor:
             array.ndim == 3 and array.shape[0] in (1, 3) and array.shape[-1] not in (1, 3, 4)
         )
     else:
-        raise DepthnbError(
+        raise ConfigError(
             f"predict_depth got a {type(image).__name__}; pass a PIL image, an image file's "
             "path or bytes, a NumPy array HxW/HxWx3/HxWx4 or a float tensor (3,H,W) in [0,1]"
         )
@@ -67,12 +67,12 @@ def image_to_tensor(image: Any) -> torch.Tensor:
     if array.ndim == 2:
         array = array[..., None]
     if array.ndim != 3 or array.shape[-1] not in (1, 3, 4):
-        raise DepthnbError(
+        raise ShapeError(
             f"image has shape {tuple(image.shape)}; expected HxW (grey), HxWx3 (RGB), HxWx4 (RGBA) "
             "or a tensor (3,H,W)"
         )
     if array.shape[0] == 0 or array.shape[1] == 0:
-        raise DepthnbError(f"image has shape {tuple(image.shape)}: it is empty")
+        raise ShapeError(f"image has shape {tuple(image.shape)}: it is empty")
     if array.shape[-1] == 1:
         array = np.repeat(array, 3, axis=-1)
     if np.issubdtype(array.dtype, np.integer):
@@ -81,7 +81,7 @@ def image_to_tensor(image: Any) -> torch.Tensor:
     else:
         values = array.astype(np.float32)
         if not np.isfinite(values).all():
-            raise DepthnbError("image has NaN or infinite values; pass pixel values in [0, 1]")
+            raise ShapeError("image has NaN or infinite values; pass pixel values in [0, 1]")
     values = np.clip(values, 0.0, 1.0)
     if values.shape[-1] == 4:  # over white, as open_image composites a PIL image's alpha
         alpha = values[..., 3:]
@@ -94,7 +94,7 @@ def _check_dtype(array: np.ndarray) -> None:
     if array.dtype == np.bool_ or not (
         np.issubdtype(array.dtype, np.integer) or np.issubdtype(array.dtype, np.floating)
     ):
-        raise DepthnbError(
+        raise ShapeError(
             f"image has dtype {array.dtype}; use uint8 (0..255) or float (0..1) pixel values"
         )
 

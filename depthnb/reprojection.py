@@ -37,7 +37,7 @@ from collections.abc import Sequence
 import torch
 import torch.nn.functional as F
 
-from depthnb.errors import ConfigError, ModelError
+from depthnb.errors import ConfigError, ShapeError
 from depthnb.loss_terms import _float, _no_autocast
 
 __all__ = [
@@ -55,7 +55,7 @@ def _intrinsics(intrinsics: torch.Tensor, batch: int, like: torch.Tensor) -> tor
     """(4,) or (B,4) fx, fy, cx, cy -> (B,4,1,1) in ``like``'s dtype and device."""
     k = torch.as_tensor(intrinsics).to(device=like.device, dtype=like.dtype)
     if k.shape[-1:] != (4,) or k.dim() > 2:
-        raise ModelError(
+        raise ShapeError(
             f"intrinsics have shape {tuple(k.shape)}; pass (4,) or (B,4) fx, fy, cx, cy in pixels"
         )
     return k.expand(batch, 4)[..., None, None]
@@ -65,7 +65,7 @@ def backproject(depth: torch.Tensor, intrinsics: torch.Tensor) -> torch.Tensor:
     """Every pixel to a camera-frame point: depth (B,1,H,W) metres, intrinsics (4,) or (B,4)
     -> points (B,3,H,W) metres, X = (u - cx) Z / fx, Y = (v - cy) Z / fy, Z = depth."""
     if depth.dim() != 4 or depth.shape[1] != 1:
-        raise ModelError(f"backproject: depth has shape {tuple(depth.shape)}; pass (B,1,H,W)")
+        raise ShapeError(f"backproject: depth has shape {tuple(depth.shape)}; pass (B,1,H,W)")
     b, _, h, w = depth.shape
     fx, fy, cx, cy = _intrinsics(intrinsics, b, depth).unbind(1)
     v, u = torch.meshgrid(
@@ -102,13 +102,13 @@ def warp_source(
     """
     b, _, h, w = depth.shape
     if source.dim() != 4 or source.shape[0] != b or source.shape[-2:] != depth.shape[-2:]:
-        raise ModelError(
+        raise ShapeError(
             f"warp_source: source {tuple(source.shape)} must be (B,C,H,W) with the batch and "
             f"size of depth {tuple(depth.shape)}"
         )
     pose = torch.as_tensor(pose).to(device=depth.device, dtype=depth.dtype)
     if pose.shape[-2:] != (4, 4):
-        raise ModelError(f"warp_source: pose has shape {tuple(pose.shape)}; pass (B,4,4) or (4,4)")
+        raise ShapeError(f"warp_source: pose has shape {tuple(pose.shape)}; pass (B,4,4) or (4,4)")
     points = backproject(depth, intrinsics).flatten(2)  # (B,3,HW)
     moved = pose.expand(b, 4, 4)[:, :3, :3] @ points + pose.expand(b, 4, 4)[:, :3, 3:]
     fx, fy, cx, cy = _intrinsics(intrinsics, b, depth)[..., 0].unbind(1)  # (B,1) each
@@ -184,14 +184,14 @@ def photometric_reprojection_loss(
     sources = [source] if isinstance(source, torch.Tensor) else list(source)
     poses = [pose] if isinstance(pose, torch.Tensor) else list(pose)
     if len(sources) != len(poses) or not sources:
-        raise ModelError(
+        raise ShapeError(
             f"photometric_reprojection_loss: {len(sources)} source(s) and {len(poses)} pose(s); "
             "pass one pose T_{s<-t} per source frame"
         )
     if reduce not in ("min", "mean"):
         raise ConfigError(f"photometric_reprojection_loss: reduce={reduce!r}; use 'min' or 'mean'")
     if target.dim() != 4 or depth.dim() != 4 or target.shape[-2:] != depth.shape[-2:]:
-        raise ModelError(
+        raise ShapeError(
             f"photometric_reprojection_loss: target {tuple(target.shape)} and depth "
             f"{tuple(depth.shape)} must be (B,3,H,W) and (B,1,H,W) of one size"
         )

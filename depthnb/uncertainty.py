@@ -25,7 +25,7 @@ import math
 import torch
 from torch import nn
 
-from depthnb.errors import ConfigError, DataError, ModelError
+from depthnb.errors import ConfigError, DataError, ModelError, ShapeError
 from depthnb.loss_terms import _check_pair, _float, _masked_mean, _no_autocast
 
 __all__ = ["LOG_SCALE_RANGE", "LaplaceHead", "laplace_nll", "uncertainty_calibration"]
@@ -56,7 +56,7 @@ def laplace_nll(
     """
     mask = _check_pair(mean, target, valid, "laplace_nll")
     if log_scale.shape != mean.shape:
-        raise ModelError(
+        raise ShapeError(
             f"laplace_nll: log_scale {tuple(log_scale.shape)} must have the shape of mean "
             f"{tuple(mean.shape)}, (B,1,H,W)"
         )
@@ -148,7 +148,7 @@ def uncertainty_calibration(
         ordered by increasing scale.
     """
     if abs_error.shape != scale.shape:
-        raise ModelError(
+        raise ShapeError(
             f"uncertainty_calibration: abs_error {tuple(abs_error.shape)} and scale "
             f"{tuple(scale.shape)} must have the same shape"
         )

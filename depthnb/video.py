@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from depthnb.errors import DataError, DepthnbError
+from depthnb.errors import ConfigError, DataError, ShapeError
 from depthnb.files import atomic_path
 from depthnb.viz.colors import colorize, depth_range
 
@@ -72,14 +72,14 @@ def smooth_depths(
             frame's, in [0, 1]; 0 locks the scale of the first frame, 1 follows every frame.
     """
     if smoothing not in SMOOTHING:
-        raise DepthnbError(f"smoothing={smoothing!r}; use one of {SMOOTHING}.")
+        raise ConfigError(f"smoothing={smoothing!r}; use one of {SMOOTHING}.")
     if not 0.0 < alpha <= 1.0 or not 0.0 <= scale_alpha <= 1.0:
-        raise DepthnbError(
+        raise ConfigError(
             f"alpha={alpha} must lie in (0, 1], scale_alpha={scale_alpha} in [0, 1]."
         )
     depths = np.asarray(depths, dtype=np.float32)
     if depths.ndim != 3:
-        raise DepthnbError(f"depths have shape {depths.shape}; expected a video (T,H,W).")
+        raise ShapeError(f"depths have shape {depths.shape}; expected a video (T,H,W).")
     if smoothing is None or len(depths) == 0:
         return depths.copy()
     out = np.empty_like(depths)
@@ -118,9 +118,9 @@ def predict_video(
     if not isinstance(frames, np.ndarray):
         frames = read_frames(frames)
     if frames.ndim != 4 or frames.shape[-1] != 3:
-        raise DepthnbError(f"frames have shape {frames.shape}; expected (T,H,W,3) uint8.")
+        raise ShapeError(f"frames have shape {frames.shape}; expected (T,H,W,3) uint8.")
     if len(frames) == 0:
-        raise DepthnbError("frames hold no frame (T = 0); pass a video with at least one frame.")
+        raise ShapeError("frames hold no frame (T = 0); pass a video with at least one frame.")
     depths = np.stack([predict_depth(model, frame, flip_tta=flip_tta) for frame in frames])
     return smooth_depths(depths, smoothing, alpha, scale_alpha)
 
@@ -140,19 +140,19 @@ def flicker(
     """
     depths = np.asarray(depths, dtype=np.float32)
     if depths.ndim != 3 or len(depths) < 2:
-        raise DepthnbError(f"flicker needs a video (T,H,W) with T >= 2, got shape {depths.shape}.")
+        raise ShapeError(f"flicker needs a video (T,H,W) with T >= 2, got shape {depths.shape}.")
     change = np.abs(depths[1:] - depths[:-1])
     if gt is None:
         static = (depths[1:] > 0) & (depths[:-1] > 0)
     else:
         gt = np.asarray(gt, dtype=np.float32)
         if gt.shape != depths.shape:
-            raise DepthnbError(f"gt {gt.shape} and depths {depths.shape} differ in shape.")
+            raise ShapeError(f"gt {gt.shape} and depths {depths.shape} differ in shape.")
         known = (gt[1:] > 0) & (gt[:-1] > 0)
         relative = np.abs(gt[1:] - gt[:-1]) / np.where(known, gt[:-1], 1.0)
         static = known & (relative < static_threshold)
     if not static.any():
-        raise DepthnbError(
+        raise DataError(
             "no pixel stays static between consecutive frames; raise static_threshold "
             f"(now {static_threshold}) or use a slower camera path."
         )
@@ -169,7 +169,7 @@ def depth_video_frames(
     """Side-by-side uint8 frames (T,H,2W,3): the RGB frame | its depth, one colour range for all."""
     frames, depths = np.asarray(frames), np.asarray(depths, dtype=np.float32)
     if frames.shape[:3] != depths.shape:
-        raise DepthnbError(f"frames {frames.shape} and depths {depths.shape} differ in size.")
+        raise ShapeError(f"frames {frames.shape} and depths {depths.shape} differ in size.")
     if vmin is None or vmax is None:
         low, high = depth_range(depths.reshape(-1, depths.shape[-1]))
         vmin, vmax = low if vmin is None else vmin, high if vmax is None else vmax
@@ -201,12 +201,12 @@ def save_depth_video(
         writer = animation.PillowWriter(fps=fps)  # type: ignore[arg-type]  # any float rate works
     elif suffix == ".mp4":
         if shutil.which("ffmpeg") is None:
-            raise DepthnbError(
+            raise ConfigError(
                 f"saving {path} as MP4 needs ffmpeg (`apt install ffmpeg`); save a .gif instead."
             )
         writer = animation.FFMpegWriter(fps=fps)  # type: ignore[arg-type]
     else:
-        raise DepthnbError(f"{path}: save the depth video as .gif or .mp4.")
+        raise ConfigError(f"{path}: save the depth video as .gif or .mp4.")
     tiles = depth_video_frames(frames, depths, cmap)
     height, width = tiles.shape[1:3]
     figure = plt.figure(figsize=(width / 100, height / 100 + (0.3 if title else 0)), dpi=100)

@@ -10,7 +10,7 @@ from pytorch_msssim import ssim as msssim_ssim
 from skimage.metrics import structural_similarity
 
 from depthnb import losses
-from depthnb.errors import ConfigError, ModelError
+from depthnb.errors import ConfigError, ShapeError
 from depthnb.losses import (
     berhu_loss,
     densedepth_loss,
@@ -116,9 +116,9 @@ def test_ssim_window_sums_to_one_and_errors() -> None:
     assert window.argmax() == 5
     with pytest.raises(ConfigError, match="odd"):
         losses.gaussian_window(10)
-    with pytest.raises(ModelError, match="smaller than"):
+    with pytest.raises(ShapeError, match="smaller than"):
         ssim(torch.rand(1, 1, 8, 30), torch.rand(1, 1, 8, 30))
-    with pytest.raises(ModelError, match="same size|one size"):
+    with pytest.raises(ShapeError, match="same size|one size"):
         ssim(torch.rand(1, 1, 20, 30), torch.rand(1, 1, 20, 31))
 
 
@@ -323,19 +323,19 @@ def test_losses_on_gpu_match_cpu() -> None:
 
 
 def test_shape_and_name_errors() -> None:
-    with pytest.raises(ModelError, match="upsample"):
+    with pytest.raises(ShapeError, match="upsample"):
         l1_loss(torch.rand(1, 1, 8, 8), torch.rand(1, 1, 16, 16))
-    with pytest.raises(ModelError, match="valid mask"):
+    with pytest.raises(ShapeError, match="valid mask"):
         l1_loss(
             torch.rand(1, 1, 8, 8), torch.rand(1, 1, 8, 8), torch.ones(1, 1, 4, 4, dtype=torch.bool)
         )
     with pytest.raises(ConfigError, match="unknown loss"):
         get_loss("mse")
-    with pytest.raises(ModelError, match="torch tensors"):
+    with pytest.raises(ShapeError, match="torch tensors"):
         l1_loss(np.ones((1, 1, 8, 8)), np.ones((1, 1, 8, 8)))
-    with pytest.raises(ModelError, match="'mask' and 'depth'"):
+    with pytest.raises(ShapeError, match="'mask' and 'depth'"):
         maskdepth_loss({"depth": torch.rand(1, 1, 16, 16)}, {"depth": torch.rand(1, 1, 16, 16)})
-    with pytest.raises(ModelError, match="got Tensor"):
+    with pytest.raises(ShapeError, match="got Tensor"):
         maskdepth_loss(torch.rand(1, 1, 16, 16), torch.rand(1, 1, 16, 16))
     with pytest.raises(ConfigError, match="bad settings"):
         get_loss("l1", threshold=0.2)

@@ -9,7 +9,7 @@ import torch
 from skimage.metrics import structural_similarity
 
 from depthnb.data import render_camera_path
-from depthnb.errors import ConfigError, ModelError
+from depthnb.errors import ConfigError, ShapeError
 from depthnb.losses import photometric_reprojection_loss
 from depthnb.reprojection import (
     _ssim_3x3,
@@ -164,13 +164,13 @@ def test_ssim_matches_scikit_image_inside():
 def test_bad_arguments_raise():
     image, depth = torch.rand(1, 3, 8, 8), torch.ones(1, 1, 8, 8)
     k = torch.tensor([8.0, 8, 3.5, 3.5])
-    with pytest.raises(ModelError, match="pose"):
+    with pytest.raises(ShapeError, match="pose"):
         photometric_reprojection_loss(image, [image, image], depth, torch.eye(4), k)
     with pytest.raises(ConfigError):
         photometric_reprojection_loss(image, image, depth, torch.eye(4), k, reduce="max")
-    with pytest.raises(ModelError, match="pose"):
+    with pytest.raises(ShapeError, match="pose"):
         warp_source(image, depth, torch.eye(3), k)
-    with pytest.raises(ModelError, match="intrinsics"):
+    with pytest.raises(ShapeError, match="intrinsics"):
         warp_source(image, depth, torch.eye(4), torch.ones(3))
-    with pytest.raises(ModelError):
+    with pytest.raises(ShapeError):
         warp_source(image[..., :4], depth, torch.eye(4), k)

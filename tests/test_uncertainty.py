@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from depthnb.checkpoint import atomic_save, model_checkpoint
-from depthnb.errors import ConfigError, DataError, ModelError
+from depthnb.errors import ConfigError, DataError, ModelError, ShapeError
 from depthnb.losses import laplace_nll
 from depthnb.metrics import uncertainty_calibration
 from depthnb.models import build_model
@@ -88,9 +88,9 @@ def test_invalid_pixels_are_ignored():
 
 def test_bad_shapes_raise():
     mean, target = _pair()
-    with pytest.raises(ModelError, match="log_scale"):
+    with pytest.raises(ShapeError, match="log_scale"):
         laplace_nll(mean, mean[:, :, :3], target)
-    with pytest.raises(ModelError):
+    with pytest.raises(ShapeError):
         laplace_nll(mean, mean, target[:, :, :3])
 
 
@@ -131,7 +131,7 @@ def test_calibration_masks_and_bins():
         uncertainty_calibration(error, scale, torch.zeros_like(valid))
     with pytest.raises(ConfigError):
         uncertainty_calibration(error, scale, bins=0)
-    with pytest.raises(ModelError):
+    with pytest.raises(ShapeError):
         uncertainty_calibration(error, scale[:5])
 
 

@@ -13,7 +13,7 @@ import matplotlib
 import numpy as np
 import torch
 
-from depthnb.errors import DepthnbError
+from depthnb.errors import ConfigError, ShapeError
 
 COLORMAPS = ("plasma", "magma", "turbo", "jet", "viridis", "inferno")
 
@@ -28,7 +28,7 @@ def as_depth_map(depth: ArrayLike, where: str = "depth") -> np.ndarray:
     if depth.ndim == 3 and depth.shape[0] == 1:
         depth = depth[0]
     if depth.ndim != 2:
-        raise DepthnbError(
+        raise ShapeError(
             f"{where} has shape {tuple(depth.shape)}; expected one depth map (H,W) or (1,H,W). "
             "Index one sample out of a batch first, e.g. batch['depth'][0]."
         )
@@ -45,7 +45,7 @@ def as_rgb_image(image: ArrayLike, where: str = "image") -> np.ndarray:
     if image.ndim == 2:
         image = image[..., None]
     if image.ndim != 3 or image.shape[-1] not in (1, 3, 4):
-        raise DepthnbError(
+        raise ShapeError(
             f"{where} has shape {tuple(image.shape)}; expected (3,H,W), (H,W,3) or (H,W)."
         )
     if image.shape[-1] == 1:
@@ -59,7 +59,7 @@ def valid_pixels(depth: np.ndarray, valid: ArrayLike | None = None) -> np.ndarra
     if valid is not None:
         mask = as_depth_map(valid, "valid").astype(bool)
         if mask.shape != depth.shape:
-            raise DepthnbError(
+            raise ShapeError(
                 f"valid {mask.shape} and depth {depth.shape} differ in size; pass the mask that "
                 "belongs to this depth map (e.g. sample['valid'])."
             )
@@ -108,7 +108,7 @@ def colorize(
     try:
         colormap = matplotlib.colormaps[cmap]
     except KeyError:
-        raise DepthnbError(
+        raise ConfigError(
             f"unknown colour map {cmap!r}; use one of {', '.join(COLORMAPS)} "
             "(any name in matplotlib.colormaps works)."
         ) from None
@@ -129,7 +129,7 @@ def abs_rel_map(pred: ArrayLike, gt: ArrayLike, valid: ArrayLike | None = None) 
     pred = as_depth_map(pred, "pred")
     gt = as_depth_map(gt, "gt")
     if pred.shape != gt.shape:
-        raise DepthnbError(
+        raise ShapeError(
             f"pred {pred.shape} and gt {gt.shape} differ in size; upsample the prediction to the "
             "ground truth's size first (depthnb.predict.predict_depth returns the input size)."
         )
@@ -211,7 +211,7 @@ def comparison_grid(
 
     images, gts, preds = _as_list(images, "image"), _as_list(gts, "depth"), _as_list(preds, "depth")
     if not len(images) == len(gts) == len(preds) or not images:
-        raise DepthnbError(
+        raise ShapeError(
             f"comparison_grid got {len(images)} images, {len(gts)} ground truths and "
             f"{len(preds)} predictions; pass the same number (at least one) of each."
         )

@@ -21,7 +21,7 @@ from typing import Any, BinaryIO
 
 import numpy as np
 
-from depthnb.errors import DataError, DepthnbError
+from depthnb.errors import DataError, ShapeError
 from depthnb.files import atomic_write
 
 _PLY_TYPES = {
@@ -35,7 +35,7 @@ _PLY_TYPES = {
 def _colors_uint8(colors: np.ndarray, n: int) -> np.ndarray:
     colors = np.asarray(colors)
     if colors.shape != (n, 3):
-        raise DepthnbError(f"colors have shape {colors.shape}; expected ({n}, 3) like the points.")
+        raise ShapeError(f"colors have shape {colors.shape}; expected ({n}, 3) like the points.")
     if colors.dtype == np.uint8:
         return colors
     if np.issubdtype(colors.dtype, np.floating) and colors.size and colors.max() <= 1.0:
@@ -58,7 +58,7 @@ def save_ply(
     path = Path(path)
     points = np.asarray(points, dtype=np.float32)
     if points.ndim != 2 or points.shape[1] != 3:
-        raise DepthnbError(f"points have shape {points.shape}; expected (N,3) for {path}.")
+        raise ShapeError(f"points have shape {points.shape}; expected (N,3) for {path}.")
     fields = [("x", "<f4"), ("y", "<f4"), ("z", "<f4")]
     if colors is not None:
         fields += [("red", "u1"), ("green", "u1"), ("blue", "u1")]

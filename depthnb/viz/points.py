@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from depthnb.errors import DepthnbError
+from depthnb.errors import ConfigError, ShapeError
 from depthnb.viz.colors import ArrayLike, as_depth_map, as_rgb_image, valid_pixels
 
 
@@ -23,7 +23,7 @@ def as_intrinsics(intrinsics: ArrayLike) -> tuple[float, float, float, float]:
         intrinsics = intrinsics.detach().cpu().numpy()
     values = np.asarray(intrinsics, dtype=np.float64).reshape(-1)
     if values.size != 4 or not np.all(np.isfinite(values)) or values[0] <= 0 or values[1] <= 0:
-        raise DepthnbError(
+        raise ShapeError(
             f"intrinsics {values.tolist()} are not (fx, fy, cx, cy) with positive focal lengths in "
             "pixels; take them from the sample (sample['intrinsics']) or intrinsics_from_fov()."
         )
@@ -39,7 +39,7 @@ def intrinsics_from_fov(width: int, height: int, fov_deg: float = 65.0) -> np.nd
     NYU's Kinect sees 63.
     """
     if not 0.0 < fov_deg < 180.0:
-        raise DepthnbError(f"fov_deg={fov_deg} must lie strictly between 0 and 180 degrees.")
+        raise ConfigError(f"fov_deg={fov_deg} must lie strictly between 0 and 180 degrees.")
     fx = (width / 2.0) / math.tan(math.radians(fov_deg) / 2.0)
     return np.array([fx, fx, (width - 1) / 2.0, (height - 1) / 2.0], dtype=np.float32)
 
@@ -73,7 +73,7 @@ def depth_to_points(
         colours (N,3) in the image's dtype (uint8 0-255 or float 0-1).
     """
     if stride < 1:
-        raise DepthnbError(f"stride={stride} must be a positive integer.")
+        raise ConfigError(f"stride={stride} must be a positive integer.")
     depth = as_depth_map(depth)
     keep = valid_pixels(depth, valid)
     points = point_map(depth, intrinsics)[::stride, ::stride][keep[::stride, ::stride]]
@@ -81,7 +81,7 @@ def depth_to_points(
         return points
     rgb = as_rgb_image(image)
     if rgb.shape[:2] != depth.shape:
-        raise DepthnbError(
+        raise ShapeError(
             f"image {rgb.shape[:2]} and depth {depth.shape} differ in size; pass the image the "
             "depth belongs to (resize both together, e.g. with depthnb.data.transforms)."
         )
@@ -116,11 +116,11 @@ def _subsample(
 ) -> tuple[np.ndarray, np.ndarray | None]:
     points = np.asarray(points, dtype=np.float32)
     if points.ndim != 2 or points.shape[1] != 3:
-        raise DepthnbError(f"points have shape {points.shape}; expected (N,3).")
+        raise ShapeError(f"points have shape {points.shape}; expected (N,3).")
     if colors is not None:
         colors = np.asarray(colors)
         if colors.shape != points.shape:
-            raise DepthnbError(f"colors {colors.shape} do not match points {points.shape}.")
+            raise ShapeError(f"colors {colors.shape} do not match points {points.shape}.")
         colors = colors / 255.0 if colors.dtype == np.uint8 else np.clip(colors, 0.0, 1.0)
     if len(points) > max_points:
         keep = np.random.default_rng(seed).choice(len(points), max_points, replace=False)
@@ -196,7 +196,7 @@ def plot_points_plotly(
     try:
         import plotly.graph_objects as go
     except ImportError:
-        raise DepthnbError(
+        raise ConfigError(
             "plot_points_plotly needs plotly, which is not installed: run `pip install plotly` "
             "(Colab has it), or use plot_points for a static matplotlib view."
         ) from None
