@@ -371,3 +371,20 @@ def test_the_package_raises_no_bare_depthnb_error():
                 if getattr(node.exc.func, "id", None) == DepthnbError.__name__:
                     bare.append(f"{path.name}:{node.lineno}")
     assert not bare, bare
+
+
+@pytest.mark.parametrize(
+    ("width", "height", "fov", "match"),
+    [
+        (640, 480, 0.0, "fov_deg"),
+        (640, 480, float("nan"), "fov_deg"),
+        (640, 480, 200.0, "fov_deg"),
+        (0, 480, 60.0, "at least 1"),
+        (640, -1, 60.0, "at least 1"),
+    ],
+)
+def test_fields_of_view_and_sizes_are_checked(width, height, fov, match):
+    from depthnb.viz import intrinsics_from_fov
+
+    with pytest.raises(ConfigError, match=match):
+        intrinsics_from_fov(width, height, fov)

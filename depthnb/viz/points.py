@@ -40,6 +40,8 @@ def intrinsics_from_fov(width: int, height: int, fov_deg: float = 65.0) -> np.nd
     """
     if not 0.0 < fov_deg < 180.0:
         raise ConfigError(f"fov_deg={fov_deg} must lie strictly between 0 and 180 degrees.")
+    if width < 1 or height < 1:
+        raise ConfigError(f"image size {width}x{height} (W x H): both sides must be at least 1.")
     fx = (width / 2.0) / math.tan(math.radians(fov_deg) / 2.0)
     return np.array([fx, fx, (width - 1) / 2.0, (height - 1) / 2.0], dtype=np.float32)
 
