@@ -141,11 +141,12 @@ def cut(freeze: str, os_info: str, commit: str, date: str) -> str:
 
 
 def colab_python(named: str | None) -> str:
-    """The interpreter the twin is built with: ``named``, else python3.13, else pyenv's 3.13.x."""
+    """The interpreter the twin is built with: ``named``, else python3.13 if it runs (pyenv's
+    shims exist for versions that are not active), else pyenv's newest 3.13.x."""
     if named:
         return named
     found = shutil.which(f"python{COLAB_PYTHON}")
-    if found:
+    if found and subprocess.run([found, "-c", ""], capture_output=True).returncode == 0:
         return found
     if shutil.which("pyenv"):
         root = run_out(["pyenv", "root"]).strip()
