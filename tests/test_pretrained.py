@@ -564,3 +564,23 @@ def test_a_cached_file_of_the_wrong_size_is_replaced(published, tmp_path, monkey
     assert server.ranges == [None] and (cache / "tiny.pt").read_bytes() == good
     x = torch.rand(1, 3, 48, 64)
     torch.testing.assert_close(model(x), net(x))
+
+
+def test_a_converted_checkpoint_is_made_again_when_its_published_file_changes(
+    published, tmp_path, capsys
+):
+    net, server, _ = published
+    cache = tmp_path / "cache"
+    load_pretrained("tiny-nyu", cache=cache, progress=False)
+    other = build_model("unet", filters=(4, 8, 8, 8, 8)).eval()
+    atomic_save(model_checkpoint(other), cache / "tiny.pt")  # the user replaced the file
+    capsys.readouterr()
+    model = load_pretrained("tiny-nyu", cache=cache, progress=False)
+    assert "tiny.pt changed since" in capsys.readouterr().out and server.ranges == [None]
+    x = torch.rand(1, 3, 48, 64)
+    torch.testing.assert_close(model(x), other(x))
+    again = load_pretrained("tiny-nyu", cache=cache, progress=False)  # now up to date: no message
+    assert capsys.readouterr().out == ""
+    torch.testing.assert_close(again(x), other(x))
+    (cache / "tiny-nyu.pt").write_bytes(b"damaged")
+    torch.testing.assert_close(load_pretrained("tiny-nyu", cache=cache)(x), other(x))

@@ -251,7 +251,7 @@ class DepthAnythingV2(DepthModel):
             raise ModelError(f"unknown variant {variant!r}; choose one of {sorted(VARIANTS)}")
         if not isinstance(target_side, int) or target_side < PATCH_SIZE:
             raise ModelError(f"target_side={target_side!r}: use an int >= {PATCH_SIZE}, e.g. 518")
-        repo, kind, _ = VARIANTS[variant]
+        _, kind, _ = VARIANTS[variant]
         net: Any  # a transformers DepthAnythingForDepthEstimation
         if pretrained and files is None:
             from depthnb.models.pretrained import PRETRAINED, fetch_snapshot

@@ -499,7 +499,9 @@ def _converted(
 
     converted = folder / f"{spec.name}.pt"
     if converted.is_file() and path is None:
-        return load_checkpoint(converted, map_location)
+        if not _made_from_another(converted, folder / spec.files[0].filename):
+            return load_checkpoint(converted, map_location)
+        print(f"{spec.files[0].filename} changed since {converted} was made from it: converting")
     fetched = [
         fetch_remote(
             f,
@@ -524,6 +526,29 @@ def _converted(
             f"{error}\nThe downloaded {source.name} cannot be read, so it was deleted: run the "
             "same command again to download it again."
         ) from error
-    extra: dict[str, Any] = {"source": spec.files[0].filename, "pretrained": spec.name}
+    stat = source.stat()
+    extra: dict[str, Any] = {
+        "source": spec.files[0].filename,
+        "source_size": stat.st_size,
+        "source_mtime_ns": stat.st_mtime_ns,
+        "pretrained": spec.name,
+    }
     atomic_save(model_checkpoint(model, spec.input_size, **extra), converted)
     return load_checkpoint(converted, map_location)
+
+
+def _made_from_another(converted: Path, published: Path) -> bool:
+    """Whether the converted checkpoint was made from another version of the published file that
+    lies beside it now (its recorded size and modification time differ), or cannot be read. A
+    published file deleted after conversion leaves the checkpoint valid."""
+    import torch
+
+    if not published.is_file():
+        return False
+    try:
+        record = torch.load(converted, map_location="cpu", weights_only=True, mmap=True)
+    except Exception:  # damaged or not a zip checkpoint: make it again
+        return True
+    stat = published.stat()
+    made_from = (record.get("source_size"), record.get("source_mtime_ns"))
+    return made_from != (stat.st_size, stat.st_mtime_ns)
