@@ -64,7 +64,7 @@ def open_photo(path: str | os.PathLike, max_pixels: int = MAX_PIXELS) -> Image.I
         Image.init()
         raise UserError(
             f"{path}: is not an image Pillow can read (it reads {', '.join(sorted(Image.OPEN))});"
-            " save it as JPEG or PNG"
+            " save it as JPEG or PNG (an iPhone's HEIC photo too)"
         ) from error
     except Image.DecompressionBombError as error:
         raise UserError(f"{path}: is over Pillow's decompression-bomb limit ({error})") from error

@@ -137,7 +137,7 @@ def _open_and_decode(file: str | IO[bytes], name: str, max_pixels: int) -> Image
     except UnidentifiedImageError as error:
         raise ImageError(
             f"{name}: is not an image Pillow can read (it reads {', '.join(_formats())}); "
-            "save it as JPEG or PNG and try again"
+            "save it as JPEG or PNG (an iPhone's HEIC photo too) and try again"
         ) from error
     except Image.DecompressionBombError as error:
         raise ImageError(
