@@ -31,6 +31,10 @@ if TYPE_CHECKING:
 FORMAT = "depthnb-checkpoint"
 VERSION = 1
 REQUIRED_KEYS = ("model_name", "model_config", "state_dict", "encoding", "epoch", "step")
+TRAINING_KEYS = ("optimizer", "scheduler", "scaler", "rng", "history")
+"""What resuming training needs beyond :data:`REQUIRED_KEYS` (inference needs none of it)."""
+MAX_INPUT_SIZE = 1 << 16
+"""The largest ``input_size`` side (pixels) a checkpoint may record."""
 
 
 def rng_state() -> dict[str, Any]:
@@ -52,8 +56,23 @@ def rng_state() -> dict[str, Any]:
     return state
 
 
-def set_rng_state(state: dict[str, Any]) -> None:
-    """Restore the generators saved by :func:`rng_state` (CUDA when the device count matches)."""
+def set_rng_state(state: dict[str, Any], source: str | os.PathLike = "checkpoint") -> None:
+    """Restore the generators saved by :func:`rng_state` (CUDA when the device count matches).
+
+    Raises:
+        CheckpointError: ``state`` is not what :func:`rng_state` returns (a damaged file);
+            the message names ``source`` (the checkpoint's path).
+    """
+    try:
+        _set_rng_state(state)
+    except (KeyError, TypeError, ValueError, IndexError, RuntimeError) as error:
+        raise CheckpointError(
+            f"{source}: its saved random states are damaged ({type(error).__name__}: {error}); "
+            "resume from another checkpoint or start afresh"
+        ) from error
+
+
+def _set_rng_state(state: dict[str, Any]) -> None:
     version, internal, gauss_next = state["python"]
     random.setstate((int(version), tuple(int(v) for v in internal), gauss_next))
     numpy_state = state["numpy"]
@@ -118,7 +137,86 @@ def read_checkpoint(path: str | os.PathLike, map_location: str | torch.device = 
         raise CheckpointError(
             f"{path} lacks the entries {missing}: it was not fully written; retrain"
         )
+    _check_entries(checkpoint, path)
     return checkpoint
+
+
+def _is_count(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+
+
+def _is_weight(value: Any) -> bool:
+    """A real-valued tensor (what a state_dict holds: float weights, integer counters)."""
+    return (
+        isinstance(value, torch.Tensor) and not value.is_complex() and value.dtype != torch.bool
+    )
+
+
+def _check_entries(checkpoint: dict, path: Path) -> None:
+    """Raise CheckpointError naming the first entry of the wrong type (what a damaged or
+    hand-edited file holds), so that nothing downstream meets a raw TypeError."""
+    state_dict = checkpoint["state_dict"]
+    size = checkpoint.get("input_size")
+    problems = {
+        "model_name": isinstance(checkpoint["model_name"], str),
+        "model_config": isinstance(checkpoint["model_config"], dict)
+        and all(isinstance(key, str) for key in checkpoint["model_config"]),
+        "state_dict": isinstance(state_dict, dict)
+        and all(isinstance(k, str) and _is_weight(v) for k, v in state_dict.items()),
+        "encoding": isinstance(checkpoint["encoding"], dict),
+        "epoch": _is_count(checkpoint["epoch"]),
+        "step": _is_count(checkpoint["step"]),
+        "input_size": size is None
+        or (
+            isinstance(size, (list, tuple))
+            and len(size) == 2
+            and all(_is_count(side) and 0 < side <= MAX_INPUT_SIZE for side in size)
+        ),
+    }
+    wrong = [key for key, fits in problems.items() if not fits]
+    if wrong:
+        key = wrong[0]
+        raise CheckpointError(
+            f"{path}: its entry {key!r} is {_describe(checkpoint.get(key))}, not what depthnb "
+            "writes there; the file is damaged or was edited: use another checkpoint or retrain"
+        )
+
+
+def _describe(value: Any) -> str:
+    """A short description of a checkpoint value for an error message."""
+    text = repr(value) if not isinstance(value, (dict, torch.Tensor)) else type(value).__name__
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def require_training_state(checkpoint: dict, path: str | os.PathLike) -> None:
+    """Raise CheckpointError unless ``checkpoint`` holds what resuming training needs
+    (:data:`TRAINING_KEYS`: optimizer, scheduler, scaler, random states, history) in the types
+    the Trainer writes. A checkpoint without them (``model_checkpoint``, a converted model) still
+    loads for inference with :func:`depthnb.predict.load_checkpoint`.
+    """
+    missing = [key for key in TRAINING_KEYS if key not in checkpoint]
+    if missing:
+        raise CheckpointError(
+            f"{path} lacks the training state {missing}, so training cannot resume from it "
+            "exactly: it holds a model only (load it with load_checkpoint for inference, or "
+            "start a new run from its weights), or it was not fully written"
+        )
+    rng = checkpoint["rng"]
+    fits = {
+        "optimizer": isinstance(checkpoint["optimizer"], dict),
+        "scheduler": isinstance(checkpoint["scheduler"], dict),
+        "scaler": isinstance(checkpoint["scaler"], dict),
+        "rng": isinstance(rng, dict) and {"python", "numpy", "torch"} <= set(rng),
+        "history": isinstance(checkpoint["history"], (list, tuple))
+        and all(isinstance(record, dict) for record in checkpoint["history"]),
+    }
+    wrong = [key for key, ok in fits.items() if not ok]
+    if wrong:
+        raise CheckpointError(
+            f"{path}: its training state {wrong[0]!r} is "
+            f"{_describe(checkpoint[wrong[0]])}, not what the Trainer writes; the file is "
+            "damaged: resume from another checkpoint (best.pt or last.pt) or start afresh"
+        )
 
 
 def model_checkpoint(

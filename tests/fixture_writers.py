@@ -7,7 +7,9 @@ dataset does, so a reader that gets an axis, a flip or a scale wrong fails.
 from __future__ import annotations
 
 import io
+import struct
 import zipfile
+import zlib
 from pathlib import Path
 
 import h5py
@@ -212,3 +214,45 @@ def write_kitti_selection(
     )
     kitti.write_kitti_selection(root, images, depths, intrinsics, velodyne, test_splits=True)
     return {"images": images, "depths": depths, "velodyne": velodyne, "intrinsics": intrinsics}
+
+
+def png_declaring(width: int, height: int, bits: int = 8, colour: int = 0) -> bytes:
+    """A PNG whose header declares ``width`` x ``height`` pixels (grey ``colour`` 0, RGB 2) but
+    whose data holds one row: what a decompression bomb or a damaged header looks like."""
+
+    def chunk(kind: bytes, body: bytes) -> bytes:
+        crc = zlib.crc32(kind + body)
+        return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", crc)
+
+    header = struct.pack(">IIBBBBB", width, height, bits, colour, 0, 0, 0)
+    row = b"\x00" + bytes(min(width, 64) * (bits // 8) * (3 if colour == 2 else 1))
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", header)
+        + chunk(b"IDAT", zlib.compress(row))
+        + chunk(b"IEND", b"")
+    )
+
+
+def npy_declaring(shape: tuple[int, ...], dtype: str, payload: bytes = b"") -> bytes:
+    """A ``.npy`` whose header declares ``shape`` and ``dtype`` followed by ``payload`` (a few
+    bytes where the header promises terabytes)."""
+    buffer = io.BytesIO()
+    header = {"descr": np.dtype(dtype).str, "fortran_order": False, "shape": tuple(shape)}
+    np.lib.format.write_array_header_1_0(buffer, header)
+    return buffer.getvalue() + payload
+
+
+def declare_member_size(archive: bytes, member: str, size: int) -> bytes:
+    """A zip's bytes with the uncompressed size that its central directory and local header
+    declare for ``member`` replaced by ``size`` (below 4 GiB): a zip bomb's promise."""
+    out = bytearray(archive)
+    name = member.encode()
+    for signature, field in ((b"PK\x01\x02", 24), (b"PK\x03\x04", 22)):
+        start = 0
+        while (start := out.find(signature, start)) >= 0:
+            name_at = start + (46 if signature == b"PK\x01\x02" else 30)
+            if out[name_at : name_at + len(name)] == name:
+                out[start + field : start + field + 4] = struct.pack("<I", size)
+            start += 4
+    return bytes(out)

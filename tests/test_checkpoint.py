@@ -119,3 +119,35 @@ def test_bad_files_raise_checkpoint_error(rooms, tmp_path):
     other = Trainer(build_model("unet", filters=(2, 4, 8, 8, 16)), rooms, progress=False, loss="l1")
     with pytest.raises(CheckpointError, match="build the same model"):
         other.resume(good)
+
+
+@pytest.mark.parametrize("key", ["rng", "scheduler", "history", "optimizer", "scaler"])
+def test_resume_without_training_state_names_what_is_missing(rooms, tmp_path, key):
+    """Resuming needs the whole training state (an exact resume replays the schedule and the
+    random draws): a checkpoint without one entry is refused naming it, before the Trainer is
+    touched; loading it for inference needs none of it."""
+    trainer = make_trainer(rooms, tmp_path / "run")
+    trainer.fit(until_epoch=1)
+    checkpoint = torch.load(tmp_path / "run" / "last.pt", weights_only=True)
+    del checkpoint[key]
+    path = checkpoint_module.atomic_save(checkpoint, tmp_path / "partial.pt")
+    fresh = make_trainer(rooms, tmp_path / "fresh", model_seed=5)
+    before = {k: v.clone() for k, v in fresh.model.state_dict().items()}
+    with pytest.raises(CheckpointError, match=rf"partial\.pt lacks the training state \['{key}'\]"):
+        fresh.resume(path)
+    after = fresh.model.state_dict()
+    assert fresh.epoch == 0 and all(torch.equal(before[k], v) for k, v in after.items())
+    assert load_checkpoint(path).input_size == SIZE
+
+
+@pytest.mark.parametrize(
+    ("key", "value"), [("rng", {"python": [3]}), ("history", "x"), ("scheduler", [1])]
+)
+def test_resume_with_damaged_training_state_is_refused(rooms, tmp_path, key, value):
+    trainer = make_trainer(rooms, tmp_path / "run")
+    trainer.fit(until_epoch=1)
+    checkpoint = torch.load(tmp_path / "run" / "last.pt", weights_only=True)
+    checkpoint[key] = value
+    path = checkpoint_module.atomic_save(checkpoint, tmp_path / "damaged.pt")
+    with pytest.raises(CheckpointError, match=r"damaged\.pt"):
+        make_trainer(rooms, tmp_path / "fresh").resume(path)

@@ -15,7 +15,14 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from depthnb.data.io import Transform, check_same_size, make_sample, read_rgb, scale_intrinsics
+from depthnb.data.io import (
+    Transform,
+    check_same_size,
+    make_sample,
+    read_npy,
+    read_rgb,
+    scale_intrinsics,
+)
 from depthnb.errors import DataError
 
 DIODE_INTRINSICS: tuple[float, float, float, float] = (886.81, 927.06, 512.0, 384.0)
@@ -67,13 +74,11 @@ def find_diode_images(root: Path | str, split: str = "val", domain: str = "indoo
 
 
 def _load_npy(path: Path, shape: tuple[int, int]) -> np.ndarray:
-    """Load a DIODE ``.npy`` -> (H,W), accepting (H,W,1) or (H,W); check it matches ``shape``."""
-    try:
-        array = np.load(path, allow_pickle=False)
-    except (OSError, ValueError, EOFError) as error:
-        raise DataError(
-            f"{path}: cannot be read as a .npy array ({error}); it is truncated or corrupt. {HINT}"
-        ) from error
+    """Load a DIODE ``.npy`` -> (H,W), accepting (H,W,1) or (H,W); check it matches ``shape``.
+
+    The header is checked first (:func:`~depthnb.data.io.read_npy`): plain numbers only, and no
+    more than the file holds."""
+    array = read_npy(path, HINT)
     if array.ndim == 3 and array.shape[2] == 1:
         array = array[:, :, 0]
     if array.ndim != 2:

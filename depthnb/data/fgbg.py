@@ -20,8 +20,10 @@ else NYU's camera scaled to the image size is assumed.
 from __future__ import annotations
 
 import json
+import math
 import re
 from pathlib import Path
+from typing import TypeGuard
 
 import numpy as np
 import torch
@@ -54,6 +56,13 @@ def _images_by_stem(folder: Path) -> dict[str, Path]:
     return {p.stem: p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES}
 
 
+def _is_number(value: object) -> TypeGuard[float]:
+    """A finite JSON number (not a bool; JSON as Python writes it may hold NaN and Infinity)."""
+    return (
+        isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+    )
+
+
 def _read_meta(root: Path) -> dict:
     path = root / META_FILE
     if not path.is_file():
@@ -65,18 +74,19 @@ def _read_meta(root: Path) -> dict:
     if not isinstance(meta, dict):
         raise DataError(f"{path}: expected a JSON object with 'max_depth' and 'intrinsics'.")
     max_depth = meta.get("max_depth", DEFAULT_MAX_DEPTH)
-    if isinstance(max_depth, bool) or not isinstance(max_depth, (int, float)) or max_depth <= 0:
+    if not _is_number(max_depth) or max_depth <= 0:
         raise DataError(
             f"{path}: 'max_depth' is {max_depth!r}; expected the metres that depth value 255 "
-            f"stands for, a positive number. Fix or delete the file."
+            f"stands for, a finite positive number. Fix or delete the file."
         )
     intrinsics = meta.get("intrinsics", {})
     if not isinstance(intrinsics, dict) or not all(
-        isinstance(v, list) and len(v) == 4 and all(isinstance(x, (int, float)) for x in v)
+        isinstance(v, list) and len(v) == 4 and all(_is_number(x) for x in v)
         for v in intrinsics.values()
     ):
         raise DataError(
-            f"{path}: 'intrinsics' must map each fg_bg file stem to [fx, fy, cx, cy] in pixels. "
+            f"{path}: 'intrinsics' must map each fg_bg file stem to [fx, fy, cx, cy] in pixels "
+            f"(finite numbers). "
             f"Fix or delete the file."
         )
     return meta
@@ -145,7 +155,7 @@ class FgBgDepth(Dataset):
         mask = read_grey(mask_path, str(mask_path))
         values = read_grey(depth_path, str(depth_path))
         for path, array in ((bg_path, background), (mask_path, mask), (depth_path, values)):
-            check_same_size(array.shape, image.shape, str(path))
+            check_same_size(array.shape, image.shape, f"{path} (paired with {fg_bg_path})")
         depth = values.astype(np.float32) * np.float32(self.max_depth / 255.0)
         intrinsics = self.intrinsics.get(fg_bg_path.stem) or scale_intrinsics(
             NYU_INTRINSICS, NYU_SIZE, image.shape[:2]

@@ -7,7 +7,12 @@ that names the file, what was expected, and what to do about it.
 from __future__ import annotations
 
 import io
+import math
 import os
+import struct
+import warnings
+import zipfile
+import zlib
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -28,17 +33,123 @@ Transform = Callable[[dict], dict]
 """What datasets take as ``transform``: sample dict -> sample dict."""
 
 
+MAX_MEMBER_BYTES = 1 << 28
+"""The largest archive member (256 MiB uncompressed) that a reader decompresses into memory: a
+member declaring more is damaged or a zip bomb (DenseDepth's largest image is under 1 MB)."""
+
+# What PIL's decoders raise on damaged data besides OSError: a bad header (SyntaxError,
+# struct.error, IndexError), a bad value (ValueError, TypeError), a cut stream (EOFError).
+_PIL_ERRORS = (OSError, ValueError, SyntaxError, TypeError, IndexError, EOFError, struct.error)
+
+
 def _open_image(source: Source, name: str, hint: str) -> Image.Image:
-    """Open and fully decode an image with PIL, raising DataError if it cannot be read."""
+    """Open and fully decode an image with PIL, raising DataError if it cannot be read.
+
+    The size the header declares is checked against PIL's pixel limit
+    (``PIL.Image.MAX_IMAGE_PIXELS``) before any pixel is decoded.
+    """
+    limit = Image.MAX_IMAGE_PIXELS
     try:
-        image = Image.open(io.BytesIO(source) if isinstance(source, bytes) else source)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            image = Image.open(io.BytesIO(source) if isinstance(source, bytes) else source)
+        if limit and image.width * image.height > limit:
+            raise Image.DecompressionBombError(f"{image.width}x{image.height} pixels")
         image.load()
-    except (OSError, UnidentifiedImageError, ValueError, SyntaxError) as error:
+    except Image.DecompressionBombError as error:
+        raise DataError(
+            f"{name}: its header declares more pixels than the limit of {limit} "
+            f"(PIL.Image.MAX_IMAGE_PIXELS) ({error}); the file is damaged or a decompression "
+            f"bomb. {hint}"
+        ) from error
+    except (UnidentifiedImageError, *_PIL_ERRORS) as error:
         raise DataError(
             f"{name}: cannot be read as an image ({error}); the file is probably truncated or "
             f"corrupt. {hint}"
         ) from error
     return image
+
+
+ZIP_ERRORS = (
+    OSError,
+    EOFError,
+    zipfile.BadZipFile,
+    zipfile.LargeZipFile,
+    zlib.error,
+    NotImplementedError,
+    RuntimeError,
+    ValueError,
+    struct.error,
+)
+"""What :mod:`zipfile` raises on a damaged archive: a bad CRC or directory (BadZipFile), a cut or
+corrupt stream (EOFError, zlib.error, lzma and bz2 errors are OSErrors or ValueErrors), a
+compression method it lacks (NotImplementedError), an encrypted member (RuntimeError)."""
+
+
+def read_member(archive: zipfile.ZipFile, member: str, name: str, hint: str = "") -> bytes:
+    """The bytes of ``member`` of an open zip, refusing one that declares more than
+    :data:`MAX_MEMBER_BYTES` before decompressing it; ``name`` (the zip's path) is in errors."""
+    try:
+        info = archive.getinfo(member)
+        if info.file_size > MAX_MEMBER_BYTES:
+            raise DataError(
+                f"{name}: member {member} declares {info.file_size} bytes, over the "
+                f"{MAX_MEMBER_BYTES} a reader unpacks; the zip is damaged or a zip bomb. {hint}"
+            )
+        return archive.read(info)
+    except DataError:
+        raise
+    except KeyError as error:
+        raise DataError(f"{name}: has no member {member!r}. {hint}") from error
+    except ZIP_ERRORS as error:
+        raise DataError(
+            f"{name}: member {member} cannot be read ({type(error).__name__}: {error}); the zip "
+            f"is truncated or corrupt. {hint}"
+        ) from error
+
+
+NUMERIC_KINDS = "biuf"
+"""NumPy dtype kinds of plain numbers: bool, signed and unsigned integers, floats."""
+
+
+def read_npy(path: Path, hint: str = "") -> np.ndarray:
+    """Load a numeric ``.npy`` file, checking its header before anything is allocated.
+
+    The header must declare a plain numeric dtype (no objects, which would need a pickle; no
+    strings, records or complex numbers) and an array the file actually holds: a header declaring
+    10^12 elements in a file of a few bytes is refused, not allocated.
+
+    Raises:
+        DataError: not a ``.npy``, a header that does not parse, another dtype, or fewer bytes
+            than the header declares; the message names ``path``.
+    """
+    try:
+        with open(path, "rb") as file:
+            version = np.lib.format.read_magic(file)
+            if version == (1, 0):
+                shape, _, dtype = np.lib.format.read_array_header_1_0(file)
+            else:
+                shape, _, dtype = np.lib.format.read_array_header_2_0(file)
+            header_end = file.tell()
+        size = path.stat().st_size
+    except Exception as error:  # numpy's header parser raises ValueError, TokenError, SyntaxError
+        raise DataError(
+            f"{path}: cannot be read as a .npy array ({type(error).__name__}: {error}); it is "
+            f"truncated or corrupt. {hint}"
+        ) from error
+    if dtype.kind not in NUMERIC_KINDS or dtype.fields is not None or dtype.subdtype is not None:
+        raise DataError(f"{path}: holds {dtype} values; expected plain numbers. {hint}")
+    needed = math.prod(shape) * dtype.itemsize
+    if header_end + needed > size:
+        raise DataError(
+            f"{path}: its header declares a {dtype} array of shape {shape} ({needed} bytes) but "
+            f"the file holds {size - header_end}; it is truncated or damaged. {hint}"
+        )
+    try:
+        array = np.load(path, allow_pickle=False)
+    except (OSError, ValueError, EOFError) as error:
+        raise DataError(f"{path}: cannot be read as a .npy array ({error}). {hint}") from error
+    return array
 
 
 def read_rgb(source: Source, name: str, hint: str = "") -> np.ndarray:

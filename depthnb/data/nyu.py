@@ -14,7 +14,6 @@ import csv
 import functools
 import io
 import zipfile
-import zlib
 from pathlib import Path
 
 import h5py
@@ -24,12 +23,15 @@ import torch
 from torch.utils.data import Dataset
 
 from depthnb.data.io import (
+    NUMERIC_KINDS,
+    ZIP_ERRORS,
     PathLike,
     PerProcessHandle,
     Transform,
     check_same_size,
     make_sample,
     read_depth_png,
+    read_member,
     read_rgb,
     scale_intrinsics,
 )
@@ -43,6 +45,16 @@ NYU_SIZE = (480, 640)
 
 NYU_LABELED_COUNT = 1449
 """Number of images in ``nyu_depth_v2_labeled.mat``."""
+
+MAX_FRAMES = 1_000_000
+"""The most frames a labeled file may declare (the real one holds 1449)."""
+
+MAX_FRAME_PIXELS = 1 << 24
+"""The most pixels (W*H) a labeled file's frame may declare (the real one's are 640*480)."""
+
+H5_ERRORS = (OSError, RuntimeError, KeyError, ValueError, TypeError)
+"""What h5py raises on a damaged file: OSError (unreadable), RuntimeError (a broken link or
+B-tree), KeyError (a missing object), ValueError / TypeError (a dtype it cannot convert)."""
 
 LABELED_HINT = "Delete it and run `python -m depthnb download nyu-labeled`."
 ZIP_HINT = "Delete it and run `python -m depthnb download nyu-zip`."
@@ -66,9 +78,9 @@ def check_labeled_mat(path: PathLike, n_images: int | None = None, raw_depth: bo
     """
     path = Path(path)
     _require_file(path, "NYU labeled .mat", "nyu-labeled")
+    keys = ["images", "depths"] + (["rawDepths"] if raw_depth else [])
     try:
         with h5py.File(path, "r") as f:
-            keys = ["images", "depths"] + (["rawDepths"] if raw_depth else [])
             for key in keys:
                 if not isinstance(f.get(key), h5py.Dataset):
                     raise DataError(
@@ -76,35 +88,53 @@ def check_labeled_mat(path: PathLike, n_images: int | None = None, raw_depth: bo
                         f"labeled NYU Depth v2 file. The download was probably cut short. "
                         f"{LABELED_HINT}"
                     )
-            images = f["images"].shape
-            if len(images) != 4 or images[1] != 3 or images[0] == 0:
-                raise DataError(
-                    f"{path}: 'images' has shape {images}; expected (N,3,W,H) with N >= 1, "
-                    f"(1449,3,640,480) in the real file. {LABELED_HINT}"
-                )
-            if f["images"].dtype != np.uint8:
-                raise DataError(
-                    f"{path}: 'images' holds {f['images'].dtype}; expected uint8 RGB. "
-                    f"{LABELED_HINT}"
-                )
-            n, _, width, height = images
-            for key in keys[1:]:
-                if f[key].shape != (n, width, height):
-                    raise DataError(
-                        f"{path}: {key!r} has shape {f[key].shape}; expected {(n, width, height)} "
-                        f"to match 'images' {images}. {LABELED_HINT}"
-                    )
-    except OSError as error:
+            datasets = {key: (f[key].shape, f[key].dtype) for key in keys}
+    except DataError:
+        raise
+    except H5_ERRORS as error:
         raise DataError(
-            f"{path}: cannot be opened as HDF5 (MATLAB v7.3) ({error}); the file is truncated or "
-            f"corrupt. {LABELED_HINT}"
+            f"{path}: cannot be opened as HDF5 (MATLAB v7.3) ({type(error).__name__}: {error}); "
+            f"the file is truncated or corrupt. {LABELED_HINT}"
         ) from error
+    images = _check_labeled_datasets(path, datasets)
     if n_images is not None and images != (n_images, 3, NYU_SIZE[1], NYU_SIZE[0]):
         raise DataError(
             f"{path}: 'images' has shape {images}; expected ({n_images}, 3, 640, 480). "
             f"{LABELED_HINT}"
         )
-    return n
+    return images[0]
+
+
+def _check_labeled_datasets(
+    path: Path, datasets: dict[str, tuple[tuple[int, ...], np.dtype]]
+) -> tuple[int, ...]:
+    """Check the (shape, dtype) of ``images`` and the depth datasets; return images' shape.
+
+    Shapes are checked against bounds before anything is read, so a file declaring 10^12 frames
+    or frames of 10^12 pixels is refused, not allocated."""
+    images, dtype = datasets.pop("images")
+    if len(images) != 4 or images[1] != 3 or images[0] == 0:
+        raise DataError(
+            f"{path}: 'images' has shape {images}; expected (N,3,W,H) with N >= 1, "
+            f"(1449,3,640,480) in the real file. {LABELED_HINT}"
+        )
+    if dtype != np.uint8:
+        raise DataError(f"{path}: 'images' holds {dtype}; expected uint8 RGB. {LABELED_HINT}")
+    n, _, width, height = images
+    if n > MAX_FRAMES or width * height > MAX_FRAME_PIXELS:
+        raise DataError(
+            f"{path}: 'images' declares {n} frames of {width}x{height} pixels; the file is "
+            f"damaged (the real one holds 1449 of 640x480). {LABELED_HINT}"
+        )
+    for key, (shape, dtype) in datasets.items():
+        if shape != (n, width, height):
+            raise DataError(
+                f"{path}: {key!r} has shape {shape}; expected {(n, width, height)} "
+                f"to match 'images' {images}. {LABELED_HINT}"
+            )
+        if dtype.kind not in NUMERIC_KINDS or dtype.fields is not None:
+            raise DataError(f"{path}: {key!r} holds {dtype}; expected metres. {LABELED_HINT}")
+    return tuple(images)
 
 
 def load_splits(path: PathLike) -> dict[str, np.ndarray]:
@@ -132,8 +162,25 @@ def load_splits(path: PathLike) -> dict[str, np.ndarray]:
                 f"{path}: has no {key!r}; expected NYU's splits.mat with 'trainNdxs' and "
                 f"'testNdxs'. {LABELED_HINT}"
             )
-        splits[split] = np.asarray(mat[key]).reshape(-1).astype(np.int64) - 1
+        splits[split] = _split_indices(path, key, mat[key])
     return splits
+
+
+def _split_indices(path: Path, key: str, value: object) -> np.ndarray:
+    """MATLAB's 1-based indices -> int64 0-based, refusing anything but whole numbers >= 1."""
+    values = np.asarray(value)
+    if values.dtype.kind not in "iuf" or values.size == 0:
+        raise DataError(
+            f"{path}: {key!r} holds {values.dtype} {values.shape}; expected a column of image "
+            f"numbers (1-based). {LABELED_HINT}"
+        )
+    values = values.reshape(-1)
+    if not (np.isfinite(values).all() and (values == np.round(values)).all() and values.min() >= 1):
+        raise DataError(
+            f"{path}: {key!r} holds values that are not image numbers (whole, 1-based) between "
+            f"{values.min()} and {values.max()}. {LABELED_HINT}"
+        )
+    return values.astype(np.int64) - 1
 
 
 class NYUv2Labeled(Dataset):
@@ -200,10 +247,10 @@ class NYUv2Labeled(Dataset):
             f = self._file.get()
             image = np.asarray(f["images"][index]).transpose(2, 1, 0)
             depth = np.asarray(f[key][index], dtype=np.float32).T
-        except OSError as error:
+        except H5_ERRORS as error:
             raise DataError(
-                f"{self.path}: reading image {index} failed ({error}); the file is truncated or "
-                f"corrupt. {LABELED_HINT}"
+                f"{self.path}: reading image {index} failed ({type(error).__name__}: {error}); "
+                f"the file is truncated or corrupt. {LABELED_HINT}"
             ) from error
         valid = np.isfinite(depth) & (depth > 0)
         size = (int(image.shape[0]), int(image.shape[1]))
@@ -239,9 +286,17 @@ def read_zip_csv(path: PathLike, split: str) -> list[tuple[str, str]]:
                     f"{path}: has no {member!r}; expected DenseDepth's nyu_data.zip with "
                     f"data/nyu2_train.csv and data/nyu2_test.csv. {ZIP_HINT}"
                 )
-            text = archive.read(member).decode("utf-8-sig")
-    except (OSError, zipfile.BadZipFile, zlib.error, EOFError) as error:
+            content = read_member(archive, member, str(path), ZIP_HINT)
+    except DataError:
+        raise
+    except ZIP_ERRORS as error:
         raise _zip_error(path, error) from error
+    try:
+        text = content.decode("utf-8-sig")
+    except UnicodeDecodeError as error:
+        raise DataError(
+            f"{path}: {member} is not UTF-8 text ({error}); the file is damaged. {ZIP_HINT}"
+        ) from error
     rows = []
     for number, row in enumerate(csv.reader(io.StringIO(text)), start=1):
         fields = [field.strip() for field in row]
@@ -305,9 +360,10 @@ class NYUDepthZip(Dataset):
         rgb_name, depth_name = self.rows[item]
         try:
             archive = self._zip.get()
-            rgb_bytes, depth_bytes = archive.read(rgb_name), archive.read(depth_name)
-        except (OSError, zipfile.BadZipFile, zlib.error, EOFError) as error:
+        except ZIP_ERRORS as error:
             raise _zip_error(self.path, error) from error
+        rgb_bytes = read_member(archive, rgb_name, str(self.path), ZIP_HINT)
+        depth_bytes = read_member(archive, depth_name, str(self.path), ZIP_HINT)
         image = read_rgb(rgb_bytes, f"{self.path}:{rgb_name}", ZIP_HINT)
         values, bits = read_depth_png(depth_bytes, f"{self.path}:{depth_name}", ZIP_HINT)
         check_same_size(values.shape, image.shape, f"{self.path}:{depth_name}", ZIP_HINT)

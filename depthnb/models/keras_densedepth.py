@@ -43,6 +43,8 @@ from depthnb.models.densedepth import ENCODER_CHANNELS, DenseDepth
 __all__ = ["KERAS_BN_EPS", "densedepth_from_keras", "keras_layer_map"]
 
 KERAS_BN_EPS = 1.001e-5
+MIN_FEATURES = 16
+"""The fewest decoder filters DenseDepth builds (width 0.01)."""
 _CONV = ("kernel", "bias")
 _BN = ("gamma", "beta", "moving_mean", "moving_variance")
 _BN_TO_TORCH = {
@@ -151,11 +153,15 @@ def _layer_weights(group: h5py.Group, path: Path) -> dict[str, dict[str, h5py.Da
     return layers
 
 
+H5_ERRORS = (OSError, RuntimeError, KeyError, ValueError, TypeError)
+"""What h5py raises on damaged metadata or data (a broken link or B-tree is a RuntimeError)."""
+
+
 def _read(dataset: h5py.Dataset, layer: str, path: Path) -> np.ndarray:
     """A dataset as finite float32 numpy, or ModelError naming the layer."""
     try:
         array = np.asarray(dataset[()], dtype=np.float32)
-    except (OSError, ValueError, TypeError, KeyError) as error:
+    except H5_ERRORS as error:
         raise ModelError(
             f"{path}: layer {layer!r} could not be read ({error}); the file is truncated or "
             "corrupt: download it again"
@@ -177,37 +183,71 @@ def _width_for(features: int) -> float:
     return width
 
 
-def _torch_tensors(
+def _expected_weights(module: nn.Module) -> dict[str, str]:
+    """Keras weight name -> the torch attribute it fills, for a Conv2d or a BatchNorm2d."""
+    if isinstance(module, nn.BatchNorm2d):
+        return {name: _BN_TO_TORCH[name] for name in _BN}
+    return {"kernel": "weight", "bias": "bias"} if module.bias is not None else {"kernel": "weight"}
+
+
+def _check_declared(
     layer: str, module: nn.Module, weights: dict[str, h5py.Dataset], path: Path
-) -> dict[str, torch.Tensor]:
-    """The module's tensors {"weight": ..., "running_mean": ...} from its Keras weights, shapes
-    checked; conv kernels (kh,kw,in,out) become (out,in,kh,kw)."""
-    expected = _BN if isinstance(module, nn.BatchNorm2d) else _CONV[: 1 + (module.bias is not None)]
+) -> None:
+    """Check a layer's weight names, declared shapes and dtypes against ``module`` (which may
+    live on the meta device) without reading any of their data."""
+    expected = _expected_weights(module)
     if set(weights) != set(expected):
         raise ModelError(
             f"{path}: layer {layer!r} has weights {sorted(weights)}, DenseDepth's has "
             f"{sorted(expected)}; this file is another model: use DenseDepth's nyu.h5"
         )
-    tensors = {}
-    for keras_name in expected:
-        array = _read(weights[keras_name], layer, path)
-        if keras_name == "kernel":
-            if array.ndim == 4:
-                array = array.transpose(3, 2, 0, 1)
-            torch_name = "weight"
-        else:
-            torch_name = _BN_TO_TORCH.get(keras_name, keras_name)
-        target = getattr(module, torch_name)
-        if tuple(array.shape) != tuple(target.shape):
-            keras_shape = tuple(weights[keras_name].shape)
+    for keras_name, torch_name in expected.items():
+        dataset = weights[keras_name]
+        needed = _keras_shape(tuple(getattr(module, torch_name).shape))
+        if tuple(dataset.shape) != needed:
             raise ModelError(
-                f"{path}: layer {layer!r} {keras_name} has shape {keras_shape}, DenseDepth "
-                f"(DenseNet-169, decoder width from conv2) needs "
-                f"{_keras_shape(tuple(target.shape))}; this file is another model (e.g. "
-                "DenseNet-201 based) or damaged: use DenseDepth's nyu.h5"
+                f"{path}: layer {layer!r} {keras_name} has shape {tuple(dataset.shape)}, "
+                f"DenseDepth (DenseNet-169, decoder width from conv2) needs {needed}; this file "
+                "is another model (e.g. DenseNet-201 based) or damaged: use DenseDepth's nyu.h5"
             )
+        if dataset.dtype.kind not in "iuf" or dataset.dtype.fields is not None:
+            raise ModelError(
+                f"{path}: layer {layer!r} {keras_name} holds {dataset.dtype}, not numbers; the "
+                "file is damaged: download it again"
+            )
+
+
+def _torch_tensors(
+    layer: str, module: nn.Module, weights: dict[str, h5py.Dataset], path: Path
+) -> dict[str, torch.Tensor]:
+    """The module's tensors {"weight": ..., "running_mean": ...} from its Keras weights (already
+    checked by :func:`_check_declared`); conv kernels (kh,kw,in,out) become (out,in,kh,kw)."""
+    tensors = {}
+    for keras_name, torch_name in _expected_weights(module).items():
+        array = _read(weights[keras_name], layer, path)
+        if keras_name == "kernel" and array.ndim == 4:
+            array = array.transpose(3, 2, 0, 1)
         tensors[torch_name] = torch.from_numpy(np.ascontiguousarray(array))
     return tensors
+
+
+def _decoder_features(layers: dict[str, dict[str, h5py.Dataset]], path: Path) -> int:
+    """The decoder's filter count from ``conv2``'s declared kernel (1,1,1664,features), checked
+    against DenseDepth's range before anything is built."""
+    conv2 = layers.get("conv2", {}).get("kernel")
+    if conv2 is None or len(conv2.shape) != 4:
+        raise _fail(path, "it has no 1x1 conv layer 'conv2' (the decoder's first layer)")
+    features = int(conv2.shape[-1])
+    if tuple(conv2.shape[:3]) != (1, 1, ENCODER_CHANNELS) or not (
+        MIN_FEATURES <= features <= ENCODER_CHANNELS
+    ):
+        raise _fail(
+            path,
+            f"its 'conv2' kernel declares shape {tuple(conv2.shape)}; DenseDepth's is "
+            f"(1, 1, {ENCODER_CHANNELS}, F) with F from {MIN_FEATURES} to {ENCODER_CHANNELS} "
+            "(1664 in the released nyu.h5): the file is damaged or of another model",
+        )
+    return features
 
 
 def _keras_shape(torch_shape: tuple[int, ...]) -> tuple[int, ...]:
@@ -229,16 +269,20 @@ def densedepth_from_keras(path: str | os.PathLike) -> DenseDepth:
     depthnb checkpoints rebuild it. Input (B,3,H,W) RGB in [0,1]; output (B,1,H/2,W/2)
     DepthNorm, ``model.encoding.decode`` gives metres.
 
+    Every layer's declared shape and dtype is checked against the architecture (built on the
+    meta device first) before the model is built or any weight is read, so a damaged file that
+    declares enormous widths is refused without allocating them.
+
     Raises:
         ModelError: no such file; not HDF5 or truncated; not a Keras file; a layer missing, with
-            other weights or another shape (the first such layer is named).
+            other weights, another shape or dtype (the first such layer is named).
     """
     path = Path(path)
     if not path.is_file():
         raise ModelError(f"no Keras model file at {path}: check the path (DenseDepth's nyu.h5)")
     try:
         file = h5py.File(path, "r")
-    except OSError as error:
+    except H5_ERRORS as error:
         raise ModelError(
             f"{path} is not a readable HDF5 file ({error}); it is truncated or corrupt (165 MB "
             "for nyu.h5): download it again"
@@ -246,34 +290,44 @@ def densedepth_from_keras(path: str | os.PathLike) -> DenseDepth:
     with file:
         try:
             layers = _layer_weights(_weights_group(file, path), path)
-        except (OSError, KeyError) as error:  # h5py's answers to damaged metadata
+            model = _load_checked(layers, path)
+        except ModelError:
+            raise
+        except H5_ERRORS as error:  # h5py's answers to damaged metadata
             raise ModelError(
-                f"{path}: its layer list could not be read ({error}); the file is truncated or "
-                "corrupt: download it again"
+                f"{path}: its layers could not be read ({type(error).__name__}: {error}); the "
+                "file is truncated or corrupt: download it again"
             ) from error
-        conv2 = layers.get("conv2", {}).get("kernel")
-        if conv2 is None or len(conv2.shape) != 4:
-            raise _fail(path, "it has no 1x1 conv layer 'conv2' (the decoder's first layer)")
-        model = DenseDepth(
-            width=_width_for(int(conv2.shape[-1])),
-            encoding="inverse",
-            input_norm="none",
-            align_corners=True,
-            bn_eps=KERAS_BN_EPS,
-        )
-        mapping = keras_layer_map(model)
-        state = {}
-        for layer, module in mapping.items():
-            found = layer if layer in layers else layer.replace("/", "_")  # Keras 3: conv1_conv
-            if found not in layers:
-                raise _fail(path, f"it has no layer {layer!r} with weights")
-            state[module] = _torch_tensors(found, module, layers[found], path)
-        known = set(mapping) | {layer.replace("/", "_") for layer in mapping}
-        extra = [layer for layer in layers if layer not in known]
-        if extra:
-            raise _fail(path, f"it has layers DenseDepth lacks, first {extra[0]!r}")
+    return model.eval()
+
+
+def _build(width: float) -> DenseDepth:
+    return DenseDepth(
+        width=width, encoding="inverse", input_norm="none", align_corners=True, bn_eps=KERAS_BN_EPS
+    )
+
+
+def _load_checked(layers: dict[str, dict[str, h5py.Dataset]], path: Path) -> DenseDepth:
+    """Check every layer's declared weights against the architecture (a skeleton on the meta
+    device, which allocates nothing), then build the model and fill it."""
+    width = _width_for(_decoder_features(layers, path))
+    with torch.device("meta"):
+        skeleton = _build(width)
+    found = {}
+    for layer, module in keras_layer_map(skeleton).items():
+        name = layer if layer in layers else layer.replace("/", "_")  # Keras 3: conv1_conv
+        if name not in layers:
+            raise _fail(path, f"it has no layer {layer!r} with weights")
+        _check_declared(name, module, layers[name], path)
+        found[layer] = name
+    known = set(found.values())
+    extra = [layer for layer in layers if layer not in known]
+    if extra:
+        raise _fail(path, f"it has layers DenseDepth lacks, first {extra[0]!r}")
+    model = _build(width)
     with torch.no_grad():
-        for module, tensors in state.items():
+        for layer, module in keras_layer_map(model).items():
+            tensors = _torch_tensors(found[layer], module, layers[found[layer]], path)
             for name, tensor in tensors.items():
                 getattr(module, name).copy_(tensor)
-    return model.eval()
+    return model

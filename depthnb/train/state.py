@@ -15,7 +15,14 @@ import os
 import warnings
 from typing import TYPE_CHECKING, Any
 
-from depthnb.checkpoint import FORMAT, VERSION, read_checkpoint, rng_state, set_rng_state
+from depthnb.checkpoint import (
+    FORMAT,
+    VERSION,
+    read_checkpoint,
+    require_training_state,
+    rng_state,
+    set_rng_state,
+)
 from depthnb.errors import CheckpointError, ConfigError
 from depthnb.train.sampling import EpochProgress
 
@@ -70,12 +77,14 @@ def restore(trainer: Trainer, path: str | os.PathLike[str]) -> None:
     finished run) the schedule is rebuilt for the new length and advanced to the checkpoint's step.
 
     Raises:
-        CheckpointError: unreadable file, a checkpoint of another model or architecture, or one
-            written inside an epoch with another ``batch_size`` (the batches done are not known).
+        CheckpointError: unreadable file, a checkpoint of another model or architecture, one
+            written inside an epoch with another ``batch_size`` (the batches done are not known),
+            or one without the training state (optimizer, scheduler, scaler, rng, history).
         ConfigError: settings under which the saved schedule cannot carry on (see
             :func:`check_schedule`), before anything is loaded.
     """
     checkpoint = read_checkpoint(path, map_location=trainer.device)
+    require_training_state(checkpoint, path)
     name, config = model_identity(trainer)
     if checkpoint["model_name"] != name or checkpoint["model_config"] != config:
         raise CheckpointError(
@@ -108,7 +117,7 @@ def restore(trainer: Trainer, path: str | os.PathLike[str]) -> None:
             warnings.simplefilter("ignore", UserWarning)
             for _ in range(trainer.step):
                 trainer.scheduler.step()
-    set_rng_state(checkpoint["rng"])
+    set_rng_state(checkpoint["rng"], path)
     trainer.epoch = int(checkpoint["epoch"])
     trainer.history = list(checkpoint["history"])
     trainer.steps = list(checkpoint.get("steps", []))

@@ -94,10 +94,17 @@ def read_ply(path: str | os.PathLike) -> tuple[np.ndarray, np.ndarray | None]:
     scalar properties (any other elements after it are ignored).
     """
     path = Path(path)
-    with open(path, "rb") as file:
-        fmt, count, properties = _read_header(file, path)
-        names = [name for name, _ in properties]
-        columns = _read_vertices(file, path, fmt, count, properties)
+    try:
+        with open(path, "rb") as file:
+            fmt, count, properties = _read_header(file, path)
+            names = [name for name, _ in properties]
+            columns = _read_vertices(file, path, fmt, count, properties)
+    except DataError:
+        raise
+    except (OSError, ValueError, IndexError) as error:  # a missing file, a malformed line
+        raise DataError(
+            f"{path} cannot be read as a PLY point cloud ({type(error).__name__}: {error})."
+        ) from error
     points = np.stack([columns["x"], columns["y"], columns["z"]], axis=-1).astype(np.float32)
     if {"red", "green", "blue"} <= set(names):
         colors = np.stack([columns["red"], columns["green"], columns["blue"]], axis=-1)
@@ -149,12 +156,21 @@ def _read_vertices(
 ) -> Any:
     """The vertex table after the header: name -> (N,) column (a dict or a structured array)."""
     names = [name for name, _ in properties]
+    if count < 0:
+        raise DataError(f"{path}: its header declares {count} vertices.")
     if fmt == "ascii":
         table = np.loadtxt(file, max_rows=count, ndmin=2) if count else np.zeros((0, len(names)))
+        if table.shape != (count, len(names)):
+            raise DataError(
+                f"{path} holds a {table.shape} vertex table; its header promises "
+                f"({count}, {len(names)})."
+            )
         return {name: table[:, i] for i, name in enumerate(names)}
     if fmt in ("binary_little_endian", "binary_big_endian"):
         order = "<" if fmt == "binary_little_endian" else ">"
         dtype = np.dtype([(name, order + t) for name, t in properties])
+        if dtype.itemsize * count > os.fstat(file.fileno()).st_size - file.tell():
+            raise DataError(f"{path} holds fewer than the {count} vertices its header promises.")
         data = file.read(dtype.itemsize * count)
         if len(data) < dtype.itemsize * count:
             raise DataError(f"{path} holds fewer than the {count} vertices its header promises.")
