@@ -23,7 +23,7 @@ import torch
 from published_writers import ReleaseGraph, Weights
 
 from depthnb.errors import ModelError
-from depthnb.models import build_model, count_parameters
+from depthnb.models import build_model, count_parameters, fcrn_release
 from depthnb.models.fcrn import FCRN
 from depthnb.models.fcrn_release import (
     fcrn_from_release_dict,
@@ -132,9 +132,20 @@ def _layers_with(layers: dict, layer: str, change) -> dict:
     ],
     ids=["missing-layer", "missing-bias", "extra-param", "wrong-shape", "extra-layer", "int"],
 )
-def test_a_file_that_does_not_fit_names_the_layer(release_layers, change, match):
+def test_a_file_that_does_not_fit_names_the_layer(release_layers, change, match, monkeypatch):
+    """Every layer is checked against a skeleton on the meta device first: a file that does not
+    fit is refused before the 63.6M-parameter model is allocated."""
+    devices = []
+
+    def recording_fcrn(**kwargs):
+        model = FCRN(**kwargs)
+        devices.append(next(model.parameters()).device.type)
+        return model
+
+    monkeypatch.setattr(fcrn_release, "FCRN", recording_fcrn)
     with pytest.raises(ModelError, match=match):
         fcrn_from_release_dict(_layers_with(release_layers, "layer4x_br1_ConvC", change))
+    assert devices == ["meta"]
 
 
 def test_a_bias_where_the_release_has_none_is_refused(release_layers):

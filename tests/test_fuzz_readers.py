@@ -74,7 +74,7 @@ FUZZ = settings(
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
 SLOW_FUZZ = settings(FUZZ, max_examples=6, deadline=30000)
-STRUCTURE = settings(FUZZ, max_examples=4)
+STRUCTURE = settings(FUZZ, max_examples=12)
 HUGE = st.sampled_from([10**5, 10**6, 10**9, 10**12])
 """Declared sizes (elements along one axis, or in all) no reader may try to allocate."""
 

@@ -228,13 +228,15 @@ class NYUv2Labeled(Dataset):
                     f"{split!r}). Run `python -m depthnb download nyu-labeled`, or pass "
                     f"splits_path=, or use split='all'."
                 )
-            self.indices = load_splits(splits_file)[split]
-            if self.indices.size and (self.indices.min() < 0 or self.indices.max() >= n):
-                raise DataError(
-                    f"{splits_file}: {split} indices span {self.indices.min() + 1}.."
-                    f"{self.indices.max() + 1} (1-based) but {self.path} holds {n} images; "
-                    f"the two files do not belong together. {LABELED_HINT}"
-                )
+            splits = load_splits(splits_file)
+            for name, indices in splits.items():  # both: a wrong file is wrong whatever is read
+                if indices.min() < 0 or indices.max() >= n:
+                    raise DataError(
+                        f"{splits_file}: {name} indices span {indices.min() + 1}.."
+                        f"{indices.max() + 1} (1-based) but {self.path} holds {n} images; "
+                        f"the two files do not belong together. {LABELED_HINT}"
+                    )
+            self.indices = splits[split]
         self._file = PerProcessHandle(functools.partial(h5py.File, self.path, "r"))
 
     def __len__(self) -> int:

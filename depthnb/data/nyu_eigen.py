@@ -191,8 +191,16 @@ class NYUEigenTest(Dataset):
         except (OSError, zipfile.BadZipFile, zlib.error, EOFError) as error:
             raise DataError(f"{self.path}: cannot be read as a zip ({error}). {HINT}") from error
         self._check_shapes(rgb, depth)
-        if crop_values.shape != (4,):
-            raise DataError(f"{self.path}: eigen_test_crop.npy is {crop_values!r}. {HINT}")
+        if not (
+            crop_values.shape == (4,)
+            and crop_values.dtype.kind in "iu"
+            and 0 <= crop_values[0] <= crop_values[1]
+            and 0 <= crop_values[2] <= crop_values[3]
+        ):
+            raise DataError(
+                f"{self.path}: eigen_test_crop.npy is {crop_values!r}; expected 4 whole inclusive "
+                f"bounds, 0 <= top <= bottom and 0 <= left <= right. {HINT}"
+            )
         top, bottom, left, right = (int(v) for v in crop_values)
         self.crop = (top, bottom + 1, left, right + 1)  # the file's bounds are inclusive
         self._count = rgb.shape[0]

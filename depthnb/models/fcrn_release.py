@@ -170,11 +170,12 @@ def release_layout() -> list[tuple[str, str, str]]:
     return rows
 
 
-def _tensor(array: np.ndarray, where: str, expected: torch.Size, conv_weight: bool) -> torch.Tensor:
-    """The release's array as a float32 tensor of our shape (a conv kernel transposed from TF's
-    (kh, kw, in, out) to (out, in, kh, kw)); ModelError naming ``where`` if it does not fit."""
+def _check_array(array: np.ndarray, where: str, expected: torch.Size, param: str) -> None:
+    """ModelError naming ``where`` unless the release's array is finite floats of our shape (a
+    conv kernel in TF's (kh, kw, in, out) order)."""
     if not np.issubdtype(array.dtype, np.floating):
         raise ModelError(f"{where} has dtype {array.dtype}, not float: not FCRN's weights file")
+    conv_weight = param == "weights"
     tf_shape = (*expected[2:], expected[1], expected[0]) if conv_weight else tuple(expected)
     if array.shape != tf_shape:
         raise ModelError(
@@ -184,30 +185,30 @@ def _tensor(array: np.ndarray, where: str, expected: torch.Size, conv_weight: bo
         )
     if not np.isfinite(array).all():
         raise ModelError(f"{where} has NaN or infinite values: the file is corrupt")
+
+
+def _tensor(array: np.ndarray, conv_weight: bool) -> torch.Tensor:
+    """A checked release array as a float32 tensor of our layout (a conv kernel transposed from
+    TF's (kh, kw, in, out) to (out, in, kh, kw))."""
     if conv_weight:
         array = array.transpose(3, 2, 0, 1)
     return torch.from_numpy(np.ascontiguousarray(array, dtype=np.float32))
 
 
-@torch.no_grad()
-def fcrn_from_release_dict(layers: dict[str, dict[str, np.ndarray]]) -> FCRN:
-    """``FCRN(release=True)`` in eval mode holding the release's weights, from the dict that
-    :func:`read_release_npy` returns; ``input_size`` is the release's (228, 304).
-
-    Raises:
-        ModelError: naming the first layer that is missing, unexpected, or has a missing,
-            unexpected or wrongly shaped parameter.
-    """
-    model = FCRN(release=True)
-    state = model.state_dict()  # tensors sharing the model's storage: filled in place below
-    layout = release_layout()
-    extra = sorted(set(layers) - {name for name, _, _ in layout})
+def _release_parameters(
+    layers: dict[str, dict[str, np.ndarray]], state: dict[str, torch.Tensor]
+) -> list[tuple[str, str, str]]:
+    """(layer, param, our state_dict key) for every parameter of the release, each checked
+    against ``state`` (the model's tensors, possibly on the meta device) for name, dtype and
+    shape; ModelError names the first that does not fit."""
+    extra = sorted(set(layers) - {name for name, _, _ in release_layout()})
     if extra:
         raise ModelError(
             f"the weights file has layers FCRN's release lacks, first {extra[0]!r} "
             f"({len(extra)} in all): it is not FCRN's NYU_ResNet-UpProj.npy"
         )
-    for name, kind, ours in layout:
+    parameters = []
+    for name, kind, ours in release_layout():
         if name not in layers:
             raise ModelError(
                 f"the weights file lacks layer {name!r} of FCRN's release: it is truncated or of "
@@ -223,10 +224,31 @@ def fcrn_from_release_dict(layers: dict[str, dict[str, np.ndarray]]) -> FCRN:
                 f"{sorted(wanted)}: the file is of another model"
             )
         for param, attribute in names.items():
-            target = state[f"{ours}.{attribute}"]
-            target.copy_(
-                _tensor(layers[name][param], f"{name}/{param}", target.shape, param == "weights")
-            )
+            key = f"{ours}.{attribute}"
+            _check_array(layers[name][param], f"{name}/{param}", state[key].shape, param)
+            parameters.append((name, param, key))
+    return parameters
+
+
+@torch.no_grad()
+def fcrn_from_release_dict(layers: dict[str, dict[str, np.ndarray]]) -> FCRN:
+    """``FCRN(release=True)`` in eval mode holding the release's weights, from the dict that
+    :func:`read_release_npy` returns; ``input_size`` is the release's (228, 304).
+
+    Every layer is checked against the architecture (built first on the meta device, which
+    allocates nothing) before the model itself is built.
+
+    Raises:
+        ModelError: naming the first layer that is missing, unexpected, or has a missing,
+            unexpected or wrongly shaped parameter.
+    """
+    with torch.device("meta"):
+        skeleton = FCRN(release=True).state_dict()
+    parameters = _release_parameters(layers, skeleton)
+    model = FCRN(release=True)
+    state = model.state_dict()  # tensors sharing the model's storage: filled in place below
+    for name, param, key in parameters:
+        state[key].copy_(_tensor(layers[name][param], param == "weights"))
     model.input_size = RELEASE_INPUT_SIZE
     return model.eval()
 
