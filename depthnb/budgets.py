@@ -143,7 +143,7 @@ BUDGETS: dict[str, LessonBudget] = {
         ),
         LessonBudget(
             "04",
-            ("nyu-zip", "nyu-eigen-test", "densenet169"),
+            ("nyu-zip", "densenet169"),
             (Work("DenseDepth 480x640, throughput and resume", DENSEDEPTH_480x640, 400, True),),
             fixed_minutes=26,
             ram_gb=7,
@@ -182,7 +182,8 @@ BUDGETS: dict[str, LessonBudget] = {
             (Work("U-Net 240x320", UNET_240x320, 100),),
             fixed_minutes=2,
             ram_gb=3,
-            disk_gb=1.4,
+            disk_gb=1.8,
+            optional=("depth-anything-v2-metric-outdoor-small",),
         ),
         LessonBudget(
             "08",
@@ -194,7 +195,7 @@ BUDGETS: dict[str, LessonBudget] = {
         ),
         LessonBudget(
             "09",
-            ("densedepth-nyu",),
+            (),
             (
                 Work("U-Net 240x320, 90 frames", UNET_240x320, 90),
                 Work("DenseDepth 480x640, 90 frames", DENSEDEPTH_480x640, 90),
@@ -202,6 +203,7 @@ BUDGETS: dict[str, LessonBudget] = {
             fixed_minutes=2,
             ram_gb=3,
             disk_gb=0.2,
+            optional=("densedepth-nyu",),
         ),
         LessonBudget(
             "10",

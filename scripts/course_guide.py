@@ -40,8 +40,8 @@ rooms and the course's shipped U-Net, and shows the same run on every machine: u
 **Full mode** is the real dataset at the paper's sizes on a free Colab T4. The budgets below come
 from `depthnb.budgets`: downloads are the registry's file sizes, and minutes are each lesson's
 multiply-accumulates at an assumed T4 rate of 2.5 TMAC/s (`benchmarks/bench_budgets.py`). With
-the data folder on Google Drive (`setup()` offers it), downloads and checkpoints survive the
-session.
+the data folder on Google Drive (`setup()` mounts it in full mode unless told `drive=False`),
+downloads and checkpoints survive the session (see "What the course keeps on Drive" below).
 
 ## Lessons, what they build on, and what full mode needs
 
@@ -158,6 +158,52 @@ def licence_rows() -> list[str]:
     return [f"| {name} | {size} | {licence} |" for name, size, licence in registry_licences()]
 
 
+DELETABLE = ("nyu-labeled", "nyu-zip", "kitti-depth-selection")
+"""Downloads that one lesson alone reads (01, 04, 05): deleted after it, fetched again if needed."""
+
+
+def drive_section() -> list[str]:
+    """What the whole course stores on Google Drive (:func:`depthnb.budgets.drive_storage`), and
+    what to delete when it does not fit a free account's 15 GB."""
+    from depthnb.budgets import DRIVE_FREE_GB, drive_storage
+
+    total, parts = drive_storage()
+    lines = [
+        "",
+        "## What the course keeps on Drive",
+        "",
+        "In Colab's full mode `depthnb.notebook.setup()` mounts Google Drive (Colab asks once per",
+        "session) and keeps every download, cache and run in `MyDrive/depthnb_data`, so a new VM",
+        "finds them: lesson 05 scores lesson 04's checkpoint, and the 1.4 GB Eigen archive is",
+        "downloaded once for lessons 05, 06, 07 and 10. `setup(drive=False)` keeps everything on",
+        "the VM instead (lost when it is recycled). Lesson 04 copies `nyu_data.zip` from Drive to",
+        "the VM's disk before training reads it (`depthnb.notebook.local_copy`). It adds up to:",
+        "",
+        "| part | GB |",
+        "|---|---:|",
+    ]
+    lines += [f"| {name} | {gb:.1f} |" for name, gb in parts.items()]
+    lines.append(f"| **the whole course** | **{total / 1e9:.1f}** |")
+    spare = DRIVE_FREE_GB - total / 1e9
+    deletable = [BUDGETS["01"].download_bytes((name,)) / 1e9 for name in DELETABLE]
+    at_once = total / 1e9 - sum(deletable) + max(deletable)
+    fits = (
+        f"the whole course fits with {spare:.1f} GB to spare, if nothing else fills the account"
+        if spare > 0
+        else f"the whole course does not fit at once: it needs {-spare:.1f} GB more"
+    )
+    lines += [
+        "",
+        f"A free Google account has {DRIVE_FREE_GB:g} GB for Drive, Gmail and Photos together:",
+        f"{fits}. Delete what a finished lesson alone needs:",
+        "`nyu/nyu_depth_v2_labeled.mat` (3.0 GB) after lesson 01, `nyu/nyu_data.zip` (4.1 GB)",
+        "after lesson 04 (its checkpoint stays in `runs/`), and `kitti/` (2.0 GB) after lesson 05.",
+        f"Deleted so, the course never holds more than about {at_once:.0f} GB at once. Any of them",
+        "is downloaded again if a lesson needs it.",
+    ]
+    return lines
+
+
 def guide() -> str:
     """The guide's Markdown."""
     lines = [INTRODUCTION.rstrip("\n")]
@@ -169,6 +215,7 @@ def guide() -> str:
         )
     lines += ["", "## The exercises", "", "| exercise | difficulty | task |", "|---|---|---|"]
     lines += [f"| {key} | {ex.difficulty} | {ex.title} |" for key, ex in exercises().items()]
+    lines += drive_section()
     lines.append(HANDING_OUT.rstrip("\n"))
     lines += [LICENCES.rstrip("\n"), *licence_rows(), LICENCE_NOTES.rstrip("\n")]
     lines.append(COLAB_TWIN.format(python=colab_python()).rstrip("\n"))
