@@ -71,7 +71,7 @@ def _transformers() -> Any:
     except ImportError as error:
         raise ModelError(
             "Depth Anything V2 needs Hugging Face transformers: pip install 'depthnb[models]' "
-            "(or transformers>=4.45)"
+            "(or transformers>=5.15)"
         ) from error
     return transformers
 
