@@ -29,6 +29,7 @@ import subprocess
 import sys
 import textwrap
 import time
+from collections.abc import Iterable
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -85,6 +86,14 @@ class TwinError(RuntimeError):
     """The twin could not be built, or installing the package changed Colab's versions."""
 
 
+def _comment_list(names: Iterable[str]) -> list[str]:
+    """``names``, sorted and comma-separated, wrapped as indented comment lines of the header."""
+    text = ", ".join(sorted(names, key=str.lower)) + "."
+    return textwrap.wrap(
+        text, 96, initial_indent="#   ", subsequent_indent="#   ", break_on_hyphens=False
+    )
+
+
 def cut(freeze: str, os_info: str, commit: str, date: str) -> str:
     """The constraints file's text from Colab's ``pip freeze`` and ``os-info-gpu.txt``: every
     line installable from PyPI (``name @ url`` lines dropped), local version tags (``+cu128``)
@@ -119,22 +128,10 @@ def cut(freeze: str, os_info: str, commit: str, date: str) -> str:
         "# dropped (torch==2.11.0+cu128 becomes torch==2.11.0, PyPI's build of that version: it",
         "# runs on a CPU; download.pytorch.org's CPU wheels are not used).",
         "# Left out, not installable from PyPI (`name @ url`):",
-        *textwrap.wrap(
-            ", ".join(sorted(dropped, key=str.lower)) + ".",
-            96,
-            initial_indent="#   ",
-            subsequent_indent="#   ",
-            break_on_hyphens=False,
-        ),
+        *_comment_list(dropped),
         "# Left out, the CUDA libraries of Colab's torch build (PyPI's torch pins its own: 2.11.0",
         "# is built against CUDA 13, Colab's against 12.8):",
-        *textwrap.wrap(
-            ", ".join(sorted(cuda, key=str.lower)) + ".",
-            96,
-            initial_indent="#   ",
-            subsequent_indent="#   ",
-            break_on_hyphens=False,
-        ),
+        *_comment_list(cuda),
         "# Regenerate, do not edit: see the course guide, 'When Colab changes'.",
     ]
     return "\n".join(header + sorted(kept, key=str.lower)) + "\n"
