@@ -182,7 +182,10 @@ def _no_depth_graph(path: Path) -> Path:
     graph = helper.make_graph(
         [helper.make_node("Identity", ["image"], ["features"])], "no_depth", [image], [features]
     )
-    onnx.save(helper.make_model(graph), path)
+    # IR version 8 with opset 17, as the exporter writes: every supported onnxruntime reads it
+    # (helper.make_model's default is the newest IR, which older onnxruntimes refuse).
+    opset = [helper.make_opsetid("", 17)]
+    onnx.save(helper.make_model(graph, opset_imports=opset, ir_version=8), path)
     return path
 
 
