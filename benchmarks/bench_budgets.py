@@ -3,7 +3,7 @@
     python benchmarks/bench_budgets.py [--threads 2] [--repeats 3]
 
 First the networks: forward MACs per image recounted with ``depthnb.models.count_macs`` beside
-the figures ``depthnb.budgets`` states, and the measured CPU rate (GMAC/s, the best of
+the figures ``depthnb.course.budgets`` states, and the measured CPU rate (GMAC/s, the best of
 ``--repeats``) of a training step and of inference, against ``budgets.CPU_MACS_PER_S`` (the
 baseline, so the ratio says how far this machine is from the stated rate). Then the lessons: the
 downloads, the GPU work at ``budgets.T4_MACS_PER_S``, the fixed minutes, and the totals on a T4
@@ -18,7 +18,7 @@ from functools import partial
 
 import torch
 
-from depthnb import budgets
+from depthnb.course import budgets
 from depthnb.models import build_model, count_macs
 
 NETWORKS = [

@@ -22,7 +22,7 @@ matplotlib.use("Agg")
 
 from depthnb.data import SyntheticRooms  # noqa: E402
 from depthnb.models import load_pretrained  # noqa: E402
-from depthnb.viz import DepthExplorer  # noqa: E402
+from depthnb.viz.explorer import DepthExplorer  # noqa: E402
 
 SIZES = {"480x640": (480, 640), "12 MP (3000x4000)": (3000, 4000)}
 

@@ -34,9 +34,9 @@ from torch.utils.data import DataLoader, Dataset, default_collate
 from depthnb.data import transforms as T
 from depthnb.data.augment import BatchAugment
 from depthnb.data.cache import DepthCache, build_cache
-from depthnb.data.io import scale_intrinsics
 from depthnb.data.nyu import NYU_INTRINSICS, NYU_SIZE
 from depthnb.data.sample import to_float
+from depthnb.geometry import scale_intrinsics
 
 SOURCE_SIZE = NYU_SIZE
 

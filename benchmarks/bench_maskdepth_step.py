@@ -27,10 +27,10 @@ import torch
 from torch.utils.data import DataLoader, Dataset
 
 from depthnb.data import FgBgDepth, write_fgbg_dataset
-from depthnb.maskdepth_task import maskdepth_trainer
 from depthnb.models import build_model
-from depthnb.profiling import time_steps
 from depthnb.train import InMemoryDataset
+from depthnb.train.profiling import time_steps
+from depthnb.train.tasks.maskdepth import maskdepth_trainer
 
 
 def measure(

@@ -1,8 +1,8 @@
-"""``python -m depthnb download|train|evaluate|predict|bench``: see :mod:`depthnb.cli`."""
+"""``python -m depthnb download|train|evaluate|predict|bench``: see :mod:`depthnb.cli.main`."""
 
 import sys
 
-from depthnb.cli import main
+from depthnb.cli.main import main
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -1,6 +1,6 @@
 """Checkpoints as plain dicts: written atomically, read back with ``torch.load(weights_only=True)``.
 
-A checkpoint is the dict that :func:`depthnb.train.state.checkpoint_dict` writes::
+A checkpoint is the dict that :meth:`depthnb.train.Trainer.state_dict` writes::
 
     {"format": "depthnb-checkpoint", "version": 1, "model_name", "model_config", "state_dict",
      "encoding", "optimizer", "scheduler", "scaler", "rng", "epoch", "step", "history", "metrics"}
@@ -15,18 +15,16 @@ unpickler reads it: NumPy's random state, for example, is stored as a tensor, ne
 from __future__ import annotations
 
 import os
-import random
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
 import torch
 
 from depthnb.errors import CheckpointError
-from depthnb.files import atomic_write
+from depthnb.utils.files import atomic_write
 
 if TYPE_CHECKING:
-    from depthnb.models.blocks import DepthModel
+    pass
 
 FORMAT = "depthnb-checkpoint"
 VERSION = 1
@@ -37,63 +35,9 @@ MAX_INPUT_SIZE = 1 << 16
 """The largest ``input_size`` side (pixels) a checkpoint may record."""
 
 
-def rng_state() -> dict[str, Any]:
-    """The states of Python's, NumPy's and torch's (CPU, CUDA) generators, weights_only-safe."""
-    version, internal, gauss_next = random.getstate()
-    kind, keys, pos, has_gauss, cached = np.random.get_state()
-    state: dict[str, Any] = {
-        "python": [version, list(internal), gauss_next],
-        "numpy": {
-            "kind": str(kind),
-            "keys": torch.from_numpy(np.asarray(keys, dtype=np.int64)),
-            "pos": int(pos),
-            "has_gauss": int(has_gauss),
-            "cached_gaussian": float(cached),
-        },
-        "torch": torch.get_rng_state(),
-        "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
-    }
-    return state
-
-
-def set_rng_state(state: dict[str, Any], source: str | os.PathLike = "checkpoint") -> None:
-    """Restore the generators saved by :func:`rng_state` (CUDA when the device count matches).
-
-    Raises:
-        CheckpointError: ``state`` is not what :func:`rng_state` returns (a damaged file);
-            the message names ``source`` (the checkpoint's path).
-    """
-    try:
-        _set_rng_state(state)
-    except (KeyError, TypeError, ValueError, IndexError, RuntimeError) as error:
-        raise CheckpointError(
-            f"{source}: its saved random states are damaged ({type(error).__name__}: {error}); "
-            "resume from another checkpoint or start afresh"
-        ) from error
-
-
-def _set_rng_state(state: dict[str, Any]) -> None:
-    version, internal, gauss_next = state["python"]
-    random.setstate((int(version), tuple(int(v) for v in internal), gauss_next))
-    numpy_state = state["numpy"]
-    np.random.set_state(
-        (
-            numpy_state["kind"],
-            numpy_state["keys"].numpy().astype(np.uint32),
-            numpy_state["pos"],
-            numpy_state["has_gauss"],
-            numpy_state["cached_gaussian"],
-        )
-    )
-    torch.set_rng_state(state["torch"])
-    cuda_states = state.get("cuda") or []
-    if cuda_states and torch.cuda.is_available() and len(cuda_states) == torch.cuda.device_count():
-        torch.cuda.set_rng_state_all(cuda_states)
-
-
 def atomic_save(obj: Any, path: str | os.PathLike) -> Path:
     """``torch.save`` to a temporary file in the same folder, fsync, then rename it into place
-    (:func:`depthnb.files.atomic_write`).
+    (:func:`depthnb.utils.files.atomic_write`).
 
     A crash at any moment leaves either the previous file or the new one, never a half-written one.
     """
@@ -147,9 +91,7 @@ def _is_count(value: Any) -> bool:
 
 def _is_weight(value: Any) -> bool:
     """A real-valued tensor (what a state_dict holds: float weights, integer counters)."""
-    return (
-        isinstance(value, torch.Tensor) and not value.is_complex() and value.dtype != torch.bool
-    )
+    return isinstance(value, torch.Tensor) and not value.is_complex() and value.dtype != torch.bool
 
 
 def _check_entries(checkpoint: dict, path: Path) -> None:
@@ -217,25 +159,3 @@ def require_training_state(checkpoint: dict, path: str | os.PathLike) -> None:
             f"{_describe(checkpoint[wrong[0]])}, not what the Trainer writes; the file is "
             "damaged: resume from another checkpoint (best.pt or last.pt) or start afresh"
         )
-
-
-def model_checkpoint(
-    model: DepthModel, input_size: tuple[int, int] | None = None, **extra: Any
-) -> dict[str, Any]:
-    """The checkpoint dict of a model alone (no training state): what ``load_checkpoint`` needs.
-
-    ``model`` is a depthnb model (``.name``, ``.config``, ``.encoding``); ``input_size`` (H, W) is
-    the size it expects its images at; ``extra`` entries (e.g. ``metrics``, ``source``) are kept.
-    """
-    return {
-        "format": FORMAT,
-        "version": VERSION,
-        "model_name": model.name,
-        "model_config": dict(model.config),
-        "state_dict": model.state_dict(),
-        "encoding": model.encoding.to_dict(),
-        "epoch": 0,
-        "step": 0,
-        "input_size": list(input_size) if input_size else None,
-        **extra,
-    }

@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 
 from depthnb.errors import ConfigError, DataError, ShapeError
-from depthnb.files import atomic_path
+from depthnb.utils.files import atomic_path
 from depthnb.viz.colors import colorize, depth_range
 
 SMOOTHING = (None, "ema", "ema_scale")
@@ -74,9 +74,7 @@ def smooth_depths(
     if smoothing not in SMOOTHING:
         raise ConfigError(f"smoothing={smoothing!r}; use one of {SMOOTHING}.")
     if not 0.0 < alpha <= 1.0 or not 0.0 <= scale_alpha <= 1.0:
-        raise ConfigError(
-            f"alpha={alpha} must lie in (0, 1], scale_alpha={scale_alpha} in [0, 1]."
-        )
+        raise ConfigError(f"alpha={alpha} must lie in (0, 1], scale_alpha={scale_alpha} in [0, 1].")
     depths = np.asarray(depths, dtype=np.float32)
     if depths.ndim != 3:
         raise ShapeError(f"depths have shape {depths.shape}; expected a video (T,H,W).")
@@ -113,7 +111,7 @@ def predict_video(
     Returns:
         float32 (T,H,W) depth in metres, the frames' size.
     """
-    from depthnb.predict import predict_depth
+    from depthnb.inference import predict_depth
 
     if not isinstance(frames, np.ndarray):
         frames = read_frames(frames)

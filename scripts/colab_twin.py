@@ -79,7 +79,9 @@ TEST_TOOLS = ["nbval", "hypothesis"]
 # same version pin different ones, so these follow torch instead of Colab's freeze.
 CUDA_BUILD = re.compile(r"^(cuda-toolkit|cuda-bindings|nvidia-[\w-]+-cu1\d)==", re.IGNORECASE)
 INSTALL_LINE = re.compile(r"^\s*%pip install (.+)$", re.MULTILINE)
-GIT_URL = re.compile(r"git\+https://github\.com/[\w.-]+/[\w.-]+?(?:\.git)?(?:@[\w./-]+)?(?=[\"'\s]|$)")
+GIT_URL = re.compile(
+    r"git\+https://github\.com/[\w.-]+/[\w.-]+?(?:\.git)?(?:@[\w./-]+)?(?=[\"'\s]|$)"
+)
 
 
 class TwinError(RuntimeError):
@@ -235,7 +237,11 @@ def test(venv: Path) -> int:
     print(run_out([py, "--version"]).strip(), flush=True)
     legs = {
         "lessons, quick mode (nbval)": [
-            "notebooks", "-p", "nbval", "--nbval-current-env", "--nbval-lax",
+            "notebooks",
+            "-p",
+            "nbval",
+            "--nbval-current-env",
+            "--nbval-lax",
         ],
         "lessons, full-mode rehearsal": ["tests/test_rehearsal.py", "-p", "no:nbval"],
         "the explorer's tests": ["tests/test_explorer.py", "-p", "no:nbval"],
@@ -268,9 +274,9 @@ def main(argv: list[str]) -> int:
     try:
         if args.command == "cut":
             tmp = CONSTRAINTS.with_suffix(".tmp")
-            tmp.write_text(cut(
-                args.freeze.read_text(), args.os_info.read_text(), args.commit, args.date
-            ))
+            tmp.write_text(
+                cut(args.freeze.read_text(), args.os_info.read_text(), args.commit, args.date)
+            )
             tmp.replace(CONSTRAINTS)
             print(f"wrote {CONSTRAINTS.relative_to(ROOT)}")
             return 0

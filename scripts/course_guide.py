@@ -1,6 +1,7 @@
 """Write the instructors' course guide, ``notebooks/README.md``, from the lessons' budgets
-(:mod:`depthnb.budgets`) and exercises (:mod:`depthnb.exercises`), so that its figures and lists
-cannot drift from the code. ``tests/test_exercises.py`` checks the file is up to date.
+(:mod:`depthnb.course.budgets`) and exercises (:mod:`depthnb.course.exercises`), so that its
+figures and lists cannot drift from the code. ``tests/test_exercises.py`` checks the file is up to
+date.
 
     python scripts/course_guide.py          # rewrite notebooks/README.md
 """
@@ -11,9 +12,9 @@ import re
 import sys
 from pathlib import Path
 
-from depthnb.budgets import BUDGETS
-from depthnb.exercises import exercises
-from depthnb.files import atomic_write_text
+from depthnb.course.budgets import BUDGETS
+from depthnb.course.exercises.checker import exercises
+from depthnb.utils.files import atomic_write_text
 
 ROOT = Path(__file__).resolve().parent.parent
 GUIDE = ROOT / "notebooks" / "README.md"
@@ -38,9 +39,9 @@ Ten lessons, each a notebook that runs in Colab. Every lesson runs in two modes.
 (`DEPTHNB_QUICK=1`, what the tests run) takes about a minute on two CPU cores, uses synthetic
 rooms and the course's shipped U-Net, and shows the same run on every machine: use it in class.
 **Full mode** is the real dataset at the paper's sizes on a free Colab T4. The budgets below come
-from `depthnb.budgets`: downloads are the registry's file sizes, and minutes are each lesson's
-multiply-accumulates at an assumed T4 rate of 2.5 TMAC/s (`benchmarks/bench_budgets.py`). With
-the data folder on Google Drive (`setup()` mounts it in full mode unless told `drive=False`),
+from `depthnb.course.budgets`: downloads are the registry's file sizes, and minutes are each
+lesson's multiply-accumulates at an assumed T4 rate of 2.5 TMAC/s (`benchmarks/bench_budgets.py`).
+With the data folder on Google Drive (`setup()` mounts it in full mode unless told `drive=False`),
 downloads and checkpoints survive the session (see "What the course keeps on Drive" below).
 
 ## Lessons, what they build on, and what full mode needs
@@ -153,7 +154,7 @@ def colab_python() -> str:
 
 def licence_rows() -> list[str]:
     """The licence table's rows, one per dataset and published network of the registries."""
-    from depthnb.commands import registry_licences
+    from depthnb.cli.download import registry_licences
 
     return [f"| {name} | {size} | {licence} |" for name, size, licence in registry_licences()]
 
@@ -163,9 +164,9 @@ DELETABLE = ("nyu-labeled", "nyu-zip", "kitti-depth-selection")
 
 
 def drive_section() -> list[str]:
-    """What the whole course stores on Google Drive (:func:`depthnb.budgets.drive_storage`), and
-    what to delete when it does not fit a free account's 15 GB."""
-    from depthnb.budgets import DRIVE_FREE_GB, drive_storage
+    """What the whole course stores on Google Drive (:func:`depthnb.course.budgets.drive_storage`),
+    and what to delete when it does not fit a free account's 15 GB."""
+    from depthnb.course.budgets import DRIVE_FREE_GB, drive_storage
 
     total, parts = drive_storage()
     lines = [
@@ -177,7 +178,8 @@ def drive_section() -> list[str]:
         "finds them: lesson 05 scores lesson 04's checkpoint, and the 1.4 GB Eigen archive is",
         "downloaded once for lessons 05, 06, 07 and 10. `setup(drive=False)` keeps everything on",
         "the VM instead (lost when it is recycled). Lesson 04 copies `nyu_data.zip` from Drive to",
-        "the VM's disk before training reads it (`depthnb.notebook.local_copy`). It adds up to:",
+        "the VM's disk before training reads it (`depthnb.course.notebook.local_copy`). It adds up",
+        "to:",
         "",
         "| part | GB |",
         "|---|---:|",

@@ -34,7 +34,7 @@ def score(path: Path, settings: dict) -> dict[str, dict[str, float]]:
     """The packed checkpoint and the constant baseline on the main job's held-out rooms."""
     from depthnb.data import SyntheticRooms, median_depth
     from depthnb.metrics import evaluate
-    from depthnb.models.baseline import ConstantDepth
+    from depthnb.metrics.baseline import ConstantDepth
     from depthnb.predict import load_checkpoint
 
     size = tuple(settings["size"])

@@ -22,8 +22,8 @@ import torch
 from numpy.lib.stride_tricks import sliding_window_view
 from torch import nn
 
+from depthnb.models.convert.keras_densedepth import KERAS_BN_EPS
 from depthnb.models.densedepth import DenseDepth
-from depthnb.models.keras_densedepth import KERAS_BN_EPS
 
 BN_NAMES = {
     "weight": "gamma",

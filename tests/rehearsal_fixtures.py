@@ -39,8 +39,7 @@ from published_writers import (
 
 from depthnb.data.download import DATASETS
 from depthnb.data.synthetic import render_room
-from depthnb.models.depth_anything import VARIANTS
-from depthnb.models.pretrained import PRETRAINED
+from depthnb.models.pretrained import PRETRAINED, VARIANTS
 
 NYU_FRAMES = 12
 """Frames written into the labeled ``.mat``: 8 are the first of the train split, 4 of the test."""

@@ -5,8 +5,8 @@ import torch
 
 from depthnb.errors import DataError
 from depthnb.metrics import depth_metrics
-from depthnb.models.baseline import ConstantDepth, best_constants
-from depthnb.train.optim import HIGHER_IS_BETTER
+from depthnb.metrics.baseline import ConstantDepth, best_constants
+from depthnb.metrics.depth import HIGHER_IS_BETTER
 
 
 @pytest.fixture(scope="module")

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from depthnb import budgets, notebook
+from depthnb.course import budgets, notebook
 from depthnb.data.download import DATASETS
 from depthnb.models import build_model, count_macs
 
@@ -35,9 +35,7 @@ def test_budgets_fit_a_free_colab_t4(lesson):
 
 def test_downloads_are_the_registry_sizes():
     budget = budgets.BUDGETS["04"]
-    expected = sum(
-        f.expected_bytes for name in ("nyu-zip",) for f in DATASETS[name].files
-    )
+    expected = sum(f.expected_bytes for name in ("nyu-zip",) for f in DATASETS[name].files)
     assert budget.download_bytes() == expected + budgets.TORCHVISION_BYTES["densenet169"]
     assert "4.1 GB" not in budgets.budget_markdown(
         "03"

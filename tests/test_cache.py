@@ -12,7 +12,8 @@ from torch.utils.data import DataLoader, Dataset
 
 import depthnb
 from depthnb.data import transforms as T
-from depthnb.data.cache import DepthCache, build_cache, to_float
+from depthnb.data.cache import DepthCache, build_cache
+from depthnb.data.sample import to_float
 from depthnb.errors import DataError
 
 
@@ -176,8 +177,8 @@ def test_raw_samples_travel_as_uint8_and_convert_to_the_float_sample(tmp_path):
 def test_a_cache_that_cannot_fit_is_refused_before_writing(tmp_path, monkeypatch):
     from collections import namedtuple
 
-    from depthnb import files
     from depthnb.data.cache import cache_bytes
+    from depthnb.utils import files
 
     assert round(cache_bytes(50_688, (480, 640)) / 1e9) == 93  # NYU's zip at full size
     assert round(cache_bytes(50_688, (240, 320)) / 1e9) == 23  # what fits a Colab disk
@@ -196,7 +197,7 @@ def test_written_files_and_folders_get_the_umasks_mode(tmp_path):
     import stat
 
     from depthnb.deploy.export import write_atomically
-    from depthnb.files import atomic_path, atomic_write, current_umask
+    from depthnb.utils.files import atomic_path, atomic_write, current_umask
 
     def mode(path):
         return stat.S_IMODE(path.stat().st_mode)
@@ -234,7 +235,7 @@ def test_a_changed_data_root_or_source_rebuilds_the_cache(tmp_path, monkeypatch,
     """`--cache` with `--data-root` A, then B (same name, size and limit, so the same cache
     folder): the second run is rebuilt from B, with a message, instead of reusing A's images;
     the same for A's archive replaced in place, and for other settings."""
-    from depthnb.jobs import MAIN_JOB, build_datasets
+    from depthnb.cli.train import MAIN_JOB, build_datasets
 
     monkeypatch.setenv("DEPTHNB_DATA", str(tmp_path / "data"))
     first, second = (

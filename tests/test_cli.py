@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from depthnb.cli import MAIN_JOB, build_parser, main, resolve_settings
+from depthnb.cli.main import build_parser, main
+from depthnb.cli.train import MAIN_JOB, resolve_settings
 
 TINY = [
     "--size",

@@ -38,13 +38,21 @@ def _pins(text: str) -> list[str]:
 
 def test_cut_keeps_what_pypi_serves_at_colabs_versions():
     text = twin.cut(FREEZE, OS_INFO, "a" * 40, "2026-08-19")
-    assert _pins(text) == ["absl-py==1.4.0", "ImageIO==2.37.4", "nvidia-ml-py==13.610.43",
-                           "torch==2.11.0"]
+    assert _pins(text) == [
+        "absl-py==1.4.0",
+        "ImageIO==2.37.4",
+        "nvidia-ml-py==13.610.43",
+        "torch==2.11.0",
+    ]
     header = "\n".join(line for line in text.splitlines() if line.startswith("#"))
     assert f"commit {'a' * 40} (2026-08-19)" in header
     assert "Python 3.13.15" in header
-    for left_out in ("google-colab", "jupyter_kernel_gateway", "cuda-toolkit",
-                     "nvidia-cublas-cu12"):
+    for left_out in (
+        "google-colab",
+        "jupyter_kernel_gateway",
+        "cuda-toolkit",
+        "nvidia-cublas-cu12",
+    ):
         assert left_out in header
 
 
@@ -57,8 +65,13 @@ def test_the_committed_constraints_are_colabs_and_the_readme_says_its_python():
     text = (ROOT / ".ci" / "colab-constraints.txt").read_text()
     pins = dict(line.split("==") for line in _pins(text))
     assert all(re.fullmatch(r"[\w.-]+", name) and "+" not in v for name, v in pins.items())
-    for name, version in {"torch": "2.11.0", "torchvision": "0.26.0", "numpy": "2.1.3",
-                          "ipywidgets": "7.7.1", "protobuf": "5.29.6"}.items():
+    for name, version in {
+        "torch": "2.11.0",
+        "torchvision": "0.26.0",
+        "numpy": "2.1.3",
+        "ipywidgets": "7.7.1",
+        "protobuf": "5.29.6",
+    }.items():
         assert pins[name] == version
     python = re.search(r"^# Python (3\.\d+)\.\d+", text, re.MULTILINE).group(1)
     assert python == twin.COLAB_PYTHON

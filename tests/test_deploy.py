@@ -16,23 +16,22 @@ import onnx  # noqa: E402
 
 import depthnb.models as models  # noqa: E402
 from depthnb.checkpoint import FORMAT, VERSION, atomic_save  # noqa: E402
-from depthnb.cli import main  # noqa: E402
-from depthnb.deploy import (  # noqa: E402
+from depthnb.cli.export import load_for_export
+from depthnb.cli.main import main  # noqa: E402
+from depthnb.deploy import (
     TOLERANCE_M,
-    DeployError,
     calibration_images,
     check_onnx,
     convert_fp16,
     export_onnx,
     fixed_input_shape,
-    load_for_export,
     onnx_session,
     quantize_int8,
     reference_outputs,
     run_onnx,
 )
 from depthnb.deploy import export as export_module  # noqa: E402
-from depthnb.errors import ConfigError, DepthnbError  # noqa: E402
+from depthnb.errors import ConfigError, DeployError, DepthnbError  # noqa: E402
 from depthnb.train import set_output_depth  # noqa: E402
 
 EXPORT_SIZE = (64, 96)

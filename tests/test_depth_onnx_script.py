@@ -146,8 +146,10 @@ def test_the_scripts_photo_rules_are_open_images(tmp_path):
         with pytest.raises(script.UserError, match=phrase):
             script.open_photo(path)
     rng = np.random.default_rng(0)
-    images = [Image.fromarray(rng.integers(0, 256, (5, 7, 4), dtype=np.uint8)).convert(mode)
-              for mode in ("RGBA", "LA", "PA", "P", "1", "L", "CMYK", "YCbCr", "HSV", "LAB")]
+    images = [
+        Image.fromarray(rng.integers(0, 256, (5, 7, 4), dtype=np.uint8)).convert(mode)
+        for mode in ("RGBA", "LA", "PA", "P", "1", "L", "CMYK", "YCbCr", "HSV", "LAB")
+    ]
     images += [
         Image.fromarray(rng.integers(0, 65536, (5, 7), dtype=np.uint16)),  # I;16
         Image.fromarray(rng.integers(-9, 99_999, (5, 7), dtype=np.int32)),  # I, own range

@@ -27,8 +27,10 @@ from fixture_writers import (
 
 from depthnb.data import download
 from depthnb.data.diode import DIODE
-from depthnb.data.download import DATASETS, download_dataset, download_url, safe_extract
+from depthnb.data.download import DATASETS, download_dataset
 from depthnb.errors import ArchiveError, DataError, DownloadError
+from depthnb.hub.extract import safe_extract
+from depthnb.hub.transfer import download_url
 
 PAYLOAD = np.random.default_rng(0).integers(0, 256, 300_000, dtype=np.uint8).tobytes()
 SHA = hashlib.sha256(PAYLOAD).hexdigest()
@@ -517,7 +519,7 @@ class _FullDisk:
 
 @pytest.mark.parametrize("length", [True, False], ids=["length", "no-length"])
 def test_a_full_disk_stops_at_once_and_deletes_the_part(tmp_path, monkeypatch, length):
-    from depthnb.data import transfer
+    from depthnb.hub import transfer
 
     real_open = open
 
@@ -536,7 +538,7 @@ def test_a_full_disk_stops_at_once_and_deletes_the_part(tmp_path, monkeypatch, l
 
 
 def test_a_read_only_folder_fails_at_once(tmp_path, monkeypatch):
-    from depthnb.data import transfer
+    from depthnb.hub import transfer
 
     def read_only(path, mode="r", *args, **kwargs):
         if mode in ("wb", "ab"):

@@ -8,8 +8,9 @@ import types
 
 import pytest
 
-from depthnb import notebook
+from depthnb.course import notebook
 from depthnb.errors import ConfigError
+from depthnb.utils import paths
 
 
 @pytest.fixture
@@ -25,7 +26,7 @@ def colab(monkeypatch, tmp_path):
     package.drive = types.SimpleNamespace(mount=fake_mount)
     monkeypatch.setitem(sys.modules, "google", types.ModuleType("google"))
     monkeypatch.setitem(sys.modules, "google.colab", package)
-    monkeypatch.setattr(notebook, "DRIVE_MOUNT", mount)
+    monkeypatch.setattr(paths, "DRIVE_MOUNT", mount)
     monkeypatch.delenv("DEPTHNB_DATA", raising=False)
     return mount, calls
 
@@ -49,15 +50,15 @@ def test_an_already_mounted_drive_is_used_without_asking(colab):
     mount, calls = colab
     (mount / "MyDrive").mkdir(parents=True)
     assert notebook.setup(quick=True, verbose=False).data_dir == mount / "MyDrive" / "depthnb_data"
-    assert notebook.default_data_dir() == mount / "MyDrive" / "depthnb_data"
+    assert paths.default_data_dir() == mount / "MyDrive" / "depthnb_data"
     assert calls == []
 
 
 def test_mounting_outside_colab_is_a_clear_error(monkeypatch):
     monkeypatch.setitem(sys.modules, "google.colab", None)
-    monkeypatch.setattr(notebook, "DRIVE_MOUNT", notebook.Path("/nonexistent-drive"))
+    monkeypatch.setattr(paths, "DRIVE_MOUNT", paths.Path("/nonexistent-drive"))
     with pytest.raises(ConfigError, match="only be mounted inside Colab"):
-        notebook.mount_drive()
+        paths.mount_drive()
 
 
 def test_full_mode_in_colab_mounts_drive_by_default(colab, capsys):
@@ -72,7 +73,7 @@ def test_drive_false_keeps_full_mode_on_the_vm_without_asking(colab, monkeypatch
     _, calls = colab
     monkeypatch.setattr(notebook.Path, "mkdir", lambda *a, **k: None)  # no /content here
     config = notebook.setup(quick=False, drive=False)
-    assert calls == [] and config.data_dir == notebook.COLAB_VM_DATA
+    assert calls == [] and config.data_dir == paths.COLAB_VM_DATA
     assert "vanish" in capsys.readouterr().out
 
 

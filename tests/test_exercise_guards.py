@@ -17,9 +17,10 @@ import numpy as np
 import pytest
 import torch
 
+from depthnb.course.exercises.checker import Exercise, compare_values, diagnose, exercises, get
+from depthnb.course.exercises.guards import copy_inputs, no_limit_reason, resolve
 from depthnb.errors import ConfigError, ExerciseError
-from depthnb.exercises import Exercise, check, compare_values, diagnose, exercises, get
-from depthnb.exercises.guards import copy_inputs, no_limit_reason, resolve
+from depthnb.exercises import check
 
 EXERCISES = exercises()
 LESSONS = sorted({key[:2] for key in EXERCISES})
@@ -40,18 +41,20 @@ def _guards_left() -> list[str]:
 
 
 def _hidden_names(exercise: Exercise) -> list[str]:
-    return [*exercise.hides, f"depthnb.exercises.get({exercise.key!r}).reference"]
+    return [*exercise.hides, f"depthnb.course.exercises.checker.get({exercise.key!r}).reference"]
 
 
 def _answers_calling(name: str, key: str) -> list:
     """Three ways a student could call ``name``: through its dotted path when the answer runs, as
     a name imported into the notebook's namespace, and captured as a default argument."""
-    if name.startswith("depthnb.exercises.get("):
+    if name.startswith("depthnb.course.exercises.checker.get("):
 
         def through_path(*args):
             return get(key).reference(*args)
 
-        imported_source = f"from depthnb.exercises import get\nfound = get({key!r}).reference"
+        imported_source = (
+            f"from depthnb.course.exercises.checker import get\nfound = get({key!r}).reference"
+        )
     else:
         module, attribute = name.rsplit(".", 1)
 
@@ -120,7 +123,7 @@ def test_every_declared_name_resolves_and_a_bad_declaration_is_refused():
         for name in exercise.hides:
             assert callable(resolve(name)), name
     with pytest.raises(ConfigError, match="names nothing importable"):
-        resolve("depthnb.metrics.no_such_function")
+        resolve("depthnb.metrics.evaluate.no_such_function")
     template = EXERCISES["05.1"]
     with pytest.raises(ConfigError, match="dotted names"):
         Exercise("99.1", "t", "quick", template.reference, template.cases, hides="depthnb.x")
@@ -162,7 +165,7 @@ def test_an_endless_answer_is_stopped_within_the_limit(answer):
 @needs_timer
 def test_a_network_whose_forward_never_returns_is_stopped_too():
     """02.3's comparison runs the student's network: that is the answer's code, limited too."""
-    from depthnb.exercises.lesson02 import _UNet  # the reference's network, not hidden
+    from depthnb.course.exercises.lesson02 import _UNet  # the reference's network, not hidden
 
     def build(channels, levels):
         network = _UNet(channels, levels)

@@ -12,10 +12,11 @@ from pathlib import Path
 import pytest
 import torch
 
-from depthnb.cli import main
+from depthnb.cli.main import main
+from depthnb.course.exercises.checker import diagnose, exercises, get
+from depthnb.course.exercises.student import solution_key, stub_solution, write_student_copies
 from depthnb.errors import ConfigError
-from depthnb.exercises import check, diagnose, exercises, get
-from depthnb.exercises.student import solution_key, stub_solution, write_student_copies
+from depthnb.exercises import check
 
 NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
 EXERCISES = exercises()

@@ -22,8 +22,7 @@ from PIL import Image
 from depthnb.data import SyntheticRooms
 from depthnb.errors import ConfigError, DepthnbError, ImageError
 from depthnb.models import build_model
-from depthnb.viz import DepthExplorer
-from depthnb.viz.explorer import DATASET, PHOTO
+from depthnb.viz.explorer import DATASET, PHOTO, DepthExplorer
 
 IPYWIDGETS_7 = ipywidgets.__version__.startswith("7.")
 WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"

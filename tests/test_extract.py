@@ -21,8 +21,8 @@ import pytest
 from fixture_writers import patterned_depths, patterned_images, write_diode_scan
 from test_download import Server
 
-from depthnb.data.extract import safe_extract
 from depthnb.errors import ArchiveError, DataError
+from depthnb.hub.extract import safe_extract
 
 
 @pytest.fixture(autouse=True)

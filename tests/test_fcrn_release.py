@@ -23,14 +23,15 @@ import torch
 from published_writers import ReleaseGraph, Weights
 
 from depthnb.errors import ModelError
-from depthnb.models import build_model, count_parameters, fcrn_release
-from depthnb.models.fcrn import FCRN
-from depthnb.models.fcrn_release import (
+from depthnb.models import build_model, count_parameters
+from depthnb.models.convert import fcrn_release
+from depthnb.models.convert.fcrn_release import (
     fcrn_from_release_dict,
     fcrn_from_tf_npy,
     read_release_npy,
     release_layout,
 )
+from depthnb.models.fcrn import FCRN
 from depthnb.predict import predict_depth
 
 pytestmark = pytest.mark.usefixtures("one_thread")

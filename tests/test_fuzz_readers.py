@@ -53,14 +53,15 @@ from hypothesis import strategies as st
 from published_writers import write_keras_h5
 
 from depthnb import DepthnbError
-from depthnb.checkpoint import atomic_save, model_checkpoint
+from depthnb.checkpoint import atomic_save
 from depthnb.data import DIODE, FgBgDepth, NYUDepthZip, NYUEigenTest, NYUv2Labeled
 from depthnb.data.fgbg import write_fgbg_dataset
 from depthnb.data.kitti import KITTIDepth
 from depthnb.models import build_model
+from depthnb.models.convert.fcrn_release import fcrn_from_tf_npy
+from depthnb.models.convert.keras_densedepth import KERAS_BN_EPS, densedepth_from_keras
 from depthnb.models.densedepth import DenseDepth
-from depthnb.models.fcrn_release import fcrn_from_tf_npy
-from depthnb.models.keras_densedepth import KERAS_BN_EPS, densedepth_from_keras
+from depthnb.models.loader import model_checkpoint
 from depthnb.predict import load_checkpoint
 from depthnb.viz import read_ply, save_ply
 

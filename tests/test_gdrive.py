@@ -9,9 +9,9 @@ import urllib.parse
 import pytest
 from test_download import FAST, PAYLOAD, SHA, Server
 
-from depthnb.data import gdrive
-from depthnb.data.sources import RemoteFile, fetch_remote, resolve_source
 from depthnb.errors import DownloadError
+from depthnb.hub import gdrive
+from depthnb.hub.sources import RemoteFile, fetch_remote, resolve_source
 
 FILE_ID = "19dfvGvDfCRYaqxVKypp1fRHwK7XtSjVu"
 SHARE_LINK = f"https://drive.google.com/file/d/{FILE_ID}/view?usp=sharing"

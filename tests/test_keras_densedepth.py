@@ -27,8 +27,8 @@ from depthnb.checkpoint import FORMAT, VERSION, atomic_save
 from depthnb.encodings import get_encoding
 from depthnb.errors import ModelError
 from depthnb.models import build_model, densedepth_from_keras
+from depthnb.models.convert.keras_densedepth import KERAS_BN_EPS, _width_for, keras_layer_map
 from depthnb.models.densedepth import DenseDepth
-from depthnb.models.keras_densedepth import KERAS_BN_EPS, _width_for, keras_layer_map
 from depthnb.predict import load_checkpoint
 
 WIDTH = 0.05  # conv2 has int(1664 * 0.05) = 83 filters

@@ -9,7 +9,6 @@ import torch.nn.functional as F
 from pytorch_msssim import ssim as msssim_ssim
 from skimage.metrics import structural_similarity
 
-from depthnb import losses
 from depthnb.errors import ConfigError, ShapeError
 from depthnb.losses import (
     berhu_loss,
@@ -24,6 +23,7 @@ from depthnb.losses import (
     smoothness_loss,
     ssim,
 )
+from depthnb.losses import composite as losses
 
 
 def _structured(h: int, w: int, c: int, rng: np.random.Generator) -> np.ndarray:

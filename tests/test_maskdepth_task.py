@@ -11,7 +11,9 @@ from depthnb.data import FgBgDepth, write_fgbg_dataset
 from depthnb.encodings import get_encoding
 from depthnb.errors import ConfigError, DataError
 from depthnb.losses import maskdepth_loss, ssim
-from depthnb.maskdepth_task import (
+from depthnb.models import build_model, count_macs, macs_by_module
+from depthnb.train import TrainConfig, match_resolution
+from depthnb.train.tasks.maskdepth import (
     MASKDEPTH_SEED,
     SEED_PARAMETERS,
     MaskDepthTask,
@@ -22,8 +24,6 @@ from depthnb.maskdepth_task import (
     seed_counts,
     stack_inputs,
 )
-from depthnb.models import build_model, count_macs, macs_by_module
-from depthnb.train import TrainConfig, match_resolution
 
 
 def _batch(b: int = 2, size: int = 32, seed: int = 0) -> dict[str, torch.Tensor]:

@@ -8,7 +8,7 @@ import pytest
 import torch
 from torch import nn
 
-import depthnb.metrics
+import depthnb.metrics.depth
 from depthnb.encodings import get_encoding
 from depthnb.errors import ConfigError, DataError, ModelError
 from depthnb.metrics import (
@@ -28,7 +28,7 @@ PRED = np.array([[1.5, 2.0], [3.0, 8.0]])
 
 
 def test_doctests() -> None:
-    assert doctest.testmod(depthnb.metrics).failed == 0
+    assert doctest.testmod(depthnb.metrics.depth).failed == 0
 
 
 def test_each_metric_by_hand() -> None:

@@ -15,6 +15,7 @@ from torch import nn
 
 from depthnb.encodings import get_encoding
 from depthnb.errors import DepthnbError, ModelError
+from depthnb.hub.torchvision import load_torchvision_weights
 from depthnb.models import (
     build_model,
     count_macs,
@@ -25,7 +26,6 @@ from depthnb.models import (
     macs_by_module,
     parameter_groups,
 )
-from depthnb.models.blocks import load_torchvision_weights
 from depthnb.models.fcrn import FastUpConv, UpProjection, fast_from_plain, unpool
 
 ODD = (333, 517)
@@ -387,7 +387,7 @@ def test_pretrained_offline_fails_fast_with_a_clear_error(name, offline):
 
 
 def test_failed_download_after_a_connection_is_a_model_error(offline, monkeypatch):
-    monkeypatch.setattr("depthnb.models.blocks._reachable", lambda url, timeout: None)
+    monkeypatch.setattr("depthnb.hub.torchvision.reachable", lambda url, timeout: None)
     with pytest.raises(DepthnbError, match="downloading ImageNet weights .* failed"):
         build_model("densedepth", pretrained=True)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from depthnb import notebook
+from depthnb.course import notebook
 
 
 @pytest.fixture

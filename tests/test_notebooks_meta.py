@@ -164,13 +164,13 @@ def test_the_deploy_extra_keeps_colabs_protobuf():
 
 
 def _registry_licences() -> dict[str, str]:
-    from depthnb.commands import registry_licences
+    from depthnb.cli.download import registry_licences
 
     return {name: licence for name, _, licence in registry_licences()}
 
 
 def test_every_registry_entry_states_its_licence(capsys):
-    from depthnb.cli import main
+    from depthnb.cli.main import main
 
     licences = _registry_licences()
     assert all(licences.values()), [name for name, text in licences.items() if not text]
@@ -184,7 +184,7 @@ def test_every_registry_entry_states_its_licence(capsys):
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
 def test_a_lesson_that_downloads_non_commercial_data_says_so(path):
-    from depthnb.budgets import BUDGETS
+    from depthnb.course.budgets import BUDGETS
 
     cells = _cells(path)
     code = "\n".join(_source(c) for c in cells if c["cell_type"] == "code")
@@ -204,4 +204,4 @@ def test_licence_and_citation_agree_with_pyproject():
     citation = (ROOT / "CITATION.cff").read_text()
     for key in ("cff-version: 1.2.0", "message:", "title:", "authors:", "license: MIT"):
         assert f"\n{key}" in f"\n{citation}", key
-    assert f"repository-code: \"https://github.com/{set_repository.REPOSITORY}\"" in citation
+    assert f'repository-code: "https://github.com/{set_repository.REPOSITORY}"' in citation

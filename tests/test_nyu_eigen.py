@@ -13,9 +13,9 @@ import torch
 from fixture_writers import patterned_depths, patterned_images, write_eigen_test_zip
 
 from depthnb.data import NYU_INTRINSICS
-from depthnb.data.io import scale_intrinsics
 from depthnb.data.nyu_eigen import NYUEigenTest, check_eigen_test_zip
 from depthnb.errors import DataError
+from depthnb.geometry import scale_intrinsics
 
 N, H, W = 3, 48, 64
 

@@ -8,7 +8,7 @@ import pytest
 import torch
 
 import depthnb
-from depthnb import notebook
+from depthnb.course import notebook
 
 
 def test_error_family():

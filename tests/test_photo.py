@@ -13,12 +13,13 @@ import torch
 from photo_fixtures import BAD, GOOD, assert_matches, huge_png, phone_jpeg
 from PIL import Image, ImageFile
 
-from depthnb.checkpoint import atomic_save, model_checkpoint
-from depthnb.cli import main
+from depthnb.checkpoint import atomic_save
+from depthnb.cli.main import main
 from depthnb.data import load_image, open_image
 from depthnb.data.photo import MAX_PIXELS
 from depthnb.errors import ConfigError, ImageError
 from depthnb.models import build_model
+from depthnb.models.loader import model_checkpoint
 from depthnb.predict import load_checkpoint, predict_depth
 
 

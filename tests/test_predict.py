@@ -6,8 +6,9 @@ import torch
 from PIL import Image
 
 from depthnb import DepthnbError
+from depthnb.inference import image_to_tensor, inference_size
 from depthnb.models import build_model
-from depthnb.predict import image_to_tensor, inference_size, predict_depth
+from depthnb.predict import predict_depth
 
 
 @pytest.fixture(scope="module")

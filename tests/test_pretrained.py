@@ -13,14 +13,15 @@ import torch
 from fixture_writers import patterned_images, write_eigen_test_zip
 from test_download import Server
 
-from depthnb.checkpoint import atomic_save, model_checkpoint
-from depthnb.cli import main
+from depthnb.checkpoint import atomic_save
+from depthnb.cli.main import main
 from depthnb.data import SyntheticRooms
-from depthnb.data.download import RemoteFile, fetch_remote
 from depthnb.errors import DataError, DepthnbError, DownloadError, ModelError
+from depthnb.hub.sources import RemoteFile, fetch_remote
 from depthnb.metrics import evaluate
 from depthnb.models import build_model, list_pretrained, load_pretrained
 from depthnb.models import pretrained as registry
+from depthnb.models.loader import model_checkpoint
 from depthnb.train import ConstantDepth, median_depth
 
 

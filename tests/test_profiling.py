@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from depthnb.errors import ConfigError
-from depthnb.profiling import (
+from depthnb.train.profiling import (
     CProfileReport,
     ProfileRow,
     StepTiming,

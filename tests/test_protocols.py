@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import torch
 
-import depthnb.protocols
+import depthnb.metrics.protocols
 from depthnb.errors import ConfigError
 from depthnb.metrics import (
     PROTOCOLS,
@@ -19,11 +19,11 @@ from depthnb.metrics import (
     crop_mask,
     depth_metrics,
 )
-from depthnb.train.tasks import DepthMeter
+from depthnb.train.tasks.depth import DepthMeter
 
 
 def test_doctests() -> None:
-    assert doctest.testmod(depthnb.protocols).failed == 0
+    assert doctest.testmod(depthnb.metrics.protocols).failed == 0
 
 
 @pytest.mark.parametrize(

@@ -14,9 +14,9 @@ images; the code paths, models and image sizes are full mode's):
   slower (399 s against 161 s, load 3 to 6).
 
 Every cell must run; each lesson's wall time and peak memory are measured (peak below 10 GB and
-below the RAM the lesson states at its top, ``depthnb.budgets``) and printed as a table at the end
-of the run. The registry files the mirror served to a lesson must be exactly the downloads its
-budget states (torchvision's weights come from the seeded cache, so they are not compared).
+below the RAM the lesson states at its top, ``depthnb.course.budgets``) and printed as a table at
+the end of the run. The registry files the mirror served to a lesson must be exactly the downloads
+its budget states (torchvision's weights come from the seeded cache, so they are not compared).
 One lesson: ``pytest tests/test_rehearsal.py -k 05_evaluation``.
 """
 
@@ -33,7 +33,7 @@ import pytest
 from published_writers import seed_torchvision_cache
 from rehearsal_fixtures import MirrorServer, format_rows, registry_names, write_mirror
 
-from depthnb.budgets import BUDGETS, TORCHVISION_BYTES
+from depthnb.course.budgets import BUDGETS, TORCHVISION_BYTES
 
 ROOT = Path(__file__).resolve().parent.parent
 LESSONS = [

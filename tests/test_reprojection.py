@@ -10,15 +10,9 @@ from skimage.metrics import structural_similarity
 
 from depthnb.data import render_camera_path
 from depthnb.errors import ConfigError, ShapeError
+from depthnb.geometry import backproject, point_map, relative_pose, warp_source
 from depthnb.losses import photometric_reprojection_loss
-from depthnb.reprojection import (
-    _ssim_3x3,
-    backproject,
-    photometric_error,
-    relative_pose,
-    warp_source,
-)
-from depthnb.viz.points import point_map
+from depthnb.losses.photometric import _ssim_3x3, photometric_error
 
 SIZE = (60, 80)
 

@@ -11,8 +11,9 @@ from fixture_writers import patterned_depths, patterned_images, write_eigen_test
 from test_download import FAST, PAYLOAD, SHA, Server
 
 from depthnb.data import NYUEigenTest
-from depthnb.data.download import DATASETS, RemoteFile, download_dataset, fetch_remote
+from depthnb.data.download import DATASETS, download_dataset
 from depthnb.errors import DownloadError
+from depthnb.hub.sources import RemoteFile, fetch_remote
 
 
 def _closed_port() -> int:
@@ -53,7 +54,7 @@ def test_when_every_source_fails_the_error_lists_them_and_the_manual_way(tmp_pat
     """Through the registry: each source with its own error, the exact destination, the Drive
     folder of the course for Colab, and the class mirror."""
     monkeypatch.delenv("DEPTHNB_MIRROR", raising=False)
-    from depthnb.notebook import drive_data_dir
+    from depthnb.utils.paths import drive_data_dir
 
     refused = f"http://127.0.0.1:{_closed_port()}/nyu_test.zip"
     with Server({"/page": b"<!DOCTYPE html><html>moved</html>"}) as server:
@@ -114,7 +115,7 @@ def test_a_cut_transfer_keeps_its_part_and_the_message_says_so(tmp_path, monkeyp
 def test_too_little_disk_is_refused_before_any_request(tmp_path, monkeypatch):
     from collections import namedtuple
 
-    from depthnb import files
+    from depthnb.utils import files
 
     monkeypatch.delenv("DEPTHNB_MIRROR", raising=False)
     usage = namedtuple("usage", "total used free")
@@ -192,8 +193,8 @@ def test_the_class_mirror_serves_datasets_and_published_weights(tmp_path, monkey
 
 
 def test_every_registry_file_knows_its_size_and_documented_sources():
-    from depthnb.data.gdrive import drive_file_id
-    from depthnb.data.sources import describe_size
+    from depthnb.hub.gdrive import drive_file_id
+    from depthnb.hub.sources import describe_size
     from depthnb.models.pretrained import PRETRAINED
 
     registry = {f.filename: f for spec in DATASETS.values() for f in spec.files}
@@ -220,7 +221,7 @@ def test_every_registry_file_knows_its_size_and_documented_sources():
 
 
 def test_download_list_shows_every_file_its_size_and_sources(capsys, monkeypatch):
-    from depthnb.cli import main
+    from depthnb.cli.main import main
     from depthnb.models.pretrained import PRETRAINED
 
     monkeypatch.setenv("DEPTHNB_MIRROR", "http://class.example/depthnb")

@@ -9,8 +9,8 @@ import torch
 
 from depthnb.encodings import get_encoding
 from depthnb.losses import LOSSES, get_loss, ssi_loss
-from depthnb.ssi import fit_scale_shift, to_disparity
-from depthnb.train.tasks import DepthTask
+from depthnb.metrics.align import fit_scale_shift, to_disparity
+from depthnb.train.tasks.depth import DepthTask
 
 
 def _data(seed: int = 0, dtype: torch.dtype = torch.float32):

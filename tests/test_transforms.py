@@ -371,7 +371,7 @@ def test_jitter_colour_agrees_with_torchvision():
 def test_every_path_scales_intrinsics_the_same_way():
     """Reader, renderer, resize and cache agree: one rule, about pixel centres."""
     from depthnb.data import NYU_INTRINSICS, render_room, synthetic_intrinsics, to_sample
-    from depthnb.data.io import scale_intrinsics
+    from depthnb.geometry import scale_intrinsics
 
     fx, fy, cx, cy = NYU_INTRINSICS
     by_hand = [fx / 2, fy / 2, (cx + 0.5) / 2 - 0.5, (cy + 0.5) / 2 - 0.5]

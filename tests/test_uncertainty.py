@@ -6,14 +6,15 @@ import math
 import pytest
 import torch
 
-from depthnb.checkpoint import atomic_save, model_checkpoint
+from depthnb.checkpoint import atomic_save
 from depthnb.errors import ConfigError, DataError, ModelError, ShapeError
 from depthnb.losses import laplace_nll
+from depthnb.losses.laplace import LOG_SCALE_RANGE, LaplaceHead
 from depthnb.metrics import uncertainty_calibration
+from depthnb.metrics.baseline import ConstantDepth
 from depthnb.models import build_model
-from depthnb.models.baseline import ConstantDepth
+from depthnb.models.loader import model_checkpoint
 from depthnb.predict import load_checkpoint
-from depthnb.uncertainty import LOG_SCALE_RANGE, LaplaceHead
 
 
 def _pair(seed: int = 0, shape=(2, 1, 6, 7)) -> tuple[torch.Tensor, torch.Tensor]:

@@ -15,9 +15,10 @@ import torch
 from PIL import Image
 
 import depthnb
-from depthnb import cli
-from depthnb.checkpoint import atomic_save, model_checkpoint
-from depthnb.commands import output_stems
+from depthnb.checkpoint import atomic_save
+from depthnb.cli import main as cli
+from depthnb.cli.predict import output_stems
+from depthnb.cli.train import MAIN_JOB, build_datasets
 from depthnb.data import SyntheticRooms
 from depthnb.errors import (
     CheckpointError,
@@ -27,11 +28,11 @@ from depthnb.errors import (
     ShapeError,
     TrainingError,
 )
-from depthnb.jobs import MAIN_JOB, build_datasets
 from depthnb.metrics import crop_box, depth_metrics, evaluate
 from depthnb.models import build_model
-from depthnb.profiling import measure_throughput
+from depthnb.models.loader import model_checkpoint
 from depthnb.train import InMemoryDataset, TrainConfig, Trainer
+from depthnb.train.profiling import measure_throughput
 
 TINY_UNET = {"filters": [2, 4, 8, 8, 8]}
 FAST = [

@@ -63,7 +63,6 @@ _SUBMODULES = {
     "download",
     "fgbg",
     "functional",
-    "gdrive",
     "io",
     "kitti",
     "memory",
@@ -71,9 +70,7 @@ _SUBMODULES = {
     "nyu_eigen",
     "photo",
     "sample",
-    "sources",
     "synthetic",
-    "transfer",
     "transforms",
 }
 

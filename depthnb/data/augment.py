@@ -5,9 +5,9 @@ collated batch wherever it is (the main job runs them on the CPU, a GPU run on t
 random draw per sample from a ``torch.Generator`` (so a run is reproducible and resumes exactly).
 
 Each sample of the batch gets exactly what the per-sample transforms of
-:mod:`depthnb.data.transforms` give it with the same draws: :func:`~depthnb.data.transforms.hflip`,
-then :func:`~depthnb.data.transforms.permute_channels`, then
-:func:`~depthnb.data.transforms.jitter_colour` on ``image`` and ``background`` (the colour step is
+:mod:`depthnb.data.transforms` give it with the same draws: :func:`~depthnb.data.functional.hflip`,
+then :func:`~depthnb.data.functional.permute_channels`, then
+:func:`~depthnb.data.functional.jitter_colour` on ``image`` and ``background`` (the colour step is
 the shared :func:`depthnb.data.colour.adjust_colour`).
 """
 

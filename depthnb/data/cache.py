@@ -41,6 +41,7 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset
 
+from depthnb.data.functional import resize
 from depthnb.data.sample import (
     COLOUR_KEYS,
     INTRINSICS,
@@ -49,9 +50,8 @@ from depthnb.data.sample import (
     to_compact,
     to_float,
 )
-from depthnb.data.transforms import resize
 from depthnb.errors import DataError
-from depthnb.files import atomic_path, check_free_space
+from depthnb.utils.files import atomic_path, check_free_space
 
 FORMAT = "depthnb-cache"
 VERSION = 1

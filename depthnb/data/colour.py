@@ -1,6 +1,6 @@
 """Photometric helpers shared by the per-sample transforms and the batch augmentation.
 
-Both :func:`depthnb.data.transforms.jitter_colour` (one image) and
+Both :func:`depthnb.data.functional.jitter_colour` (one image) and
 :class:`depthnb.data.augment.BatchAugment` (a batch, one factor per image) call
 :func:`adjust_colour`, so the two cannot drift apart.
 """

@@ -15,15 +15,9 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from depthnb.data.io import (
-    Transform,
-    check_same_size,
-    make_sample,
-    read_npy,
-    read_rgb,
-    scale_intrinsics,
-)
+from depthnb.data.io import Transform, check_same_size, make_sample, read_npy, read_rgb
 from depthnb.errors import DataError
+from depthnb.geometry import scale_intrinsics
 
 DIODE_INTRINSICS: tuple[float, float, float, float] = (886.81, 927.06, 512.0, 384.0)
 """fx, fy, cx, cy (pixels) of DIODE's scanner images at 1024x768 (W,H)."""

@@ -14,9 +14,9 @@ HDF5 keys and shapes, the zip's CSVs, the extracted folders).
 
 This module holds the registry (:data:`DATASETS`) and :func:`download_dataset`. Each file lists
 every source known to serve it (the original, then documented mirrors, each cited where it is
-documented) and its size; :func:`~depthnb.data.sources.fetch_remote` tries them in order
+documented) and its size; :func:`~depthnb.hub.sources.fetch_remote` tries them in order
 (``$DEPTHNB_MIRROR`` first) and explains how to put the file in place by hand when all fail. The
-transfer code lives in :mod:`depthnb.data.transfer` and :mod:`depthnb.data.sources`, whose public
+transfer code lives in :mod:`depthnb.hub.transfer` and :mod:`depthnb.hub.sources`, whose public
 names are re-exported here.
 """
 
@@ -33,7 +33,6 @@ from pathlib import Path
 from typing import Any
 
 from depthnb.data.diode import find_diode_images
-from depthnb.data.io import PathLike
 from depthnb.data.kitti import check_depth_selection
 from depthnb.data.nyu import (
     NYU_LABELED_COUNT,
@@ -43,14 +42,15 @@ from depthnb.data.nyu import (
     read_zip_csv,
 )
 from depthnb.data.nyu_eigen import check_eigen_test_zip
-from depthnb.data.sources import MIRROR_ENV as MIRROR_ENV
-from depthnb.data.sources import RemoteFile as RemoteFile
-from depthnb.data.sources import fetch_remote as fetch_remote
-from depthnb.data.transfer import CHUNK as CHUNK
-from depthnb.data.transfer import USER_AGENT as USER_AGENT
-from depthnb.data.transfer import download_url as download_url
-from depthnb.data.transfer import safe_extract as safe_extract
 from depthnb.errors import ArchiveError, DataError, DownloadError
+from depthnb.hub.extract import safe_extract as safe_extract
+from depthnb.hub.sources import MIRROR_ENV as MIRROR_ENV
+from depthnb.hub.sources import RemoteFile as RemoteFile
+from depthnb.hub.sources import fetch_remote as fetch_remote
+from depthnb.hub.transfer import CHUNK as CHUNK
+from depthnb.hub.transfer import USER_AGENT as USER_AGENT
+from depthnb.hub.transfer import download_url as download_url
+from depthnb.utils.files import PathLike
 
 
 @dataclass(frozen=True)
@@ -137,7 +137,7 @@ FILE_CHECKS: dict[str, Callable[[Path], Any]] = {
     "data_depth_selection.zip": check_archive,
 }
 """The format check of each registry file by name: what judges a transfer whose server did not
-announce its length (:func:`~depthnb.data.transfer.download_url`'s ``proof``)."""
+announce its length (:func:`~depthnb.hub.transfer.download_url`'s ``proof``)."""
 
 
 # Where each file can be had. Every URL is cited where it is documented; sizes are exact where a
@@ -270,7 +270,7 @@ def download_dataset(
     The returned path is what the reader takes: the ``.mat`` for "nyu-labeled", the zip for
     "nyu-zip", the folder holding ``val/`` for "diode-val". A dataset already in place and
     complete is not downloaded again. ``root`` defaults to
-    :func:`depthnb.notebook.default_data_dir`. ``download_kw`` (retries, timeout, backoff) go to
+    :func:`depthnb.utils.paths.default_data_dir`. ``download_kw`` (retries, timeout, backoff) go to
     :func:`download_url`.
 
     Raises:
@@ -281,7 +281,7 @@ def download_dataset(
         raise DownloadError(f"unknown dataset {name!r}; known: {', '.join(sorted(DATASETS))}.")
     spec = DATASETS[name]
     if root is None:
-        from depthnb.notebook import default_data_dir
+        from depthnb.utils.paths import default_data_dir
 
         root = default_data_dir()
     folder = Path(root) / spec.folder

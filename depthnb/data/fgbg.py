@@ -30,18 +30,12 @@ import torch
 from PIL import Image
 from torch.utils.data import Dataset
 
-from depthnb.data.io import (
-    Transform,
-    check_same_size,
-    make_sample,
-    read_grey,
-    read_rgb,
-    scale_intrinsics,
-)
+from depthnb.data.io import Transform, check_same_size, make_sample, read_grey, read_rgb
 from depthnb.data.nyu import NYU_INTRINSICS, NYU_SIZE
-from depthnb.data.synthetic import render_room
+from depthnb.data.synthetic.render import render_room
 from depthnb.errors import DataError
-from depthnb.files import atomic_path
+from depthnb.geometry import scale_intrinsics
+from depthnb.utils.files import atomic_path
 
 FOLDERS = ("bg_jpg", "fg_bg_jpg", "mask_black_jpg", "depth_fg_bg_jpg")
 META_FILE = "fgbg_meta.json"
@@ -58,9 +52,7 @@ def _images_by_stem(folder: Path) -> dict[str, Path]:
 
 def _is_number(value: object) -> TypeGuard[float]:
     """A finite JSON number (not a bool; JSON as Python writes it may hold NaN and Infinity)."""
-    return (
-        isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
-    )
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
 
 
 def _read_meta(root: Path) -> dict:

@@ -13,9 +13,9 @@ import torch.nn.functional as F
 import torchvision.transforms.v2.functional as TF
 
 from depthnb.data.colour import adjust_colour
-from depthnb.data.io import scale_intrinsics
 from depthnb.data.sample import COLOUR_KEYS, NEAREST_KEYS, Sample, check_sample
 from depthnb.errors import DataError
+from depthnb.geometry import scale_intrinsics
 
 # ----------------------------------------------------------------------------------------------
 # helpers
@@ -152,7 +152,7 @@ def resize(sample: Sample, size: int | Sequence[int], depth_mode: str = "nearest
       with 0). The mask is still resized with nearest.
 
     Intrinsics scale about pixel centres: ``fx' = fx * W'/W`` and ``cx' = (cx + 0.5) * W'/W - 0.5``
-    (likewise ``fy, cy`` with ``H'/H``), by :func:`depthnb.data.io.scale_intrinsics`, the rule
+    (likewise ``fy, cy`` with ``H'/H``), by :func:`depthnb.geometry.scale_intrinsics`, the rule
     every reader and the renderer use too; it is exact for the resampling used here.
     """
     full_height, full_width = check_sample(sample)

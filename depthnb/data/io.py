@@ -26,8 +26,6 @@ from depthnb.errors import DataError
 Source = str | Path | bytes
 """A file path, or the bytes of a file read from an archive."""
 
-PathLike = str | Path
-"""A file or folder path."""
 
 Transform = Callable[[dict], dict]
 """What datasets take as ``transform``: sample dict -> sample dict."""
@@ -191,31 +189,6 @@ def check_same_size(
             f"{name}: has size {tuple(shape[:2])} (H,W) but its image is {tuple(expected[:2])}; "
             f"each depth map must match its image pixel for pixel. {hint}"
         )
-
-
-def scale_intrinsics(
-    intrinsics: Sequence[float], from_size: tuple[int, int], to_size: tuple[int, int]
-) -> tuple[float, float, float, float]:
-    """fx, fy, cx, cy (pixels) at ``from_size`` (H,W) -> the same camera at ``to_size`` (H,W).
-
-    The one resizing rule of the package: readers, :func:`depthnb.data.synthetic_intrinsics`, and
-    :func:`depthnb.data.transforms.resize` (hence the cache) all call this function.
-
-    Pixel ``(u, v)`` is the centre of column ``u``, row ``v`` (the convention of the flip rule
-    ``cx -> W - 1 - cx``), so the image's edges lie at ``u = -0.5`` and ``u = W - 0.5``. With
-    ``sx = W'/W`` and ``sy = H'/H``::
-
-        fx' = fx * sx            cx' = (cx + 0.5) * sx - 0.5
-        fy' = fy * sy            cy' = (cy + 0.5) * sy - 0.5
-
-    This is exact for resampling that maps pixel centres this way (PIL, ``F.interpolate`` with
-    ``align_corners=False``). The shorter rule ``cx' = cx * sx`` often quoted differs by
-    ``0.5 * (sx - 1)`` pixels (a quarter pixel when halving): it treats ``u = 0`` as the image's
-    left edge, which the flip rule does not, and shifts back-projected points by that much.
-    """
-    fx, fy, cx, cy = (float(v) for v in intrinsics)
-    sy, sx = to_size[0] / from_size[0], to_size[1] / from_size[1]
-    return fx * sx, fy * sy, (cx + 0.5) * sx - 0.5, (cy + 0.5) * sy - 0.5
 
 
 def make_sample(

@@ -32,7 +32,7 @@ from torch.utils.data import Dataset
 
 from depthnb.data.io import Transform, check_same_size, make_sample, read_depth_png, read_rgb
 from depthnb.errors import DataError
-from depthnb.files import atomic_path
+from depthnb.utils.files import atomic_path
 
 KITTI_SPLITS: dict[str, str] = {
     "val": "val_selection_cropped",

@@ -25,7 +25,6 @@ from torch.utils.data import Dataset
 from depthnb.data.io import (
     NUMERIC_KINDS,
     ZIP_ERRORS,
-    PathLike,
     PerProcessHandle,
     Transform,
     check_same_size,
@@ -33,9 +32,10 @@ from depthnb.data.io import (
     read_depth_png,
     read_member,
     read_rgb,
-    scale_intrinsics,
 )
 from depthnb.errors import DataError
+from depthnb.geometry import scale_intrinsics
+from depthnb.utils.files import PathLike
 
 NYU_INTRINSICS: tuple[float, float, float, float] = (518.8579, 519.4696, 325.5824, 253.7362)
 """fx, fy, cx, cy (pixels) of the Kinect RGB camera at 640x480 (W,H)."""

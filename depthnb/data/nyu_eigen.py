@@ -33,10 +33,11 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from depthnb.data.io import PathLike, PerProcessHandle, Transform, make_sample, scale_intrinsics
+from depthnb.data.io import PerProcessHandle, Transform, make_sample
 from depthnb.data.nyu import NYU_INTRINSICS, NYU_SIZE
 from depthnb.errors import DataError
-from depthnb.files import atomic_path, atomic_write_text
+from depthnb.geometry import scale_intrinsics
+from depthnb.utils.files import PathLike, atomic_path, atomic_write_text
 
 EIGEN_TEST_COUNT = 654
 MEMBERS = ("eigen_test_rgb.npy", "eigen_test_depth.npy", "eigen_test_crop.npy")

@@ -1,5 +1,5 @@
 """Taking a model out of PyTorch: ONNX export checked in onnxruntime, int8 and fp16 variants, and
-the ``python -m depthnb export`` command.
+the measurements that compare them (``python -m depthnb export`` is :mod:`depthnb.cli.export`).
 
 >>> model = load_for_export("runs/main/best.pt")                          # doctest: +SKIP
 >>> export_onnx(model, "unet.onnx", size=(120, 160))                      # doctest: +SKIP
@@ -24,16 +24,14 @@ _NAMES = {
         "OPSET",
         "TOLERANCE_M",
         "TOLERANCE_RELATIVE",
-        "DeployError",
         "DepthGraph",
         "allowed_difference",
         "check_onnx",
         "export_onnx",
         "reference_outputs",
     ),
-    "command": ("load_for_export",),
     "quantize": ("calibration_images", "convert_fp16", "file_size_mb", "quantize_int8", "variants"),
-    "runtime": ("fixed_input_shape", "median_latency_ms", "onnx_depth", "onnx_session", "run_onnx"),
+    "session": ("fixed_input_shape", "median_latency_ms", "onnx_depth", "onnx_session", "run_onnx"),
 }
 _MODULE_OF = {name: module for module, names in _NAMES.items() for name in names}
 

@@ -17,8 +17,8 @@ from torch import nn
 
 from depthnb.deploy.export import DepthGraph
 from depthnb.deploy.quantize import file_size_mb
-from depthnb.deploy.runtime import median_latency_ms, onnx_depth, onnx_session, run_onnx
-from depthnb.metrics import depth_metrics
+from depthnb.deploy.session import median_latency_ms, onnx_depth, onnx_session, run_onnx
+from depthnb.metrics.depth import depth_metrics
 
 COLUMNS = ("size_mb", "latency_ms", "abs_rel", "rmse", "delta1")
 

@@ -36,14 +36,12 @@ weights, by torch and onnxruntime version: inverse depth near 10 m turns a relat
 
 from __future__ import annotations
 
-import importlib
 import io
 import json
 import os
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import numpy as np
@@ -51,7 +49,8 @@ import torch
 from torch import nn
 
 from depthnb.errors import ConfigError, DeployError, ModelError
-from depthnb.files import atomic_write
+from depthnb.utils.files import atomic_write
+from depthnb.utils.optional import require
 
 OPSET = 17
 INPUT_NAME = "image"
@@ -60,17 +59,6 @@ TOLERANCE_M = 1e-4  # largest |ONNX fp32 - PyTorch| accepted, metres (and mask p
 TOLERANCE_RELATIVE = 1.5e-4  # ... plus this fraction of the largest output (see allowed_difference)
 DEFAULT_SIZE = (240, 320)
 EXPORTERS = ("torchscript", "dynamo")
-
-
-def require(module: str) -> ModuleType:
-    """Import ``onnx``, ``onnxruntime``, ... on first use; DeployError saying how to install it."""
-    try:
-        return importlib.import_module(module)
-    except ImportError as error:
-        raise DeployError(
-            f"exporting and running ONNX models needs {module.split('.')[0]!r} ({error}); install "
-            "it with pip install onnx onnxruntime onnxscript, or pip install 'depthnb[deploy]'"
-        ) from error
 
 
 def input_channels(model: nn.Module) -> int:
@@ -202,7 +190,7 @@ def _metadata(model: nn.Module, size: tuple[int, int], dynamic: bool) -> dict[st
 
 def write_atomically(path: str | os.PathLike, data: bytes) -> Path:
     """Write ``data`` to ``path`` with the package's atomic writer
-    (:func:`depthnb.files.atomic_write`: a temporary beside it, fsync, one rename; mode
+    (:func:`depthnb.utils.files.atomic_write`: a temporary beside it, fsync, one rename; mode
     ``0o666 & ~umask``)."""
     return atomic_write(path, lambda file: file.write(data))
 
@@ -324,7 +312,7 @@ def _compare(
     seed: int,
 ) -> dict[tuple[int, int], tuple[float, float]]:
     """For each size: (max |ONNX - PyTorch| over all outputs, largest |PyTorch output|)."""
-    from depthnb.deploy.runtime import fixed_input_shape, onnx_session
+    from depthnb.deploy.session import fixed_input_shape, onnx_session
 
     onnx = require("onnx")
     try:

@@ -29,8 +29,9 @@ from typing import Any
 
 import numpy as np
 
-from depthnb.deploy.export import DeployError, require, save_model_proto, write_atomically
-from depthnb.errors import ConfigError
+from depthnb.deploy.export import save_model_proto, write_atomically
+from depthnb.errors import ConfigError, DeployError
+from depthnb.utils.optional import require
 
 CALIBRATION_SEED = 9000  # synthetic rooms of their own: neither training (0) nor held-out (1000)
 MODES = ("static", "dynamic")
@@ -44,14 +45,14 @@ def calibration_images(
     ``channels`` 3: RGB; 6: background RGB then the room with its objects (the mask-and-depth
     network's input). Rooms of their own seed, apart from the training and held-out ones.
     """
-    from depthnb.data import render_room
+    from depthnb.data.synthetic.render import render_room
 
     if channels not in (3, 6) or count < 1:
         raise ConfigError(f"calibration images: need count >= 1 and 3 or 6 channels, got "
                           f"count={count}, channels={channels}")  # fmt: skip
     images = []
     for index in range(count):
-        room = render_room(seed, tuple(size), index=index)
+        room = render_room(seed, (size[0], size[1]), index=index)
         parts = [room["image"]] if channels == 3 else [room["background"], room["image"]]
         images.append(np.concatenate(parts, axis=-1).transpose(2, 0, 1))
     return np.stack(images).astype(np.float32) / 255.0

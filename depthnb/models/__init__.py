@@ -27,7 +27,7 @@ from typing import Any
 
 from depthnb.errors import ModelError
 from depthnb.models.blocks import DepthModel
-from depthnb.models.inspect import (
+from depthnb.models.summary import (
     count_macs,
     count_parameters,
     feature_maps,
@@ -52,10 +52,10 @@ _CLASSES.update(
         "PRETRAINED": "depthnb.models.pretrained",
         "list_pretrained": "depthnb.models.pretrained",
         "load_pretrained": "depthnb.models.pretrained",
-        "densedepth_from_keras": "depthnb.models.keras_densedepth",
-        "fcrn_from_tf_npy": "depthnb.models.fcrn_release",
-        "fcrn_from_release_dict": "depthnb.models.fcrn_release",
-        "read_release_npy": "depthnb.models.fcrn_release",
+        "densedepth_from_keras": "depthnb.models.convert.keras_densedepth",
+        "fcrn_from_tf_npy": "depthnb.models.convert.fcrn_release",
+        "fcrn_from_release_dict": "depthnb.models.convert.fcrn_release",
+        "read_release_npy": "depthnb.models.convert.fcrn_release",
     }
 )
 

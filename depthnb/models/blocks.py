@@ -5,12 +5,7 @@ offline.
 
 from __future__ import annotations
 
-import os
-import socket
-import threading
 from typing import Any
-from urllib.error import URLError
-from urllib.parse import urlparse
 
 import torch
 import torch.nn.functional as F
@@ -198,55 +193,3 @@ class SeparableConv(nn.Sequential):
             nn.BatchNorm2d(out_channels),
             nn.ReLU(inplace=True),
         )
-
-
-def _reachable(url: str, timeout: float) -> str | None:
-    """None if a TCP connection to the URL's host opens within ``timeout`` s, else the reason.
-
-    Runs in a daemon thread so that a stalled DNS lookup cannot hang the caller.
-    """
-    parsed = urlparse(url)
-    port = parsed.port or (443 if parsed.scheme == "https" else 80)
-    outcome: list[str | None] = []
-
-    def connect() -> None:
-        try:
-            socket.create_connection((parsed.hostname, port), timeout=timeout).close()
-            outcome.append(None)
-        except OSError as error:
-            outcome.append(f"{type(error).__name__}: {error}")
-
-    thread = threading.Thread(target=connect, daemon=True)
-    thread.start()
-    thread.join(timeout + 1.0)
-    return outcome[0] if outcome else f"no answer from {parsed.hostname}:{port} in {timeout:g} s"
-
-
-def load_torchvision_weights(weights: Any, timeout: float = 10.0) -> dict[str, torch.Tensor]:
-    """The state dict of a torchvision weights enum (e.g. ``ResNet50_Weights.IMAGENET1K_V1``).
-
-    Uses torch.hub's cache (``$TORCH_HOME/hub/checkpoints``) when the file is there; otherwise
-    checks that the server answers within ``timeout`` seconds before downloading, so that an
-    offline machine gets a ModelError at once instead of a hang.
-    """
-    url = weights.url
-    cached = os.path.join(torch.hub.get_dir(), "checkpoints", os.path.basename(urlparse(url).path))
-    advice = (
-        f"run once with network access (the file is cached in {os.path.dirname(cached)}), copy the "
-        "file there by hand, or build the model with pretrained=False"
-    )
-    if not os.path.isfile(cached):
-        reason = _reachable(url, timeout)
-        if reason is not None:
-            raise ModelError(f"cannot download ImageNet weights from {url} ({reason}): {advice}")
-    previous = socket.getdefaulttimeout()
-    socket.setdefaulttimeout(max(timeout, 30.0))
-    try:
-        return weights.get_state_dict(progress=False, check_hash=True)
-    except (URLError, OSError, RuntimeError) as error:
-        raise ModelError(
-            f"downloading ImageNet weights from {url} failed "
-            f"({type(error).__name__}: {error}): {advice}"
-        ) from error
-    finally:
-        socket.setdefaulttimeout(previous)

@@ -2,8 +2,8 @@
 
 Input (B,3,H,W) in [0,1], any H, W >= 32; output (B,1,ceil(H/2),ceil(W/2)) (480x640 -> 240x320) in
 the model's encoding (default "inverse", DenseDepth's DepthNorm ``max_depth / depth``).
-``densedepth_from_keras`` (``depthnb.models.keras_densedepth``) loads the authors' published Keras
-weights into this model.
+``densedepth_from_keras`` (``depthnb.models.convert.keras_densedepth``) loads the authors'
+published Keras weights into this model.
 """
 
 from __future__ import annotations
@@ -17,12 +17,12 @@ from torch import nn
 from torchvision.models import DenseNet169_Weights, densenet169
 
 from depthnb.errors import ModelError
+from depthnb.hub.torchvision import load_torchvision_weights
 from depthnb.models.blocks import (
     DepthModel,
     ceil_div,
     check_input,
     imagenet_normalize,
-    load_torchvision_weights,
     pad_to_multiple,
 )
 

@@ -35,28 +35,10 @@ from depthnb.models.blocks import (
     check_input,
     imagenet_normalize,
 )
+from depthnb.models.pretrained import PRETRAINED, SNAPSHOT_FILES, VARIANTS, fetch_snapshot
 
 PATCH_SIZE = 14
 TARGET_SIDE = 518
-# variant -> (Hugging Face repository, depth_estimation_type, max_depth in metres); the pinned
-# revision of each repository is in depthnb.models.pretrained (the registry of published files)
-VARIANTS = {
-    "metric-indoor-small": (
-        "depth-anything/Depth-Anything-V2-Metric-Indoor-Small-hf",
-        "metric",
-        20,
-    ),
-    "metric-outdoor-small": (
-        "depth-anything/Depth-Anything-V2-Metric-Outdoor-Small-hf",
-        "metric",
-        80,
-    ),
-    "relative-small": ("depth-anything/Depth-Anything-V2-Small-hf", "relative", 1),
-}
-
-
-SNAPSHOT_FILES = ("config.json", "model.safetensors")
-"""The files of a Depth Anything V2 repository that the model is built from."""
 
 
 _DELETE_ADVICE = (
@@ -254,8 +236,6 @@ class DepthAnythingV2(DepthModel):
         _, kind, _ = VARIANTS[variant]
         net: Any  # a transformers DepthAnythingForDepthEstimation
         if pretrained and files is None:
-            from depthnb.models.pretrained import PRETRAINED, fetch_snapshot
-
             spec = PRETRAINED[f"{self.name}-{variant}"]
             files = fetch_snapshot(spec, timeout=timeout, hub_cache=cache_dir)
         if files is not None:

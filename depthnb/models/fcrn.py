@@ -28,13 +28,8 @@ from torch import nn
 from torchvision.models import ResNet50_Weights, resnet50
 
 from depthnb.errors import ModelError
-from depthnb.models.blocks import (
-    DepthModel,
-    ceil_div,
-    check_input,
-    imagenet_normalize,
-    load_torchvision_weights,
-)
+from depthnb.hub.torchvision import load_torchvision_weights
+from depthnb.models.blocks import DepthModel, ceil_div, check_input, imagenet_normalize
 
 DECODER_CHANNELS = (1024, 512, 256, 128, 64)
 

@@ -36,16 +36,41 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import torch
 from torch import nn
 
-from depthnb.checkpoint import atomic_save, model_checkpoint
-from depthnb.data.download import MIRROR_ENV, RemoteFile, download_url, fetch_remote
+from depthnb.checkpoint import atomic_save
 from depthnb.errors import DataError, DepthnbError, DownloadError, ModelError
-from depthnb.models.blocks import DepthModel, _reachable
-from depthnb.models.depth_anything import SNAPSHOT_FILES, VARIANTS
+from depthnb.hub.huggingface import HubFile, forget_hub_file, hub_file
+from depthnb.hub.sources import MIRROR_ENV, RemoteFile, fetch_remote
+from depthnb.hub.transfer import download_url
+from depthnb.models.blocks import (
+    DepthModel,
+)
+from depthnb.models.loader import model_checkpoint
 
 WEIGHTS_DIR = Path(__file__).resolve().parent.parent / "weights"
 """Where the package keeps the checkpoints it ships (``unet-synthetic.pt``)."""
+
+# Depth Anything V2's variants: variant -> (Hugging Face repository, depth_estimation_type,
+# max_depth in metres); the pinned revision of each repository is in HUB_REVISIONS below.
+VARIANTS = {
+    "metric-indoor-small": (
+        "depth-anything/Depth-Anything-V2-Metric-Indoor-Small-hf",
+        "metric",
+        20,
+    ),
+    "metric-outdoor-small": (
+        "depth-anything/Depth-Anything-V2-Metric-Outdoor-Small-hf",
+        "metric",
+        80,
+    ),
+    "relative-small": ("depth-anything/Depth-Anything-V2-Small-hf", "relative", 1),
+}
+
+
+SNAPSHOT_FILES = ("config.json", "model.safetensors")
+"""The files of a Depth Anything V2 repository that the model is built from."""
 
 
 # Where each published file can be had; every URL is cited where it is documented. No sha256 is
@@ -69,36 +94,6 @@ _FCRN_NYU = RemoteFile(
     "NYU_ResNet-UpProj.npy",
     approx_size=254_000_000,
 )
-
-
-@dataclass(frozen=True)
-class HubFile(RemoteFile):
-    """A file of a Hugging Face Hub repository at a pinned commit.
-
-    ``filename`` is ``<repository folder>/<name>``: its path under a class mirror
-    (``$DEPTHNB_MIRROR/<filename>``) and in the data folder when the mirror serves it. From the Hub
-    it is fetched by ``huggingface_hub.hf_hub_download(repo, name, revision=revision)`` into the
-    user's Hugging Face cache, never from a hand-made URL; ``url`` is where it lives on the Hub at
-    that commit, shown in listings and in the by-hand instructions.
-    """
-
-    repo: str = ""
-    revision: str = ""
-
-    @property
-    def name(self) -> str:
-        """The file's name in its repository (``config.json``, ``model.safetensors``)."""
-        return self.filename.rsplit("/", 1)[-1]
-
-    def sources(self) -> list[str]:
-        """``$DEPTHNB_MIRROR/<filename>`` when set, then the Hub (``HF_ENDPOINT`` when set)."""
-        mirror = os.environ.get(MIRROR_ENV, "").strip()
-        first = [f"{mirror.rstrip('/')}/{self.filename}"] if mirror else []
-        try:
-            from huggingface_hub import hf_hub_url
-        except ImportError:
-            return first + [self.url]
-        return first + [hf_hub_url(self.repo, self.name, revision=self.revision)]
 
 
 HUB_REVISIONS = {
@@ -170,7 +165,7 @@ PRETRAINED: dict[str, PretrainedSpec] = {
         PretrainedSpec(
             name="densedepth-nyu",
             description="DenseDepth (Alhashim & Wonka 2018) trained on NYU Depth v2, 42.6M",
-            convert="depthnb.models.keras_densedepth:densedepth_from_keras",
+            convert="depthnb.models.convert.keras_densedepth:densedepth_from_keras",
             files=(_DENSEDEPTH_NYU,),
             input_size=(480, 640),
             published="DenseDepth (released weights, script's arguments in order)",
@@ -179,7 +174,7 @@ PRETRAINED: dict[str, PretrainedSpec] = {
         PretrainedSpec(
             name="fcrn-nyu",
             description="FCRN ResNet-50 + up-projections (Laina et al. 2016) trained on NYU",
-            convert="depthnb.models.fcrn_release:fcrn_from_tf_npy",
+            convert="depthnb.models.convert.fcrn_release:fcrn_from_tf_npy",
             files=(_FCRN_NYU,),
             input_size=(228, 304),
             published="FCRN (paper)",
@@ -226,7 +221,7 @@ def _converter(spec: PretrainedSpec) -> Callable[..., DepthModel]:
 
 
 def _shipped(path: os.PathLike | str | None = None) -> DepthModel:
-    from depthnb.predict import load_checkpoint
+    from depthnb.models.loader import load_checkpoint
 
     return load_checkpoint(path or WEIGHTS_DIR / "unet-synthetic.pt")
 
@@ -319,16 +314,9 @@ def _complete(remote: RemoteFile) -> Callable[[Path], None]:
 
 def cache_dir() -> Path:
     """``<data dir>/pretrained``: converted checkpoints (and downloaded files) live here."""
-    from depthnb.notebook import default_data_dir
+    from depthnb.utils.paths import default_data_dir
 
     return default_data_dir() / "pretrained"
-
-
-def _hub_offline() -> bool:
-    from huggingface_hub import constants
-
-    flag = os.environ.get("HF_HUB_OFFLINE", "").strip().upper()
-    return flag in {"1", "ON", "YES", "TRUE"} or bool(constants.HF_HUB_OFFLINE)
 
 
 def _by_hand(spec: PretrainedSpec) -> str:
@@ -342,57 +330,15 @@ def _by_hand(spec: PretrainedSpec) -> str:
     )
 
 
-def _hub_file(remote: HubFile, timeout: float, hub_cache: str | os.PathLike | None) -> Path:
-    """``remote`` in the user's Hugging Face cache (``hub_cache`` instead when given): taken from
-    there without a request when present, else downloaded by ``hf_hub_download`` at the pinned
-    revision after checking within ``timeout`` s that the Hub (``HF_ENDPOINT``) answers.
-
-    Raises:
-        DownloadError: offline (``HF_HUB_OFFLINE`` or no answer) and not cached, or the Hub
-            refused; the message says where it tried.
-    """
-    from huggingface_hub import constants, hf_hub_download
-
-    options: dict[str, Any] = {"revision": remote.revision}
-    if hub_cache is not None:
-        options["cache_dir"] = os.fspath(hub_cache)
-    try:
-        return Path(hf_hub_download(remote.repo, remote.name, local_files_only=True, **options))
-    except OSError:  # LocalEntryNotFoundError: not in the cache yet
-        pass
-    where = f"{remote.name} of {remote.repo} at revision {remote.revision[:10]}"
-    if _hub_offline():
-        raise DownloadError(f"{where} is not in the Hugging Face cache and HF_HUB_OFFLINE is set")
-    reason = _reachable(constants.ENDPOINT, timeout)
-    if reason is not None:
-        raise DownloadError(f"cannot download {where} from {constants.ENDPOINT} ({reason})")
-    try:
-        path = hf_hub_download(remote.repo, remote.name, etag_timeout=timeout, **options)
-    except Exception as error:  # huggingface_hub's and its HTTP client's, whichever version
-        raise DownloadError(
-            f"downloading {where} from {constants.ENDPOINT} failed "
-            f"({type(error).__name__}: {error})"
-        ) from error
-    return Path(path)
-
-
-def _forget_hub_file(path: Path) -> None:
-    """Delete a file of the Hugging Face cache: its snapshot link and the blob it points to (a
-    link alone would be rebuilt from the blob without downloading)."""
-    blob = path.resolve()
-    path.unlink(missing_ok=True)
-    blob.unlink(missing_ok=True)
-
-
 def _from_hub(spec: PretrainedSpec, timeout: float, hub_cache: str | os.PathLike | None) -> Path:
     paths = []
     for remote in spec.files:
         assert isinstance(remote, HubFile)
-        path = _hub_file(remote, timeout, hub_cache)
+        path = hub_file(remote, timeout, hub_cache)
         try:
             check_format(path)
         except DataError as error:
-            _forget_hub_file(path)
+            forget_hub_file(path)
             raise DownloadError(f"{error}; deleted it from the Hugging Face cache") from error
         paths.append(path)
     folders = {path.parent for path in paths}
@@ -428,7 +374,7 @@ def fetch_snapshot(
     """The folder holding a Hugging Face entry's files (``config.json``, ``model.safetensors``),
     each checked complete (:func:`check_format`): with ``$DEPTHNB_MIRROR`` set, copies from the
     class mirror in ``folder`` (default :func:`cache_dir`); else, or when the mirror fails, the
-    snapshot in the user's Hugging Face cache at the pinned revision (:func:`_hub_file`).
+    snapshot in the user's Hugging Face cache at the pinned revision (:func:`hub_file`).
 
     Raises:
         DownloadError: no source could serve every file; the message lists what was tried and
@@ -495,7 +441,7 @@ def _converted(
     map_location: str,
 ) -> nn.Module:
     """A non-Hub entry: the cached checkpoint, else the published file converted and cached."""
-    from depthnb.predict import load_checkpoint
+    from depthnb.models.loader import load_checkpoint
 
     converted = folder / f"{spec.name}.pt"
     if converted.is_file() and path is None:
@@ -541,7 +487,6 @@ def _made_from_another(converted: Path, published: Path) -> bool:
     """Whether the converted checkpoint was made from another version of the published file that
     lies beside it now (its recorded size and modification time differ), or cannot be read. A
     published file deleted after conversion leaves the checkpoint valid."""
-    import torch
 
     if not published.is_file():
         return False

@@ -1,79 +1,91 @@
 """Training: one loop for every task, its settings, optimizers, schedules and recipes.
 
-=====================  =============================================================
+=====================  ======================================================================
 module                 what it holds
-=====================  =============================================================
-``train.config``       :class:`TrainConfig`, the one vocabulary of training settings
+=====================  ======================================================================
+``train.config``       :class:`TrainConfig`, the one vocabulary of settings; the recipes' values
 ``train.optim``        :func:`build_optimizer`, :func:`build_scheduler`, :func:`schedule_preview`
-``train.tasks``        :class:`DepthTask` (the default task), the task interface, targets
+``train.tasks``        the task interface, :class:`DepthTask` (the default), mask and depth
+``train.profiling``    where a step's time goes; :func:`measure_throughput`
 ``train.trainer``      :class:`Trainer`, the loop
 ``train.setup``        loaders, the wrapped (DDP, compiled) network, augmentation, logging
-``train.state``        the checkpoint a Trainer writes, and resuming from one
+``train.state``        whether a checkpoint's schedule can carry on under new settings
 ``train.sampling``     every random draw from (seed, epoch, index): exact resume, any workers
-``train.recipes``      :data:`SYNTHETIC_UNET` and the synthetic-rooms U-Net trainer
-=====================  =============================================================
+``train.recipes``      the synthetic-rooms U-Net trainer (its settings: :data:`SYNTHETIC_UNET`)
+=====================  ======================================================================
 
 The names below are re-exported here (``from depthnb.train import Trainer``), with the in-memory
 dataset, the constant baseline, devices, seeding and the throughput benchmark from where they live.
+They are imported on first use, so that the command line reads the settings' vocabulary
+(:mod:`depthnb.train.config`) without importing torch.
 """
 
-from depthnb.data.memory import InMemoryDataset, median_depth
-from depthnb.inference import upsample_to
-from depthnb.models.baseline import ConstantDepth
-from depthnb.profiling import measure_throughput
-from depthnb.runtime import PRECISIONS, resolve_device, resolve_precision, seed_everything
-from depthnb.train.config import OPTIMIZERS, SCHEDULES, TrainConfig
-from depthnb.train.optim import (
-    HIGHER_IS_BETTER,
-    build_optimizer,
-    build_scheduler,
-    monitor_key,
-    schedule_preview,
-)
-from depthnb.train.recipes import (
-    SYNTHETIC_UNET,
-    TIMED_UNET,
-    set_output_depth,
-    synthetic_unet_config,
-    synthetic_unet_trainer,
-    train_synthetic_unet,
-)
-from depthnb.train.sampling import EpochProgress, EpochSampler, SeededSamples, derive_seed
-from depthnb.train.tasks import DepthTask, LossFn, Task, get_loss_function, match_resolution
-from depthnb.train.trainer import Trainer
+import importlib
+from typing import Any
 
-__all__ = [
-    "HIGHER_IS_BETTER",
-    "OPTIMIZERS",
-    "PRECISIONS",
-    "SCHEDULES",
-    "SYNTHETIC_UNET",
-    "TIMED_UNET",
-    "ConstantDepth",
-    "DepthTask",
-    "EpochProgress",
-    "EpochSampler",
-    "InMemoryDataset",
-    "LossFn",
-    "SeededSamples",
-    "Task",
-    "TrainConfig",
-    "Trainer",
-    "build_optimizer",
-    "build_scheduler",
-    "derive_seed",
-    "get_loss_function",
-    "match_resolution",
-    "measure_throughput",
-    "median_depth",
-    "monitor_key",
-    "resolve_device",
-    "resolve_precision",
-    "schedule_preview",
-    "seed_everything",
-    "set_output_depth",
-    "synthetic_unet_config",
-    "synthetic_unet_trainer",
-    "train_synthetic_unet",
-    "upsample_to",
-]
+_NAMES = {
+    "depthnb.data.memory": (
+        "InMemoryDataset",
+        "median_depth",
+    ),
+    "depthnb.inference": ("upsample_to",),
+    "depthnb.metrics.baseline": ("ConstantDepth",),
+    "depthnb.metrics.depth": ("HIGHER_IS_BETTER",),
+    "depthnb.train.config": (
+        "OPTIMIZERS",
+        "SCHEDULES",
+        "SYNTHETIC_UNET",
+        "TIMED_UNET",
+        "TrainConfig",
+        "synthetic_unet_config",
+    ),
+    "depthnb.train.optim": (
+        "build_optimizer",
+        "build_scheduler",
+        "monitor_key",
+        "schedule_preview",
+    ),
+    "depthnb.train.profiling": ("measure_throughput",),
+    "depthnb.train.recipes": (
+        "set_output_depth",
+        "synthetic_unet_trainer",
+        "train_synthetic_unet",
+    ),
+    "depthnb.train.sampling": (
+        "EpochProgress",
+        "EpochSampler",
+        "SeededSamples",
+    ),
+    "depthnb.train.tasks.base": (
+        "Task",
+        "match_resolution",
+    ),
+    "depthnb.train.tasks.depth": (
+        "DepthTask",
+        "LossFn",
+        "get_loss_function",
+    ),
+    "depthnb.train.trainer": ("Trainer",),
+    "depthnb.utils.device": (
+        "PRECISIONS",
+        "resolve_device",
+        "resolve_precision",
+    ),
+    "depthnb.utils.seed": (
+        "derive_seed",
+        "seed_everything",
+    ),
+}
+_MODULE_OF = {name: module for module, names in _NAMES.items() for name in names}
+
+__all__ = sorted(_MODULE_OF)
+
+
+def __getattr__(name: str) -> Any:
+    if name in _MODULE_OF:
+        return getattr(importlib.import_module(_MODULE_OF[name]), name)
+    raise AttributeError(f"module 'depthnb.train' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return __all__

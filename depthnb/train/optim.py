@@ -12,17 +12,15 @@ from typing import Any, Literal
 import torch
 from torch import nn
 
+from depthnb.metrics.depth import HIGHER_IS_BETTER
 from depthnb.train.config import TrainConfig
-
-#: History keys where a larger value is better (every other key: smaller is better).
-HIGHER_IS_BETTER = ("delta1", "delta2", "delta3", "iou")
 
 Scheduler = torch.optim.lr_scheduler.LRScheduler | torch.optim.lr_scheduler.ReduceLROnPlateau
 
 
 def build_optimizer(model: nn.Module, config: TrainConfig) -> torch.optim.Optimizer:
     """Adam / AdamW / SGD over the model's parameter groups (encoder: ``lr * encoder_lr_scale``)."""
-    from depthnb.models import parameter_groups
+    from depthnb.models.summary import parameter_groups
 
     params = parameter_groups(model, config.lr, config.encoder_lr_scale)
     if config.optimizer == "sgd":

@@ -3,7 +3,7 @@
 - :data:`SYNTHETIC_UNET`: the main job (``python -m depthnb train``) and the lessons' U-Net on
   synthetic rooms; :func:`synthetic_unet_config` is its :class:`TrainConfig`;
   :func:`synthetic_unet_trainer` / :func:`train_synthetic_unet` build and run it.
-- The mask-and-depth seed's recipe is :data:`depthnb.maskdepth_task.MASKDEPTH_SEED`.
+- The mask-and-depth seed's recipe is :data:`depthnb.train.tasks.maskdepth.MASKDEPTH_SEED`.
 """
 
 from __future__ import annotations
@@ -17,48 +17,9 @@ from torch import nn
 from depthnb.data.memory import InMemoryDataset, median_depth
 from depthnb.errors import ModelError
 from depthnb.models.blocks import model_encoding
-from depthnb.runtime import seed_everything
-from depthnb.train.config import TrainConfig
+from depthnb.train.config import SYNTHETIC_UNET, synthetic_unet_config
 from depthnb.train.trainer import Trainer
-
-#: Settings of the main job (``python -m depthnb train``): a small U-Net on 1000 synthetic rooms at
-#: 120x160, measured on 2 CPU cores (see benchmarks/bench_main_job.py).
-SYNTHETIC_UNET: dict[str, Any] = {
-    "filters": [8, 16, 32, 64, 128],
-    "scenes": 1000,
-    "epochs": 12,
-    "batch_size": 8,
-    "lr": 2e-3,
-    "optimizer": "adamw",
-    "weight_decay": 1e-4,
-    "schedule": "onecycle",
-    "warmup": 0.1,
-    "loss": "l1",
-    "augment": True,
-    "jitter": 0.1,
-    "channels_last": True,
-}
-
-#: The keys of :data:`SYNTHETIC_UNET` that are not training settings (the model's and the data's).
-MODEL_AND_DATA_KEYS = ("filters", "scenes")
-
-#: What changes when training for a fixed time instead (the schedule cannot span unknown epochs).
-TIMED_UNET: dict[str, Any] = {
-    "epochs": 1_000_000,
-    "schedule": "constant",
-    "warmup": 0.0,
-    "lr": 1e-3,
-}
-
-
-def synthetic_unet_config(seconds: float | None = None, **settings: Any) -> TrainConfig:
-    """The :class:`TrainConfig` of :data:`SYNTHETIC_UNET` (with ``seconds``: :data:`TIMED_UNET` on
-    top and ``time_budget_s=seconds``), ``settings`` overriding any field."""
-    recipe = {k: v for k, v in SYNTHETIC_UNET.items() if k not in MODEL_AND_DATA_KEYS}
-    if seconds is not None:
-        recipe.update(TIMED_UNET, time_budget_s=float(seconds))
-    recipe.update(settings)
-    return TrainConfig.from_dict(recipe)
+from depthnb.utils.seed import seed_everything
 
 
 def set_output_depth(model: nn.Module, depth_m: float) -> nn.Module:
@@ -102,14 +63,16 @@ def synthetic_unet_trainer(
     ``val_seed``. The output bias starts at the training rooms' median depth
     (:func:`set_output_depth`).
     """
-    from depthnb.data import SyntheticRooms
+    from depthnb.data.synthetic.datasets import SyntheticRooms
     from depthnb.models import build_model
 
     config = synthetic_unet_config(seconds, seed=seed, progress=progress, **settings)
     n_train = SYNTHETIC_UNET["scenes"] if scenes is None else int(scenes)
-    train = InMemoryDataset(SyntheticRooms(n_train, size=tuple(size), seed=seed), progress=progress)
+    train = InMemoryDataset(
+        SyntheticRooms(n_train, size=(size[0], size[1]), seed=seed), progress=progress
+    )
     held_out = (
-        InMemoryDataset(SyntheticRooms(val_scenes, size=tuple(size), seed=val_seed))
+        InMemoryDataset(SyntheticRooms(val_scenes, size=(size[0], size[1]), seed=val_seed))
         if val_scenes
         else None
     )

@@ -24,57 +24,21 @@ inside a training set, leave ``generator=None``.
 
 from __future__ import annotations
 
-import contextlib
-import hashlib
-import random
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-import numpy as np
 import torch
 from torch.utils.data import Dataset, get_worker_info
 from torch.utils.data.distributed import DistributedSampler
 
-from depthnb import distributed
 from depthnb.data.sample import Sample
-from depthnb.train.tasks import add_parts
+from depthnb.train.tasks.base import add_parts
+from depthnb.utils import distributed
+from depthnb.utils.seed import derive_seed, seed_rngs, seeded_rngs
 
 #: The stream of the validation samples (the same draws every epoch, so epochs compare).
 VALIDATION = "val"
-
-
-def derive_seed(seed: int, *keys: int | str) -> int:
-    """A 63-bit seed from a run's seed and the place it is used (e.g. ``"sample", epoch, index``).
-
-    A hash (BLAKE2b), so neighbouring keys give unrelated seeds; the same keys always give the
-    same seed, in any process and after a resume.
-    """
-    text = ":".join(str(part) for part in (seed, *keys))
-    digest = hashlib.blake2b(text.encode(), digest_size=8).digest()
-    return int.from_bytes(digest, "little") >> 1
-
-
-def seed_rngs(seed: int) -> None:
-    """Seed torch's CPU generator, NumPy's and Python's global generators (not CUDA's)."""
-    random.seed(seed)
-    np.random.seed(seed % 2**32)
-    torch.default_generator.manual_seed(seed)
-
-
-@contextlib.contextmanager
-def seeded_rngs(seed: int) -> Iterator[None]:
-    """:func:`seed_rngs` inside the block; the previous states are put back afterwards (about
-    0.2 ms, most of it NumPy's state)."""
-    python_state, numpy_state = random.getstate(), np.random.get_state()
-    torch_state = torch.default_generator.get_state()
-    seed_rngs(seed)
-    try:
-        yield
-    finally:
-        random.setstate(python_state)
-        np.random.set_state(numpy_state)
-        torch.default_generator.set_state(torch_state)
 
 
 class SeededSamples(Dataset):

@@ -15,10 +15,10 @@ from torch import nn
 from torch.utils.data import DataLoader, Dataset
 
 from depthnb.data.augment import BatchAugment
-from depthnb.distributed import DistInfo
 from depthnb.errors import ConfigError
 from depthnb.train.config import TrainConfig
 from depthnb.train.sampling import VALIDATION, EpochSampler, SeededSamples
+from depthnb.utils.distributed import DistInfo
 
 
 def data_loaders(

@@ -16,7 +16,7 @@ also every ``checkpoint_every`` steps). ``resume(path)`` continues a run exactly
 inside an epoch too: the order of the samples and every random draw, the dataset's own transforms
 included, derive from the seed and the position (:mod:`depthnb.train.sampling`), in whichever
 process and with however many DataLoader workers. What the task is (depth regression by default,
-:class:`depthnb.train.tasks.DepthTask`) is all the loop knows of the problem.
+:class:`depthnb.train.tasks.depth.DepthTask`) is all the loop knows of the problem.
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ import contextlib
 import math
 import os
 import time
+import warnings
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -33,15 +34,14 @@ import torch
 from torch import nn
 from torch.utils.data import Dataset
 
-from depthnb import distributed
+from depthnb.checkpoint import FORMAT, VERSION, read_checkpoint, require_training_state
 from depthnb.data.sample import DEPTH, IMAGE, Sample, to_float
-from depthnb.errors import ConfigError, TrainingError
+from depthnb.errors import CheckpointError, ConfigError, TrainingError
 from depthnb.inference import spatial_size
-from depthnb.runtime import resolve_device, resolve_precision, seed_everything
-from depthnb.train import state
+from depthnb.metrics.depth import HIGHER_IS_BETTER
 from depthnb.train.config import TrainConfig
-from depthnb.train.optim import HIGHER_IS_BETTER, build_optimizer, build_scheduler, monitor_key
-from depthnb.train.sampling import EpochProgress, derive_seed
+from depthnb.train.optim import build_optimizer, build_scheduler, monitor_key
+from depthnb.train.sampling import EpochProgress
 from depthnb.train.setup import (
     batch_augment,
     data_loaders,
@@ -49,7 +49,12 @@ from depthnb.train.setup import (
     tensorboard_writer,
     wrap_model,
 )
-from depthnb.train.tasks import DepthTask, LossFn, Task, add_parts, reduce_means
+from depthnb.train.state import check_schedule, model_identity
+from depthnb.train.tasks.base import Task, add_parts, reduce_means
+from depthnb.train.tasks.depth import DepthTask, LossFn
+from depthnb.utils import distributed
+from depthnb.utils.device import resolve_device, resolve_precision
+from depthnb.utils.seed import derive_seed, rng_state, seed_everything, set_rng_state
 
 EpochHook = Callable[["Trainer", dict], None]
 
@@ -286,7 +291,7 @@ class Trainer:
         self.check_finite(self.epoch + 1)
         progress = self.progress.to_dict()  # on every process: it totals their sums
         if self.is_main and self.out_dir is not None:
-            atomic_save(state.checkpoint_dict(self, progress=progress), self.out_dir / "last.pt")
+            atomic_save(self.state_dict(progress=progress), self.out_dir / "last.pt")
 
     def _out_of_time(self) -> bool:
         """True once this fit() call has spent config.time_budget_s (all ranks agree)."""
@@ -433,9 +438,35 @@ class Trainer:
 
     # -- checkpoints ------------------------------------------------------------------------
 
-    def state_dict(self, metrics: dict[str, Any] | None = None) -> dict[str, Any]:
-        """The checkpoint dict of :mod:`depthnb.checkpoint` (weights_only-loadable)."""
-        return state.checkpoint_dict(self, metrics)
+    def state_dict(
+        self, metrics: dict[str, Any] | None = None, progress: dict[str, Any] | None = None
+    ) -> dict[str, Any]:
+        """The checkpoint of the trainer's current state (every value weights_only-loadable; the
+        format of :mod:`depthnb.checkpoint`); ``progress``: that of the epoch in progress, for a
+        checkpoint written inside an epoch."""
+        name, config = model_identity(self.model)
+        return {
+            "format": FORMAT,
+            "version": VERSION,
+            "model_name": name,
+            "model_config": config,
+            "state_dict": self.model.state_dict(),
+            "encoding": self.encoding.to_dict(),
+            "optimizer": self.optimizer.state_dict(),
+            "scheduler": self.scheduler.state_dict(),
+            "scaler": self.scaler.state_dict(),
+            "rng": rng_state(),
+            "epoch": self.epoch,
+            "step": self.step,
+            "steps_per_epoch": self.steps_per_epoch,
+            "history": [dict(record) for record in self.history],
+            "steps": [dict(record) for record in self.steps],
+            "progress": progress,
+            "metrics": dict(metrics or {}),
+            "best": self.best,
+            "input_size": self.input_size,
+            "train_config": self.config.to_dict(),
+        }
 
     def save_checkpoint(
         self, path: str | os.PathLike[str], metrics: dict[str, Any] | None = None
@@ -446,10 +477,69 @@ class Trainer:
         return atomic_save(self.state_dict(metrics), path)
 
     def resume(self, path: str | os.PathLike[str]) -> Trainer:
-        """Continue from a checkpoint of this model (see :func:`depthnb.train.state.restore`).
+        """Load a checkpoint of the trainer's model: weights, optimizer, schedule, scaler, random
+        states, epoch, step, history and step log, and the progress of an epoch stopped inside.
 
-        Returns ``self``. Raises :class:`~depthnb.errors.CheckpointError` for an unreadable file
-        or a checkpoint of another model or architecture.
+        With the same settings the run continues exactly as if never stopped (with any number of
+        DataLoader workers: samples do not depend on them). With another ``epochs`` (extending a
+        finished run) the schedule is rebuilt for the new length and advanced to the checkpoint's
+        step.
+
+        Raises:
+            CheckpointError: unreadable file, a checkpoint of another model or architecture, one
+                written inside an epoch with another ``batch_size`` (the batches done are not
+                known), or one without the training state (optimizer, scheduler, scaler, rng,
+                history).
+            ConfigError: settings under which the saved schedule cannot carry on (see
+                :func:`depthnb.train.state.check_schedule`), before anything is loaded.
+
+        Returns ``self``.
         """
-        state.restore(self, path)
+        checkpoint = read_checkpoint(path, map_location=self.device)
+        require_training_state(checkpoint, path)
+        name, config = model_identity(self.model)
+        if checkpoint["model_name"] != name or checkpoint["model_config"] != config:
+            raise CheckpointError(
+                f"{path} holds model {checkpoint['model_name']!r} "
+                f"{checkpoint['model_config']}, but this Trainer trains {name!r} {config}: build "
+                "the same model to resume, or start afresh"
+            )
+        saved_config = checkpoint.get("train_config") or {}
+        progress = checkpoint.get("progress")
+        batch_size = saved_config.get("batch_size", self.config.batch_size)
+        if progress is not None and batch_size != self.config.batch_size:
+            raise CheckpointError(
+                f"{path} was written inside epoch {checkpoint['epoch'] + 1} with batch_size="
+                f"{batch_size}; resume it with batch_size={batch_size}, or from a checkpoint "
+                "written at the end of an epoch"
+            )
+        check_schedule(self.config, self.steps_per_epoch, checkpoint, path)
+        try:
+            self.model.load_state_dict(checkpoint["state_dict"])
+            self.optimizer.load_state_dict(checkpoint["optimizer"])
+            self.scaler.load_state_dict(checkpoint["scaler"])
+        except (RuntimeError, ValueError, KeyError) as error:
+            raise CheckpointError(
+                f"{path} does not fit this model or optimizer: {error}"
+            ) from error
+        self.step = int(checkpoint["step"])
+        saved_epochs = saved_config.get("epochs", self.config.epochs)
+        if saved_epochs == self.config.epochs or self.config.schedule == "plateau":
+            self.scheduler.load_state_dict(checkpoint["scheduler"])
+        else:  # a longer or shorter run: the schedule spans the new length; replay it to here
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", UserWarning)
+                for _ in range(self.step):
+                    self.scheduler.step()
+        set_rng_state(checkpoint["rng"], path)
+        self.epoch = int(checkpoint["epoch"])
+        self.history = list(checkpoint["history"])
+        self.steps = list(checkpoint.get("steps", []))
+        self.progress = (
+            EpochProgress()
+            if progress is None
+            else EpochProgress.from_dict(progress, self.device, self.is_main)
+        )
+        self.best = checkpoint.get("best")
+        self.input_size = checkpoint.get("input_size")
         return self

@@ -5,6 +5,7 @@
 
 from typing import Any
 
+from depthnb.geometry import depth_to_points, intrinsics_from_fov, normals_from_depth, point_map
 from depthnb.viz.colors import (
     COLORMAPS,
     abs_rel_map,
@@ -14,14 +15,7 @@ from depthnb.viz.colors import (
     depth_range,
 )
 from depthnb.viz.ply import read_ply, save_ply
-from depthnb.viz.points import (
-    depth_to_points,
-    intrinsics_from_fov,
-    normals_from_depth,
-    plot_points,
-    plot_points_plotly,
-    point_map,
-)
+from depthnb.viz.points import plot_points, plot_points_plotly
 
 __all__ = [
     "COLORMAPS",

@@ -30,8 +30,10 @@ from PIL import Image
 
 from depthnb.data.photo import ImageSource, open_image
 from depthnb.errors import ConfigError, DataError, ImageError, ModelError
-from depthnb.viz.colors import COLORMAPS, abs_rel_map, as_depth_map, colorize, depth_range
-from depthnb.viz.points import depth_to_points, intrinsics_from_fov, plot_points
+from depthnb.geometry import depth_to_points, intrinsics_from_fov
+from depthnb.utils.arrays import as_depth_map
+from depthnb.viz.colors import COLORMAPS, abs_rel_map, colorize, depth_range
+from depthnb.viz.points import plot_points
 
 DATASET, PHOTO = "dataset sample", "your photo"
 
@@ -239,11 +241,11 @@ class DepthExplorer:
     def _model(self, name: str) -> Any:
         model = self.models[name]
         if isinstance(model, (str, os.PathLike)):
-            from depthnb.models import list_pretrained, load_pretrained
-            from depthnb.predict import load_checkpoint
+            from depthnb.models.loader import load_checkpoint
+            from depthnb.models.pretrained import list_pretrained, load_pretrained
 
             named = isinstance(model, str) and model in list_pretrained()
-            loaded = load_pretrained(model) if named else load_checkpoint(model)
+            loaded = load_pretrained(str(model)) if named else load_checkpoint(model)
             model = self.models[name] = loaded
         return model
 
@@ -252,7 +254,7 @@ class DepthExplorer:
         if (name, key) in self._cache:
             self.cache_hits += 1
         else:
-            from depthnb.predict import predict_depth
+            from depthnb.inference import predict_depth
 
             self.cache_misses += 1
             self._cache[(name, key)] = predict_depth(self._model(name), image, self.flip_tta)

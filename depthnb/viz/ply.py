@@ -22,7 +22,7 @@ from typing import Any, BinaryIO
 import numpy as np
 
 from depthnb.errors import DataError, ShapeError
-from depthnb.files import atomic_write
+from depthnb.utils.files import atomic_write
 
 _PLY_TYPES = {
     "char": "i1", "int8": "i1", "uchar": "u1", "uint8": "u1",

@@ -8,17 +8,17 @@ from functools import lru_cache
 
 import numpy as np
 
-from depthnb.data.io import scale_intrinsics
 from depthnb.data.nyu import NYU_INTRINSICS, NYU_SIZE
 from depthnb.data.synthetic.scene import _Camera
 from depthnb.errors import DataError
+from depthnb.geometry import scale_intrinsics
 
 
 def synthetic_intrinsics(size: tuple[int, int]) -> np.ndarray:
     """NYU Depth v2 intrinsics scaled to ``size`` = (H, W): float32 (4,) fx, fy, cx, cy pixels.
 
-    Scaled by :func:`depthnb.data.io.scale_intrinsics` (about pixel centres), so a room rendered
-    at 480x640 and resized with :func:`depthnb.data.transforms.resize` carries the intrinsics of
+    Scaled by :func:`depthnb.geometry.scale_intrinsics` (about pixel centres), so a room rendered
+    at 480x640 and resized with :func:`depthnb.data.functional.resize` carries the intrinsics of
     the same room rendered at the smaller size.
     """
     return np.array(scale_intrinsics(NYU_INTRINSICS, NYU_SIZE, size), dtype=np.float32)

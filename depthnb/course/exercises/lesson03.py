@@ -1,0 +1,298 @@
+"""Lesson 03's exercises: Eigen's scale-invariant log loss, FCRN's berHu with its threshold from
+the valid pixels, and MiDaS's scale-and-shift-invariant loss with a valid mask, each written from
+its formula and held against :mod:`depthnb.losses`."""
+
+from __future__ import annotations
+
+import torch
+
+from depthnb.course.exercises.checker import Case, Exercise, Mistake
+from depthnb.losses import composite as losses
+
+
+# ------------------------------------------------------------------- 03.1 scale-invariant log loss
+def _scale_invariant(
+    pred_log: torch.Tensor, target_log: torch.Tensor, valid: torch.Tensor, lambd: float
+) -> torch.Tensor:
+    """(B,1,H,W) log depth each, (B,1,H,W) bool, a float -> scalar."""
+    return losses.scale_invariant_log_loss(pred_log, target_log, valid, lambd=lambd)
+
+
+def _scale_invariant_cases(generator: torch.Generator) -> list[Case]:
+    cases = []
+    shapes = (
+        ("a batch of 3 at 6x8 (lambda 0.5)", (3, 6, 8), 0.5),
+        ("a batch of one at an odd size 7x5 (lambda 1)", (1, 7, 5), 1.0),
+        ("a batch of 2 at 6x8 with invalid pixels (lambda 0.5)", (2, 6, 8), 0.5),
+    )
+    for label, (batch, height, width), lambd in shapes:
+        target = torch.log(0.5 + 9.5 * torch.rand(batch, 1, height, width, generator=generator))
+        offset = torch.linspace(-0.3, 0.4, batch).view(-1, 1, 1, 1)  # a scale error per image
+        noise = 0.1 * torch.randn(target.shape, generator=generator)
+        valid = torch.ones_like(target, dtype=torch.bool)
+        if "invalid" in label:
+            valid = torch.rand(target.shape, generator=generator) > 0.3
+            target = torch.where(valid, target, torch.log(torch.tensor(1e-3)))  # no depth there
+        cases.append(Case(label, (target + offset + noise, target, valid, lambd)))
+    return cases
+
+
+def _si_masked_terms(
+    pred_log: torch.Tensor, target_log: torch.Tensor, valid: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Per image: the sum of d, the sum of d^2 over valid pixels, and the valid count, (B,) each."""
+    d = torch.where(valid, pred_log - target_log, torch.zeros_like(pred_log)).flatten(1)
+    return d.sum(1), (d * d).sum(1), valid.flatten(1).sum(1).float()
+
+
+def _si_plus(
+    pred_log: torch.Tensor, target_log: torch.Tensor, valid: torch.Tensor, lambd: float
+) -> torch.Tensor:
+    total, squares, count = _si_masked_terms(pred_log, target_log, valid)
+    return (squares / count + lambd * (total / count) ** 2).mean()
+
+
+def _si_whole_batch(
+    pred_log: torch.Tensor, target_log: torch.Tensor, valid: torch.Tensor, lambd: float
+) -> torch.Tensor:
+    total, squares, count = _si_masked_terms(pred_log, target_log, valid)
+    return squares.sum() / count.sum() - lambd * (total.sum() / count.sum()) ** 2
+
+
+def _si_unmasked(
+    pred_log: torch.Tensor, target_log: torch.Tensor, valid: torch.Tensor, lambd: float
+) -> torch.Tensor:
+    d = (pred_log - target_log).flatten(1)
+    return ((d * d).mean(1) - lambd * d.mean(1) ** 2).mean()
+
+
+# ------------------------------------------------------------------------------------ 03.2 berHu
+def _berhu(pred: torch.Tensor, target: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
+    """(B,1,H,W) metres each, (B,1,H,W) bool -> scalar."""
+    return losses.berhu_loss(pred, target, valid)
+
+
+def _berhu_cases(generator: torch.Generator) -> list[Case]:
+    cases = []
+    for label, (batch, height, width) in (
+        ("a batch of 2 at 6x8", (2, 6, 8)),
+        ("a batch of one at an odd size 7x5 with invalid pixels", (1, 7, 5)),
+        ("a batch of 3 at 4x6 with invalid pixels", (3, 4, 6)),
+    ):
+        target = 0.5 + 9.5 * torch.rand(batch, 1, height, width, generator=generator)
+        pred = target + 0.5 * torch.randn(target.shape, generator=generator)
+        pred.view(-1)[1] = target.view(-1)[1] - 3.0  # the largest error is negative
+        valid = torch.ones_like(target, dtype=torch.bool)
+        if "invalid" in label:
+            valid = torch.rand(target.shape, generator=generator) > 0.25
+            valid.view(-1)[1] = True
+            target = torch.where(valid, target, torch.zeros_like(target))  # no depth: 0
+        cases.append(Case(label, (pred, target, valid)))
+    return cases
+
+
+def _mean_over(values: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
+    return values[valid].mean()
+
+
+def _berhu_swapped(pred: torch.Tensor, target: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
+    error = (pred - target).abs()
+    c = 0.2 * error[valid].max()
+    return _mean_over(torch.where(error <= c, (error**2 + c**2) / (2 * c), error), valid)
+
+
+def _berhu_c_over_all(
+    pred: torch.Tensor, target: torch.Tensor, valid: torch.Tensor
+) -> torch.Tensor:
+    error = (pred - target).abs()
+    c = 0.2 * error.max()
+    return _mean_over(torch.where(error <= c, error, (error**2 + c**2) / (2 * c)), valid)
+
+
+def _berhu_signed_max(
+    pred: torch.Tensor, target: torch.Tensor, valid: torch.Tensor
+) -> torch.Tensor:
+    error = (pred - target).abs()
+    c = 0.2 * (pred - target)[valid].max()
+    return _mean_over(torch.where(error <= c, error, (error**2 + c**2) / (2 * c)), valid)
+
+
+# ---------------------------------------------------------------------- 03.3 SSI loss with a mask
+def _ssi(pred: torch.Tensor, target: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
+    """(B,1,H,W) disparity-like prediction and true disparity, (B,1,H,W) bool -> scalar."""
+    return losses.ssi_loss(pred, target, valid)
+
+
+def _ssi_cases(generator: torch.Generator) -> list[Case]:
+    cases = []
+    for label, (batch, height, width) in (
+        ("a batch of 3 at 6x8", (3, 6, 8)),
+        ("a batch of 2 at an odd size 7x5 with invalid pixels", (2, 7, 5)),
+        ("a batch of one at 4x6 with invalid pixels", (1, 4, 6)),
+    ):
+        target = 1 / (0.5 + 9.5 * torch.rand(batch, 1, height, width, generator=generator))
+        scale = torch.linspace(-2.0, 30.0, batch).view(-1, 1, 1, 1)  # one image upside down
+        noise = 0.2 * torch.randn(target.shape, generator=generator)
+        pred = scale * target + 0.5 + noise
+        valid = torch.ones_like(target, dtype=torch.bool)
+        if "invalid" in label:
+            valid = torch.rand(target.shape, generator=generator) > 0.3
+            valid[0, 0, :, 0] = False  # images with different numbers of valid pixels
+            target = torch.where(valid, target, torch.full_like(target, 5.0))  # outliers there
+        cases.append(Case(label, (pred, target, valid)))
+    return cases
+
+
+def _fit(p: torch.Tensor, g: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Least-squares s, t per row of (N,P) values over the True entries of ``mask``, (N,) each."""
+    count = mask.sum(1)
+    p_mean = (p * mask).sum(1) / count
+    g_mean = (g * mask).sum(1) / count
+    p_c, g_c = (p - p_mean[:, None]) * mask, (g - g_mean[:, None]) * mask
+    s = (p_c * g_c).sum(1) / (p_c * p_c).sum(1)
+    return s, g_mean - s * p_mean
+
+
+def _squared_residuals(
+    pred: torch.Tensor, target: torch.Tensor, valid: torch.Tensor, s: torch.Tensor, t: torch.Tensor
+) -> torch.Tensor:
+    """(B,P) squared residuals, 0 outside ``valid``, for per-image s, t (B,)."""
+    p, g, mask = pred.flatten(1), target.flatten(1), valid.flatten(1)
+    return ((s[:, None] * p + t[:, None] - g) * mask) ** 2
+
+
+def _ssi_no_shift(pred: torch.Tensor, target: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
+    p, g, mask = pred.flatten(1), target.flatten(1), valid.flatten(1)
+    s = (p * g * mask).sum(1) / (p * p * mask).sum(1)
+    return _squared_residuals(pred, target, valid, s, torch.zeros_like(s)).sum() / (2 * mask.sum())
+
+
+def _ssi_mean_per_image(
+    pred: torch.Tensor, target: torch.Tensor, valid: torch.Tensor
+) -> torch.Tensor:
+    mask = valid.flatten(1)
+    s, t = _fit(pred.flatten(1), target.flatten(1), mask)
+    residuals = _squared_residuals(pred, target, valid, s, t)
+    return (residuals.sum(1) / (2 * mask.sum(1))).mean()
+
+
+def _ssi_no_half(pred: torch.Tensor, target: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
+    mask = valid.flatten(1)
+    s, t = _fit(pred.flatten(1), target.flatten(1), mask)
+    return _squared_residuals(pred, target, valid, s, t).sum() / mask.sum()
+
+
+def _ssi_unmasked(pred: torch.Tensor, target: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
+    everywhere = torch.ones_like(valid)
+    s, t = _fit(pred.flatten(1), target.flatten(1), everywhere.flatten(1))
+    return _squared_residuals(pred, target, everywhere, s, t).sum() / (2 * valid.numel())
+
+
+def _ssi_one_fit(pred: torch.Tensor, target: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
+    mask = valid.flatten(1)
+    s, t = _fit(pred.reshape(1, -1), target.reshape(1, -1), mask.reshape(1, -1))
+    batch = pred.shape[0]
+    residuals = _squared_residuals(pred, target, valid, s.expand(batch), t.expand(batch))
+    return residuals.sum() / (2 * mask.sum())
+
+
+EXERCISES = (
+    Exercise(
+        key="03.1",
+        title="Eigen's scale-invariant log loss",
+        difficulty="quick",
+        reference=_scale_invariant,
+        hides=("depthnb.losses.scale_invariant_log_loss",),
+        cases=_scale_invariant_cases,
+        mistakes=(
+            Mistake(
+                "plus sign",
+                _si_plus,
+                "the loss grows with a global scale error instead of forgiving it: the squared "
+                "mean is subtracted, mean(d^2) - lambda mean(d)^2.",
+            ),
+            Mistake(
+                "whole batch",
+                _si_whole_batch,
+                "the means are taken over the whole batch: the loss forgives each image its own "
+                "scale, so take mean(d^2) and mean(d) per image (over its valid pixels), then "
+                "average the images' losses.",
+            ),
+            Mistake(
+                "mask forgotten",
+                _si_unmasked,
+                "invalid pixels count: d = pred - target only where valid is True, and n is the "
+                "number of valid pixels of that image, not H x W.",
+            ),
+        ),
+    ),
+    Exercise(
+        key="03.2",
+        title="FCRN's berHu loss",
+        difficulty="medium",
+        reference=_berhu,
+        hides=("depthnb.losses.berhu_loss",),
+        cases=_berhu_cases,
+        mistakes=(
+            Mistake(
+                "branches swapped",
+                _berhu_swapped,
+                "the two branches are swapped: berHu is |x| for |x| <= c (L1 for small errors) "
+                "and (x^2 + c^2) / (2c) above c (L2 for large ones); Huber is the other way round.",
+            ),
+            Mistake(
+                "c over all pixels",
+                _berhu_c_over_all,
+                "c comes from invalid pixels too: take c = 0.2 max |error| over the valid pixels "
+                "only (a hole's target is 0, so its error is the whole predicted depth).",
+            ),
+            Mistake(
+                "signed max",
+                _berhu_signed_max,
+                "c is 0.2 times the largest signed error: take the largest absolute error, "
+                "c = 0.2 max |pred - target| (FCRN_pytorch's known bug).",
+            ),
+        ),
+    ),
+    Exercise(
+        key="03.3",
+        title="MiDaS's scale-and-shift-invariant loss with a valid mask",
+        difficulty="substantial",
+        reference=_ssi,
+        hides=("depthnb.losses.ssi_loss", "depthnb.metrics.align.fit_scale_shift"),
+        cases=_ssi_cases,
+        mistakes=(
+            Mistake(
+                "no shift",
+                _ssi_no_shift,
+                "the fit has a scale but no shift: fit s and t together, s from the centred "
+                "values, t = mean(d*) - s mean(d); a disparity known up to a shift needs both.",
+            ),
+            Mistake(
+                "mean per image",
+                _ssi_mean_per_image,
+                "each image's residuals are averaged over its own pixels, then the images "
+                "averaged: MiDaS divides the sum over the whole batch by 2M, M the valid pixels "
+                "of the batch, so an image with more valid pixels weighs more.",
+            ),
+            Mistake(
+                "no half",
+                _ssi_no_half,
+                "twice the expected loss: the paper's loss is the sum of squared residuals over "
+                "2M.",
+            ),
+            Mistake(
+                "mask forgotten",
+                _ssi_unmasked,
+                "invalid pixels count: fit s and t over the valid pixels only, and sum residuals "
+                "there only; M is the number of valid pixels.",
+            ),
+            Mistake(
+                "one fit per batch",
+                _ssi_one_fit,
+                "one scale and shift for the whole batch: fit s and t per image, each image's "
+                "disparity has its own unknown scale and shift.",
+            ),
+        ),
+    ),
+)

@@ -1,0 +1,239 @@
+"""Lesson 07's exercises: the intrinsics a photo of unknown camera is given, how a lens other
+than the training camera's moves a network's metres, and the explorer's error map."""
+
+from __future__ import annotations
+
+import math
+
+import torch
+
+from depthnb.course.exercises.checker import Case, Exercise, Mistake
+from depthnb.geometry import intrinsics_from_fov
+from depthnb.viz.colors import abs_rel_map
+
+# 07.1: intrinsics from a horizontal field of view.
+
+
+def _from_fov(width: int, height: int, fov_deg: float) -> torch.Tensor:
+    """Image size in pixels, horizontal field of view in degrees -> (4,) fx, fy, cx, cy."""
+    return torch.from_numpy(intrinsics_from_fov(width, height, fov_deg))
+
+
+def _fov_cases(generator: torch.Generator) -> list[Case]:
+    return [
+        Case("a 640x480 photo at 65 degrees", (640, 480, 65.0)),
+        Case("a 160x120 image at 90 degrees", (160, 120, 90.0)),
+        Case("a portrait 480x640 photo at 70 degrees", (480, 640, 70.0)),
+        Case("an odd size 7x5 at 40 degrees", (7, 5, 40.0)),
+    ]
+
+
+def _intrinsics(fx: float, cx: float, cy: float) -> torch.Tensor:
+    return torch.tensor([fx, fx, cx, cy], dtype=torch.float32)
+
+
+def _whole_angle(width: int, height: int, fov_deg: float) -> torch.Tensor:
+    fx = (width / 2) / math.tan(math.radians(fov_deg))
+    return _intrinsics(fx, (width - 1) / 2, (height - 1) / 2)
+
+
+def _whole_width(width: int, height: int, fov_deg: float) -> torch.Tensor:
+    fx = width / math.tan(math.radians(fov_deg) / 2)
+    return _intrinsics(fx, (width - 1) / 2, (height - 1) / 2)
+
+
+def _corner_centre(width: int, height: int, fov_deg: float) -> torch.Tensor:
+    fx = (width / 2) / math.tan(math.radians(fov_deg) / 2)
+    return _intrinsics(fx, width / 2, height / 2)
+
+
+def _vertical_fov(width: int, height: int, fov_deg: float) -> torch.Tensor:
+    fx = (height / 2) / math.tan(math.radians(fov_deg) / 2)
+    return _intrinsics(fx, (width - 1) / 2, (height - 1) / 2)
+
+
+def _degrees_to_tan(width: int, height: int, fov_deg: float) -> torch.Tensor:
+    fx = (width / 2) / math.tan(fov_deg / 2)
+    return _intrinsics(fx, (width - 1) / 2, (height - 1) / 2)
+
+
+# 07.2: the factor by which a metric network's depths come out through another lens.
+
+
+def _depth_factor(train_fov_deg: float, photo_fov_deg: float) -> float:
+    """Horizontal fields of view (degrees) of the training camera and of the photo's (same image
+    width) -> predicted depth / true depth, from apparent size alone."""
+    train = intrinsics_from_fov(640, 480, train_fov_deg)
+    photo = intrinsics_from_fov(640, 480, photo_fov_deg)
+    return float(train[0] / photo[0])
+
+
+def _lens_cases(generator: torch.Generator) -> list[Case]:
+    return [
+        Case("a phone (68 degrees) against NYU's Kinect (63.3)", (63.3, 68.0)),
+        Case("a zoom (40 degrees) against the Kinect", (63.3, 40.0)),
+        Case("a 60 degree photo for a network trained at 90", (90.0, 60.0)),
+        Case("the training camera itself (63.3 degrees)", (63.3, 63.3)),
+    ]
+
+
+def _half_tan(fov_deg: float) -> float:
+    return math.tan(math.radians(fov_deg) / 2)
+
+
+def _factor_inverted(train_fov_deg: float, photo_fov_deg: float) -> float:
+    return _half_tan(train_fov_deg) / _half_tan(photo_fov_deg)
+
+
+def _ratio_of_angles(train_fov_deg: float, photo_fov_deg: float) -> float:
+    return photo_fov_deg / train_fov_deg
+
+
+def _whole_angle_tangents(train_fov_deg: float, photo_fov_deg: float) -> float:
+    return math.tan(math.radians(photo_fov_deg)) / math.tan(math.radians(train_fov_deg))
+
+
+# 07.3: the error map the explorer draws.
+
+
+def _error_map(pred: torch.Tensor, gt: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
+    """pred, gt (H,W) metres, valid (H,W) bool -> (H,W) |pred - gt| / gt, NaN where unknown."""
+    return torch.from_numpy(abs_rel_map(pred, gt, valid))
+
+
+def _error_cases(generator: torch.Generator) -> list[Case]:
+    cases = []
+    for label, (height, width) in (("a 12x16 map", (12, 16)), ("an odd size 7x5", (7, 5))):
+        gt = 0.5 + 9.0 * torch.rand(height, width, generator=generator)
+        pred = gt * torch.exp(0.3 * torch.randn(height, width, generator=generator))
+        cases.append(Case(label, (pred, gt, torch.ones_like(gt, dtype=torch.bool))))
+    pred, gt, _ = cases[0].args
+    holes = gt.clone()
+    holes[::3, ::4] = 0.0
+    valid = holes > 0
+    valid[:, :2] = False  # measured, but outside the region to score
+    cases.append(Case("invalid pixels (gt 0, and valid False where gt > 0)", (pred, holes, valid)))
+    return cases
+
+
+def _unknown(gt: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
+    return ~(valid & (gt > 0))
+
+
+def _over_pred(pred: torch.Tensor, gt: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
+    return ((pred - gt).abs() / pred).masked_fill(_unknown(gt, valid), float("nan"))
+
+
+def _zero_where_unknown(pred: torch.Tensor, gt: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
+    return ((pred - gt).abs() / gt).masked_fill(_unknown(gt, valid), 0.0)
+
+
+def _signed(pred: torch.Tensor, gt: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
+    return ((pred - gt) / gt).masked_fill(_unknown(gt, valid), float("nan"))
+
+
+def _valid_ignored(pred: torch.Tensor, gt: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
+    return ((pred - gt).abs() / gt).masked_fill(gt <= 0, float("nan"))
+
+
+EXERCISES = (
+    Exercise(
+        key="07.1",
+        title="intrinsics from a field of view",
+        difficulty="quick",
+        reference=_from_fov,
+        hides=("depthnb.viz.intrinsics_from_fov",),
+        cases=_fov_cases,
+        mistakes=(
+            Mistake(
+                "whole angle",
+                _whole_angle,
+                "fx is too small: the half-width W / 2 sees HALF the field of view, so "
+                "fx = (W / 2) / tan(fov / 2), not tan(fov).",
+            ),
+            Mistake(
+                "whole width",
+                _whole_width,
+                "fx is twice too large: the optical axis is at the centre, so half the width, "
+                "W / 2, spans half the angle: fx = (W / 2) / tan(fov / 2).",
+            ),
+            Mistake(
+                "corner centre",
+                _corner_centre,
+                "the principal point is half a pixel off: pixel centres run from 0 to W - 1, so "
+                "the middle is cx = (W - 1) / 2, cy = (H - 1) / 2.",
+            ),
+            Mistake(
+                "vertical fov",
+                _vertical_fov,
+                "you used the height for fx: the field of view is horizontal, across the width W "
+                "(fy = fx: square pixels).",
+            ),
+            Mistake(
+                "degrees in tan",
+                _degrees_to_tan,
+                "math.tan takes radians: convert the field of view first, math.radians(fov_deg).",
+            ),
+        ),
+    ),
+    Exercise(
+        key="07.2",
+        title="a network's metres through another lens",
+        difficulty="quick",
+        reference=_depth_factor,
+        cases=_lens_cases,
+        mistakes=(
+            Mistake(
+                "factor inverted",
+                _factor_inverted,
+                "upside down: a narrower field of view (a longer lens, larger f') makes things "
+                "look larger, so the network predicts NEARER: the factor is f / f' < 1 for a zoom.",
+            ),
+            Mistake(
+                "ratio of angles",
+                _ratio_of_angles,
+                "apparent size goes with the focal length, not the angle: compare "
+                "f = (W / 2) / tan(fov / 2) of the two cameras, factor f_train / f_photo.",
+            ),
+            Mistake(
+                "whole-angle tangents",
+                _whole_angle_tangents,
+                "use half angles: f = (W / 2) / tan(fov / 2), so the factor is "
+                "tan(fov_photo / 2) / tan(fov_train / 2).",
+            ),
+        ),
+    ),
+    Exercise(
+        key="07.3",
+        title="the explorer's error map",
+        difficulty="medium",
+        reference=_error_map,
+        hides=("depthnb.viz.abs_rel_map",),
+        cases=_error_cases,
+        mistakes=(
+            Mistake(
+                "divided by pred",
+                _over_pred,
+                "you divided by the prediction: the error is relative to the TRUE depth, "
+                "|pred - gt| / gt.",
+            ),
+            Mistake(
+                "zero where unknown",
+                _zero_where_unknown,
+                "unknown pixels are 0, which the colour map draws as a perfect prediction: "
+                "put NaN there (drawn black), where valid is False or gt <= 0.",
+            ),
+            Mistake(
+                "signed",
+                _signed,
+                "some errors are negative: take the absolute value, |pred - gt| / gt.",
+            ),
+            Mistake(
+                "valid ignored",
+                _valid_ignored,
+                "pixels where valid is False still get an error: NaN wherever valid is False, "
+                "not only where gt is 0.",
+            ),
+        ),
+    ),
+)
