@@ -16,7 +16,6 @@ import onnx  # noqa: E402
 
 import depthnb.models as models  # noqa: E402
 from depthnb.checkpoint import FORMAT, VERSION, atomic_save  # noqa: E402
-from depthnb.cli.export import load_for_export
 from depthnb.cli.main import main  # noqa: E402
 from depthnb.deploy import (
     TOLERANCE_M,
@@ -31,7 +30,8 @@ from depthnb.deploy import (
     run_onnx,
 )
 from depthnb.deploy import export as export_module  # noqa: E402
-from depthnb.errors import ConfigError, DeployError, DepthnbError  # noqa: E402
+from depthnb.errors import ConfigError, DeployError, DepthnbError, ModelError  # noqa: E402
+from depthnb.models import load
 from depthnb.train import set_output_depth  # noqa: E402
 
 EXPORT_SIZE = (64, 96)
@@ -273,17 +273,17 @@ def _checkpoint(model, path):
     )  # fmt: skip
 
 
-def test_load_for_export_reads_checkpoints_names_and_published_weights(unet_onnx, tmp_path):
+def test_load_reads_checkpoints_names_and_published_weights(unet_onnx, tmp_path):
     model, _ = unet_onnx
-    loaded = load_for_export(_checkpoint(model, tmp_path / "best.pt"))
+    loaded = load(_checkpoint(model, tmp_path / "best.pt"))
     assert loaded.input_size == EXPORT_SIZE and not loaded.training
     for key, value in model.state_dict().items():
         assert torch.equal(loaded.state_dict()[key], value), key
     with pytest.warns(UserWarning, match="untrained"):
-        assert load_for_export("unet").name == "unet"
-    with pytest.raises(ConfigError, match="not a checkpoint"):
-        load_for_export("no-such-model")
-    shipped = load_for_export("unet-synthetic")  # a published-weights name: the shipped U-Net
+        assert load("unet").name == "unet"
+    with pytest.raises(ModelError, match="not a checkpoint"):
+        load("no-such-model")
+    shipped = load("unet-synthetic")  # a published-weights name: the shipped U-Net
     assert shipped.input_size == (120, 160) and not shipped.training
 
 

@@ -58,10 +58,10 @@ from depthnb.data import DIODE, FgBgDepth, NYUDepthZip, NYUEigenTest, NYUv2Label
 from depthnb.data.fgbg import write_fgbg_dataset
 from depthnb.data.kitti import KITTIDepth
 from depthnb.models import build_model
+from depthnb.models.checkpoints import model_checkpoint
 from depthnb.models.convert.fcrn_release import fcrn_from_tf_npy
 from depthnb.models.convert.keras_densedepth import KERAS_BN_EPS, densedepth_from_keras
 from depthnb.models.densedepth import DenseDepth
-from depthnb.models.loader import model_checkpoint
 from depthnb.predict import load_checkpoint
 from depthnb.viz import read_ply, save_ply
 

@@ -19,7 +19,7 @@ from depthnb.data import load_image, open_image
 from depthnb.data.photo import MAX_PIXELS
 from depthnb.errors import ConfigError, ImageError
 from depthnb.models import build_model
-from depthnb.models.loader import model_checkpoint
+from depthnb.models.checkpoints import model_checkpoint
 from depthnb.predict import load_checkpoint, predict_depth
 
 

@@ -21,7 +21,7 @@ from depthnb.hub.sources import RemoteFile, fetch_remote
 from depthnb.metrics import evaluate
 from depthnb.models import build_model, list_pretrained, load_pretrained
 from depthnb.models import pretrained as registry
-from depthnb.models.loader import model_checkpoint
+from depthnb.models.checkpoints import model_checkpoint
 from depthnb.train import ConstantDepth, median_depth
 
 

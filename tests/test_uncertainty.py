@@ -13,7 +13,7 @@ from depthnb.losses.laplace import LOG_SCALE_RANGE, LaplaceHead
 from depthnb.metrics import uncertainty_calibration
 from depthnb.metrics.baseline import ConstantDepth
 from depthnb.models import build_model
-from depthnb.models.loader import model_checkpoint
+from depthnb.models.checkpoints import model_checkpoint
 from depthnb.predict import load_checkpoint
 
 

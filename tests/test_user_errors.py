@@ -30,7 +30,7 @@ from depthnb.errors import (
 )
 from depthnb.metrics import crop_box, depth_metrics, evaluate
 from depthnb.models import build_model
-from depthnb.models.loader import model_checkpoint
+from depthnb.models.checkpoints import model_checkpoint
 from depthnb.train import InMemoryDataset, TrainConfig, Trainer
 from depthnb.train.profiling import measure_throughput
 

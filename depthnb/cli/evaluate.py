@@ -31,12 +31,12 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     prints beside the published ones.
     """
     from depthnb.metrics.evaluation import evaluate, format_table
-    from depthnb.models.loader import load_checkpoint
-    from depthnb.models.pretrained import list_pretrained, load_pretrained
+    from depthnb.models.loader import load
+    from depthnb.models.pretrained import list_pretrained
     from depthnb.utils.device import resolve_device
 
     named = args.checkpoint in list_pretrained()
-    model = load_pretrained(args.checkpoint) if named else load_checkpoint(args.checkpoint)
+    model = load(args.checkpoint)
     device = resolve_device(args.device)
     if args.data == "nyu-eigen-test":
         from depthnb.data.nyu_eigen import NYUEigenTest

@@ -1,5 +1,5 @@
 """``python -m depthnb export CHECKPOINT|NAME OUT.onnx [--size H W] [--static] [--quantize ...]``,
-and :func:`load_for_export`, which turns CHECKPOINT|NAME into a model.
+CHECKPOINT|NAME is any spec :func:`depthnb.models.load` takes.
 
 Exports the model (checked against PyTorch in onnxruntime at two sizes), then optionally replaces
 it with an int8 copy (static QDQ, per-channel, calibrated on synthetic rooms or a folder of
@@ -10,16 +10,14 @@ copy, how far its depth is from the fp32 graph's on the calibration images.
 from __future__ import annotations
 
 import argparse
-import os
 import tempfile
-import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from depthnb.errors import ConfigError
 
 if TYPE_CHECKING:  # torch is imported on first use, not for --help
-    from torch import nn
+    pass
 
 
 def add_export_parser(commands: Any) -> argparse.ArgumentParser:
@@ -56,7 +54,9 @@ def cmd_export(args: argparse.Namespace) -> int:
     out = Path(args.out)
     if out.suffix != ".onnx":
         raise ConfigError(f"{out}: the output file should end in .onnx")
-    model = load_for_export(args.model)
+    from depthnb.models.loader import load
+
+    model = load(args.model)
     size = tuple(args.size or getattr(model, "input_size", None) or DEFAULT_SIZE)
     if not args.quantize:
         export_onnx(model, out, size=size, dynamic=not args.static)
@@ -81,35 +81,6 @@ def cmd_export(args: argparse.Namespace) -> int:
     return 0
 
 
-def load_for_export(spec: str | os.PathLike) -> nn.Module:
-    """The model that ``spec`` names, in eval mode: a checkpoint file (``load_checkpoint``), a
-    published-weights name (``depthnb.models.load_pretrained``) or a registry name
-    (``build_model``, untrained: for trying the export of an architecture).
-
-    Raises:
-        ConfigError: ``spec`` is none of these (the message lists the names).
-    """
-    import depthnb.models as models
-    from depthnb.models.loader import load_checkpoint
-
-    text = str(spec)
-    if Path(text).is_file() or Path(text).suffix in (".pt", ".pth"):
-        return load_checkpoint(text)
-    published = models.list_pretrained()
-    if text in published:
-        return models.load_pretrained(text).eval()
-    if text in models.list_models():
-        warnings.warn(
-            f"{text!r} is a model name, not weights: exporting an untrained {text}",
-            stacklevel=2,
-        )
-        return models.build_model(text).eval()
-    raise ConfigError(
-        f"{text!r} is not a checkpoint file, a published-weights name {published} or a model "
-        f"name {models.list_models()}; pass e.g. runs/main/best.pt"
-    )
-
-
 def _report(model: Any, out: Path, size: tuple[int, int]) -> None:
     from depthnb.deploy.quantize import file_size_mb
 
@@ -132,4 +103,4 @@ def _depth_difference(reference: Path, variant: Path, images: Any) -> float:
     return total / len(images)
 
 
-__all__ = ["add_export_parser", "cmd_export", "load_for_export"]
+__all__ = ["add_export_parser", "cmd_export"]

@@ -24,11 +24,11 @@ def cmd_predict(args: argparse.Namespace) -> int:
 
     from depthnb.data.photo import open_image
     from depthnb.inference import predict_depth
-    from depthnb.models.loader import load_checkpoint
+    from depthnb.models.loader import load
     from depthnb.utils.device import resolve_device
     from depthnb.viz.colors import colorize
 
-    model = load_checkpoint(args.checkpoint).to(resolve_device(args.device))
+    model = load(args.checkpoint, resolve_device(args.device))
     out = Path(args.out)
     make_out_dir(out)
     paths = [Path(name) for name in args.images]

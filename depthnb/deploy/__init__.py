@@ -1,7 +1,7 @@
 """Taking a model out of PyTorch: ONNX export checked in onnxruntime, int8 and fp16 variants, and
 the measurements that compare them (``python -m depthnb export`` is :mod:`depthnb.cli.export`).
 
->>> model = load_for_export("runs/main/best.pt")                          # doctest: +SKIP
+>>> model = depthnb.models.load("runs/main/best.pt")                     # doctest: +SKIP
 >>> export_onnx(model, "unet.onnx", size=(120, 160))                      # doctest: +SKIP
 >>> check_onnx(model, "unet.onnx", [(120, 160), (240, 320)])              # doctest: +SKIP
 {(120, 160): 2.4e-07, (240, 320): 2.4e-07}

@@ -77,7 +77,7 @@ class DepthGraph(nn.Module):
         if not hasattr(model, "encoding"):
             raise ModelError(
                 f"{type(model).__name__} has no .encoding to decode its output to metres; build "
-                "it with depthnb.models.build_model or load it with load_for_export"
+                "it with depthnb.models.build_model or load it with depthnb.models.load"
             )
         self.model = model
         self.encoding = model.encoding

@@ -13,6 +13,9 @@ torch.Size([1, 1, 64, 96])
 | "maskdepth"  | (B,C,H,W) in [0,1] | {"mask": (B,1,H,W) logits,            | "metres"         |
 |              |                    |  "depth": (B,1,ceil(H/2),ceil(W/2))}  |                  |
 
+:func:`load` is the one way in for a model to use: a checkpoint path, a published name
+(:func:`list_pretrained`) or a registry name (untrained; it warns).
+
 "depth-anything-v2" (Depth Anything V2 small, needs ``transformers``) takes (B,3,H,W) in [0,1] and
 returns (B,1,H,W) in metres.
 
@@ -52,6 +55,8 @@ _CLASSES.update(
         "PRETRAINED": "depthnb.models.pretrained",
         "list_pretrained": "depthnb.models.pretrained",
         "load_pretrained": "depthnb.models.pretrained",
+        "load": "depthnb.models.loader",
+        "load_checkpoint": "depthnb.models.checkpoints",
         "densedepth_from_keras": "depthnb.models.convert.keras_densedepth",
         "fcrn_from_tf_npy": "depthnb.models.convert.fcrn_release",
         "fcrn_from_release_dict": "depthnb.models.convert.fcrn_release",

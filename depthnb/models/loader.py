@@ -1,72 +1,62 @@
-"""Models to and from checkpoints: :func:`load_checkpoint` rebuilds a model from a depthnb
-checkpoint alone; :func:`model_checkpoint` is the checkpoint dict of a model without training
-state."""
+"""One way in for models: :func:`load` turns a spec (a checkpoint file, a published name or a
+registry name) into a model ready for inference; :mod:`depthnb.models.checkpoints` reads and
+writes the checkpoint files.
+
+>>> model = load("runs/main/best.pt")   # a checkpoint the Trainer wrote      # doctest: +SKIP
+>>> model = load("unet-synthetic")      # published weights: list_pretrained() # doctest: +SKIP
+>>> model = load("unet")                # an architecture, untrained: warns   # doctest: +SKIP
+
+Every caller that takes a model by name or path (``predict``, ``evaluate``, ``export``, the
+explorer) goes through :func:`load`.
+"""
 
 from __future__ import annotations
 
 import os
-from typing import TYPE_CHECKING, Any
+import warnings
+from pathlib import Path
+from typing import cast
 
 import torch
 
-from depthnb.checkpoint import FORMAT, VERSION, read_checkpoint
-from depthnb.errors import CheckpointError, DepthnbError
+from depthnb.errors import ModelError
 from depthnb.models.blocks import DepthModel
-
-if TYPE_CHECKING:
-    from depthnb.models.blocks import DepthModel
+from depthnb.models.checkpoints import load_checkpoint
 
 
-def load_checkpoint(
-    path: str | os.PathLike, map_location: str | torch.device = "cpu"
-) -> DepthModel:
-    """Rebuild a trained model from a depthnb checkpoint alone (``torch.load(weights_only=True)``).
+def load(spec: str | os.PathLike, map_location: str | torch.device = "cpu") -> DepthModel:
+    """The model that ``spec`` names, in eval mode on ``map_location``, ready for
+    :func:`depthnb.inference.predict_depth` (input (B,3,H,W) in [0,1], metres out through
+    ``model.encoding``).
 
-    Returns the model in eval mode with its weights, ``.encoding`` from the checkpoint, and
-    ``.input_size`` (H, W it was trained at, or ``None``).
+    ``spec`` is, tried in this order: a published name (:func:`depthnb.models.list_pretrained`:
+    downloaded and converted once, see :func:`depthnb.models.load_pretrained`), a registry name
+    (:func:`depthnb.models.list_models`: the architecture with untrained weights, which warns), or
+    the path of a depthnb checkpoint (:func:`load_checkpoint`).
 
     Raises:
-        CheckpointError: missing, truncated, corrupt or foreign file; an unknown model; weights that
-            do not fit the architecture.
+        CheckpointError: a path that is missing, or not a readable depthnb checkpoint.
+        ModelError: ``spec`` is none of these (the message lists the names).
+        DownloadError: a published name whose file no source could serve.
     """
-    from depthnb.encodings import encoding_from_dict
-    from depthnb.models import build_model
+    from depthnb.models import build_model, list_models
+    from depthnb.models.pretrained import list_pretrained, load_pretrained
 
-    checkpoint = read_checkpoint(path, map_location=map_location)
-    try:
-        model = build_model(checkpoint["model_name"], **checkpoint["model_config"])
-    except DepthnbError as error:
-        raise CheckpointError(f"{path}: cannot rebuild its model: {error}") from error
-    try:
-        model.load_state_dict(checkpoint["state_dict"])
-        model.encoding = encoding_from_dict(checkpoint["encoding"])
-    except (RuntimeError, KeyError, TypeError, DepthnbError) as error:
-        raise CheckpointError(
-            f"{path}: its weights or encoding do not fit model "
-            f"{checkpoint['model_name']!r}: {error}"
-        ) from error
-    size = checkpoint.get("input_size")
-    model.input_size = (int(size[0]), int(size[1])) if size else None
-    return model.to(map_location).eval()
-
-
-def model_checkpoint(
-    model: DepthModel, input_size: tuple[int, int] | None = None, **extra: Any
-) -> dict[str, Any]:
-    """The checkpoint dict of a model alone (no training state): what ``load_checkpoint`` needs.
-
-    ``model`` is a depthnb model (``.name``, ``.config``, ``.encoding``); ``input_size`` (H, W) is
-    the size it expects its images at; ``extra`` entries (e.g. ``metrics``, ``source``) are kept.
-    """
-    return {
-        "format": FORMAT,
-        "version": VERSION,
-        "model_name": model.name,
-        "model_config": dict(model.config),
-        "state_dict": model.state_dict(),
-        "encoding": model.encoding.to_dict(),
-        "epoch": 0,
-        "step": 0,
-        "input_size": list(input_size) if input_size else None,
-        **extra,
-    }
+    text = os.fspath(spec)
+    published = list_pretrained()
+    if text in published:
+        return cast(DepthModel, load_pretrained(text, map_location=str(map_location)))
+    if text in list_models():
+        warnings.warn(
+            f"{text!r} is a model name, not weights: its weights are untrained (random); pass a "
+            f"checkpoint or one of the published names {published}",
+            UserWarning,
+            stacklevel=2,
+        )
+        return build_model(text).to(map_location).eval()
+    if Path(text).exists() or Path(text).suffix in (".pt", ".pth"):
+        return load_checkpoint(text, map_location)
+    raise ModelError(
+        f"{text!r} is not a checkpoint file, a published name {published} or a model name "
+        f"{list_models()}; pass e.g. runs/main/best.pt"
+    )

@@ -47,7 +47,7 @@ from depthnb.hub.transfer import download_url
 from depthnb.models.blocks import (
     DepthModel,
 )
-from depthnb.models.loader import model_checkpoint
+from depthnb.models.checkpoints import model_checkpoint
 
 WEIGHTS_DIR = Path(__file__).resolve().parent.parent / "weights"
 """Where the package keeps the checkpoints it ships (``unet-synthetic.pt``)."""
@@ -221,7 +221,7 @@ def _converter(spec: PretrainedSpec) -> Callable[..., DepthModel]:
 
 
 def _shipped(path: os.PathLike | str | None = None) -> DepthModel:
-    from depthnb.models.loader import load_checkpoint
+    from depthnb.models.checkpoints import load_checkpoint
 
     return load_checkpoint(path or WEIGHTS_DIR / "unet-synthetic.pt")
 
@@ -441,7 +441,7 @@ def _converted(
     map_location: str,
 ) -> nn.Module:
     """A non-Hub entry: the cached checkpoint, else the published file converted and cached."""
-    from depthnb.models.loader import load_checkpoint
+    from depthnb.models.checkpoints import load_checkpoint
 
     converted = folder / f"{spec.name}.pt"
     if converted.is_file() and path is None:

@@ -241,12 +241,9 @@ class DepthExplorer:
     def _model(self, name: str) -> Any:
         model = self.models[name]
         if isinstance(model, (str, os.PathLike)):
-            from depthnb.models.loader import load_checkpoint
-            from depthnb.models.pretrained import list_pretrained, load_pretrained
+            from depthnb.models.loader import load
 
-            named = isinstance(model, str) and model in list_pretrained()
-            loaded = load_pretrained(str(model)) if named else load_checkpoint(model)
-            model = self.models[name] = loaded
+            model = self.models[name] = load(model)
         return model
 
     def predict(self, name: str, key: Any, image: Any) -> np.ndarray:
