@@ -12,7 +12,7 @@ import re
 import sys
 from pathlib import Path
 
-from depthnb.course.budgets import BUDGETS
+from depthnb.course.budgets import BUDGETS, TORCHVISION_BYTES
 from depthnb.course.exercises.checker import exercises
 from depthnb.utils.files import atomic_write_text
 
@@ -164,10 +164,8 @@ DELETABLE = ("nyu-labeled", "nyu-zip", "kitti-depth-selection")
 
 
 def drive_section() -> list[str]:
-    """What the whole course stores on Google Drive (:func:`depthnb.course.budgets.drive_storage`),
-    and what to delete when it does not fit a free account's 15 GB."""
-    from depthnb.course.budgets import DRIVE_FREE_GB, drive_storage
-
+    """What the whole course stores on Google Drive (:func:`drive_storage`), and what to delete
+    when it does not fit a free account's 15 GB."""
     total, parts = drive_storage()
     lines = [
         "",
@@ -222,6 +220,41 @@ def guide() -> str:
     lines += [LICENCES.rstrip("\n"), *licence_rows(), LICENCE_NOTES.rstrip("\n")]
     lines.append(COLAB_TWIN.format(python=colab_python()).rstrip("\n"))
     return "\n".join(lines) + "\n"
+
+
+DRIVE_FREE_GB = 15.0
+"""The storage of a free Google account (Drive, Gmail and Photos together)."""
+
+
+def drive_storage() -> tuple[int, dict[str, float]]:
+    """What the whole course keeps on Google Drive in full mode, in bytes, and its parts in GB.
+
+    Every lesson shares one data folder, so each registry file is stored once, whichever lessons
+    use it (the optional ones counted too); torchvision's ImageNet weights stay in its cache on the
+    VM. On top come what lessons write themselves: ``disk_gb`` less their downloads and VM copies
+    (runs, checkpoints, caches, exports), rounded up per lesson.
+
+    Returns:
+        (total bytes, {"downloads": GB, "lesson NN writes": GB, ...}).
+    """
+    names = sorted(
+        {
+            name
+            for budget in BUDGETS.values()
+            for name in (*budget.downloads, *budget.optional)
+            if name not in TORCHVISION_BYTES
+        }
+    )
+    downloads = BUDGETS["01"].download_bytes(tuple(names))
+    parts = {"downloads, each file once": downloads / 1e9}
+    total = downloads
+    for lesson, budget in BUDGETS.items():
+        own = budget.download_bytes() + budget.download_bytes(budget.vm_copies)
+        written = max(0.0, budget.disk_gb * 1e9 - own)
+        if written >= 0.05e9:
+            parts[f"lesson {lesson} writes"] = written / 1e9
+            total += int(written)
+    return total, parts
 
 
 if __name__ == "__main__":

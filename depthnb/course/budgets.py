@@ -251,41 +251,6 @@ def budget_markdown(lesson: str) -> str:
     )
 
 
-DRIVE_FREE_GB = 15.0
-"""The storage of a free Google account (Drive, Gmail and Photos together)."""
-
-
-def drive_storage() -> tuple[int, dict[str, float]]:
-    """What the whole course keeps on Google Drive in full mode, in bytes, and its parts in GB.
-
-    Every lesson shares one data folder, so each registry file is stored once, whichever lessons
-    use it (the optional ones counted too); torchvision's ImageNet weights stay in its cache on the
-    VM. On top come what lessons write themselves: ``disk_gb`` less their downloads and VM copies
-    (runs, checkpoints, caches, exports), rounded up per lesson.
-
-    Returns:
-        (total bytes, {"downloads": GB, "lesson NN writes": GB, ...}).
-    """
-    names = sorted(
-        {
-            name
-            for budget in BUDGETS.values()
-            for name in (*budget.downloads, *budget.optional)
-            if name not in TORCHVISION_BYTES
-        }
-    )
-    downloads = BUDGETS["01"].download_bytes(tuple(names))
-    parts = {"downloads, each file once": downloads / 1e9}
-    total = downloads
-    for lesson, budget in BUDGETS.items():
-        own = budget.download_bytes() + budget.download_bytes(budget.vm_copies)
-        written = max(0.0, budget.disk_gb * 1e9 - own)
-        if written >= 0.05e9:
-            parts[f"lesson {lesson} writes"] = written / 1e9
-            total += int(written)
-    return total, parts
-
-
 def cpu_warning(lesson: str) -> str | None:
     """What :func:`depthnb.notebook.setup` says in full mode without a GPU; None for CPU lessons."""
     budget = BUDGETS.get(lesson)
