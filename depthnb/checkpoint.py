@@ -16,15 +16,12 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import torch
 
 from depthnb.errors import CheckpointError
 from depthnb.utils.files import atomic_write
-
-if TYPE_CHECKING:
-    pass
 
 FORMAT = "depthnb-checkpoint"
 VERSION = 1

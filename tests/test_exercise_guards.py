@@ -123,7 +123,7 @@ def test_every_declared_name_resolves_and_a_bad_declaration_is_refused():
         for name in exercise.hides:
             assert callable(resolve(name)), name
     with pytest.raises(ConfigError, match="names nothing importable"):
-        resolve("depthnb.metrics.evaluate.no_such_function")
+        resolve("depthnb.metrics.no_such_function")
     template = EXERCISES["05.1"]
     with pytest.raises(ConfigError, match="dotted names"):
         Exercise("99.1", "t", "quick", template.reference, template.cases, hides="depthnb.x")

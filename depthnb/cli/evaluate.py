@@ -5,20 +5,13 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
-from typing import TYPE_CHECKING
-
-from depthnb.cli.train import (
-    MAIN_JOB,
-    build_datasets,
-    check_job_settings,
-)
-
-if TYPE_CHECKING:
-    pass
 
 from depthnb.cli.train import (
     DATA_CHOICES,
+    MAIN_JOB,
     TABLE_COLUMNS,
+    build_datasets,
+    check_job_settings,
 )
 
 

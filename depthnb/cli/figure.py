@@ -4,12 +4,9 @@ ground truth, prediction, error) of ``train`` and ``evaluate``."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from depthnb.utils.files import atomic_write
-
-if TYPE_CHECKING:
-    pass
 
 
 def save_png(rgb: Any, file: Any) -> None:

@@ -7,15 +7,12 @@ import argparse
 import functools
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from depthnb.cli.figure import save_png
 from depthnb.cli.train import make_out_dir
 from depthnb.errors import CheckpointError, DepthnbError, ModelError
 from depthnb.utils.files import atomic_write
-
-if TYPE_CHECKING:
-    pass
 
 
 def cmd_predict(args: argparse.Namespace) -> int:

@@ -13,21 +13,15 @@ from __future__ import annotations
 
 import argparse
 import json
-import time
-from pathlib import Path
-from typing import TYPE_CHECKING, Any
-
-from depthnb.errors import ConfigError
-from depthnb.utils.files import atomic_write_text
-
-if TYPE_CHECKING:
-    pass
-
 import re
+import time
 from collections.abc import Callable
 from dataclasses import fields
+from pathlib import Path
+from typing import Any
 
 from depthnb.cli.figure import save_prediction_figure
+from depthnb.errors import ConfigError
 from depthnb.train.config import (
     CHOICES,
     SYNTHETIC_UNET,
@@ -36,6 +30,7 @@ from depthnb.train.config import (
     fits_type,
     synthetic_unet_config,
 )
+from depthnb.utils.files import atomic_write_text
 
 # ---------------------------------------------------------------------------------------------
 # Commands

@@ -5,21 +5,17 @@ of ``random``, NumPy and torch saved into and restored from a checkpoint (:func:
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
 import os
 import random
-from typing import TYPE_CHECKING, Any
+from collections.abc import Iterator
+from typing import Any
 
 import numpy as np
 import torch
 
 from depthnb.errors import CheckpointError
-
-if TYPE_CHECKING:
-    pass
-
-import contextlib
-import hashlib
-from collections.abc import Iterator
 
 
 def seed_everything(seed: int, deterministic: bool | None = None) -> None:
