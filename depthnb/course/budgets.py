@@ -1,7 +1,7 @@
 """What each lesson's full mode needs on a free Colab T4: downloads, minutes, RAM, disk.
 
->>> print(budget_markdown("05"))        # doctest: +SKIP
-**Full mode on a free Colab T4:** downloads 1.8 GB (...), about 6 min of compute, ...
+>>> print(budget_markdown("05"))
+**Full mode on a free Colab T4:** downloads 4.0 GB (...), then about 6 min of compute ...
 
 Each lesson states its budget at its top (the text is :func:`budget_markdown`, checked against the
 notebooks by the tests), and :func:`depthnb.notebook.setup` warns in full mode without a GPU.

@@ -1,7 +1,7 @@
 """Resumable downloads of the course's datasets, with a check of what arrived.
 
->>> download_dataset("nyu-labeled")   # doctest: +SKIP
-PosixPath('data/nyu/nyu_depth_v2_labeled.mat')
+``download_dataset("nyu-labeled")`` (``python -m depthnb download nyu-labeled`` in a shell)
+fetches NYU Depth v2's labeled subset into ``<data dir>/nyu/`` and returns the file's path.
 
 ``download_url`` streams into ``<dest>.part`` with a progress bar, resumes an interrupted
 transfer with an HTTP Range request whose If-Range carries the ETag (or Last-Modified) the server

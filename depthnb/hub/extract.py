@@ -1,6 +1,11 @@
 """Archive extraction that cannot write outside its target, on any supported Python.
 
->>> safe_extract("data/diode/val.tar.gz", "data/diode/.staging")      # doctest: +SKIP
+>>> with zipfile.ZipFile("demo.zip", "w") as archive:           # or a tar, any compression
+...     archive.writestr("rgb/0001.txt", "hello")
+>>> safe_extract("demo.zip", "staging")
+PosixPath('...staging')
+>>> Path("staging/rgb/0001.txt").read_text()
+'hello'
 
 :func:`safe_extract` never hands an archive to ``tarfile.extractall`` or ``ZipFile.extractall``:
 their safety depends on the interpreter (``tarfile``'s ``filter`` exists from 3.10.12 / 3.11.4 /

@@ -1,10 +1,12 @@
 """Published depth networks by name: downloaded once, converted once, loaded as checkpoints.
 
->>> list_pretrained()                                   # doctest: +SKIP
-['densedepth-nyu', 'depth-anything-v2-metric-indoor-small', 'depth-anything-v2-relative-small',
- 'fcrn-nyu', 'unet-synthetic']
->>> model = load_pretrained("densedepth-nyu")           # doctest: +SKIP
->>> depth = depthnb.predict.predict_depth(model, photo)  # metres  # doctest: +SKIP
+>>> list_pretrained()
+['densedepth-nyu', 'depth-anything-v2-metric-indoor-small',
+ 'depth-anything-v2-metric-outdoor-small', 'depth-anything-v2-relative-small', 'fcrn-nyu',
+ 'unet-synthetic']
+>>> model = load_pretrained("unet-synthetic")   # shipped; "densedepth-nyu" downloads once
+>>> model.input_size                             # (H, W) it was trained at
+(120, 160)
 
 Each name's weights come from the file its authors published, in its own format: DenseDepth's
 Keras ``nyu.h5`` (read through h5py by :func:`~depthnb.models.densedepth_from_keras`), FCRN's
