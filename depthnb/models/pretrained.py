@@ -111,7 +111,7 @@ HUB_REVISIONS = {
 later push to ``main`` cannot change a lesson's model. These are the commits that public projects
 pin for these repositories (several independent ones agree on each, with the weights' SHA-256:
 indoor e990eb82..., outdoor ad065c77..., relative 3152477c...; each ``model.safetensors`` is
-99,173,660 bytes); they were not read from the Hub itself, which this project cannot reach."""
+99,173,660 bytes; docs/notes.md says how they were chosen)."""
 
 
 def _depth_anything_files(variant: str, config_size: int) -> tuple[HubFile, ...]:

@@ -1,4 +1,4 @@
-"""Where does a training step's time go? Three views of one loop, as the fg/bg seed measured it.
+"""Where does a training step's time go? Three views of one loop.
 
 - :func:`time_steps`: wall-clock split of each step into *waiting for the DataLoader* and
   *compute* (forward, backward, optimizer step), with the GPU synchronised before the clock is read.
