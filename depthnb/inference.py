@@ -5,7 +5,11 @@ Prediction of photographs (:func:`depthnb.predict.predict_depth`), evaluation
 (:class:`depthnb.train.DepthTask`, :class:`depthnb.train.tasks.maskdepth.MaskDepthTask`) all call
 :func:`decode_outputs` or :func:`predict`, so metres mean the same thing everywhere.
 
->>> metres = predict_metres(model, images, size=(480, 640), flip_tta=True)  # doctest: +SKIP
+>>> from depthnb.models import build_model
+>>> model = build_model("unet", filters=(4, 8, 8, 8, 8)).eval()
+>>> images = torch.rand(2, 3, 64, 96)                        # (B,3,H,W) in [0,1]
+>>> predict_metres(model, images, size=(48, 64), flip_tta=True).shape
+torch.Size([2, 1, 48, 64])
 
 Conventions: the depth head's output is decoded to metres with the model's encoding first, then
 resized bilinearly (``align_corners=False``) to the requested size, as DenseDepth's and FCRN's

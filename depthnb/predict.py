@@ -1,8 +1,12 @@
 """The contract's names for prediction (see DESIGN.md): :func:`predict_depth` lives in
 :mod:`depthnb.inference`, :func:`load_checkpoint` in :mod:`depthnb.models.checkpoints`.
 
->>> model = load_checkpoint("runs/main/best.pt")                       # doctest: +SKIP
->>> depth = predict_depth(model, "kitchen.jpg")   # metres, the photo's size  # doctest: +SKIP
+>>> import numpy as np
+>>> from depthnb.models.pretrained import WEIGHTS_DIR
+>>> model = load_checkpoint(WEIGHTS_DIR / "unet-synthetic.pt")   # or "runs/main/best.pt"
+>>> photo = np.zeros((48, 64, 3), np.uint8)          # or a path, the bytes of a file, a PIL image
+>>> predict_depth(model, photo).shape                # float32 metres, the photo's size
+(48, 64)
 """
 
 from depthnb.inference import predict_depth

@@ -25,9 +25,12 @@ from pathlib import Path
 import torch
 
 from depthnb.checkpoint import atomic_save, read_checkpoint
+from depthnb.cli.train import check_settings
 
 WEIGHTS = Path(__file__).resolve().parents[1] / "depthnb" / "weights"
 NAME = "unet-synthetic"
+#: Settings that say where the job ran and how it printed, not how the weights were made.
+UNRECORDED = ("out_dir", "resume", "progress")
 
 
 def score(path: Path, settings: dict) -> dict[str, dict[str, float]]:
@@ -45,6 +48,14 @@ def score(path: Path, settings: dict) -> dict[str, dict[str, float]]:
         "held_out": evaluate(load_checkpoint(path), held_out),
         "constant": {"depth_m": median, **evaluate(ConstantDepth(median), held_out)},
     }
+
+
+def recorded_settings(settings: dict) -> dict:
+    """The job's settings (``metrics.json``'s, today's names) without where it ran and how it
+    printed, checked as ``python -m depthnb train --config`` checks a file."""
+    kept = {key: value for key, value in settings.items() if key not in UNRECORDED}
+    check_settings(kept, "the record's settings")
+    return kept
 
 
 def pack(run: Path, out_dir: Path = WEIGHTS) -> Path:
@@ -71,11 +82,7 @@ def pack(run: Path, out_dir: Path = WEIGHTS) -> Path:
         "made_on": datetime.now(timezone.utc).strftime("%Y-%m-%d"),
         "torch": torch.__version__,
         "python": platform.python_version(),
-        "settings": {
-            key: value
-            for key, value in summary["settings"].items()
-            if key not in ("out", "resume", "progress")  # where it ran, not how it was made
-        },
+        "settings": recorded_settings(summary["settings"]),
         "epoch": checkpoint["epoch"],
         "train_seconds": round(summary["train_seconds"]),
         "held_out_metrics": scores["held_out"],

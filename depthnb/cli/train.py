@@ -190,7 +190,7 @@ JOB_DEFAULTS: dict[str, Any] = {
 }
 
 
-#: The main job: reaches delta1 about 0.90 on held-out rooms in about 5 minutes on 2 CPU cores.
+#: The main job: ``python -m depthnb train`` without flags (benchmarks/bench_main_job.py times it).
 MAIN_JOB: dict[str, Any] = {
     **JOB_DEFAULTS,
     **synthetic_unet_config(out_dir="runs/main", progress=True).to_dict(),

@@ -1,18 +1,17 @@
 """What each lesson's full mode needs on a free Colab T4: downloads, minutes, RAM, disk.
 
->>> print(budget_markdown("05"))        # doctest: +SKIP
-**Full mode on a free Colab T4:** downloads 1.8 GB (...), about 6 min of compute, ...
+>>> print(budget_markdown("05"))
+**Full mode on a free Colab T4:** downloads 4.0 GB (...), then about 6 min of compute ...
 
 Each lesson states its budget at its top (the text is :func:`budget_markdown`, checked against the
 notebooks by the tests), and :func:`depthnb.notebook.setup` warns in full mode without a GPU.
 
-Where the minutes come from. No T4 could be measured while this course was written, so the GPU
-minutes are derived from each lesson's workload (the network's multiply-accumulates per image,
-how many images, training or inference: :class:`Work`) at a stated rate, :data:`T4_MACS_PER_S`,
-plus the parts that do not run on the GPU (reading files, rendering rooms, writing JPEGs, ONNX)
-and any time budget the lesson sets itself, measured on this project's 2-core CI machine
-(``fixed_minutes``). ``python benchmarks/bench_budgets.py`` prints the derivation beside a CPU
-measurement of the same networks.
+Where the minutes come from: the GPU minutes are derived from each lesson's workload (the
+network's multiply-accumulates per image, how many images, training or inference: :class:`Work`)
+at a stated rate, :data:`T4_MACS_PER_S`, plus the parts that do not run on the GPU (reading files,
+rendering rooms, writing JPEGs, ONNX) and any time budget the lesson sets itself, measured on a
+2-core machine (``fixed_minutes``). ``python benchmarks/bench_budgets.py`` prints the derivation
+beside a CPU measurement of the same networks.
 """
 
 from __future__ import annotations
@@ -28,8 +27,8 @@ of inference at batch 128 (DeepLearningExamples, ConvNets/resnet50v1.5 README), 
 and smaller batches."""
 
 CPU_MACS_PER_S = 2.0e10
-"""What 2 CPU cores sustain (measured on the CI machine: DenseDepth at 480x640, forward and
-backward, 21 GMAC/s; forward only 21 GMAC/s; the U-Net at 120x160, 11 GMAC/s)."""
+"""What 2 CPU cores sustain on these networks (``python benchmarks/bench_budgets.py`` measures
+it; the figures behind this value: benchmarks/README.md)."""
 
 TRAIN_COST = 3.0
 """A training step costs about three forward passes (forward, and backward's two products)."""

@@ -1,16 +1,18 @@
 """One call at the top of every lesson: where it runs, how big things should be, where data goes.
 
->>> cfg = setup()          # doctest: +SKIP
->>> cfg.quick, cfg.device  # doctest: +SKIP
-(True, device(type='cpu'))
+>>> cfg = setup(quick=True, verbose=False)   # quick=None (the default) reads DEPTHNB_QUICK
+>>> cfg.quick, cfg.device
+(True, device(type=...))
 
 Lessons size their work with the configuration: ``cfg.quick`` picks synthetic data and small
 sizes; in full mode, :meth:`NotebookConfig.count` gives the number of steps, epochs or images,
 which ``DEPTHNB_REHEARSAL=1`` (the CI rehearsal of full mode, offline against fixture files)
 cuts to a handful without changing the code path, the models or the image sizes:
 
->>> steps = cfg.count(3000, rehearsal=2)           # doctest: +SKIP
->>> budget = cfg.time_budget(25 * 60)   # seconds; None in the rehearsal  # doctest: +SKIP
+>>> cfg.count(3000, rehearsal=2, quick=20)     # full mode 3000, the rehearsal 2, quick mode 20
+20
+>>> cfg.time_budget(25 * 60)                  # seconds; None in the rehearsal
+1500
 """
 
 from __future__ import annotations
@@ -63,11 +65,7 @@ class NotebookConfig:
 
     def count(self, full: int, rehearsal: int, quick: int | None = None) -> int:
         """A number of steps, epochs or images: ``full`` in full mode, ``rehearsal`` (at most
-        ``full``) under ``DEPTHNB_REHEARSAL=1``, ``quick`` in quick mode (``full`` if not given).
-
-        >>> cfg.count(200, rehearsal=4)    # doctest: +SKIP
-        200
-        """
+        ``full``) under ``DEPTHNB_REHEARSAL=1``, ``quick`` in quick mode (``full`` if not given)."""
         if self.quick:
             return full if quick is None else quick
         return min(full, rehearsal) if self.rehearsal else full

@@ -1,7 +1,7 @@
 """Resumable downloads of the course's datasets, with a check of what arrived.
 
->>> download_dataset("nyu-labeled")   # doctest: +SKIP
-PosixPath('data/nyu/nyu_depth_v2_labeled.mat')
+``download_dataset("nyu-labeled")`` (``python -m depthnb download nyu-labeled`` in a shell)
+fetches NYU Depth v2's labeled subset into ``<data dir>/nyu/`` and returns the file's path.
 
 ``download_url`` streams into ``<dest>.part`` with a progress bar, resumes an interrupted
 transfer with an HTTP Range request whose If-Range carries the ETag (or Last-Modified) the server
@@ -145,11 +145,10 @@ announce its length (:func:`~depthnb.hub.transfer.download_url`'s ``proof``)."""
 # a class mirror or the CI rehearsal serves stand-ins in the real formats, judged by the checks.
 
 # NYU Depth v2, labeled subset. The dataset page (https://cs.nyu.edu/~silberman/datasets/
-# nyu_depth_v2.html) links the http URL; its host has been reported refusing connections
-# (ethz-asl/background_foreground_segmentation#32, cleinc/bts#145). The https URL, same host, is
-# what several public download scripts use. 2,972,037,809 bytes: the byte count those scripts
-# check (and a report of SHA-256 2d724b0c0ab3...86aa, not verified here). The Kaggle copy
-# (cleinc/bts#145) needs a Kaggle login: a page for a browser, not a source.
+# nyu_depth_v2.html) links the http URL, whose host has been reported refusing connections
+# (docs/notes.md). The https URL, same host, is what several public download scripts use.
+# 2,972,037,809 bytes: the byte count those scripts check. The Kaggle copy needs a Kaggle login:
+# a page for a browser, not a source.
 _NYU_LABELED = RemoteFile(
     "http://horatio.cs.nyu.edu/mit/silberman/nyu_depth_v2/nyu_depth_v2_labeled.mat",
     "nyu_depth_v2_labeled.mat",
@@ -171,9 +170,9 @@ _NYU_SPLITS = RemoteFile(
         "https://raw.githubusercontent.com/ankurhanda/nyuv2-meta-data/master/splits.mat",
     ),
 )
-# DenseDepth's training archive. ialhashim/DenseDepth's README linked the S3 URL (January 2019),
-# then https://tinyurl.com/nyu-data-zip (since 2019); the author posted the Google Drive copy in
-# ialhashim/DenseDepth#94. "4.1 GB" is the README's figure.
+# DenseDepth's training archive: the S3 URL and https://tinyurl.com/nyu-data-zip, each linked by
+# ialhashim/DenseDepth's README, and the Google Drive copy its author posted (docs/notes.md).
+# "4.1 GB" is the README's figure.
 _NYU_ZIP = RemoteFile(
     "https://s3-eu-west-1.amazonaws.com/densedepth/nyu_data.zip",
     "nyu_data.zip",
@@ -184,7 +183,7 @@ _NYU_ZIP = RemoteFile(
     ),
 )
 # DenseDepth's Eigen test archive: the README's S3 link is the only one its authors give (it has
-# been reported failing, ialhashim/DenseDepth#189). "1.4 GB" is the README's figure.
+# been reported failing: docs/notes.md). "1.4 GB" is the README's figure.
 _NYU_EIGEN_TEST = RemoteFile(
     "https://s3-eu-west-1.amazonaws.com/densedepth/nyu_test.zip",
     "nyu_test.zip",

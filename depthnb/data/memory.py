@@ -16,7 +16,7 @@ from depthnb.errors import ConfigError, DataError
 class InMemoryDataset(Dataset):
     """Every sample of a dataset, computed once and kept in memory in the compact types.
 
-    For procedural data (synthetic rooms render at about 100 images/s) or a small decoded set:
+    For procedural data (synthetic rooms, slower to render than to read) or a small decoded set:
     compute once, then every epoch reads tensors. Stored as :func:`depthnb.data.sample.to_compact`
     makes them: colour uint8, depth float16 (0 where unknown), valid bool, mask uint8, i.e. 6 bytes
     a pixel against 17 for float samples (4000 rooms at 240x320 take 1.8 GB instead of 5.2 GB).
@@ -79,7 +79,7 @@ def median_depth(dataset: Any) -> float:
 
     Computed in bounded memory, one sample at a time: a histogram of log depth
     (:data:`MEDIAN_BINS` bins over :data:`MEDIAN_RANGE_M`, 1 MB of counts) instead of a float
-    copy of every valid pixel (which for 1,000 rooms at 240x320 took 2.3 GB more). The result is
+    copy of every valid pixel (benchmarks/bench_memory.py compares the two). The result is
     interpolated inside the bin of the lower median (``torch.median``'s convention), so its
     relative error is at most one bin's width, 0.013%.
 

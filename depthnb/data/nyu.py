@@ -3,9 +3,8 @@
 Both read their file in place and lazily: each process (each DataLoader worker) opens its own
 handle on its first ``__getitem__``, and only the requested image is decoded.
 
->>> ds = NYUv2Labeled("data/nyu/nyu_depth_v2_labeled.mat", split="test")  # doctest: +SKIP
->>> len(ds), ds[0]["image"].shape, ds[0]["depth"].shape                  # doctest: +SKIP
-(654, torch.Size([3, 480, 640]), torch.Size([1, 480, 640]))
+``NYUv2Labeled("data/nyu/nyu_depth_v2_labeled.mat", split="test")`` holds the 654 test images of
+the official split, each ``image`` (3,480,640) and ``depth`` (1,480,640).
 """
 
 from __future__ import annotations

@@ -1,7 +1,13 @@
 """A user's own image, opened one way everywhere: upright, RGB by its range, within a pixel limit.
 
->>> photo = open_image("kitchen.jpg")         # PIL image, mode "RGB", upright  # doctest: +SKIP
->>> pixels = load_image(phone_upload_bytes)   # uint8 (H,W,3)                   # doctest: +SKIP
+>>> import io
+>>> from PIL import Image
+>>> upload = io.BytesIO()
+>>> Image.new("RGB", (64, 48), "grey").save(upload, "JPEG")   # a photograph's bytes, say
+>>> open_image(upload)                        # or a path: PIL image, mode "RGB", upright
+<PIL.Image.Image image mode=RGB size=64x48 at ...>
+>>> load_image(upload.getvalue()).shape       # uint8 (H,W,3)
+(48, 64, 3)
 
 Every path by which a photograph enters the package (:func:`depthnb.predict.predict_depth`, the
 ``predict`` command, the explorer, the lessons) calls :func:`open_image`. Its rules:

@@ -1,12 +1,16 @@
 """Taking a model out of PyTorch: ONNX export checked in onnxruntime, int8 and fp16 variants, and
 the measurements that compare them (``python -m depthnb export`` is :mod:`depthnb.cli.export`).
 
->>> model = depthnb.models.load("runs/main/best.pt")                     # doctest: +SKIP
->>> export_onnx(model, "unet.onnx", size=(120, 160))                      # doctest: +SKIP
->>> check_onnx(model, "unet.onnx", [(120, 160), (240, 320)])              # doctest: +SKIP
-{(120, 160): 2.4e-07, (240, 320): 2.4e-07}
->>> images = calibration_images(32, (120, 160))                           # doctest: +SKIP
->>> quantize_int8("unet.onnx", "unet.int8.onnx", images)                  # doctest: +SKIP
+>>> from depthnb.deploy import calibration_images, check_onnx, export_onnx, quantize_int8
+>>> from depthnb.models import build_model
+>>> model = build_model("unet", filters=(4, 8, 8, 8, 8)).eval()  # or depthnb.models.load(spec)
+>>> export_onnx(model, "unet.onnx", size=(64, 96))
+PosixPath('unet.onnx')
+>>> check_onnx(model, "unet.onnx", [(64, 96), (96, 128)])   # largest |difference|, metres
+{(64, 96): ..., (96, 128): ...}
+>>> images = calibration_images(4, (64, 96))                 # (N,3,H,W) float32 in [0,1]
+>>> quantize_int8("unet.onnx", "unet.int8.onnx", images)
+PosixPath('unet.int8.onnx')
 
 onnx and onnxruntime are optional dependencies (``pip install 'depthnb[deploy]'``); without them
 these functions raise :class:`DeployError` saying so. Names are imported on first use, so the

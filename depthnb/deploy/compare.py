@@ -1,8 +1,8 @@
 """What a deployed copy costs and buys: file size, CPU latency and depth metrics of PyTorch eager,
 ONNX fp32, int8 and fp16, on the same held-out images, beside a constant-depth baseline.
 
->>> rows = compare_variants(model, paths, images, depth, valid, constant_m=2.9)  # doctest: +SKIP
->>> print(format_comparison(rows))                                            # doctest: +SKIP
+:func:`compare_variants` measures the rows, :func:`format_comparison` prints them as a table
+(``python -m depthnb export`` shows it).
 """
 
 from __future__ import annotations

@@ -2,9 +2,9 @@
 
 int8 stores each weight as ``round(w / scale) + zero_point`` in 8 bits (4x smaller than float32)
 and, in the static form, computes convolutions in integers between quantise/dequantise pairs
-(QDQ): activations uint8, weights int8 ("U8S8"). On a 2-core AMD EPYC (AVX512-VNNI), FCRN at
-120x160: U8S8 13-15 ms a frame, fp32 31 ms, int8 activations ("S8S8") 38 ms, with the same
-accuracy; onnxruntime notes that U8S8 can saturate on x86 CPUs without VNNI (reduce_range helps).
+(QDQ): activations uint8, weights int8 ("U8S8"), which ran faster than int8 activations ("S8S8")
+at the same accuracy (docs/notes.md); onnxruntime notes that U8S8 can saturate on x86 CPUs
+without VNNI (reduce_range helps).
 Weights get one scale per output channel (``per_channel``): a layer's filters differ in size by
 orders of magnitude, and one scale for all would round the small ones to a few levels.
 Activations get one scale per tensor, measured on calibration images (``mode="static"``, min-max
@@ -12,9 +12,8 @@ over the images) or recomputed from each input at run time (``mode="dynamic"``, 
 calibrated; onnxruntime then runs convolutions as ConvInteger with uint8 weights).
 
 fp16 halves the file: onnxruntime's own ``transformers.float16.convert_float_to_float16`` (inputs
-and outputs kept float32). onnxconverter-common 1.16's converter, the usual choice, left the
-graph's float-to-float Cast typed float32 on a float16 tensor (onnxruntime refused the file), and
-hung with Cast kept in float32; onnxruntime's copy of it handles Cast and needs no extra package.
+and outputs kept float32), which handles the graph's Cast nodes and needs no extra package (why
+not onnxconverter-common's: docs/notes.md).
 """
 
 from __future__ import annotations

@@ -1,7 +1,12 @@
 """Running exported graphs: an onnxruntime session on the CPU, depth in metres out, latency.
 
->>> session = onnx_session("unet.onnx")                                  # doctest: +SKIP
->>> depth = onnx_depth(session, images)          # (B,1,H,W) metres       # doctest: +SKIP
+>>> import torch
+>>> from depthnb.deploy import export_onnx
+>>> from depthnb.models import build_model
+>>> model = build_model("unet", filters=(4, 8, 8, 8, 8)).eval()
+>>> session = onnx_session(export_onnx(model, "unet.onnx", size=(64, 96)))
+>>> onnx_depth(session, torch.rand(2, 3, 64, 96)).shape       # (B,1,H,W) metres
+torch.Size([2, 1, 64, 96])
 """
 
 from __future__ import annotations

@@ -1,11 +1,15 @@
 """Archive extraction that cannot write outside its target, on any supported Python.
 
->>> safe_extract("data/diode/val.tar.gz", "data/diode/.staging")      # doctest: +SKIP
+>>> with zipfile.ZipFile("demo.zip", "w") as archive:           # or a tar, any compression
+...     archive.writestr("rgb/0001.txt", "hello")
+>>> safe_extract("demo.zip", "staging")
+PosixPath('...staging')
+>>> Path("staging/rgb/0001.txt").read_text()
+'hello'
 
 :func:`safe_extract` never hands an archive to ``tarfile.extractall`` or ``ZipFile.extractall``:
-their safety depends on the interpreter (``tarfile``'s ``filter`` exists from 3.10.12 / 3.11.4 /
-3.12 on, and releases before 3.11.13 / 3.12.11 / 3.13.4 can be bypassed with a chain of symlinks
-longer than ``PATH_MAX``, CVE-2025-4517). Instead, in two passes:
+their safety depends on the interpreter's release (which ones have ``tarfile``'s ``filter``, and
+which can be bypassed: docs/notes.md). Instead, in two passes:
 
 1. every member is checked before anything is written: a name must be relative, without ``..``,
    a drive letter or a NUL byte, and the member a regular file or a folder. Symbolic links and

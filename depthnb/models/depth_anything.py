@@ -1,7 +1,7 @@
 """Depth Anything V2 (Yang et al. 2024) as a depthnb model, through Hugging Face ``transformers``.
 
->>> model = build_model("depth-anything-v2", pretrained=True)      # 99 MB, once  # doctest: +SKIP
->>> predict_depth(model, Image.open("kitchen.jpg"))                # metres       # doctest: +SKIP
+``build_model("depth-anything-v2", pretrained=True)`` fetches the released weights (99 MB) once;
+``predict_depth(model, "kitchen.jpg")`` is then the photograph's depth in metres.
 
 The released weights are the Hugging Face repository's own ``config.json`` and
 ``model.safetensors``, fetched once at a pinned revision (:mod:`depthnb.models.pretrained`:

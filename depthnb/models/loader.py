@@ -2,9 +2,17 @@
 registry name) into a model ready for inference; :mod:`depthnb.models.checkpoints` reads and
 writes the checkpoint files.
 
->>> model = load("runs/main/best.pt")   # a checkpoint the Trainer wrote      # doctest: +SKIP
->>> model = load("unet-synthetic")      # published weights: list_pretrained() # doctest: +SKIP
->>> model = load("unet")                # an architecture, untrained: warns   # doctest: +SKIP
+>>> model = load("unet-synthetic")      # published weights: list_pretrained()
+>>> model.input_size, model.training
+((120, 160), False)
+>>> import warnings
+>>> with warnings.catch_warnings(record=True) as caught:
+...     warnings.simplefilter("always")
+...     model = load("unet")            # an architecture, untrained
+>>> print(caught[0].message)
+'unet' is a model name, not weights: its weights are untrained (random); ...
+
+``load("runs/main/best.pt")`` reads a checkpoint the Trainer wrote.
 
 Every caller that takes a model by name or path (``predict``, ``evaluate``, ``export``, the
 explorer) goes through :func:`load`.

@@ -1,10 +1,12 @@
 """Published depth networks by name: downloaded once, converted once, loaded as checkpoints.
 
->>> list_pretrained()                                   # doctest: +SKIP
-['densedepth-nyu', 'depth-anything-v2-metric-indoor-small', 'depth-anything-v2-relative-small',
- 'fcrn-nyu', 'unet-synthetic']
->>> model = load_pretrained("densedepth-nyu")           # doctest: +SKIP
->>> depth = depthnb.predict.predict_depth(model, photo)  # metres  # doctest: +SKIP
+>>> list_pretrained()
+['densedepth-nyu', 'depth-anything-v2-metric-indoor-small',
+ 'depth-anything-v2-metric-outdoor-small', 'depth-anything-v2-relative-small', 'fcrn-nyu',
+ 'unet-synthetic']
+>>> model = load_pretrained("unet-synthetic")   # shipped; "densedepth-nyu" downloads once
+>>> model.input_size                             # (H, W) it was trained at
+(120, 160)
 
 Each name's weights come from the file its authors published, in its own format: DenseDepth's
 Keras ``nyu.h5`` (read through h5py by :func:`~depthnb.models.densedepth_from_keras`), FCRN's
@@ -109,7 +111,7 @@ HUB_REVISIONS = {
 later push to ``main`` cannot change a lesson's model. These are the commits that public projects
 pin for these repositories (several independent ones agree on each, with the weights' SHA-256:
 indoor e990eb82..., outdoor ad065c77..., relative 3152477c...; each ``model.safetensors`` is
-99,173,660 bytes); they were not read from the Hub itself, which this project cannot reach."""
+99,173,660 bytes; docs/notes.md says how they were chosen)."""
 
 
 def _depth_anything_files(variant: str, config_size: int) -> tuple[HubFile, ...]:

@@ -219,7 +219,7 @@ def field_help() -> dict[str, str]:
 
 
 #: Settings of the main job (``python -m depthnb train``): a small U-Net on 1000 synthetic rooms at
-#: 120x160, measured on 2 CPU cores (see benchmarks/bench_main_job.py).
+#: 120x160 (how they were tuned: benchmarks/bench_main_job.py).
 SYNTHETIC_UNET: dict[str, Any] = {
     "filters": [8, 16, 32, 64, 128],
     "scenes": 1000,

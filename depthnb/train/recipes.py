@@ -92,7 +92,9 @@ def train_synthetic_unet(
 ) -> tuple[nn.Module, Trainer]:
     """Train a U-Net on synthetic rooms, for ``seconds`` of wall time (or the main job's epochs).
 
-    >>> model, trainer = train_synthetic_unet((96, 128), seconds=20, scenes=16)  # doctest: +SKIP
+    >>> model, trainer = train_synthetic_unet((32, 48), seconds=0.5, scenes=4, batch_size=2)
+    >>> model.training, trainer.epoch >= 1
+    (False, True)
 
     Keyword arguments go to :func:`synthetic_unet_trainer` (``scenes``, ``val_scenes``,
     ``model_args``, ``batch_size``, ``lr``, ``loss``, ...). Returns the model in eval mode and its

@@ -1,9 +1,14 @@
 """The Trainer: one loop for every task, on a CPU laptop, a Colab GPU or ``torchrun`` on many GPUs.
 
->>> trainer = Trainer(model, train_set, val_set, epochs=5, lr=1e-3, schedule="onecycle",
-...                   out_dir="runs/demo")                                  # doctest: +SKIP
->>> history = trainer.fit()                                                 # doctest: +SKIP
->>> history[-1]["delta1"]                                                   # doctest: +SKIP
+>>> from depthnb.data import SyntheticRooms
+>>> from depthnb.models import build_model
+>>> model = build_model("unet", filters=(4, 8, 8, 8, 8))
+>>> train_set, val_set = SyntheticRooms(4, size=(32, 32)), SyntheticRooms(2, (32, 32), seed=1000)
+>>> config = TrainConfig(epochs=1, batch_size=2, lr=1e-3, schedule="onecycle", progress=False,
+...                      out_dir="runs/demo")
+>>> history = Trainer(model, train_set, val_set, config).fit()
+>>> 0.0 <= history[-1]["delta1"] <= 1.0
+True
 
 What it does each step (:meth:`Trainer.train_step`): move the batch to the device (pinned memory,
 ``non_blocking``), optionally augment it there (:class:`depthnb.data.augment.BatchAugment`), give

@@ -5,7 +5,8 @@ videos, point clouds, metrics), so a crash at any moment leaves either the previ
 one, never a half-written one. Writers of large files (downloads, caches) first ask
 :func:`check_free_space` whether they fit.
 
->>> atomic_write_text("runs/demo/notes.txt", "hello")                       # doctest: +SKIP
+>>> atomic_write_text("runs/demo/notes.txt", "hello")     # the folder is made if missing
+PosixPath('runs/demo/notes.txt')
 """
 
 from __future__ import annotations

@@ -110,8 +110,7 @@ def seed_rngs(seed: int) -> None:
 
 @contextlib.contextmanager
 def seeded_rngs(seed: int) -> Iterator[None]:
-    """:func:`seed_rngs` inside the block; the previous states are put back afterwards (about
-    0.2 ms, most of it NumPy's state)."""
+    """:func:`seed_rngs` inside the block; the previous states are put back afterwards."""
     python_state, numpy_state = random.getstate(), np.random.get_state()
     torch_state = torch.default_generator.get_state()
     seed_rngs(seed)

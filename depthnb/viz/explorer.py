@@ -119,8 +119,7 @@ class DepthExplorer:
     Colab's built-in widget manager draws: the explorer does not switch on Colab's custom widget
     manager (only third-party widgets need it). In Colab an "Upload with Colab" button sits beside
     the upload widget: it calls ``google.colab.files.upload()``, which takes files of any size
-    (ipywidgets' ``FileUpload`` drops files of 1 MB and more in Colab,
-    jupyter-widgets/ipywidgets#3452).
+    (ipywidgets' ``FileUpload`` drops files of 1 MB and more in Colab).
 
     State that tests read: ``current_index``, ``source`` (``"dataset sample"`` or ``"your photo"``),
     ``last_probe`` (dict x, y, true_m, pred_m), ``figure`` (the latest matplotlib Figure),

@@ -1,8 +1,14 @@
 """Exercises that check themselves: ``check("06.2", answer)`` tells a student what is wrong.
 
+>>> import torch
 >>> from depthnb.exercises import check
->>> check("06.1", back_project)        # doctest: +SKIP
-06.1 back-projection: correct on 6 cases (random, odd sizes, invalid pixels).
+>>> def back_project(depth, intrinsics):    # (H,W) metres, [fx, fy, cx, cy] -> (H,W,3) metres
+...     fx, fy, cx, cy = intrinsics.tolist()
+...     rows, cols = torch.arange(depth.shape[0]), torch.arange(depth.shape[1])
+...     v, u = torch.meshgrid(rows, cols, indexing="ij")
+...     return torch.stack([(u - cx) * depth / fx, (v - cy) * depth / fy, depth], dim=-1)
+>>> result = check("06.1", back_project)
+06.1 ...: correct on ... cases ...
 
 Each lesson's exercises live in ``depthnb/course/exercises/lessonNN.py`` (found by name, see
 :func:`exercises`). An :class:`Exercise` holds a reference solution, the cases to try (drawn from

@@ -1,8 +1,5 @@
 """Student copies of the lessons: every solution cell replaced by a stub, everything else intact.
 
->>> write_student_copies("notebooks", "student")      # doctest: +SKIP
-[PosixPath('student/01_data_pipeline.ipynb'), ...]
-
 A solution cell is a code cell tagged ``solution`` (cell metadata ``"tags": ["solution"]``) whose
 first line is ``# Exercise NN.K (solution)``. It holds imports and function definitions only; in
 the student copy each function keeps its signature and docstring and its body becomes

@@ -84,10 +84,9 @@ def _scene(seed: int, index: int) -> tuple[_Room, _Camera]:
     x, y, yaw = layouts[0].view
     # A hand-held camera at chest to eye height (NYU Depth v2 was filmed so), looking about
     # level or a little down. From one image, absolute scale is only fixed by such cues (how high
-    # the camera is above the floor, the horizon's row, the sizes of furniture); with heights
-    # 1.0-1.7 m and pitches -25..+3 degrees, a U-Net trained for minutes got the layout but not
-    # the scale (held-out delta1 after 4 epochs 0.66, against 0.82 with 1.3-1.6 m and -15..0
-    # degrees; the main job's notes are in benchmarks/bench_main_job.py).
+    # the camera is above the floor, the horizon's row, the sizes of furniture); with wider
+    # ranges of height and pitch, a U-Net trained for minutes got the layout but not the scale
+    # (the figures: benchmarks/bench_main_job.py).
     height = float(rng.uniform(1.3, min(1.6, room.height - 0.8)))
     pitch = math.radians(rng.uniform(-15.0, 3.0))
     roll = math.radians(rng.uniform(-4.0, 4.0))

@@ -1,9 +1,8 @@
 """FCRN's published NYU weights (the authors' TensorFlow release, ``NYU_ResNet-UpProj.npy``) as a
 depthnb :class:`~depthnb.models.fcrn.FCRN`, read without running anything the file contains.
 
->>> model = fcrn_from_tf_npy("NYU_ResNet-UpProj.npy")       # doctest: +SKIP
->>> model(torch.rand(1, 3, 228, 304)).shape                 # metres  # doctest: +SKIP
-torch.Size([1, 1, 128, 160])
+``fcrn_from_tf_npy("NYU_ResNet-UpProj.npy")`` returns the FCRN; for a (1,3,228,304) image it
+predicts (1,1,128,160) metres.
 
 The file is ``np.save`` of a dict ``{layer name: {param name: array}}`` written by Python 2: a
 pickle. :class:`ReleaseUnpickler` rebuilds NumPy arrays and nothing else; dicts, strings, numbers,

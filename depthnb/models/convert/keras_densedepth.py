@@ -3,10 +3,9 @@
 The file is read with h5py alone: no TensorFlow, nothing unpickled, deserialised as code or
 evaluated; the ``model_config`` attribute is at most parsed as JSON for a sanity check.
 
->>> model = densedepth_from_keras("nyu.h5")             # doctest: +SKIP
->>> model.config                                        # doctest: +SKIP
-{'width': 1.0, 'input_norm': 'none', 'align_corners': True, 'bn_eps': 1.001e-05, ...}
->>> depth_m = model.encoding.decode(model(rgb_01))      # (B,1,H/2,W/2) metres  # doctest: +SKIP
+``densedepth_from_keras("nyu.h5")`` returns the DenseDepth, ``model.config`` ``{'width': 1.0,
+'input_norm': 'none', 'align_corners': True, 'bn_eps': 1.001e-05, ...}``;
+``model.encoding.decode(model(rgb_01))`` is its depth, (B,1,H/2,W/2) metres.
 
 Keras's semantics, and why this torch model reproduces them:
 

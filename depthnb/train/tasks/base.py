@@ -7,9 +7,6 @@ through :func:`depthnb.inference.decode_outputs`) and what it adds to the metric
 :class:`depthnb.train.Trainer` and :func:`depthnb.metrics.evaluate` drive any task;
 :class:`~depthnb.train.tasks.depth.DepthTask` (depth regression) is the default,
 :class:`~depthnb.train.tasks.maskdepth.MaskDepthTask` (mask and depth, lesson 08) is another.
-
->>> task = DepthTask.for_model(model)                               # doctest: +SKIP
->>> loss, parts = task.loss(model(task.inputs(batch)), batch)       # doctest: +SKIP
 """
 
 from __future__ import annotations

@@ -1,7 +1,14 @@
 """Depth regression, the default task: the image in, a loss on the encoded depth, depth metrics.
 
->>> task = DepthTask.for_model(model)                               # doctest: +SKIP
->>> loss, parts = task.loss(model(task.inputs(batch)), batch)       # doctest: +SKIP
+>>> from torch.utils.data import default_collate
+>>> from depthnb.data import SyntheticRooms
+>>> from depthnb.models import build_model
+>>> model = build_model("unet", filters=(4, 8, 8, 8, 8))
+>>> batch = default_collate([SyntheticRooms(2, size=(32, 32))[i] for i in range(2)])
+>>> task = DepthTask.for_model(model)
+>>> loss, parts = task.loss(model(task.inputs(batch)), batch)   # parts: {} for one term
+>>> loss.shape, loss.item() > 0
+(torch.Size([]), True)
 """
 
 from __future__ import annotations
