@@ -457,8 +457,8 @@ class Trainer:
         raise TrainingError(
             f"training diverged in epoch {epoch}: {what} (lr {self.config.lr:g}), so it was "
             f"stopped{kept}. "
-            "Lower the learning rate (--lr), clip the gradients (--clip-grad 1.0), or train in "
-            "fp32 (--precision fp32)"
+            "Lower the learning rate (--lr), clip the gradients (--clip-grad-norm 1.0), or train "
+            "in fp32 (--precision fp32)"
         )
 
     def _is_best(self, record: dict[str, Any]) -> bool:
