@@ -47,7 +47,7 @@ def main() -> int:
     parser.add_argument("extra", nargs="*", help="more flags for `python -m depthnb train`")
     args = parser.parse_args()
     env = {**os.environ, "OMP_NUM_THREADS": str(args.threads), "MKL_NUM_THREADS": str(args.threads)}
-    command = [sys.executable, "-m", "depthnb", "train", "--no-progress", "--out", args.out]
+    command = [sys.executable, "-m", "depthnb", "train", "--no-progress", "--out-dir", args.out]
     command += args.extra
     print("running:", " ".join(command[1:]), f"(OMP_NUM_THREADS={args.threads})", flush=True)
     start = time.perf_counter()

@@ -1,4 +1,5 @@
-"""``python -m depthnb download|train|evaluate|predict|bench``: see :mod:`depthnb.cli.main`."""
+"""``python -m depthnb download|train|evaluate|predict|bench|export|exercises``: see
+:mod:`depthnb.cli.main`."""
 
 import sys
 

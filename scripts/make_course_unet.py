@@ -101,7 +101,7 @@ def main() -> int:
     args = parser.parse_args()
     if args.run is None:
         args.run = Path(tempfile.mkdtemp(prefix="course-unet-"))
-        command = [sys.executable, "-m", "depthnb", "train", "--out", str(args.run)]
+        command = [sys.executable, "-m", "depthnb", "train", "--out-dir", str(args.run)]
         subprocess.run([*command, "--no-progress"], check=True)
     path = pack(args.run)
     print(f"wrote {path} ({path.stat().st_size / 1e6:.1f} MB) and {path.with_suffix('.json')}")

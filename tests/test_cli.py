@@ -22,7 +22,7 @@ TINY = [
     "4",
     "--epochs",
     "2",
-    "--batch",
+    "--batch-size",
     "4",
     "--model-args",
     '{"filters": [2, 4, 8, 8, 8]}',
@@ -33,7 +33,7 @@ TINY = [
 @pytest.fixture(scope="module")
 def run(tmp_path_factory):
     out = tmp_path_factory.mktemp("run")
-    assert main(["train", *TINY, "--out", str(out)]) == 0
+    assert main(["train", *TINY, "--out-dir", str(out)]) == 0
     return out
 
 
@@ -58,7 +58,7 @@ def test_resume_continues_a_run(run, tmp_path, capsys):
                 "3",
                 "--resume",
                 str(run / "last.pt"),
-                "--out",
+                "--out-dir",
                 str(tmp_path),
             ]
         )
@@ -68,14 +68,27 @@ def test_resume_continues_a_run(run, tmp_path, capsys):
     assert [record["epoch"] for record in history] == [1, 2, 3]
 
 
-def test_evaluate_and_predict_use_the_checkpoint(run, tmp_path, capsys):
-    assert main(["evaluate", str(run / "best.pt"), "--val-scenes", "2"]) == 0
+def test_evaluate_and_predict_use_the_checkpoint(run, tmp_path, capsys, monkeypatch):
+    import depthnb.data
+
+    built = []  # evaluate builds the held-out rooms only, no training set
+
+    class Recorded(depthnb.data.SyntheticRooms):
+        def __init__(self, length, **kwargs):
+            built.append((length, kwargs["seed"]))
+            super().__init__(length, **kwargs)
+
+    monkeypatch.setattr(depthnb.data, "SyntheticRooms", Recorded)
+    assert main(["evaluate", str(run / "best.pt"), "--val-scenes", "2", "--val-seed", "7"]) == 0
+    assert built == [(2, 7)]
+    monkeypatch.undo()
     assert "delta1" in capsys.readouterr().out
     photo = tmp_path / "photo.png"
     Image.fromarray(np.random.default_rng(0).integers(0, 256, (45, 70, 4), dtype=np.uint8)).save(
         photo
     )
-    assert main(["predict", str(run / "best.pt"), str(photo), "--out", str(tmp_path / "out")]) == 0
+    out = tmp_path / "out"
+    assert main(["predict", str(run / "best.pt"), str(photo), "--out-dir", str(out)]) == 0
     depth = np.load(tmp_path / "out" / "photo_depth.npy")
     assert depth.shape == (45, 70) and depth.dtype == np.float32 and (depth > 0).all()
     coloured = Image.open(tmp_path / "out" / "photo_depth.png")
@@ -123,7 +136,7 @@ def test_module_entry_point_prints_help():
         [sys.executable, "-m", "depthnb", "--help"], capture_output=True, text=True
     )
     assert out.returncode == 0
-    for command in ("download", "train", "evaluate", "predict", "bench"):
+    for command in ("download", "train", "evaluate", "predict", "bench", "export", "exercises"):
         assert command in out.stdout
 
 
@@ -143,10 +156,10 @@ def test_train_on_a_real_dataset_through_the_decode_once_cache(tmp_path, monkeyp
     )
     write_splits_mat(tmp_path / "splits.mat", train=[1, 2, 3, 4], test=[5, 6])
     out = tmp_path / "run"
-    tiny = ["--size", "32", "48", "--epochs", "1", "--batch", "2", "--no-progress"]
+    tiny = ["--size", "32", "48", "--epochs", "1", "--batch-size", "2", "--no-progress"]
     widths = ["--model-args", '{"filters": [2, 4, 8, 8, 8]}']
     command = ["train", "--data", "nyu", "--data-root", str(mat), "--cache", *tiny, *widths]
-    assert main([*command, "--out", str(out)]) == 0
+    assert main([*command, "--out-dir", str(out)]) == 0
     meta = json.loads((tmp_path / "data" / "cache" / "nyu-train-32x48" / "meta.json").read_text())
     assert meta["length"] == 4 and meta["size"] == [32, 48]
     assert (out / "best.pt").is_file() and "2 held-out" in capsys.readouterr().out
@@ -171,10 +184,12 @@ def test_every_training_setting_is_a_flag_and_a_config_key(tmp_path):
     assert settings["batch_size"] == 3 and settings["schedule"] == "step"
     assert settings["step_epochs"] == 4 and settings["gamma"] == 0.5 and not settings["augment"]
     plateau = resolve_settings(
-        parser.parse_args(["train", "--schedule", "plateau", "--patience", "1", "--batch", "5"])
+        parser.parse_args(
+            ["train", "--schedule", "plateau", "--patience", "1", "--batch-size", "5"]
+        )
     )
     assert plateau["patience"] == 1 and plateau["batch_size"] == 5
-    unclipped = resolve_settings(parser.parse_args(["train", "--clip-grad", "none"]))
+    unclipped = resolve_settings(parser.parse_args(["train", "--clip-grad-norm", "none"]))
     assert unclipped["clip_grad_norm"] is None
     helps = {action.dest: action.help for action in train._actions}
     assert "momentum" in helps["momentum"].lower() and helps["log_every"]

@@ -219,12 +219,17 @@ def test_contract_faces_hold_only_their_contract_names():
 
 
 def test_help_answers_without_importing_torch():
+    """``--help`` of the command line and of every subcommand, in one process: no torch."""
     code = (
         "import contextlib, io, sys\n"
-        "from depthnb.cli.main import main\n"
-        "with contextlib.redirect_stdout(io.StringIO()) as out, contextlib.suppress(SystemExit):\n"
-        "    main(['--help'])\n"
-        "assert 'train' in out.getvalue(), out.getvalue()\n"
+        "from depthnb.cli.main import COMMANDS, main\n"
+        "assert len(COMMANDS) == 7, COMMANDS\n"
+        "for argv in (['--help'], *([name, '--help'] for name in COMMANDS)):\n"
+        "    with contextlib.redirect_stdout(io.StringIO()) as out:\n"
+        "        with contextlib.suppress(SystemExit):\n"
+        "            main(argv)\n"
+        "    usage = ' '.join(['usage: python -m depthnb', *argv[:-1]])\n"
+        "    assert out.getvalue().startswith(usage), (argv, out.getvalue())\n"
         "print('torch' in sys.modules)\n"
     )
     result = subprocess.run(

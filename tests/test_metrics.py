@@ -249,6 +249,54 @@ def test_evaluate_decodes_upsamples_flips_and_crops() -> None:
         evaluate(nn.Conv2d(3, 1, 1), dataset)
 
 
+class _Seeing(_DepthFromImage):
+    """Records the device its weight was on when it ran."""
+
+    def forward(self, image: torch.Tensor) -> torch.Tensor:
+        self.ran_on = self.weight.device
+        return super().forward(image)
+
+
+class _Failing(_Samples):
+    def __getitem__(self, i: int) -> dict:
+        if i == 3:
+            raise OSError("unreadable sample")
+        return super().__getitem__(i)
+
+
+def _depths() -> torch.Tensor:
+    return torch.linspace(1, 4, 5 * 32 * 48).view(5, 1, 32, 48)
+
+
+def test_evaluate_leaves_the_model_in_its_mode_and_place() -> None:
+    model = _Seeing()
+    weight, value = model.weight, model.weight.detach().clone()
+    evaluate(model, _Samples(_depths()), batch_size=2, device=torch.device("cpu"))
+    assert model.training and model.weight is weight and torch.equal(weight.detach(), value)
+    model.eval()
+    with pytest.raises(OSError, match="unreadable"):  # a failure midway puts it back too
+        evaluate(model, _Failing(_depths()), batch_size=2)
+    assert not model.training and model.weight.device.type == "cpu"
+
+
+def test_evaluate_refuses_a_model_split_across_devices() -> None:
+    model = _DepthFromImage()
+    model.register_buffer("elsewhere", torch.zeros(1, device="meta"))
+    with pytest.raises(ConfigError, match="several devices"):
+        evaluate(model, _Samples(_depths()), device="cpu")
+    assert model.weight.device.type == "cpu" and model.elsewhere.device.type == "meta"
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_evaluate_on_another_device_puts_the_model_back() -> None:
+    model = _Seeing()
+    evaluate(model, _Samples(_depths()), device="cuda")
+    assert model.ran_on.type == "cuda" and model.weight.device.type == "cpu"
+    model.cuda()
+    evaluate(model, _Samples(_depths()), device="cpu")
+    assert model.ran_on.type == "cpu" and model.weight.device.type == "cuda"
+
+
 def test_format_table_lists_published_rows() -> None:
     table = format_table({"ours": {"delta1": 0.5, "abs_rel": 0.2}})
     lines = table.splitlines()

@@ -168,7 +168,7 @@ def test_the_predict_command_upright_scaled_or_one_line(files, model, tmp_path, 
     atomic_save(model_checkpoint(model, (32, 48)), checkpoint)
     (phone, upright), (ramp, ramp_pixels) = files[0]["exif6"], files[0]["png16"]
     out = tmp_path / "out"
-    assert main(["predict", str(checkpoint), str(phone), str(ramp), "--out", str(out)]) == 0
+    assert main(["predict", str(checkpoint), str(phone), str(ramp), "--out-dir", str(out)]) == 0
     assert np.load(out / f"{phone.stem}_depth.npy").shape == upright.shape[:2]
     reloaded = load_checkpoint(checkpoint)
     np.testing.assert_allclose(
@@ -176,7 +176,7 @@ def test_the_predict_command_upright_scaled_or_one_line(files, model, tmp_path, 
     )
     capsys.readouterr()
     for path, phrase in files[1].values():
-        assert main(["predict", str(checkpoint), str(path), "--out", str(out)]) != 0
+        assert main(["predict", str(checkpoint), str(path), "--out-dir", str(out)]) != 0
         err = capsys.readouterr().err
         assert phrase in err and str(path) in err and "Traceback" not in err
         assert len(err.strip().splitlines()) == 1

@@ -150,7 +150,7 @@ def test_densedepth_nyu_from_its_keras_file_end_to_end(tmp_path, monkeypatch, ca
         tmp_path / "nyu_test.zip", patterned_images(1, 480, 640), np.full((1, 480, 640), 2.0)
     )
     argv = ["evaluate", "densedepth-nyu", "--data", "nyu-eigen-test", "--data-root", str(zip_path)]
-    assert main([*argv, "--device", "cpu", "--batch", "1"]) == 0  # no server now: the cache
+    assert main([*argv, "--device", "cpu", "--batch-size", "1"]) == 0  # no server now: the cache
     out = capsys.readouterr().out
     assert "densedepth-nyu" in out and "DenseDepth (released weights, repo script)" in out
     assert "ours - DenseDepth (released weights, script's arguments in order): delta1" in out

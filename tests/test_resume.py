@@ -163,11 +163,13 @@ def test_interrupted_inside_an_epoch_resumes_exactly(
     }
     straight = make_trainer(augmented, tmp_path / "straight", **settings)
     straight.fit()
+    before = set(multiprocessing.active_children())
     crashing = make_trainer(
         augmented, tmp_path / "crashed", loss_fn=crashing_l1(crash_at), **settings
     )
     with pytest.raises(Crash):
         crashing.fit()
+    assert set(multiprocessing.active_children()) <= before  # no workers left by the crash
     del crashing
     fresh_process_state()
     counted = copy.copy(augmented)  # the same stored rooms, with a transform that counts its calls

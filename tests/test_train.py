@@ -2,8 +2,11 @@
 gradient accumulation equals a bigger batch (batch augmentation: tests/test_augment.py)."""
 
 import math
+import os
+import random
 import time
 
+import numpy as np
 import pytest
 import torch
 from torch import nn
@@ -158,6 +161,8 @@ def test_targets_are_area_downsampled_over_valid_pixels():
 
 @pytest.mark.filterwarnings("ignore:tensorboard is not installed")
 def test_deterministic_switch_and_optional_tensorboard(rooms, tmp_path):
+    """Deterministic algorithms are on while the Trainer trains, and only then."""
+    seen = []
     trainer = Trainer(
         TinyNet(),
         rooms,
@@ -166,15 +171,82 @@ def test_deterministic_switch_and_optional_tensorboard(rooms, tmp_path):
         deterministic=True,
         tensorboard=True,
         out_dir=str(tmp_path),
+        on_epoch_end=lambda t, r: seen.append(torch.are_deterministic_algorithms_enabled()),
         **quiet(),
     )
-    try:
-        assert torch.are_deterministic_algorithms_enabled()
-    finally:
-        torch.use_deterministic_algorithms(False)
+    assert not torch.are_deterministic_algorithms_enabled()
     trainer.fit()
+    assert seen == [True] and not torch.are_deterministic_algorithms_enabled()
     if trainer.writer is not None:  # tensorboard installed: event files appear
         assert any((tmp_path / "tensorboard").iterdir())
+
+
+class DropoutNet(TinyNet):
+    """TinyNet with dropout: its training draws from torch's global generator."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.body.insert(1, nn.Dropout2d(0.5))
+
+
+def process_state() -> dict:
+    """Every global random state and switch a Trainer could change."""
+    return {
+        "initial_seed": torch.initial_seed(),
+        "torch": torch.get_rng_state(),
+        "python": random.getstate(),
+        "numpy": np.random.get_state(),
+        "benchmark": torch.backends.cudnn.benchmark,
+        "cudnn_deterministic": torch.backends.cudnn.deterministic,
+        "deterministic": torch.are_deterministic_algorithms_enabled(),
+        "cublas": os.environ.get("CUBLAS_WORKSPACE_CONFIG"),
+    }
+
+
+def assert_same_state(a: dict, b: dict) -> None:
+    assert a.keys() == b.keys()
+    for key in a:
+        if key == "numpy":
+            assert a[key][0] == b[key][0] and all(
+                np.array_equal(x, y) for x, y in zip(a[key][1:], b[key][1:])
+            ), key
+        elif torch.is_tensor(a[key]):
+            assert torch.equal(a[key], b[key]), key
+        else:
+            assert a[key] == b[key], key
+
+
+@pytest.mark.parametrize("deterministic", [False, True])
+def test_a_trainer_leaves_the_process_state_as_it_found_it(rooms, deterministic):
+    model = DropoutNet()
+    torch.manual_seed(123)
+    random.seed(4)
+    np.random.seed(5)
+    before = process_state()
+    trainer = Trainer(
+        model, rooms, rooms, epochs=1, batch_size=4, deterministic=deterministic, **quiet()
+    )
+    assert_same_state(before, process_state())
+    trainer.fit()
+    trainer.validate()
+    trainer.train_step(next(iter(trainer.train_loader)))
+    trainer.state_dict()
+    assert_same_state(before, process_state())
+
+
+def test_two_runs_with_the_same_seed_match_whatever_the_callers_state(rooms):
+    def run(seed: int, caller_seed: int) -> dict:
+        torch.manual_seed(0)  # the same initial weights
+        model = DropoutNet()
+        torch.manual_seed(caller_seed)  # the caller's own draws: not the run's
+        trainer = Trainer(model, rooms, epochs=2, batch_size=4, lr=1e-2, seed=seed, **quiet())
+        trainer.fit()
+        return trainer.model.state_dict()
+
+    first, again, other = run(7, 1), run(7, 2), run(8, 1)
+    for key in first:
+        assert torch.equal(first[key], again[key]), key
+    assert any(not torch.equal(first[key], other[key]) for key in first)
 
 
 def test_time_budget_stops_mid_epoch_and_fit_can_go_on(rooms):

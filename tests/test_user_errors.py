@@ -16,6 +16,7 @@ from PIL import Image
 
 import depthnb
 from depthnb.checkpoint import atomic_save
+from depthnb.cli import download as cli_download
 from depthnb.cli import main as cli
 from depthnb.cli.predict import output_stems
 from depthnb.cli.train import MAIN_JOB, build_datasets
@@ -45,7 +46,7 @@ FAST = [
     "2",
     "--epochs",
     "1",
-    "--batch",
+    "--batch-size",
     "2",
     "--model-args",
     json.dumps(TINY_UNET),
@@ -92,21 +93,22 @@ def photo(tmp_path_factory) -> Path:
         (["train", "--lr=-1e-3"], ["lr", "positive"]),
         (["train", "--limit", "0"], ["--limit", "at least 1"]),
         (["train", "--batch-size", "0"], ["batch_size", "at least 1"]),
-        (["train", "--batch", "-4"], ["batch_size", "at least 1"]),
+        (["train", "--batch-size", "-4"], ["batch_size", "at least 1"]),
         (["train", "--epochs", "0"], ["epochs", "at least 1"]),
         (["train", "--size", "0", "0"], ["--size", "at least 1"]),
         (["train", "--size", "16", "40"], ["--size", "at least 32"]),
         (["train", "--train-scenes", "0"], ["--train-scenes", "at least 1"]),
-        (["train", "--out", "none"], ["--out", "folder"]),
-        (["train", "--clip-grad", "inf"], ["clip_grad_norm", "finite"]),
+        (["train", "--out-dir", "none"], ["--out-dir", "folder"]),
+        (["train", "--clip-grad-norm", "inf"], ["clip_grad_norm", "finite"]),
         (["train", "--momentum", "1.5"], ["momentum"]),
         (["train", "--seed", "-1"], ["seed"]),
         (["bench", "--steps", "0"], ["--steps", "at least 1"]),
-        (["bench", "--batch", "0"], ["--batch", "at least 1"]),
+        (["bench", "--batch-size", "0"], ["--batch-size", "at least 1"]),
         (["bench", "--size", "0", "10"], ["--size", "at least 1"]),
         (["bench", "--steps", "ten"], ["--steps", "not a whole number"]),
-        (["evaluate", "x.pt", "--batch", "0"], ["--batch", "at least 1"]),
-        (["evaluate", "x.pt", "--limit", "0"], ["--limit", "at least 1"]),
+        (["evaluate", "x.pt", "--batch-size", "0"], ["--batch-size", "at least 1"]),
+        (["evaluate", "x.pt", "--val-scenes", "0"], ["--val-scenes", "at least 1"]),
+        (["evaluate", "x.pt", "--limit", "5"], ["unrecognized", "--limit"]),  # no training set
         (["predict", "x.pt", "y.png", "--max-side", "0"], ["--max-side", "at least 1"]),
     ],
 )
@@ -179,7 +181,7 @@ def test_errors_of_a_command_become_one_line(monkeypatch, capsys, error, status,
     def fails(args):
         raise error
 
-    monkeypatch.setitem(cli.COMMANDS, "download", fails)
+    monkeypatch.setattr(cli_download, "cmd_download", fails)
     code, err = run_main(["download", "nyu-labeled"], capsys)
     assert code == status
     assert_one_error_line(err, "download")
@@ -191,14 +193,14 @@ def test_ctrl_c_exits_130_and_other_os_errors_are_not_hidden(monkeypatch, capsys
     def interrupted(args):
         raise KeyboardInterrupt
 
-    monkeypatch.setitem(cli.COMMANDS, "download", interrupted)
+    monkeypatch.setattr(cli_download, "cmd_download", interrupted)
     code, err = run_main(["download", "nyu-labeled"], capsys)
     assert code == 130 and "interrupted" in err
 
     def broken_disk(args):
         raise OSError(errno.EIO, "Input/output error")
 
-    monkeypatch.setitem(cli.COMMANDS, "download", broken_disk)
+    monkeypatch.setattr(cli_download, "cmd_download", broken_disk)
     with pytest.raises(OSError, match="Input/output"):  # not a user's mistake: not swallowed
         cli.main(["download", "nyu-labeled"])
 
@@ -206,11 +208,11 @@ def test_ctrl_c_exits_130_and_other_os_errors_are_not_hidden(monkeypatch, capsys
 def test_out_paths_blocked_by_files_fail_before_any_work(tmp_path, checkpoint, photo, capsys):
     blocker = tmp_path / "file"
     blocker.write_text("not a folder")
-    status, err = run_main(["train", *FAST, "--out", blocker], capsys)
+    status, err = run_main(["train", *FAST, "--out-dir", blocker], capsys)
     assert status == 2 and "is a file" in err
-    status, err = run_main(["train", *FAST, "--out", blocker / "run"], capsys)
+    status, err = run_main(["train", *FAST, "--out-dir", blocker / "run"], capsys)
     assert status == 1 and str(blocker / "run") in err  # NotADirectoryError, as one line
-    status, err = run_main(["predict", checkpoint, photo, "--out", blocker], capsys)
+    status, err = run_main(["predict", checkpoint, photo, "--out-dir", blocker], capsys)
     assert status == 2 and "is a file" in err
     assert_one_error_line(err, "predict")
 
@@ -222,7 +224,8 @@ def test_predict_names_outputs_of_the_same_stem_apart(tmp_path, checkpoint, phot
     Image.open(photo).save(first)
     Image.open(photo).crop((0, 0, 32, 24)).save(second)
     out = tmp_path / "out"
-    assert cli.main(["predict", str(checkpoint), str(first), str(second), "--out", str(out)]) == 0
+    argv = ["predict", str(checkpoint), str(first), str(second), "--out-dir", str(out)]
+    assert cli.main(argv) == 0
     said = capsys.readouterr().out
     assert "another image is named x too; writing x-2_depth.*" in said
     assert np.load(out / "x_depth.npy").shape == (40, 48)
@@ -241,7 +244,7 @@ def test_predict_with_nan_weights_is_an_error_naming_the_checkpoint(tmp_path, ph
         next(model.parameters()).fill_(float("nan"))
     broken = tmp_path / "diverged.pt"
     atomic_save(model_checkpoint(model), broken)
-    status, err = run_main(["predict", broken, photo, "--out", tmp_path / "out"], capsys)
+    status, err = run_main(["predict", broken, photo, "--out-dir", tmp_path / "out"], capsys)
     assert status == 2
     assert_one_error_line(err, "predict")
     assert str(broken) in err and "NaN" in err and "nan..nan" not in err
@@ -249,7 +252,7 @@ def test_predict_with_nan_weights_is_an_error_naming_the_checkpoint(tmp_path, ph
 
 
 def test_diverged_cli_training_exits_1_and_writes_no_checkpoint(tmp_path, capsys):
-    status, err = run_main(["train", *FAST, "--lr", "1e30", "--out", tmp_path], capsys)
+    status, err = run_main(["train", *FAST, "--lr", "1e30", "--out-dir", tmp_path], capsys)
     assert status == 1
     assert_one_error_line(err, "train")
     assert "diverged" in err and "step" in err and "--lr" in err

@@ -5,12 +5,30 @@ from __future__ import annotations
 
 import argparse
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from depthnb.errors import ConfigError
 
 if TYPE_CHECKING:
     from depthnb.hub.sources import RemoteFile
+
+
+def add_parser(commands: Any) -> argparse.ArgumentParser:
+    """Add ``download`` and its options to the command line's subparsers ``commands``."""
+    parser = commands.add_parser(
+        "download", help="download a dataset (nyu-labeled, nyu-zip, nyu-eigen-test, diode-val)"
+    )
+    parser.add_argument("name", nargs="?", help="dataset name, see depthnb.data.DATASETS")
+    parser.add_argument(
+        "--list",
+        action="store_true",
+        help="list every registry file (datasets and published weights), sizes and sources",
+    )
+    parser.add_argument(
+        "--root", help="data folder (default: the repository's data/ or $DEPTHNB_DATA)"
+    )
+    parser.set_defaults(handler=cmd_download)
+    return parser
 
 
 def cmd_download(args: argparse.Namespace) -> int:

@@ -5,14 +5,37 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
+from typing import Any
 
+from depthnb.cli.options import add_data_options, positive_int
 from depthnb.cli.train import (
     DATA_CHOICES,
     MAIN_JOB,
     TABLE_COLUMNS,
-    build_datasets,
     check_job_settings,
+    held_out_set,
 )
+
+EVALUATE_DATA_CHOICES = (*DATA_CHOICES, "nyu-eigen-test")  # a test set: nothing to train on
+
+
+def add_parser(commands: Any) -> argparse.ArgumentParser:
+    """Add ``evaluate`` and its options to the command line's subparsers ``commands``."""
+    parser = commands.add_parser(
+        "evaluate", help="metrics of a checkpoint or a published network on a dataset"
+    )
+    parser.add_argument(
+        "checkpoint", help="a checkpoint file, or a name of depthnb.models.list_pretrained()"
+    )
+    add_data_options(parser, EVALUATE_DATA_CHOICES, training=False)
+    parser.add_argument("--batch-size", type=positive_int, default=8, help="images per batch")
+    parser.add_argument(
+        "--flip-tta", action="store_true", help="average with the mirrored prediction"
+    )
+    parser.add_argument("--crop", choices=("eigen", "nyu_toolbox"), help="evaluation crop (NYU)")
+    parser.add_argument("--device", default="auto")
+    parser.set_defaults(handler=cmd_evaluate)
+    return parser
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
@@ -29,8 +52,8 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     from depthnb.utils.device import resolve_device
 
     named = args.checkpoint in list_pretrained()
-    model = load(args.checkpoint)
     device = resolve_device(args.device)
+    model = load(args.checkpoint, device)
     if args.data == "nyu-eigen-test":
         from depthnb.data.nyu_eigen import NYUEigenTest
         from depthnb.utils.paths import default_data_dir
@@ -38,9 +61,9 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         path = args.data_root or default_data_dir() / "nyu" / "nyu_test.zip"
         held_out = NYUEigenTest(path)
         scores = evaluate(
-            model.to(device),
+            model,
             held_out,
-            batch_size=args.batch,
+            batch_size=args.batch_size,
             flip_tta=True,
             crop=args.crop or held_out.crop,
             device=device,
@@ -57,16 +80,15 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         return 0
     settings = dict(MAIN_JOB)
     settings["size"] = list(args.size or getattr(model, "input_size", None) or MAIN_JOB["size"])
-    for key in ("data", "data_root", "val_scenes", "val_seed", "limit"):
+    for key in ("data", "data_root", "val_scenes", "val_seed"):
         if getattr(args, key) is not None:
             settings[key] = getattr(args, key)
-    settings["train_scenes"] = 1
     check_job_settings(settings)
-    _, held_out = build_datasets(settings)
+    held_out = held_out_set(settings)
     scores = evaluate(
-        model.to(device),
+        model,
         held_out,
-        batch_size=args.batch,
+        batch_size=args.batch_size,
         flip_tta=args.flip_tta,
         crop=args.crop,
         device=device,
@@ -91,6 +113,3 @@ def _print_difference(name: str, scores: dict[str, float]) -> None:
         return
     gaps = ", ".join(f"{key} {scores[key] - value:+.4f}" for key, value in PUBLISHED[row].items())
     print(f"ours - {row}: {gaps}")
-
-
-EVALUATE_DATA_CHOICES = (*DATA_CHOICES, "nyu-eigen-test")  # a test set: nothing to train on

@@ -13,8 +13,8 @@ NOTEBOOKS = Path(__file__).resolve().parents[2] / "notebooks"
 """The lessons of a repository checkout (``--notebooks`` elsewhere)."""
 
 
-def add_exercises_parser(commands: Any) -> argparse.ArgumentParser:
-    """Register the ``exercises`` subcommand on the CLI's subparsers."""
+def add_parser(commands: Any) -> argparse.ArgumentParser:
+    """Add ``exercises`` and its options to the command line's subparsers ``commands``."""
     parser = commands.add_parser(
         "exercises", help="list the exercises, or write student copies of the lessons"
     )
@@ -23,6 +23,7 @@ def add_exercises_parser(commands: Any) -> argparse.ArgumentParser:
     parser.add_argument(
         "--notebooks", default=str(NOTEBOOKS), help="the lessons' folder (default: notebooks/)"
     )
+    parser.set_defaults(handler=cmd_exercises)
     return parser
 
 

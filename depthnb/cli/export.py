@@ -12,16 +12,13 @@ from __future__ import annotations
 import argparse
 import tempfile
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from depthnb.errors import ConfigError
 
-if TYPE_CHECKING:  # torch is imported on first use, not for --help
-    pass
 
-
-def add_export_parser(commands: Any) -> argparse.ArgumentParser:
-    """Register the ``export`` subcommand on the CLI's subparsers."""
+def add_parser(commands: Any) -> argparse.ArgumentParser:
+    """Add ``export`` and its options to the command line's subparsers ``commands``."""
     export = commands.add_parser("export", help="export a model to ONNX (optionally int8 / fp16)")
     export.add_argument("model", help="a checkpoint (.pt), a published-weights or a model name")
     export.add_argument("out", help="the .onnx file to write")
@@ -38,6 +35,7 @@ def add_export_parser(commands: Any) -> argparse.ArgumentParser:
         "--calibration", type=int, default=32, help="synthetic rooms to calibrate int8 on"
     )
     export.add_argument("--calibration-dir", help="calibrate on the photographs of this folder")
+    export.set_defaults(handler=cmd_export)
     return export
 
 
@@ -101,6 +99,3 @@ def _depth_difference(reference: Path, variant: Path, images: Any) -> float:
         a, b = (run_onnx(session, image[None])["depth"] for session in sessions)
         total += float(np.abs(a - b).mean())
     return total / len(images)
-
-
-__all__ = ["add_export_parser", "cmd_export"]

@@ -10,9 +10,27 @@ from pathlib import Path
 from typing import Any
 
 from depthnb.cli.figure import save_png
+from depthnb.cli.options import positive_int
 from depthnb.cli.train import make_out_dir
 from depthnb.errors import CheckpointError, DepthnbError, ModelError
 from depthnb.utils.files import atomic_write
+
+
+def add_parser(commands: Any) -> argparse.ArgumentParser:
+    """Add ``predict`` and its options to the command line's subparsers ``commands``."""
+    parser = commands.add_parser("predict", help="depth maps (PNG + .npy metres) of photographs")
+    parser.add_argument("checkpoint")
+    parser.add_argument("images", nargs="+", metavar="IMAGE")
+    parser.add_argument(
+        "--out-dir", default="predictions", help="output folder (default predictions/)"
+    )
+    parser.add_argument("--flip-tta", action="store_true")
+    parser.add_argument(
+        "--max-side", type=positive_int, help="longer side of the inference size, pixels"
+    )
+    parser.add_argument("--device", default="auto")
+    parser.set_defaults(handler=cmd_predict)
+    return parser
 
 
 def cmd_predict(args: argparse.Namespace) -> int:
@@ -26,7 +44,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
     from depthnb.viz.colors import colorize
 
     model = load(args.checkpoint, resolve_device(args.device))
-    out = Path(args.out)
+    out = Path(args.out_dir)
     make_out_dir(out)
     paths = [Path(name) for name in args.images]
     for path, stem in zip(paths, output_stems(paths)):

@@ -3,8 +3,9 @@ then training, evaluation beside the constant baseline, checkpoints and the figu
 
 A job's settings are every :class:`~depthnb.train.TrainConfig` field plus the keys only the command
 line has (:data:`JOB_DEFAULTS`: which model, which data, at what size, where to resume from). The
-``train`` flags are generated from the fields (:func:`add_train_flags`; each flag's help is the
-field's documentation), a ``--config`` JSON file holds the same keys, and :data:`MAIN_JOB`, the
+``train`` options are generated from the fields (:func:`depthnb.cli.options.add_train_options`;
+each option's name is the field's, its help the field's documentation), a ``--config`` JSON file
+holds the same keys, and :data:`MAIN_JOB`, the
 settings of ``python -m depthnb train`` without arguments, is the synthetic U-Net recipe
 (:func:`depthnb.train.synthetic_unet_config`) plus :data:`JOB_DEFAULTS`.
 """
@@ -13,33 +14,42 @@ from __future__ import annotations
 
 import argparse
 import json
-import re
 import time
-from collections.abc import Callable
 from dataclasses import fields
 from pathlib import Path
 from typing import Any
 
 from depthnb.cli.figure import save_prediction_figure
+from depthnb.cli.options import add_data_options, add_model_options, add_train_options
 from depthnb.errors import ConfigError
 from depthnb.train.config import (
     CHOICES,
     SYNTHETIC_UNET,
     TrainConfig,
-    field_help,
     fits_type,
     synthetic_unet_config,
 )
 from depthnb.utils.files import atomic_write_text
 
-# ---------------------------------------------------------------------------------------------
-# Commands
+
+def add_parser(commands: Any) -> argparse.ArgumentParser:
+    """Add ``train`` and its options to the command line's subparsers ``commands``."""
+    parser = commands.add_parser("train", help="train a model (no arguments: the main job)")
+    parser.add_argument(
+        "--config", help="JSON file of settings (the options' names, dashes -> underscores)"
+    )
+    add_model_options(parser)
+    add_data_options(parser, DATA_CHOICES)
+    parser.add_argument("--resume", help="checkpoint to continue from (e.g. runs/main/last.pt)")
+    add_train_options(parser)
+    parser.set_defaults(handler=cmd_train)
+    return parser
 
 
 def cmd_train(args: argparse.Namespace) -> int:
     """Train; evaluate on held-out data beside the constant baseline; write checkpoints, figure."""
     settings = resolve_settings(args)
-    make_out_dir(Path(settings["out_dir"]))  # a bad --out fails now, not after an epoch
+    make_out_dir(Path(settings["out_dir"]))  # a bad --out-dir fails now, not after an epoch
     start = time.perf_counter()
     trainer = _job_trainer(settings)
     model, train, held_out = trainer.model, trainer.train_data, trainer.val_data
@@ -83,12 +93,13 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 
 def make_out_dir(out: Path) -> None:
-    """Create the output folder ``--out``; a ConfigError if a file is in the way (other refusals,
-    a read-only or missing parent, are the operating system's errors, reported by the CLI)."""
+    """Create an output folder (``--out-dir``); a ConfigError if a file is in the way (other
+    refusals, a read-only or missing parent, are the operating system's errors, reported by the
+    CLI)."""
     try:
         out.mkdir(parents=True, exist_ok=True)
     except FileExistsError:
-        raise ConfigError(f"--out {out}: is a file; name a folder for the results") from None
+        raise ConfigError(f"--out-dir {out}: is a file; name a folder for the results") from None
 
 
 def _job_trainer(settings: dict[str, Any]) -> Any:
@@ -197,43 +208,6 @@ MAIN_JOB: dict[str, Any] = {
 }
 
 
-#: Short spellings kept beside the generated flags (``--batch`` for ``--batch-size``, ...).
-ALIASES = {"batch_size": ["--batch"], "out_dir": ["--out"], "clip_grad_norm": ["--clip-grad"]}
-
-
-_TYPES: dict[str, Callable[[str], Any]] = {"int": int, "float": float, "str": str}
-
-
-def _nullable(convert: Callable[[str], Any]) -> Callable[[str], Any]:
-    def parse(text: str) -> Any:
-        return None if text.lower() == "none" else convert(text)
-
-    parse.__name__ = convert.__name__  # argparse names the type in its errors
-    return parse
-
-
-def add_train_flags(parser: argparse.ArgumentParser, names: list[str] | None = None) -> None:
-    """One flag per :class:`TrainConfig` field (or the fields ``names``): ``--batch-size`` for
-    ``batch_size``, ``--augment/--no-augment`` for booleans, ``none`` for an optional value.
-    Flags not given are absent from the parsed namespace."""
-    helps = field_help()
-    group = parser.add_argument_group("training (TrainConfig)")
-    for field in fields(TrainConfig):
-        if names is not None and field.name not in names:
-            continue
-        flags = ["--" + field.name.replace("_", "-"), *ALIASES.get(field.name, [])]
-        kind = str(field.type).replace(" | None", "")
-        text = re.sub(r":\w+:`~?([^`]*)`", r"\1", helps[field.name]).replace("``", "")
-        options: dict[str, Any] = {"help": text, "default": argparse.SUPPRESS}
-        if kind == "bool":
-            options["action"] = argparse.BooleanOptionalAction
-        else:
-            convert = _TYPES[kind]
-            options["type"] = _nullable(convert) if "None" in str(field.type) else convert
-            options["choices"] = CHOICES.get(field.name)
-        group.add_argument(*flags, dest=field.name, **options)
-
-
 #: The JSON type of each setting only the command line has (the TrainConfig fields' come from
 #: their annotations).
 _JOB_TYPES: dict[str, str] = {
@@ -335,7 +309,7 @@ def check_job_settings(settings: dict[str, Any]) -> None:
     if min(settings["size"]) < 32:
         raise ConfigError(f"--size {settings['size']}: both sides must be at least 32 pixels")
     if settings["out_dir"] is None:
-        raise ConfigError("--out none: the job writes checkpoints and metrics; name a folder")
+        raise ConfigError("--out-dir none: the job writes checkpoints and metrics; name a folder")
 
 
 def train_config(settings: dict[str, Any]) -> TrainConfig:
@@ -345,42 +319,79 @@ def train_config(settings: dict[str, Any]) -> TrainConfig:
 
 def build_datasets(settings: dict[str, Any]) -> tuple[Any, Any]:
     """(train, held-out) datasets of the settings' ``data``, at ``size``."""
+    return training_set(settings), held_out_set(settings)
+
+
+def training_set(settings: dict[str, Any]) -> Any:
+    """The training set of the settings' ``data`` at ``size`` (the first ``limit`` images, decoded
+    once into the cache with ``cache``)."""
     import torch
 
     from depthnb import data
-    from depthnb.data import transforms
 
-    name, size = settings["data"], tuple(settings["size"])
+    name, size, resize = _data_of(settings)
     if name == "synthetic":
-        train = data.SyntheticRooms(settings["train_scenes"], size=size, seed=settings["seed"])
-        held_out = data.SyntheticRooms(settings["val_scenes"], size=size, seed=settings["val_seed"])
-        return train, held_out
-    resize = transforms.Resize(size)
-    root = Path(settings["data_root"]) if settings["data_root"] else None
-    from depthnb.utils.paths import default_data_dir
-
+        return data.SyntheticRooms(settings["train_scenes"], size=size, seed=settings["seed"])
+    path = _data_path(settings)
     if name == "nyu":
-        path = root or default_data_dir() / "nyu" / "nyu_depth_v2_labeled.mat"
         train = data.NYUv2Labeled(path, split="train", transform=resize)
-        held_out = data.NYUv2Labeled(path, split="test", transform=resize)
     elif name == "nyu-zip":
-        path = root or default_data_dir() / "nyu" / "nyu_data.zip"
         train = data.NYUDepthZip(path, split="train", transform=resize)
-        held_out = data.NYUDepthZip(path, split="test", transform=resize)
-    elif name == "diode":
-        path = root or default_data_dir() / "diode"
-        every = data.DIODE(path, split="val", domain="indoors", transform=resize)
-        order = list(range(len(every)))
-        cut = max(1, len(order) // 10)
-        train = torch.utils.data.Subset(every, order[cut:])
-        held_out = torch.utils.data.Subset(every, order[:cut])
     else:
-        raise ConfigError(f"unknown data {name!r}; choose one of {list(DATA_CHOICES)}")
+        every = data.DIODE(path, split="val", domain="indoors", transform=resize)
+        train = torch.utils.data.Subset(every, range(_diode_cut(every), len(every)))
     if settings["limit"]:
         train = torch.utils.data.Subset(train, range(min(settings["limit"], len(train))))
     if settings["cache"]:
         train = _cached(train, name, size, settings)
-    return train, held_out
+    return train
+
+
+def held_out_set(settings: dict[str, Any]) -> Any:
+    """The held-out set of the settings' ``data`` at ``size`` (synthetic: ``val_scenes`` rooms of
+    ``val_seed``; NYU: its test split; DIODE: the first tenth of its indoor validation scans)."""
+    import torch
+
+    from depthnb import data
+
+    name, size, resize = _data_of(settings)
+    if name == "synthetic":
+        return data.SyntheticRooms(settings["val_scenes"], size=size, seed=settings["val_seed"])
+    path = _data_path(settings)
+    if name == "nyu":
+        return data.NYUv2Labeled(path, split="test", transform=resize)
+    if name == "nyu-zip":
+        return data.NYUDepthZip(path, split="test", transform=resize)
+    every = data.DIODE(path, split="val", domain="indoors", transform=resize)
+    return torch.utils.data.Subset(every, range(_diode_cut(every)))
+
+
+def _data_of(settings: dict[str, Any]) -> tuple[str, tuple[int, int], Any]:
+    """The settings' data name (checked), size and resizing transform."""
+    from depthnb.data import transforms
+
+    name, size = settings["data"], tuple(settings["size"])
+    if name not in DATA_CHOICES:
+        raise ConfigError(f"unknown data {name!r}; choose one of {list(DATA_CHOICES)}")
+    return name, size, transforms.Resize(size)
+
+
+def _data_path(settings: dict[str, Any]) -> Path:
+    """``data_root``, or where ``download`` puts the settings' dataset."""
+    from depthnb.utils.paths import default_data_dir
+
+    if settings["data_root"]:
+        return Path(settings["data_root"])
+    return {
+        "nyu": default_data_dir() / "nyu" / "nyu_depth_v2_labeled.mat",
+        "nyu-zip": default_data_dir() / "nyu" / "nyu_data.zip",
+        "diode": default_data_dir() / "diode",
+    }[settings["data"]]
+
+
+def _diode_cut(every: Any) -> int:
+    """DIODE has no test split here: the first tenth of its scans are held out."""
+    return max(1, len(every) // 10)
 
 
 def _cached(train: Any, name: str, size: tuple[int, int], settings: dict[str, Any]) -> Any:

@@ -56,9 +56,11 @@ def evaluate(
     ``align="disparity"``.
 
     Args:
-        model: a depthnb model (``.encoding`` set); evaluated in eval mode, restored afterwards.
+        model: a depthnb model (``.encoding`` set) on one device; evaluated in eval mode on
+            ``device``, then put back in its mode and on its device (also when scoring fails).
         dataset: yields samples with ``image`` (3,H,W), ``depth`` (1,H,W) metres, ``valid`` (1,H,W).
-        device: defaults to the model's device.
+        device: where to compute (the model is moved there for the evaluation and back
+            afterwards); defaults to the model's device.
         input_size: (H, W) to resize the images to before the network sees them (the size it
             was trained at, e.g. 228x304 for FCRN); None feeds them as they come.
         inputs: the network's input for a batch (default its ``image``), e.g. a task's
@@ -79,7 +81,7 @@ def evaluate(
     if device is None:
         device = next(model.parameters(), torch.empty(0)).device
     device = torch.device(device)
-    model.to(device)
+    home = _home_device(model, device)
     loader = torch.utils.data.DataLoader(
         dataset,
         batch_size=batch_size,
@@ -99,9 +101,31 @@ def evaluate(
         images = given(batch)
         return images if input_size is None else resize_images(images, input_size)
 
-    for batch, prediction in predicted_batches(model, loader, network_input, device, flip_tta):
-        accumulator.update(prediction[DEPTH], batch[DEPTH], batch.get(VALID))
+    try:
+        model.to(device)
+        for batch, prediction in predicted_batches(model, loader, network_input, device, flip_tta):
+            accumulator.update(prediction[DEPTH], batch[DEPTH], batch.get(VALID))
+    finally:
+        model.to(home)
     return {**accumulator.compute(settings["aggregate"]), "num_images": accumulator.num_images}
+
+
+def _home_device(model: torch.nn.Module, device: torch.device) -> torch.device:
+    """The device of a model's parameters and buffers, to put it back on after evaluating it on
+    ``device`` (``device`` itself for a model without any).
+
+    Raises:
+        ConfigError: they are on several devices, not all ``device`` (a model split across
+            devices cannot be moved and put back).
+    """
+    devices = {tensor.device for tensor in (*model.parameters(), *model.buffers())}
+    if len(devices) > 1:
+        names = sorted(str(place) for place in devices)
+        raise ConfigError(
+            f"evaluate: the model's weights are on several devices {names}; move it to one "
+            f"(model.to(device)) before evaluating it on {device}"
+        )
+    return devices.pop() if devices else device
 
 
 def _check_evaluate_args(dataset: Any, batch_size: int, num_workers: int) -> None:

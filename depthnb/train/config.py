@@ -58,10 +58,13 @@ class TrainConfig:
         augment: batch-level augmentation on the device (flip, channel permutation).
         jitter: colour-jitter strength of that augmentation (0 = off).
         sync_bn: SyncBatchNorm across processes (CUDA only).
-        seed: seeds the model's randomness, the shuffle order (from ``(seed, epoch)``) and the
-            augmentation.
-        deterministic: ``torch.use_deterministic_algorithms`` (slower; bitwise repeatable on one
-            GPU).
+        seed: seeds the run's own generators (dropout and other draws without a generator
+            argument, kept apart from the process's), the shuffle order (from ``(seed, epoch)``)
+            and the augmentation; the model's initial weights are the caller's (build it under
+            :func:`depthnb.utils.seed.seeded_rngs` to fix them).
+        deterministic: ``torch.use_deterministic_algorithms`` and cuDNN's autotuner off (slower;
+            bitwise repeatable on one GPU); ``False``: the autotuner on (CUDA). Set while the
+            Trainer trains or validates only; the process's switches are put back after.
         monitor: history key that decides ``best.pt`` (``"auto"``: the task's headline metric,
             delta1 for depth and iou for mask-and-depth, with validation data; else train_loss).
         progress: tqdm progress bars for epochs and steps.

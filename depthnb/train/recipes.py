@@ -19,7 +19,7 @@ from depthnb.errors import ModelError
 from depthnb.models.blocks import model_encoding
 from depthnb.train.config import SYNTHETIC_UNET, synthetic_unet_config
 from depthnb.train.trainer import Trainer
-from depthnb.utils.seed import seed_everything
+from depthnb.utils.seed import seeded_rngs
 
 
 def set_output_depth(model: nn.Module, depth_m: float) -> nn.Module:
@@ -76,8 +76,8 @@ def synthetic_unet_trainer(
         if val_scenes
         else None
     )
-    seed_everything(seed)  # the same initial weights for the same seed
-    model = build_model("unet", **{"filters": SYNTHETIC_UNET["filters"], **(model_args or {})})
+    with seeded_rngs(seed):  # the same initial weights for the same seed, the caller's RNGs kept
+        model = build_model("unet", **{"filters": SYNTHETIC_UNET["filters"], **(model_args or {})})
     set_output_depth(model, median_depth(train))
     return Trainer(model, train, held_out, config, on_epoch_end=on_epoch_end)
 

@@ -64,7 +64,12 @@ def make_loader(
     generator: torch.Generator,
     drop_last: bool = False,
 ) -> DataLoader:
-    """A DataLoader of ``config.batch_size`` with persistent workers and pinned memory on CUDA."""
+    """A DataLoader of ``config.batch_size`` with persistent workers and pinned memory on CUDA.
+
+    The workers last as long as the loader: the Trainer drops its loaders at the end of each
+    ``fit()`` (idle workers hold memory: each keeps a copy-on-write image of the training process
+    as it was when the worker started, in a notebook the kernel's heap at that moment).
+    """
     return DataLoader(
         dataset,
         batch_size=config.batch_size,
@@ -75,17 +80,6 @@ def make_loader(
         pin_memory=device.type == "cuda",
         generator=generator,
     )
-
-
-def stop_workers(*loaders: DataLoader | None) -> None:
-    """End the loaders' persistent worker processes now; the next pass over a loader starts new
-    ones. Idle workers hold memory: each keeps a copy-on-write image of the training process as
-    it was when the worker started (in a notebook, the kernel's heap at that moment)."""
-    for loader in loaders:
-        iterator = getattr(loader, "_iterator", None)  # DataLoader keeps persistent workers here
-        if iterator is not None:
-            iterator._shutdown_workers()
-            loader._iterator = None  # type: ignore[union-attr]
 
 
 def wrap_model(

@@ -54,7 +54,7 @@ def check_schedule(
     shortened below the steps it has taken. ``config`` and ``steps_per_epoch`` are the resuming
     run's. Names the setting that differs and what to do."""
     saved = checkpoint.get("train_config") or {}
-    restart = f"or start a new run (another --out, without --resume {path})"
+    restart = f"or start a new run (another --out-dir, without --resume {path})"
     if saved.get("schedule", config.schedule) != config.schedule:
         raise ConfigError(
             f"{path} was trained with schedule {saved['schedule']!r}, these settings use "

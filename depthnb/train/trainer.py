@@ -27,13 +27,14 @@ process and with however many DataLoader workers. What the task is (depth regres
 from __future__ import annotations
 
 import contextlib
+import functools
 import math
 import os
 import time
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar, cast
 
 import torch
 from torch import nn
@@ -50,7 +51,6 @@ from depthnb.train.sampling import EpochProgress
 from depthnb.train.setup import (
     batch_augment,
     data_loaders,
-    stop_workers,
     tensorboard_writer,
     wrap_model,
 )
@@ -59,9 +59,21 @@ from depthnb.train.tasks.base import Task, add_parts, reduce_means
 from depthnb.train.tasks.depth import DepthTask, LossFn
 from depthnb.utils import distributed
 from depthnb.utils.device import resolve_device, resolve_precision
-from depthnb.utils.seed import derive_seed, rng_state, seed_everything, set_rng_state
+from depthnb.utils.seed import RunRandomness, algorithm_switches, derive_seed
 
 EpochHook = Callable[["Trainer", dict], None]
+Method = TypeVar("Method", bound=Callable[..., Any])
+
+
+def _in_own_state(method: Method) -> Method:
+    """Run a Trainer method inside :meth:`Trainer.own_state`."""
+
+    @functools.wraps(method)
+    def wrapper(self: Trainer, *args: Any, **kwargs: Any) -> Any:
+        with self.own_state():
+            return method(self, *args, **kwargs)
+
+    return cast(Method, wrapper)
 
 
 class DivergenceWatch:
@@ -97,6 +109,11 @@ class Trainer:
         on_epoch_end: called as ``on_epoch_end(trainer, record)`` after each epoch (rank 0 only),
             e.g. to redraw a plot of ``trainer.history``.
 
+    The process's state is left as it was: constructing a Trainer seeds nothing global; its
+    draws come from its own generators (loader, augmentation) and its own states of the global
+    ones (:attr:`randomness`, put in place only while it trains or validates:
+    :meth:`own_state`, with ``config.deterministic``'s switches).
+
     Attributes:
         history: one dict per epoch: epoch, step, lr, train_loss (and ``train_<part>`` for each
             of the task's loss parts), val_loss, the task's metrics on the validation set (depth:
@@ -104,6 +121,8 @@ class Trainer:
         steps: every ``config.log_every``-th step: epoch, step, lr, loss and the loss parts.
         epoch: completed epochs; step: optimizer steps taken; progress: how far the next epoch
             has got (:class:`~depthnb.train.sampling.EpochProgress`, after a mid-epoch resume).
+        randomness: the run's random states (:class:`~depthnb.utils.seed.RunRandomness`, from
+            ``config.seed``), saved in checkpoints and restored by :meth:`resume`.
     """
 
     def __init__(
@@ -129,7 +148,7 @@ class Trainer:
         self.dist = distributed.init_from_env(self.device)
         if self.dist.enabled and self.device.type == "cuda":
             self.device = torch.device("cuda", self.dist.local_rank)
-        seed_everything(cfg.seed, cfg.deterministic)
+        self.randomness = RunRandomness(cfg.seed, self.device)
         self.amp_dtype = resolve_precision(cfg.precision, self.device)
         self.memory_format = torch.channels_last if cfg.channels_last else torch.contiguous_format
         self.model = model.to(self.device).to(memory_format=self.memory_format)
@@ -139,9 +158,7 @@ class Trainer:
 
         self.train_data, self.val_data = train_data, val_data
         self.loader_generator = torch.Generator()
-        self.train_sampler, self.train_loader, self.val_loader = data_loaders(
-            train_data, val_data, cfg, self.dist, self.device, self.loader_generator
-        )
+        self._build_loaders()
         self.batches_per_epoch = len(self.train_loader)
         self.steps_per_epoch = math.ceil(self.batches_per_epoch / cfg.accumulate)
 
@@ -171,6 +188,30 @@ class Trainer:
         """True on the process that logs and writes checkpoints (always, without torchrun)."""
         return self.dist.is_main
 
+    def _build_loaders(self) -> None:
+        """(Re)build the training sampler and the loaders. Dropping the previous loaders ends
+        their persistent worker processes (their iterators shut the workers down when freed)."""
+        self.train_sampler, self.train_loader, self.val_loader = data_loaders(
+            self.train_data,
+            self.val_data,
+            self.config,
+            self.dist,
+            self.device,
+            self.loader_generator,
+        )
+
+    @contextlib.contextmanager
+    def own_state(self) -> Iterator[None]:
+        """Inside the block, the run's random states (:attr:`randomness`) and algorithm switches
+        (``config.deterministic``: :func:`~depthnb.utils.seed.algorithm_switches`) stand in for the
+        process's; afterwards the caller's are back. :meth:`fit`, :meth:`train_epoch`,
+        :meth:`train_step` and :meth:`validate` run inside it (nested: entered once)."""
+        if self.randomness.is_active:
+            yield
+            return
+        with self.randomness.active(), algorithm_switches(self.config.deterministic, self.device):
+            yield
+
     # -- one step ---------------------------------------------------------------------------
 
     def to_device(self, batch: Sample) -> Sample:
@@ -195,6 +236,7 @@ class Trainer:
             return contextlib.nullcontext()
         return torch.autocast(self.device.type, dtype=self.amp_dtype)
 
+    @_in_own_state
     def train_step(
         self, batch: Sample, stepping: bool = True
     ) -> tuple[torch.Tensor, dict[str, float]]:
@@ -241,6 +283,7 @@ class Trainer:
             record = {"epoch": float(self.epoch + 1), "step": float(self.step), "lr": lr}
             self.steps.append({**record, "loss": float(loss.detach()), **parts})
 
+    @_in_own_state
     def train_epoch(self, epoch: int) -> dict[str, Any]:
         """One pass over the training set (the rest of it, after a mid-epoch resume: see
         :attr:`progress`); returns train_loss (and parts), images, seconds."""
@@ -255,21 +298,21 @@ class Trainer:
         started = time.perf_counter() - progress.seconds
         show = cfg.progress and self.is_main
         bar = tqdm(
-            self.train_loader,
             desc=f"epoch {epoch}",
             total=batches,
             initial=progress.batches,
             leave=False,
             disable=not show,
-        )
+        )  # not holding the loader: once fit() drops it, its workers end (also on an error)
         self.optimizer.zero_grad(set_to_none=True)
         partial = False
-        for index, batch in enumerate(bar, start=progress.batches):
+        for index, batch in enumerate(self.train_loader, start=progress.batches):
             stepping = (index + 1) % cfg.accumulate == 0 or index + 1 == batches
             seed = derive_seed(cfg.seed, "augment", epoch, self.dist.rank, index)
             self.augment_generator.manual_seed(seed)
             loss, parts = self.train_step(batch, stepping)
             progress.add(loss, parts, len(batch[IMAGE]))
+            bar.update()
             if show and index % 10 == 0:
                 bar.set_postfix(loss=f"{loss.item():.4f}")
             if stepping:
@@ -308,6 +351,7 @@ class Trainer:
         return late
 
     @torch.no_grad()
+    @_in_own_state
     def validate(self) -> dict[str, float]:
         """val_loss (and ``val_<part>``s) and the task's metrics on the validation set."""
         if self.val_loader is None:
@@ -347,28 +391,33 @@ class Trainer:
         show = self.config.progress and self.is_main
         bar = tqdm(range(self.epoch + 1, last + 1), desc="training", unit="epoch", disable=not show)
         try:  # workers persist from epoch to epoch of one fit(), not after it
-            for epoch in bar:
-                record = self._epoch_record(epoch)
-                if isinstance(self.scheduler, torch.optim.lr_scheduler.ReduceLROnPlateau):
-                    self.scheduler.step(record[self.monitor])
-                self.epoch = epoch
-                self.history.append(record)
-                improved = self._is_best(record)
-                if self.is_main:
-                    self._log(record, bar)
-                    if self.out_dir is not None:
-                        self.save_checkpoint(self.out_dir / "last.pt", metrics=record)
-                        if improved:
-                            self.save_checkpoint(self.out_dir / "best.pt", metrics=record)
-                    if self.on_epoch_end is not None:
-                        self.on_epoch_end(self, record)
-                if self._out_of_time():
-                    break
+            self._fit_epochs(bar)
         finally:
             bar.close()
-            stop_workers(self.train_loader, self.val_loader)
+            self._build_loaders()  # the used loaders dropped: their workers end
             self._deadline = None
         return self.history
+
+    @_in_own_state
+    def _fit_epochs(self, bar: Any) -> None:
+        """The epochs of :meth:`fit`, from ``bar`` (a progress bar over the epoch numbers)."""
+        for epoch in bar:
+            record = self._epoch_record(epoch)
+            if isinstance(self.scheduler, torch.optim.lr_scheduler.ReduceLROnPlateau):
+                self.scheduler.step(record[self.monitor])
+            self.epoch = epoch
+            self.history.append(record)
+            improved = self._is_best(record)
+            if self.is_main:
+                self._log(record, bar)
+                if self.out_dir is not None:
+                    self.save_checkpoint(self.out_dir / "last.pt", metrics=record)
+                    if improved:
+                        self.save_checkpoint(self.out_dir / "best.pt", metrics=record)
+                if self.on_epoch_end is not None:
+                    self.on_epoch_end(self, record)
+            if self._out_of_time():
+                break
 
     def _epoch_record(self, epoch: int) -> dict[str, Any]:
         """Train one epoch, validate, and return its history record."""
@@ -413,8 +462,8 @@ class Trainer:
         raise TrainingError(
             f"training diverged in epoch {epoch}: {what} (lr {self.config.lr:g}), so it was "
             f"stopped{kept}. "
-            "Lower the learning rate (--lr), clip the gradients (--clip-grad 1.0), or train in "
-            "fp32 (--precision fp32)"
+            "Lower the learning rate (--lr), clip the gradients (--clip-grad-norm 1.0), or train "
+            "in fp32 (--precision fp32)"
         )
 
     def _is_best(self, record: dict[str, Any]) -> bool:
@@ -460,7 +509,7 @@ class Trainer:
             "optimizer": self.optimizer.state_dict(),
             "scheduler": self.scheduler.state_dict(),
             "scaler": self.scaler.state_dict(),
-            "rng": rng_state(),
+            "rng": self.randomness.to_dict(),
             "epoch": self.epoch,
             "step": self.step,
             "steps_per_epoch": self.steps_per_epoch,
@@ -536,7 +585,7 @@ class Trainer:
                 warnings.simplefilter("ignore", UserWarning)
                 for _ in range(self.step):
                     self.scheduler.step()
-        set_rng_state(checkpoint["rng"], path)
+        self.randomness.load_dict(checkpoint["rng"], path)
         self.epoch = int(checkpoint["epoch"])
         self.history = list(checkpoint["history"])
         self.steps = list(checkpoint.get("steps", []))

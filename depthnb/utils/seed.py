@@ -1,7 +1,7 @@
-"""Seeding and random states, one home: every generator seeded from one number
-(:func:`seed_everything`), seeds derived from (seed, keys) (:func:`derive_seed`), and the states
-of ``random``, NumPy and torch saved into and restored from a checkpoint (:func:`rng_state`,
-:func:`set_rng_state`)."""
+"""Seeding and random states, one home: the process's generators seeded from one number when a
+caller asks (:func:`seed_everything`), seeds derived from (seed, keys) (:func:`derive_seed`), a
+run's own random states kept apart from the process's (:class:`RunRandomness`), and the switches
+of deterministic algorithms set for a block only (:func:`algorithm_switches`)."""
 
 from __future__ import annotations
 
@@ -17,77 +17,160 @@ import torch
 
 from depthnb.errors import CheckpointError
 
+#: cuBLAS's workspace setting that makes its matrix products repeatable (read by CUDA).
+CUBLAS_WORKSPACE = ("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
 
-def seed_everything(seed: int, deterministic: bool | None = None) -> None:
-    """Seed Python's ``random``, NumPy's global generator and torch (all devices).
 
-    ``deterministic=True`` also makes torch use deterministic algorithms (warning where none
-    exists) and turns off cuDNN's autotuner; ``False`` lets cuDNN pick the fastest kernels;
-    ``None`` (the default) leaves those switches alone.
-    """
+def seed_everything(seed: int) -> None:
+    """Seed Python's ``random``, NumPy's global generator and torch (all devices): a change to
+    the whole process, for a caller who asks for it (a lesson's setup); the Trainer does not
+    call it (it keeps its own states, :class:`RunRandomness`)."""
     random.seed(seed)
-    np.random.seed(seed)
+    np.random.seed(seed % 2**32)
     torch.manual_seed(seed)
-    if deterministic is None:
-        return
-    if deterministic:
-        os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
+
+
+@contextlib.contextmanager
+def algorithm_switches(deterministic: bool, device: torch.device) -> Iterator[None]:
+    """Inside the block: torch's deterministic algorithms on (warning where an operation has
+    none) and cuDNN's autotuner off if ``deterministic``; else deterministic algorithms off and
+    the autotuner on for a CUDA ``device``. The switches (and ``CUBLAS_WORKSPACE_CONFIG``) are put
+    back as they were afterwards."""
+    enabled = torch.are_deterministic_algorithms_enabled()
+    warn_only = torch.is_deterministic_algorithms_warn_only_enabled()
+    benchmark = torch.backends.cudnn.benchmark
+    name, value = CUBLAS_WORKSPACE
+    workspace = os.environ.get(name)
+    if deterministic and workspace is None:
+        os.environ[name] = value
     torch.use_deterministic_algorithms(deterministic, warn_only=True)
-    torch.backends.cudnn.benchmark = not deterministic and torch.cuda.is_available()
-
-
-def rng_state() -> dict[str, Any]:
-    """The states of Python's, NumPy's and torch's (CPU, CUDA) generators, weights_only-safe."""
-    version, internal, gauss_next = random.getstate()
-    kind, keys, pos, has_gauss, cached = np.random.get_state()
-    state: dict[str, Any] = {
-        "python": [version, list(internal), gauss_next],
-        "numpy": {
-            "kind": str(kind),
-            "keys": torch.from_numpy(np.asarray(keys, dtype=np.int64)),
-            "pos": int(pos),
-            "has_gauss": int(has_gauss),
-            "cached_gaussian": float(cached),
-        },
-        "torch": torch.get_rng_state(),
-        "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
-    }
-    return state
-
-
-def set_rng_state(state: dict[str, Any], source: str | os.PathLike = "checkpoint") -> None:
-    """Restore the generators saved by :func:`rng_state` (CUDA when the device count matches).
-
-    Raises:
-        CheckpointError: ``state`` is not what :func:`rng_state` returns (a damaged file);
-            the message names ``source`` (the checkpoint's path).
-    """
+    torch.backends.cudnn.benchmark = not deterministic and device.type == "cuda"
     try:
-        _set_rng_state(state)
-    except (KeyError, TypeError, ValueError, IndexError, RuntimeError) as error:
-        raise CheckpointError(
-            f"{source}: its saved random states are damaged ({type(error).__name__}: {error}); "
-            "resume from another checkpoint or start afresh"
-        ) from error
+        yield
+    finally:
+        torch.use_deterministic_algorithms(enabled, warn_only=warn_only)
+        torch.backends.cudnn.benchmark = benchmark
+        if workspace is None:
+            os.environ.pop(name, None)
 
 
-def _set_rng_state(state: dict[str, Any]) -> None:
-    version, internal, gauss_next = state["python"]
-    random.setstate((int(version), tuple(int(v) for v in internal), gauss_next))
-    numpy_state = state["numpy"]
-    np.random.set_state(
-        (
-            numpy_state["kind"],
-            numpy_state["keys"].numpy().astype(np.uint32),
-            numpy_state["pos"],
-            numpy_state["has_gauss"],
-            numpy_state["cached_gaussian"],
+class RunRandomness:
+    """A run's own states of the generators that code without a ``generator`` argument draws
+    from (dropout, a loss's or a task's random draws): Python's ``random``, NumPy's global
+    generator, torch's CPU generator and the run's CUDA device's, started from ``seed`` as
+    :func:`seed_everything` would start them, without touching the process's.
+
+    :meth:`active` puts them in place for a block and puts the caller's back afterwards, keeping
+    how far the run drew; :meth:`to_dict` and :meth:`load_dict` save them into and restore them
+    from a checkpoint (weights_only-safe).
+    """
+
+    def __init__(self, seed: int, device: torch.device) -> None:
+        self.cuda = device if device.type == "cuda" else None
+        cuda = None
+        if self.cuda is not None:
+            cuda = torch.Generator(device=self.cuda).manual_seed(seed).get_state()
+        self.state: tuple[Any, Any, torch.Tensor, torch.Tensor | None] = (
+            random.Random(seed).getstate(),
+            np.random.RandomState(seed % 2**32).get_state(),
+            torch.Generator().manual_seed(seed).get_state(),
+            cuda,
         )
+        self.is_active = False
+
+    def _capture(self) -> tuple[Any, Any, torch.Tensor, torch.Tensor | None]:
+        cuda = None if self.cuda is None else torch.cuda.get_rng_state(self.cuda)
+        return random.getstate(), np.random.get_state(), torch.get_rng_state(), cuda
+
+    def _install(self, state: tuple[Any, Any, torch.Tensor, torch.Tensor | None]) -> None:
+        python, numpy, cpu, cuda = state
+        random.setstate(python)
+        np.random.set_state(numpy)
+        torch.set_rng_state(cpu)
+        if self.cuda is not None and cuda is not None:
+            torch.cuda.set_rng_state(cuda, self.cuda)
+
+    @contextlib.contextmanager
+    def active(self) -> Iterator[None]:
+        """The run's states in place of the process's inside the block (nested: a no-op)."""
+        if self.is_active:
+            yield
+            return
+        caller = self._capture()
+        self._install(self.state)
+        self.is_active = True
+        try:
+            yield
+        finally:
+            self.is_active = False
+            self.state = self._capture()
+            self._install(caller)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The run's states (the live ones inside :meth:`active`), weights_only-safe: python,
+        numpy, torch (CPU) and cuda (a list: the run's device's state, or empty)."""
+        python, numpy, cpu, cuda = self._capture() if self.is_active else self.state
+        version, internal, gauss_next = python
+        kind, keys, pos, has_gauss, cached = numpy
+        return {
+            "python": [version, list(internal), gauss_next],
+            "numpy": {
+                "kind": str(kind),
+                "keys": torch.from_numpy(np.asarray(keys, dtype=np.int64)),
+                "pos": int(pos),
+                "has_gauss": int(has_gauss),
+                "cached_gaussian": float(cached),
+            },
+            "torch": cpu.clone(),
+            "cuda": [] if cuda is None else [cuda.clone()],
+        }
+
+    def load_dict(self, saved: dict[str, Any], source: str | os.PathLike = "checkpoint") -> None:
+        """Continue from states saved by :meth:`to_dict` (the CUDA state when there is one and
+        this run is on CUDA).
+
+        Raises:
+            CheckpointError: ``saved`` is not what :meth:`to_dict` returns (a damaged file); the
+                message names ``source`` (the checkpoint's path).
+        """
+        try:
+            state = _parse(saved, self.cuda)
+        except (KeyError, TypeError, ValueError, IndexError, RuntimeError) as error:
+            raise CheckpointError(
+                f"{source}: its saved random states are damaged ({type(error).__name__}: "
+                f"{error}); resume from another checkpoint or start afresh"
+            ) from error
+        if self.is_active:
+            self._install(state)
+        else:
+            self.state = state
+
+
+def _parse(
+    saved: dict[str, Any], cuda: torch.device | None
+) -> tuple[Any, Any, torch.Tensor, torch.Tensor | None]:
+    """The states of :meth:`RunRandomness.to_dict`'s dict in the generators' own types, each
+    tried on a generator of its kind (a damaged one raises here, not mid-run)."""
+    version, internal, gauss_next = saved["python"]
+    python = (int(version), tuple(int(v) for v in internal), gauss_next)
+    numpy_saved = saved["numpy"]
+    numpy = (
+        numpy_saved["kind"],
+        numpy_saved["keys"].numpy().astype(np.uint32),
+        numpy_saved["pos"],
+        numpy_saved["has_gauss"],
+        numpy_saved["cached_gaussian"],
     )
-    torch.set_rng_state(state["torch"])
-    cuda_states = state.get("cuda") or []
-    if cuda_states and torch.cuda.is_available() and len(cuda_states) == torch.cuda.device_count():
-        torch.cuda.set_rng_state_all(cuda_states)
+    random.Random().setstate(python)
+    np.random.RandomState().set_state(numpy)
+    cpu = saved["torch"].cpu()  # read with map_location: maybe on the GPU
+    torch.Generator().set_state(cpu)
+    cuda_states = saved.get("cuda") or []
+    cuda_state = None
+    if cuda is not None and len(cuda_states) == 1:
+        cuda_state = cuda_states[0].cpu()
+        torch.Generator(device=cuda).set_state(cuda_state)
+    return python, numpy, cpu, cuda_state
 
 
 def derive_seed(seed: int, *keys: int | str) -> int:
