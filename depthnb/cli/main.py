@@ -47,7 +47,7 @@ from depthnb.cli.train import (
     cmd_train,
     resolve_settings,
 )
-from depthnb.errors import CheckpointError, ConfigError, DepthnbError, ModelError
+from depthnb.errors import ArgumentError, CheckpointError, ConfigError, DepthnbError, ModelError
 
 __all__ = [
     "DATA_CHOICES",
@@ -255,7 +255,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         args = build_parser().parse_args(words)
         return COMMANDS[args.command](args)
-    except (ConfigError, ModelError, CheckpointError) as error:  # a bad flag, value or file
+    except (ArgumentError, ConfigError, ModelError, CheckpointError) as error:  # a bad value
         print(f"{prefix}: error: {error}", file=sys.stderr)
         return 2
     except DepthnbError as error:  # the data or a download failed, training diverged

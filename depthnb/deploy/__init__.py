@@ -9,7 +9,8 @@ the measurements that compare them (``python -m depthnb export`` is :mod:`depthn
 >>> quantize_int8("unet.onnx", "unet.int8.onnx", images)                  # doctest: +SKIP
 
 onnx and onnxruntime are optional dependencies (``pip install 'depthnb[deploy]'``); without them
-these functions raise :class:`DeployError` saying so. Names are imported on first use, so the
+these functions raise :class:`~depthnb.errors.MissingPackageError` (an ``ImportError``) saying
+so. Names are imported on first use, so the
 command line can register ``export`` without importing torch.
 """
 
