@@ -56,7 +56,7 @@ def network_rows(repeats: int) -> list[str]:
     for name, size, batch, kwargs, stated in NETWORKS:
         model = build_model(name, **kwargs)
         channels = kwargs.get("in_channels", 3)
-        counted = count_macs(model, (1, channels, *size))
+        counted = count_macs(model, size)
         images = torch.rand(batch, channels, *size)
 
         model.train()

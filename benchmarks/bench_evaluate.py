@@ -5,7 +5,7 @@ about 10 %, in batches of 8 (a pool of distinct batches is cycled so that 654 im
 memory at once; the cost of scoring does not depend on the values). Protocol: Eigen crop, pooled,
 depth clamped to [1e-3, 10] m. Every implementation must return the same numbers.
 
-    python benchmarks/bench_evaluate.py [--images 654] [--batch 8]
+    python benchmarks/bench_evaluate.py [--images 654] [--batch-size 8]
 """
 
 from __future__ import annotations
@@ -101,7 +101,7 @@ def timed(fn: Callable[[], dict], repeats: int) -> tuple[float, dict]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--images", type=int, default=654)
-    parser.add_argument("--batch", type=int, default=8)
+    parser.add_argument("--batch-size", type=int, default=8)
     parser.add_argument("--pool", type=int, default=8, help="distinct batches generated")
     parser.add_argument("--repeats", type=int, default=2)
     parser.add_argument("--threads", type=int, default=1, help="torch CPU threads (NumPy uses one)")
@@ -114,8 +114,8 @@ def main() -> None:
     args = parser.parse_args()
 
     torch.set_num_threads(args.threads)
-    sizes = [min(args.batch, args.images - i) for i in range(0, args.images, args.batch)]
-    batches = make_batches(args.images, args.batch, args.pool)
+    sizes = [min(args.batch_size, args.images - i) for i in range(0, args.images, args.batch_size)]
+    batches = make_batches(args.images, args.batch_size, args.pool)
     rows: list[tuple[str, float, dict]] = []
     t, reference = timed(lambda: numpy_reference(batches, sizes), args.repeats)
     rows.append(("NumPy reference (streaming, float64 sums)", t, reference))
@@ -131,7 +131,10 @@ def main() -> None:
             (f"DepthMetricAccumulator, {torch.cuda.get_device_name(0)} (incl. copies)", t, result)
         )
 
-    print(f"Scoring {args.images} images of 480x640 (Eigen crop, pooled), batches of {args.batch}")
+    print(
+        f"Scoring {args.images} images of 480x640 (Eigen crop, pooled), "
+        f"batches of {args.batch_size}"
+    )
     print("| implementation | seconds | images/s | time vs NumPy | max |diff| vs NumPy |")
     print("|---|---:|---:|---:|---:|")
     base = rows[0][1]

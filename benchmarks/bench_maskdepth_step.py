@@ -2,7 +2,7 @@
 
     python benchmarks/bench_maskdepth_step.py                 # 64x64, batch 16, on the CPU
     # the seed's setting:
-    python benchmarks/bench_maskdepth_step.py --size 160 --batch 100 --workers 4
+    python benchmarks/bench_maskdepth_step.py --size 160 --batch-size 100 --workers 4
 
 Four variants, measured in the same run on the same synthetic fg/bg scenes (FgBgDepth layout):
 
@@ -42,21 +42,21 @@ def measure(
     trainer = maskdepth_trainer(
         build_model("maskdepth"),
         dataset,
-        batch_size=args.batch,
+        batch_size=args.batch_size,
         device=str(device),
         channels_last=channels_last,
     )
     step = trainer.train_step  # the Trainer's own step: to device, forward, loss, backward, SGD
     loader = DataLoader(
         dataset,
-        batch_size=args.batch,
+        batch_size=args.batch_size,
         shuffle=True,
         drop_last=True,
         num_workers=args.workers,
         pin_memory=device.type == "cuda",
         persistent_workers=args.workers > 0,
     )
-    timing = time_steps(loader, step, n_steps=args.steps, warmup=args.warmup, device=device)
+    timing = time_steps(loader, step, steps=args.steps, warmup=args.warmup, device=device)
     # medians: a step that another process pre-empted does not move them
     data_ms, compute_ms = 1000 * median(timing.data_s), 1000 * median(timing.compute_s)
     return {"data_ms": data_ms, "compute_ms": compute_ms, "total_ms": data_ms + compute_ms}
@@ -66,7 +66,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--size", type=int, default=64, help="image side in pixels")
     parser.add_argument("--scenes", type=int, default=96, help="synthetic scenes to write")
-    parser.add_argument("--batch", type=int, default=16)
+    parser.add_argument("--batch-size", type=int, default=16)
     parser.add_argument("--steps", type=int, default=8, help="timed steps per variant")
     parser.add_argument("--warmup", type=int, default=2)
     parser.add_argument("--repeats", type=int, default=3, help="rounds; the fastest is kept")
@@ -95,7 +95,7 @@ def main() -> None:
                     rows[name] = row
 
     print(
-        f"maskdepth training step, {args.size}x{args.size}, batch {args.batch}, "
+        f"maskdepth training step, {args.size}x{args.size}, batch {args.batch_size}, "
         f"{args.workers} workers, {device} ({torch.get_num_threads()} threads), "
         f"median of {args.steps} steps, fastest of {args.repeats} rounds"
     )

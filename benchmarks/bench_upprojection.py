@@ -1,7 +1,7 @@
 """Plain vs fast FCRN up-projection: time both forms at the FCRN decoder's sizes, in one run.
 
-    python benchmarks/bench_upprojection.py [--repeats 3] [--batch 1] [--height 228 --width 304]
-                                            [--device cpu] [--threads N]
+    python benchmarks/bench_upprojection.py [--repeats 3] [--batch-size 1]
+                                            [--height 228 --width 304] [--device cpu] [--threads N]
 
 Prints, for each of the four up-projection blocks of FCRN at the given input size, the best
 forward time of ``--repeats`` (the minimum is the least disturbed by other work on the machine)
@@ -36,7 +36,7 @@ def time_forward(module: torch.nn.Module, x: torch.Tensor) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--batch", type=int, default=1)
+    parser.add_argument("--batch-size", type=int, default=1)
     parser.add_argument("--height", type=int, default=228)
     parser.add_argument("--width", type=int, default=304)
     parser.add_argument("--device", default="cpu")
@@ -49,7 +49,7 @@ def main() -> None:
 
     height, width = -(-args.height // 32), -(-args.width // 32)  # ResNet-50's output at 1/32
     print(
-        f"FCRN up-projection, input {args.height}x{args.width}, batch {args.batch}, {device}, "
+        f"FCRN up-projection, input {args.height}x{args.width}, batch {args.batch_size}, {device}, "
         f"{torch.get_num_threads()} threads, best of {args.repeats}"
     )
     header = (
@@ -62,7 +62,8 @@ def main() -> None:
     for c_in, c_out in zip(DECODER_CHANNELS, DECODER_CHANNELS[1:]):
         plain = UpProjection(c_in, c_out).to(device).eval()
         fast = fast_from_plain(plain).eval()
-        x = torch.randn(args.batch, c_in, height, width, device=device)
+        x = torch.randn(args.batch_size, c_in, height, width, device=device)
+        shape = {"channels": c_in, "batch_size": args.batch_size}
         with torch.no_grad():
             diff = (plain(x) - fast(x)).abs().max().item()  # also the warm-up
             times: dict[str, list[float]] = {"plain": [], "fast": []}
@@ -73,11 +74,11 @@ def main() -> None:
         fast_ms = min(times["fast"]) * 1e3
         totals[0] += plain_ms
         totals[1] += fast_ms
-        size = tuple(x.shape)
         print(
             f"{f'{c_in}->{c_out}':>12} {f'{height}x{width}':>9} {f'{2 * height}x{2 * width}':>9} "
             f"{plain_ms:9.1f} {fast_ms:8.1f} {plain_ms / fast_ms:7.2f}x "
-            f"{count_macs(plain, size) / 1e9:10.2f} {count_macs(fast, size) / 1e9:9.2f} "
+            f"{count_macs(plain, (height, width), **shape) / 1e9:10.2f} "
+            f"{count_macs(fast, (height, width), **shape) / 1e9:9.2f} "
             f"{diff:10.1e}"
         )
         height, width = 2 * height, 2 * width

@@ -32,13 +32,11 @@ MAX_INPUT_SIZE = 1 << 16
 """The largest ``input_size`` side (pixels) a checkpoint may record."""
 
 
-def atomic_save(obj: Any, path: str | os.PathLike) -> Path:
-    """``torch.save`` to a temporary file in the same folder, fsync, then rename it into place
-    (:func:`depthnb.utils.files.atomic_write`).
-
-    A crash at any moment leaves either the previous file or the new one, never a half-written one.
-    """
-    return atomic_write(path, lambda file: torch.save(obj, file))
+def save_checkpoint(checkpoint: dict[str, Any], path: str | os.PathLike) -> Path:
+    """Write a checkpoint dict with ``torch.save`` through the package's atomic writer
+    (:func:`depthnb.utils.files.atomic_write`: a temporary file beside ``path``, fsync, one
+    rename), so a crash at any moment leaves either the previous file or the new one."""
+    return atomic_write(path, lambda file: torch.save(checkpoint, file))
 
 
 def read_checkpoint(path: str | os.PathLike, map_location: str | torch.device = "cpu") -> dict:

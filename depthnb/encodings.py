@@ -21,10 +21,21 @@ from typing import Any
 
 import torch
 
-from depthnb.errors import ConfigError
+from depthnb.errors import ArgumentError
+
+#: The package's one depth range, in metres: the nearest depth a prediction is clamped to and a
+#: metric scores, and the indoor cap (NYU Depth v2's 10 m) of metrics and the inverse encoding.
+MIN_DEPTH = 1e-3
+MAX_DEPTH = 10.0
+#: DenseDepth's "DepthNorm" clips depth to 10 cm before inverting (``1000 / clip(cm, 10, 1000)``),
+#: so its targets lie in [1, 100]; the paper's value, kept for :class:`InverseEncoding`.
+DEPTHNORM_MIN_DEPTH = 0.1
 
 __all__ = [
+    "DEPTHNORM_MIN_DEPTH",
     "ENCODINGS",
+    "MAX_DEPTH",
+    "MIN_DEPTH",
     "Encoding",
     "InverseEncoding",
     "LogEncoding",
@@ -58,10 +69,10 @@ class Encoding:
 
 
 def _check_min_depth(encoding: Encoding) -> None:
-    """Raise ConfigError unless ``encoding.min_depth`` > 0 (0 encodes to -inf, decodes to 0)."""
+    """Raise ArgumentError unless ``encoding.min_depth`` > 0 (0 encodes to -inf, decodes to 0)."""
     min_depth = float(getattr(encoding, "min_depth", 0.0))
     if not min_depth > 0:
-        raise ConfigError(
+        raise ArgumentError(
             f"{encoding.name} encoding needs min_depth > 0 (metres), got "
             f"min_depth={min_depth}; pass e.g. get_encoding({encoding.name!r}, "
             "min_depth=1e-3)"
@@ -72,7 +83,7 @@ def _check_min_depth(encoding: Encoding) -> None:
 class MetresEncoding(Encoding):
     """The identity: the model predicts metres. ``decode`` clamps at ``min_depth`` (> 0)."""
 
-    min_depth: float = 1e-3
+    min_depth: float = MIN_DEPTH
     name = "metres"
 
     def __post_init__(self) -> None:
@@ -91,18 +102,19 @@ class MetresEncoding(Encoding):
 class InverseEncoding(Encoding):
     """DenseDepth's "DepthNorm": ``max_depth / depth`` with depth clipped to [min_depth, max_depth].
 
-    With the defaults (0.1 m .. 10 m) targets lie in [1, 100]: near things get large values, far
-    walls small ones. DenseDepth's code writes it in centimetres,
+    With the defaults (0.1 m .. 10 m, :data:`DEPTHNORM_MIN_DEPTH` .. :data:`MAX_DEPTH`: the
+    paper's clip, not the package's :data:`MIN_DEPTH`) targets lie in [1, 100]: near things get
+    large values, far walls small ones. DenseDepth's code writes it in centimetres,
     ``1000 / clip(depth_cm, 10, 1000)``; the ratio is the same.
     """
 
-    min_depth: float = 0.1
-    max_depth: float = 10.0
+    min_depth: float = DEPTHNORM_MIN_DEPTH
+    max_depth: float = MAX_DEPTH
     name = "inverse"
 
     def __post_init__(self) -> None:
         if not 0 < self.min_depth < self.max_depth:
-            raise ConfigError(
+            raise ArgumentError(
                 "inverse encoding needs 0 < min_depth < max_depth, got "
                 f"min_depth={self.min_depth}, "
                 f"max_depth={self.max_depth}; pass e.g. get_encoding('inverse', min_depth=0.1, "
@@ -134,7 +146,7 @@ class InverseEncoding(Encoding):
 class LogEncoding(Encoding):
     """Natural log of metres, clamped at ``min_depth`` first so 0 (unknown) stays finite."""
 
-    min_depth: float = 1e-3
+    min_depth: float = MIN_DEPTH
     name = "log"
 
     def __post_init__(self) -> None:
@@ -163,20 +175,20 @@ def get_encoding(name: str | Encoding, **kwargs: float) -> Encoding:
     """
     if isinstance(name, Encoding):
         if kwargs:
-            raise ConfigError(f"got an Encoding object {name!r} and settings {kwargs}; pass one")
+            raise ArgumentError(f"got an Encoding object {name!r} and settings {kwargs}; pass one")
         return name
     if not isinstance(name, str) or name not in ENCODINGS:
-        raise ConfigError(f"unknown depth encoding {name!r}; choose one of {sorted(ENCODINGS)}")
+        raise ArgumentError(f"unknown depth encoding {name!r}; choose one of {sorted(ENCODINGS)}")
     try:
         return ENCODINGS[name](**kwargs)
     except TypeError as error:
-        raise ConfigError(f"bad settings {kwargs} for encoding {name!r}: {error}") from error
+        raise ArgumentError(f"bad settings {kwargs} for encoding {name!r}: {error}") from error
 
 
 def encoding_from_dict(d: dict[str, Any]) -> Encoding:
     """Rebuild an encoding from :meth:`Encoding.to_dict` output (as stored in a checkpoint)."""
     if not isinstance(d, dict) or "name" not in d:
-        raise ConfigError(
+        raise ArgumentError(
             f"an encoding dict needs a 'name' key (e.g. {{'name': 'inverse'}}), got {d!r}"
         )
     settings = {key: value for key, value in d.items() if key != "name"}

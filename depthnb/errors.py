@@ -12,11 +12,13 @@ mistake, so ``except ValueError`` or ``except OSError`` works as well as ``excep
 | :class:`ArchiveError` | ``ValueError`` | a member would land outside its folder, or is a link |
 | :class:`DownloadError` | ``OSError`` | a download failed or delivered the wrong bytes |
 | :class:`CheckpointError` | ``ValueError`` | a checkpoint is missing, corrupt or not depthnb's |
-| :class:`ModelError` | ``ValueError`` | a model name or its arguments do not fit |
+| :class:`ModelError` | ``ValueError`` | a model name, its arguments or its weights do not fit |
 | :class:`ShapeError` | ``ValueError`` | tensors or arrays of the wrong shape or dtype |
-| :class:`ConfigError` | ``ValueError`` | a setting (command line, config, argument) is invalid |
+| :class:`ArgumentError` | ``ValueError`` | a function's argument is out of range or not a choice |
+| :class:`ConfigError` | ``ValueError`` | a setting (flag, config file, environment) is invalid |
 | :class:`TrainingError` | ``RuntimeError`` | training diverged (NaN or inf) and was stopped |
-| :class:`DeployError` | ``RuntimeError`` | an ONNX package is missing or an export fails |
+| :class:`DeployError` | ``RuntimeError`` | an ONNX export fails or disagrees with PyTorch |
+| :class:`MissingPackageError` | ``ImportError`` | an optional package is not installed |
 | :class:`ExerciseError` | ``ValueError`` | an exercise id is unknown or an answer can't be run |
 """
 
@@ -46,15 +48,22 @@ class CheckpointError(DepthnbError, ValueError):
 
 
 class ModelError(DepthnbError, ValueError):
-    """A model name or its arguments do not fit."""
+    """A model name, its arguments or its weights file do not fit, or a model lacks a part
+    (an encoder, a head) that a function needs."""
 
 
 class ShapeError(DepthnbError, ValueError):
     """Tensors or arrays of the wrong shape, dtype or size were passed to a function."""
 
 
+class ArgumentError(DepthnbError, ValueError):
+    """A library function's argument is out of its range or not one of its choices (a loss's
+    weight, a transform's range, a metric's depth range, an alignment's name)."""
+
+
 class ConfigError(DepthnbError, ValueError):
-    """A training or command-line setting is invalid."""
+    """A setting of a run is invalid: a training setting, a command-line flag, a config file's
+    entry or an environment variable."""
 
 
 class TrainingError(DepthnbError, RuntimeError):
@@ -62,7 +71,12 @@ class TrainingError(DepthnbError, RuntimeError):
 
 
 class DeployError(DepthnbError, RuntimeError):
-    """An optional deployment package (onnx, onnxruntime) is missing, or an export failed."""
+    """An ONNX export failed, is invalid, or disagrees with the PyTorch model."""
+
+
+class MissingPackageError(DepthnbError, ImportError):
+    """An optional package (onnx, onnxruntime, transformers, imageio, plotly) is not installed;
+    the message says how to install it."""
 
 
 class ExerciseError(DepthnbError, ValueError):

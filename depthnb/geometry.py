@@ -5,10 +5,10 @@ camera frame has X right, Y down, Z forward.
 
 - :func:`scale_intrinsics`: intrinsics after resizing and cropping (every transform uses it);
 - :func:`intrinsics_from_fov`: intrinsics of a photo of unknown camera from a field of view;
-- :func:`point_map`, :func:`depth_to_points`, :func:`normals_from_depth`: NumPy, one depth map
-  (H,W) to points (H,W,3) or (N,3), and unit normals (H,W,3) (figures and PLY files);
 - :func:`backproject`, :func:`relative_pose`, :func:`warp_source`: torch, batches (B,1,H,W) to
-  points (B,3,H,W) and a source frame warped into the target view (self-supervised depth).
+  points (B,3,H,W) and a source frame warped into the target view (self-supervised depth);
+- :func:`depth_to_points`, :func:`normals_from_depth`: the edge to figures and PLY files: one depth
+  map (H,W) to NumPy points (N,3) and unit normals (H,W,3), computed with :func:`backproject`.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from depthnb.errors import ConfigError, ShapeError
+from depthnb.errors import ArgumentError, ShapeError
 from depthnb.utils.arrays import ArrayLike, as_depth_map, as_rgb_image, valid_pixels
 
 
@@ -38,27 +38,33 @@ def as_intrinsics(intrinsics: ArrayLike) -> tuple[float, float, float, float]:
     return fx, fy, cx, cy
 
 
-def intrinsics_from_fov(width: int, height: int, fov_deg: float = 65.0) -> np.ndarray:
+def intrinsics_from_fov(size: tuple[int, int], fov_deg: float = 65.0) -> np.ndarray:
     """Intrinsics float32 (4,) for a photo of unknown camera: horizontal field of view ``fov_deg``.
 
-    Square pixels (fy = fx) and the principal point at the image centre. The default, 65 degrees,
-    is about a phone's main camera (24 to 28 mm equivalent: 65 to 70 degrees across the long side);
-    NYU's Kinect sees 63.
+    ``size`` is the image's (H, W) in pixels, e.g. ``photo.shape[:2]``. Square pixels (fy = fx)
+    and the principal point at the image centre. The default, 65 degrees, is about a phone's main
+    camera (24 to 28 mm equivalent: 65 to 70 degrees across the long side); NYU's Kinect sees 63.
     """
     if not 0.0 < fov_deg < 180.0:
-        raise ConfigError(f"fov_deg={fov_deg} must lie strictly between 0 and 180 degrees.")
+        raise ArgumentError(f"fov_deg={fov_deg} must lie strictly between 0 and 180 degrees.")
+    try:
+        height, width = (int(side) for side in size)
+    except (TypeError, ValueError):
+        raise ArgumentError(
+            f"size={size!r} is not an image size (H, W) in pixels; pass e.g. photo.shape[:2]"
+        ) from None
     if width < 1 or height < 1:
-        raise ConfigError(f"image size {width}x{height} (W x H): both sides must be at least 1.")
+        raise ArgumentError(f"image size (H, W) = {size}: both sides must be at least 1.")
     fx = (width / 2.0) / math.tan(math.radians(fov_deg) / 2.0)
     return np.array([fx, fx, (width - 1) / 2.0, (height - 1) / 2.0], dtype=np.float32)
 
 
-def point_map(depth: ArrayLike, intrinsics: ArrayLike) -> np.ndarray:
-    """Back-project every pixel (unknown ones too): float32 (H,W,3) camera-frame points, metres."""
-    depth = as_depth_map(depth)
-    fx, fy, cx, cy = as_intrinsics(intrinsics)
-    v, u = np.indices(depth.shape, dtype=np.float32)
-    return np.stack([(u - cx) * depth / fx, (v - cy) * depth / fy, depth], axis=-1)
+def _point_map(depth: np.ndarray, intrinsics: ArrayLike) -> np.ndarray:
+    """One depth map (H,W) metres -> its camera-frame points float32 (H,W,3), by
+    :func:`backproject` (unknown pixels too)."""
+    k = torch.tensor(as_intrinsics(intrinsics), dtype=torch.float32)
+    points = backproject(torch.from_numpy(depth)[None, None], k)[0]
+    return points.permute(1, 2, 0).numpy()
 
 
 def depth_to_points(
@@ -82,10 +88,10 @@ def depth_to_points(
         colours (N,3) in the image's dtype (uint8 0-255 or float 0-1).
     """
     if stride < 1:
-        raise ConfigError(f"stride={stride} must be a positive integer.")
+        raise ArgumentError(f"stride={stride} must be a positive integer.")
     depth = as_depth_map(depth)
     keep = valid_pixels(depth, valid)
-    points = point_map(depth, intrinsics)[::stride, ::stride][keep[::stride, ::stride]]
+    points = _point_map(depth, intrinsics)[::stride, ::stride][keep[::stride, ::stride]]
     if image is None:
         return points
     rgb = as_rgb_image(image)
@@ -105,7 +111,7 @@ def normals_from_depth(depth: ArrayLike, intrinsics: ArrayLike) -> np.ndarray:
     neighbours are unknown, and the one-pixel border, get (0, 0, 0).
     """
     depth = as_depth_map(depth)
-    points = point_map(depth, intrinsics).astype(np.float64)
+    points = _point_map(depth, intrinsics).astype(np.float64)
     ok = valid_pixels(depth)
     normals = np.zeros(points.shape, dtype=np.float64)
     d_du = points[1:-1, 2:] - points[1:-1, :-2]

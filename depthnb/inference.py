@@ -31,7 +31,7 @@ from torch import nn
 
 from depthnb.data.sample import DEPTH, MASK, Sample, to_float
 from depthnb.encodings import Encoding
-from depthnb.errors import ConfigError, ShapeError
+from depthnb.errors import ArgumentError, ShapeError
 from depthnb.models.blocks import model_encoding
 
 #: What a depth model returns: encoded depth (B,1,h,w), or a dict of heads with a "depth" entry.
@@ -179,7 +179,7 @@ def image_to_tensor(image: Any) -> torch.Tensor:
             array.ndim == 3 and array.shape[0] in (1, 3) and array.shape[-1] not in (1, 3, 4)
         )
     else:
-        raise ConfigError(
+        raise ArgumentError(
             f"predict_depth got a {type(image).__name__}; pass a PIL image, an image file's "
             "path or bytes, a NumPy array HxW/HxWx3/HxWx4 or a float tensor (3,H,W) in [0,1]"
         )
@@ -266,7 +266,7 @@ def predict_depth(
     if max_side is None:
         max_side = max(trained) if trained else DEFAULT_MAX_SIDE
     if max_side < MIN_SIDE:
-        raise ConfigError(f"max_side={max_side} is too small; use at least {MIN_SIDE}")
+        raise ArgumentError(f"max_side={max_side} is too small; use at least {MIN_SIDE}")
     model_encoding(model, "predict_depth")
     device = next(model.parameters(), torch.empty(0)).device
     size = inference_size(height, width, max_side, upscale=bool(trained))

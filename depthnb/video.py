@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from depthnb.errors import ConfigError, DataError, ShapeError
+from depthnb.errors import ArgumentError, DataError, MissingPackageError, ShapeError
 from depthnb.utils.files import atomic_path
 from depthnb.viz.colors import colorize, depth_range
 
@@ -43,7 +43,7 @@ def read_frames(path: str | os.PathLike) -> np.ndarray:
     try:
         import imageio.v3 as iio
     except ImportError:
-        raise DataError(
+        raise MissingPackageError(
             f"reading {path.suffix} video needs imageio: `pip install imageio[ffmpeg]`, or convert "
             "the clip to a GIF, or pass the frames as a (T,H,W,3) uint8 array."
         ) from None
@@ -72,9 +72,11 @@ def smooth_depths(
             frame's, in [0, 1]; 0 locks the scale of the first frame, 1 follows every frame.
     """
     if smoothing not in SMOOTHING:
-        raise ConfigError(f"smoothing={smoothing!r}; use one of {SMOOTHING}.")
+        raise ArgumentError(f"smoothing={smoothing!r}; use one of {SMOOTHING}.")
     if not 0.0 < alpha <= 1.0 or not 0.0 <= scale_alpha <= 1.0:
-        raise ConfigError(f"alpha={alpha} must lie in (0, 1], scale_alpha={scale_alpha} in [0, 1].")
+        raise ArgumentError(
+            f"alpha={alpha} must lie in (0, 1], scale_alpha={scale_alpha} in [0, 1]."
+        )
     depths = np.asarray(depths, dtype=np.float32)
     if depths.ndim != 3:
         raise ShapeError(f"depths have shape {depths.shape}; expected a video (T,H,W).")
@@ -124,30 +126,31 @@ def predict_video(
 
 
 def flicker(
-    depths: np.ndarray,
-    gt: np.ndarray | None = None,
+    pred: np.ndarray,
+    target: np.ndarray | None = None,
     static_threshold: float = 0.01,
 ) -> float:
     """Mean absolute change of predicted depth (metres) between consecutive frames, where the scene
     did not change.
 
-    With ground truth (T,H,W), a pixel counts for frames t-1, t when its true depth is known in both
-    and changed by less than ``static_threshold`` (relative: 0.01 = 1 %); a perfect, steady model
-    scores about 0 whatever the camera does. Without ground truth, every pixel with a positive
+    pred (T,H,W) is the predicted depth of each frame, metres. With ground truth ``target``
+    (T,H,W, metres, 0 where unknown), a pixel counts for frames t-1, t when its true depth is known
+    in both and changed by less than ``static_threshold`` (relative: 0.01 = 1 %); a perfect, steady
+    model scores about 0 whatever the camera does. Without ground truth, every pixel with a positive
     prediction in both frames counts (only meaningful for a static camera).
     """
-    depths = np.asarray(depths, dtype=np.float32)
-    if depths.ndim != 3 or len(depths) < 2:
-        raise ShapeError(f"flicker needs a video (T,H,W) with T >= 2, got shape {depths.shape}.")
-    change = np.abs(depths[1:] - depths[:-1])
-    if gt is None:
-        static = (depths[1:] > 0) & (depths[:-1] > 0)
+    pred = np.asarray(pred, dtype=np.float32)
+    if pred.ndim != 3 or len(pred) < 2:
+        raise ShapeError(f"flicker needs a video (T,H,W) with T >= 2, got shape {pred.shape}.")
+    change = np.abs(pred[1:] - pred[:-1])
+    if target is None:
+        static = (pred[1:] > 0) & (pred[:-1] > 0)
     else:
-        gt = np.asarray(gt, dtype=np.float32)
-        if gt.shape != depths.shape:
-            raise ShapeError(f"gt {gt.shape} and depths {depths.shape} differ in shape.")
-        known = (gt[1:] > 0) & (gt[:-1] > 0)
-        relative = np.abs(gt[1:] - gt[:-1]) / np.where(known, gt[:-1], 1.0)
+        target = np.asarray(target, dtype=np.float32)
+        if target.shape != pred.shape:
+            raise ShapeError(f"target {target.shape} and pred {pred.shape} differ in shape.")
+        known = (target[1:] > 0) & (target[:-1] > 0)
+        relative = np.abs(target[1:] - target[:-1]) / np.where(known, target[:-1], 1.0)
         static = known & (relative < static_threshold)
     if not static.any():
         raise DataError(
@@ -199,12 +202,12 @@ def save_depth_video(
         writer = animation.PillowWriter(fps=fps)  # type: ignore[arg-type]  # any float rate works
     elif suffix == ".mp4":
         if shutil.which("ffmpeg") is None:
-            raise ConfigError(
+            raise MissingPackageError(
                 f"saving {path} as MP4 needs ffmpeg (`apt install ffmpeg`); save a .gif instead."
             )
         writer = animation.FFMpegWriter(fps=fps)  # type: ignore[arg-type]
     else:
-        raise ConfigError(f"{path}: save the depth video as .gif or .mp4.")
+        raise ArgumentError(f"{path}: save the depth video as .gif or .mp4.")
     tiles = depth_video_frames(frames, depths, cmap)
     height, width = tiles.shape[1:3]
     figure = plt.figure(figsize=(width / 100, height / 100 + (0.3 if title else 0)), dpi=100)

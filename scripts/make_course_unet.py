@@ -24,7 +24,7 @@ from pathlib import Path
 
 import torch
 
-from depthnb.checkpoint import atomic_save, read_checkpoint
+from depthnb.checkpoint import read_checkpoint, save_checkpoint
 from depthnb.cli.train import check_settings
 
 WEIGHTS = Path(__file__).resolve().parents[1] / "depthnb" / "weights"
@@ -72,7 +72,7 @@ def pack(run: Path, out_dir: Path = WEIGHTS) -> Path:
         for key in ("format", "version", "model_name", "model_config", "encoding", "epoch", "step")
     }
     slim.update(state_dict=state, input_size=checkpoint.get("input_size"))
-    path = atomic_save(slim, out_dir / f"{NAME}.pt")
+    path = save_checkpoint(slim, out_dir / f"{NAME}.pt")
     scores = score(path, summary["settings"])
     record = {
         "file": path.name,

@@ -4,9 +4,9 @@ the per-sample transforms give it with the same draws."""
 import pytest
 import torch
 
-from depthnb import ConfigError
 from depthnb.data import transforms as T
 from depthnb.data.augment import AugmentDraw, BatchAugment, apply_draw
+from depthnb.errors import ArgumentError
 
 
 def test_batch_augment_flips_permutes_and_jitters():
@@ -46,7 +46,7 @@ def test_batch_augment_flips_permutes_and_jitters():
         and out.max() <= 1
         and not torch.equal(out, image)
     )
-    with pytest.raises(ConfigError, match="probability"):
+    with pytest.raises(ArgumentError, match="probability"):
         BatchAugment(flip=1.5)
 
 

@@ -148,7 +148,7 @@ def test_a_failed_build_leaves_nothing_behind(tmp_path):
 
 def test_pickles_cheaply_and_feeds_dataloader_workers_with_transforms(tmp_path):
     cache = build_cache(
-        TinyScenes(length=8), tmp_path / "c", size=(12, 16), num_workers=2, progress=False
+        TinyScenes(length=8), tmp_path / "c", size=(12, 16), workers=2, progress=False
     )
     cache[0]  # opens the memory maps here
     assert len(pickle.dumps(cache)) < 2000
@@ -196,8 +196,12 @@ def test_written_files_and_folders_get_the_umasks_mode(tmp_path):
     import os
     import stat
 
-    from depthnb.deploy.export import write_atomically
-    from depthnb.utils.files import atomic_path, atomic_write, current_umask
+    from depthnb.utils.files import (
+        atomic_path,
+        atomic_write,
+        atomic_write_bytes,
+        current_umask,
+    )
 
     def mode(path):
         return stat.S_IMODE(path.stat().st_mode)
@@ -206,7 +210,7 @@ def test_written_files_and_folders_get_the_umasks_mode(tmp_path):
     try:
         assert current_umask() == 0o027 and current_umask() == 0o027
         atomic_write(tmp_path / "a.bin", lambda file: file.write(b"a"))
-        write_atomically(tmp_path / "model.onnx", b"onnx bytes")
+        atomic_write_bytes(tmp_path / "model.onnx", b"onnx bytes")
         with atomic_path(tmp_path / "made.bin") as temporary:
             descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT, 0o600)
             os.close(descriptor)

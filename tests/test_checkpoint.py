@@ -130,7 +130,7 @@ def test_resume_without_training_state_names_what_is_missing(rooms, tmp_path, ke
     trainer.fit(until_epoch=1)
     checkpoint = torch.load(tmp_path / "run" / "last.pt", weights_only=True)
     del checkpoint[key]
-    path = checkpoint_module.atomic_save(checkpoint, tmp_path / "partial.pt")
+    path = checkpoint_module.save_checkpoint(checkpoint, tmp_path / "partial.pt")
     fresh = make_trainer(rooms, tmp_path / "fresh", model_seed=5)
     before = {k: v.clone() for k, v in fresh.model.state_dict().items()}
     with pytest.raises(CheckpointError, match=rf"partial\.pt lacks the training state \['{key}'\]"):
@@ -148,6 +148,6 @@ def test_resume_with_damaged_training_state_is_refused(rooms, tmp_path, key, val
     trainer.fit(until_epoch=1)
     checkpoint = torch.load(tmp_path / "run" / "last.pt", weights_only=True)
     checkpoint[key] = value
-    path = checkpoint_module.atomic_save(checkpoint, tmp_path / "damaged.pt")
+    path = checkpoint_module.save_checkpoint(checkpoint, tmp_path / "damaged.pt")
     with pytest.raises(CheckpointError, match=r"damaged\.pt"):
         make_trainer(rooms, tmp_path / "fresh").resume(path)

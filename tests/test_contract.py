@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 import torch
 
-from depthnb.checkpoint import atomic_save
+from depthnb.checkpoint import save_checkpoint
 from depthnb.errors import CheckpointError, ModelError
 from depthnb.models import build_model, load
 from depthnb.models.checkpoints import model_checkpoint
@@ -85,7 +85,7 @@ def test_the_data_readers_are_the_same_objects_as_their_homes():
 def checkpoint(tmp_path):
     torch.manual_seed(0)
     model = build_model("unet", filters=[4, 4, 8, 8, 16]).eval()
-    return model, atomic_save(model_checkpoint(model, (64, 96)), tmp_path / "best.pt")
+    return model, save_checkpoint(model_checkpoint(model, (64, 96)), tmp_path / "best.pt")
 
 
 def test_load_reads_a_checkpoint_ready_for_inference(checkpoint):

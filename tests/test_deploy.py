@@ -15,7 +15,7 @@ pytest.importorskip("onnxruntime")
 import onnx  # noqa: E402
 
 import depthnb.models as models  # noqa: E402
-from depthnb.checkpoint import FORMAT, VERSION, atomic_save  # noqa: E402
+from depthnb.checkpoint import FORMAT, VERSION, save_checkpoint  # noqa: E402
 from depthnb.cli.main import main  # noqa: E402
 from depthnb.deploy import (
     TOLERANCE_M,
@@ -30,7 +30,7 @@ from depthnb.deploy import (
     run_onnx,
 )
 from depthnb.deploy import export as export_module  # noqa: E402
-from depthnb.errors import ConfigError, DeployError, DepthnbError, ModelError  # noqa: E402
+from depthnb.errors import ArgumentError, DeployError, DepthnbError, MissingPackageError, ModelError
 from depthnb.models import load
 from depthnb.train import set_output_depth  # noqa: E402
 
@@ -178,7 +178,7 @@ def test_a_graph_frozen_at_its_size_is_exported_again_with_fixed_sides(tmp_path)
     with pytest.warns(UserWarning, match="fixed size"):
         path = export_onnx(model, tmp_path / "frozen.onnx", size=EXPORT_SIZE)
     assert fixed_input_shape(onnx_session(path)) == [None, 3, *EXPORT_SIZE]
-    assert max(check_onnx(model, path, [EXPORT_SIZE], batch=3).values()) <= TOLERANCE_M
+    assert max(check_onnx(model, path, [EXPORT_SIZE], batch_size=3).values()) <= TOLERANCE_M
 
 
 def test_a_failed_export_leaves_the_old_file_and_no_temporary(tmp_path, monkeypatch):
@@ -208,14 +208,14 @@ def test_a_failed_export_leaves_the_old_file_and_no_temporary(tmp_path, monkeypa
 def test_missing_onnx_says_what_to_install(monkeypatch, tmp_path):
     monkeypatch.setitem(sys.modules, "onnx", None)  # import onnx now raises ImportError
     model = models.build_model("unet", **SMALL["unet"])
-    with pytest.raises(DeployError, match="pip install"):
+    with pytest.raises(MissingPackageError, match="pip install") as caught:
         export_onnx(model, tmp_path / "x.onnx", size=EXPORT_SIZE)
-    assert issubclass(DeployError, DepthnbError)
+    assert isinstance(caught.value, ImportError) and isinstance(caught.value, DepthnbError)
 
 
 def test_bad_sizes_and_models_raise_depthnb_errors(tmp_path):
     model = models.build_model("unet", **SMALL["unet"])
-    with pytest.raises(ConfigError, match="32"):
+    with pytest.raises(ArgumentError, match="32"):
         export_onnx(model, tmp_path / "x.onnx", size=(16, 96))
     with pytest.raises(DepthnbError, match="encoding"):
         export_onnx(torch.nn.Conv2d(3, 1, 1), tmp_path / "x.onnx", size=EXPORT_SIZE)
@@ -248,7 +248,7 @@ def test_int8_and_fp16_copies_are_smaller_and_close(unet_onnx, tmp_path):
         and len(weights[node.input[1]].dims) == 1 and weights[node.input[1]].dims[0] > 1
     ]  # fmt: skip
     assert per_channel, "static int8 stores one weight scale per output channel"
-    with pytest.raises(ConfigError, match="calibration"):
+    with pytest.raises(ArgumentError, match="calibration"):
         quantize_int8(path, tmp_path / "x.onnx", None, mode="static")
 
 
@@ -257,12 +257,12 @@ def test_calibration_images_for_the_mask_and_depth_network():
     assert images.shape == (2, 6, 32, 48)
     background, composite = images[:, :3], images[:, 3:]
     assert not np.array_equal(background, composite)  # objects only in the second
-    with pytest.raises(ConfigError):
+    with pytest.raises(ArgumentError):
         calibration_images(2, (32, 48), channels=4)
 
 
 def _checkpoint(model, path):
-    return atomic_save(
+    return save_checkpoint(
         {
             "format": FORMAT, "version": VERSION, "model_name": model.name,
             "model_config": model.config, "state_dict": model.state_dict(),
@@ -308,7 +308,7 @@ def test_the_dynamo_exporter_gives_the_same_graph_outputs(unet_onnx, tmp_path):
     model, _ = unet_onnx
     path = export_onnx(model, tmp_path / "dynamo.onnx", size=EXPORT_SIZE, exporter="dynamo")
     assert max(check_onnx(model, path, [EXPORT_SIZE, (96, 128)]).values()) <= TOLERANCE_M
-    with pytest.raises(ConfigError, match="exporter"):
+    with pytest.raises(ArgumentError, match="exporter"):
         export_onnx(model, tmp_path / "x.onnx", size=EXPORT_SIZE, exporter="tflite")
 
 

@@ -13,8 +13,8 @@ import numpy as np
 import pytest
 import torch
 
-from depthnb.checkpoint import FORMAT, VERSION, atomic_save
-from depthnb.errors import DownloadError, ModelError
+from depthnb.checkpoint import FORMAT, VERSION, save_checkpoint
+from depthnb.errors import DownloadError, MissingPackageError, ModelError
 from depthnb.metrics import evaluate
 from depthnb.models import build_model, freeze_encoder
 from depthnb.models.depth_anything import processed_size
@@ -133,7 +133,7 @@ def test_predict_depth_and_evaluate_work_unchanged(model):
 
 def test_a_checkpoint_rebuilds_without_a_download(model, tmp_path):
     path = tmp_path / "da.pt"
-    atomic_save(
+    save_checkpoint(
         {
             "format": FORMAT,
             "version": VERSION,
@@ -204,7 +204,7 @@ def test_pretrained_fails_fast_and_clearly_offline(monkeypatch, tmp_path, env):
 
 def test_without_transformers_the_error_says_what_to_install(monkeypatch):
     monkeypatch.setitem(sys.modules, "transformers", None)  # import transformers -> ImportError
-    with pytest.raises(ModelError, match=r"pip install 'depthnb\[models\]'"):
+    with pytest.raises(MissingPackageError, match=r"pip install 'depthnb\[models\]'"):
         build_model("depth-anything-v2")
 
 

@@ -7,7 +7,7 @@ import torch
 
 import depthnb.encodings
 from depthnb.encodings import encoding_from_dict, get_encoding
-from depthnb.errors import ConfigError, DepthnbError
+from depthnb.errors import ArgumentError, DepthnbError
 
 
 def test_doctests() -> None:
@@ -70,16 +70,16 @@ def test_dict_round_trip(name: str) -> None:
 
 
 def test_errors_say_what_to_do() -> None:
-    with pytest.raises(ConfigError, match="choose one of"):
+    with pytest.raises(ArgumentError, match="choose one of"):
         get_encoding("disparity")
-    with pytest.raises(ConfigError, match="choose one of"):
+    with pytest.raises(ArgumentError, match="choose one of"):
         get_encoding(["inverse"])
     with pytest.raises(DepthnbError, match="min_depth"):
         get_encoding("inverse", min_depth=5.0, max_depth=1.0)
     for name in ("metres", "log"):
-        with pytest.raises(ConfigError, match="min_depth > 0"):
+        with pytest.raises(ArgumentError, match="min_depth > 0"):
             get_encoding(name, min_depth=0.0)
-    with pytest.raises(ConfigError, match="bad settings"):
+    with pytest.raises(ArgumentError, match="bad settings"):
         get_encoding("log", max_depth=3.0)
-    with pytest.raises(ConfigError, match="'name'"):
+    with pytest.raises(ArgumentError, match="'name'"):
         encoding_from_dict({"min_depth": 0.1})

@@ -19,7 +19,7 @@ import torch
 
 from depthnb.course.exercises.checker import Exercise, compare_values, diagnose, exercises, get
 from depthnb.course.exercises.guards import copy_inputs, no_limit_reason, resolve
-from depthnb.errors import ConfigError, ExerciseError
+from depthnb.errors import ArgumentError, ExerciseError
 from depthnb.exercises import check
 
 EXERCISES = exercises()
@@ -107,7 +107,7 @@ def test_a_module_imported_while_the_answer_runs_keeps_no_guard(tmp_path, monkey
     monkeypatch.syspath_prepend(str(tmp_path))
     monkeypatch.delitem(sys.modules, "student_helpers", raising=False)
 
-    def answer(pred, gt, valid):
+    def answer(pred, target, valid):
         helpers = importlib.import_module("student_helpers")
         assert hasattr(helpers.abs_rel_map, "hidden_name")  # imported while hidden: the guard
         raise NotImplementedError
@@ -122,14 +122,14 @@ def test_every_declared_name_resolves_and_a_bad_declaration_is_refused():
     for exercise in EXERCISES.values():
         for name in exercise.hides:
             assert callable(resolve(name)), name
-    with pytest.raises(ConfigError, match="names nothing importable"):
+    with pytest.raises(ExerciseError, match="names nothing importable"):
         resolve("depthnb.metrics.no_such_function")
     template = EXERCISES["05.1"]
-    with pytest.raises(ConfigError, match="dotted names"):
+    with pytest.raises(ExerciseError, match="dotted names"):
         Exercise("99.1", "t", "quick", template.reference, template.cases, hides="depthnb.x")
-    with pytest.raises(ConfigError, match="positive, finite"):
+    with pytest.raises(ArgumentError, match="positive, finite"):
         Exercise("99.1", "t", "quick", template.reference, template.cases, time_limit=0)
-    with pytest.raises(ConfigError, match="positive, finite"):
+    with pytest.raises(ArgumentError, match="positive, finite"):
         check("05.1", lambda *a: None, time_limit=float("nan"))
 
 
@@ -219,8 +219,8 @@ def test_outside_the_main_thread_the_check_runs_without_a_limit_and_says_why():
 
 
 def test_an_answer_that_overwrites_its_input_fails_saying_which():
-    def median_scaled_in_place(pred, gt, valid):
-        factors = [g[m].median() / p[m].median() for p, g, m in zip(pred, gt, valid)]
+    def median_scaled_in_place(pred, target, valid):
+        factors = [g[m].median() / p[m].median() for p, g, m in zip(pred, target, valid)]
         return pred.mul_(torch.stack(factors).view(-1, 1, 1, 1))  # the right values, in place
 
     result = check("05.2", median_scaled_in_place, verbose=False)

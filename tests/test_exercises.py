@@ -15,7 +15,7 @@ import torch
 from depthnb.cli.main import main
 from depthnb.course.exercises.checker import diagnose, exercises, get
 from depthnb.course.exercises.student import solution_key, stub_solution, write_student_copies
-from depthnb.errors import ConfigError
+from depthnb.errors import ConfigError, ExerciseError
 from depthnb.exercises import check
 
 NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
@@ -80,7 +80,7 @@ def test_a_stub_is_not_yet_and_a_crash_is_reported_in_words(key, capsys):
 
 
 def test_an_unknown_key_names_the_keys_that_exist():
-    with pytest.raises(ConfigError, match="the exercises are"):
+    with pytest.raises(ExerciseError, match="the exercises are"):
         get("99.9")
 
 

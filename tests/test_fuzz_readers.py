@@ -53,7 +53,7 @@ from hypothesis import strategies as st
 from published_writers import write_keras_h5
 
 from depthnb import DepthnbError
-from depthnb.checkpoint import atomic_save
+from depthnb.checkpoint import save_checkpoint
 from depthnb.data import DIODE, FgBgDepth, NYUDepthZip, NYUEigenTest, NYUv2Labeled
 from depthnb.data.fgbg import write_fgbg_dataset
 from depthnb.data.kitti import KITTIDepth
@@ -170,7 +170,7 @@ FGBG_NAME = "bg_001_fg_001_01.jpg"
 def _write_checkpoint(root: Path) -> None:
     torch.manual_seed(0)
     model = build_model("unet", filters=(2, 4, 8, 8, 8))
-    atomic_save(model_checkpoint(model, (32, 48)), root / "best.pt")
+    save_checkpoint(model_checkpoint(model, (32, 48)), root / "best.pt")
 
 
 def _write_fcrn(root: Path) -> None:

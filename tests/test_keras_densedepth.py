@@ -23,7 +23,7 @@ import torch.nn.functional as F
 from published_writers import random_densedepth, write_keras_h5
 from torch import nn
 
-from depthnb.checkpoint import FORMAT, VERSION, atomic_save
+from depthnb.checkpoint import FORMAT, VERSION, save_checkpoint
 from depthnb.encodings import get_encoding
 from depthnb.errors import ModelError
 from depthnb.models import build_model, densedepth_from_keras
@@ -139,7 +139,7 @@ def test_config_round_trips_through_build_model_and_a_checkpoint(converted, imag
         "epoch": 0,
         "step": 0,
     }
-    loaded = load_checkpoint(atomic_save(checkpoint, tmp_path / "densedepth-nyu.pt"))
+    loaded = load_checkpoint(save_checkpoint(checkpoint, tmp_path / "densedepth-nyu.pt"))
     assert loaded.config == converted.config
     assert {m.eps for m in loaded.modules() if isinstance(m, nn.BatchNorm2d)} == {KERAS_BN_EPS}
     torch.testing.assert_close(outputs(loaded, images), expected, atol=0, rtol=0)

@@ -9,7 +9,7 @@ import torch.nn.functional as F
 from pytorch_msssim import ssim as msssim_ssim
 from skimage.metrics import structural_similarity
 
-from depthnb.errors import ConfigError, ShapeError
+from depthnb.errors import ArgumentError, ShapeError
 from depthnb.losses import (
     berhu_loss,
     densedepth_loss,
@@ -114,7 +114,7 @@ def test_ssim_window_sums_to_one_and_errors() -> None:
     window = losses.gaussian_window(11, 1.5)
     assert window.shape == (11,) and abs(window.sum().item() - 1) < 1e-12
     assert window.argmax() == 5
-    with pytest.raises(ConfigError, match="odd"):
+    with pytest.raises(ArgumentError, match="odd"):
         losses.gaussian_window(10)
     with pytest.raises(ShapeError, match="smaller than"):
         ssim(torch.rand(1, 1, 8, 30), torch.rand(1, 1, 8, 30))
@@ -329,7 +329,7 @@ def test_shape_and_name_errors() -> None:
         l1_loss(
             torch.rand(1, 1, 8, 8), torch.rand(1, 1, 8, 8), torch.ones(1, 1, 4, 4, dtype=torch.bool)
         )
-    with pytest.raises(ConfigError, match="unknown loss"):
+    with pytest.raises(ArgumentError, match="unknown loss"):
         get_loss("mse")
     with pytest.raises(ShapeError, match="torch tensors"):
         l1_loss(np.ones((1, 1, 8, 8)), np.ones((1, 1, 8, 8)))
@@ -337,6 +337,6 @@ def test_shape_and_name_errors() -> None:
         maskdepth_loss({"depth": torch.rand(1, 1, 16, 16)}, {"depth": torch.rand(1, 1, 16, 16)})
     with pytest.raises(ShapeError, match="got Tensor"):
         maskdepth_loss(torch.rand(1, 1, 16, 16), torch.rand(1, 1, 16, 16))
-    with pytest.raises(ConfigError, match="bad settings"):
+    with pytest.raises(ArgumentError, match="bad settings"):
         get_loss("l1", threshold=0.2)
     assert get_loss("keras", smoothness_weight=0.5).keywords == {"smoothness_weight": 0.5}

@@ -10,7 +10,7 @@ from torch import nn
 
 import depthnb.metrics.depth
 from depthnb.encodings import get_encoding
-from depthnb.errors import ConfigError, DataError, ModelError
+from depthnb.errors import ArgumentError, DataError, ModelError
 from depthnb.metrics import (
     PUBLISHED,
     DepthMetricAccumulator,
@@ -113,9 +113,9 @@ def test_named_crops() -> None:
     half = crop_mask((240, 320), "eigen")
     assert half.sum() == 220 * 296 and half[10, 12] and not half[9, 12]
     assert crop_mask((4, 4), (1, 3, 0, 2)).sum() == 4
-    with pytest.raises(ConfigError, match="choose one of"):
+    with pytest.raises(ArgumentError, match="choose one of"):
         crop_mask((480, 640), "garg")
-    with pytest.raises(ConfigError, match="four integers"):
+    with pytest.raises(ArgumentError, match="four integers"):
         crop_mask((480, 640), (20, 460, 24))
 
 
@@ -138,7 +138,7 @@ def test_pooled_vs_per_image() -> None:
     assert per_image["rmse"] == pytest.approx((math.sqrt(4 / 4) + 0) / 2)
     assert pooled["abs_rel"] == pytest.approx(2 / 6)
     assert per_image["abs_rel"] == pytest.approx((2 / 4 + 0) / 2)
-    with pytest.raises(ConfigError, match="aggregate"):
+    with pytest.raises(ArgumentError, match="aggregate"):
         depth_metrics(pred, gt, aggregate="mean")
 
 
@@ -147,13 +147,15 @@ def test_median_scaling_and_scale_shift() -> None:
     gt = rng.uniform(1, 8, (2, 1, 16, 16))
     scales = np.array([0.3, 4.0]).reshape(2, 1, 1, 1)
     scaled = median_scale(torch.tensor(gt * scales), torch.tensor(gt))
-    torch.testing.assert_close(scaled, torch.tensor(gt[:, 0]))  # float64 in, float64 out
+    torch.testing.assert_close(scaled, torch.tensor(gt))  # (B,1,H,W) and float64 in, the same out
     affine = align_scale_shift(torch.tensor(gt * scales + 2.0), torch.tensor(gt))
-    torch.testing.assert_close(affine, torch.tensor(gt[:, 0]), rtol=1e-9, atol=1e-9)
+    torch.testing.assert_close(affine, torch.tensor(gt), rtol=1e-9, atol=1e-9)
+    one = median_scale(gt[0, 0] * 2.0, gt[0, 0])  # (H,W) NumPy in: a (H,W) tensor out
+    assert one.shape == (16, 16) and torch.allclose(one, torch.tensor(gt[0, 0]))
     assert depth_metrics(gt * scales, gt, align="median")["abs_rel"] == pytest.approx(0, abs=1e-6)
     assert depth_metrics(gt * scales + 2, gt, align="scale_shift")["delta1"] == 1.0
     assert depth_metrics(gt * scales, gt)["delta1"] < 0.5
-    with pytest.raises(ConfigError, match="align"):
+    with pytest.raises(ArgumentError, match="align"):
         depth_metrics(gt, gt, align="mean")
 
 
@@ -186,7 +188,7 @@ def test_mask_iou() -> None:
     assert mask_iou(probabilities, target, threshold=0.3) == pytest.approx(2 / 3)
     logits = torch.logit(probabilities)
     assert mask_iou(logits, target, from_logits=True) == pytest.approx(1 / 3)
-    with pytest.raises(ModelError, match="from_logits"):
+    with pytest.raises(ArgumentError, match="from_logits"):
         mask_iou(logits, target)
     assert mask_iou(torch.zeros(2, 2), torch.zeros(2, 2)) == 1.0
 
@@ -282,7 +284,7 @@ def test_evaluate_leaves_the_model_in_its_mode_and_place() -> None:
 def test_evaluate_refuses_a_model_split_across_devices() -> None:
     model = _DepthFromImage()
     model.register_buffer("elsewhere", torch.zeros(1, device="meta"))
-    with pytest.raises(ConfigError, match="several devices"):
+    with pytest.raises(ArgumentError, match="several devices"):
         evaluate(model, _Samples(_depths()), device="cpu")
     assert model.weight.device.type == "cpu" and model.elsewhere.device.type == "meta"
 

@@ -14,7 +14,7 @@ import torch
 from torch import nn
 
 from depthnb.encodings import get_encoding
-from depthnb.errors import DepthnbError, ModelError
+from depthnb.errors import ArgumentError, DepthnbError, DownloadError, ModelError, ShapeError
 from depthnb.hub.torchvision import load_torchvision_weights
 from depthnb.models import (
     build_model,
@@ -237,8 +237,8 @@ def test_output_stride_matches_the_output_size():
         (torch.zeros(1, 3, 64, 64, dtype=torch.uint8), "float"),
     ],
 )
-def test_bad_inputs_raise_model_error(bad, match):
-    with pytest.raises(ModelError, match=match):
+def test_bad_inputs_raise_shape_errors(bad, match):
+    with pytest.raises(ShapeError, match=match):
         build_model("unet")(bad)
 
 
@@ -287,9 +287,9 @@ def test_unpool_puts_values_top_left():
 
 def test_count_macs_of_layers_computed_by_hand():
     conv = nn.Conv2d(3, 8, 3, padding=1)
-    assert count_macs(conv, (1, 3, 10, 12)) == 8 * 3 * 9 * 10 * 12
+    assert count_macs(conv, (10, 12), channels=3) == 8 * 3 * 9 * 10 * 12
     depthwise = nn.Conv2d(4, 4, 3, padding=1, groups=4)
-    assert count_macs(depthwise, (2, 4, 10, 10)) == 2 * 4 * 9 * 10 * 10
+    assert count_macs(depthwise, (10, 10), channels=4, batch_size=2) == 2 * 4 * 9 * 10 * 10
     strided = nn.Sequential(nn.Conv2d(3, 2, 5, stride=2, padding=2), nn.ReLU())
     assert count_macs(strided, (8, 8)) == 2 * 3 * 25 * 4 * 4
 
@@ -301,8 +301,10 @@ def test_count_macs_leaves_the_model_as_it_was():
     assert model.training and all(m.training for m in model.modules())
     assert all(torch.equal(before[k], v) for k, v in model.state_dict().items())
     assert 4e8 < macs < 6e8
-    with pytest.raises(ModelError, match="input_size"):
+    with pytest.raises(ArgumentError, match="input_size"):
         count_macs(model, (1, 160, 160))
+    with pytest.raises(ArgumentError, match=r"\(H, W\)"):  # a shape is not a size
+        count_macs(model, (1, 2, 160, 160))
 
 
 def test_macs_by_module_splits_encoder_decoder_and_heads():
@@ -381,7 +383,7 @@ def offline(monkeypatch, tmp_path):
 @pytest.mark.parametrize("name", ["densedepth", "fcrn"])
 def test_pretrained_offline_fails_fast_with_a_clear_error(name, offline):
     start = time.monotonic()
-    with pytest.raises(ModelError, match="cannot download ImageNet weights .*pretrained=False"):
+    with pytest.raises(DownloadError, match="cannot download ImageNet weights .*pretrained=False"):
         build_model(name, pretrained=True)
     assert time.monotonic() - start < 10
 
@@ -420,6 +422,6 @@ def test_unreachable_weights_server_is_refused_quickly(monkeypatch, tmp_path):
             return torch.hub.load_state_dict_from_url(self.url, **kwargs)
 
     start = time.monotonic()
-    with pytest.raises(ModelError, match="127.0.0.1:1"):
+    with pytest.raises(DownloadError, match="127.0.0.1:1"):
         load_torchvision_weights(LocalWeights(), timeout=2.0)
     assert time.monotonic() - start < 5

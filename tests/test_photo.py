@@ -13,11 +13,11 @@ import torch
 from photo_fixtures import BAD, GOOD, assert_matches, huge_png, phone_jpeg
 from PIL import Image, ImageFile
 
-from depthnb.checkpoint import atomic_save
+from depthnb.checkpoint import save_checkpoint
 from depthnb.cli.main import main
 from depthnb.data import load_image, open_image
 from depthnb.data.photo import MAX_PIXELS
-from depthnb.errors import ConfigError, ImageError
+from depthnb.errors import ArgumentError, ImageError
 from depthnb.models import build_model
 from depthnb.models.checkpoints import model_checkpoint
 from depthnb.predict import load_checkpoint, predict_depth
@@ -141,7 +141,7 @@ def test_wrong_sources_and_limits_are_named(tmp_path):
     with pytest.raises(ImageError, match="not an image"):
         open_image(b"")
     for limit in (0, -5, 2.5, True):
-        with pytest.raises(ConfigError, match="max_pixels"):
+        with pytest.raises(ArgumentError, match="max_pixels"):
             open_image(Image.new("RGB", (2, 2)), max_pixels=limit)  # type: ignore[arg-type]
     pixels = load_image(Image.new("RGB", (3, 2), (1, 2, 3)))
     assert pixels.dtype == np.uint8 and pixels.shape == (2, 3, 3) and pixels.flags.writeable
@@ -165,7 +165,7 @@ def test_predict_depth_sees_the_photo_upright_and_scaled(files, model):
 
 def test_the_predict_command_upright_scaled_or_one_line(files, model, tmp_path, capsys):
     checkpoint = tmp_path / "tiny.pt"
-    atomic_save(model_checkpoint(model, (32, 48)), checkpoint)
+    save_checkpoint(model_checkpoint(model, (32, 48)), checkpoint)
     (phone, upright), (ramp, ramp_pixels) = files[0]["exif6"], files[0]["png16"]
     out = tmp_path / "out"
     assert main(["predict", str(checkpoint), str(phone), str(ramp), "--out-dir", str(out)]) == 0

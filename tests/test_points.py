@@ -6,7 +6,7 @@ import pytest
 import torch
 from scipy.spatial import cKDTree
 
-from depthnb import DepthnbError
+from depthnb import ArgumentError, DepthnbError
 from depthnb.viz import (
     depth_to_points,
     intrinsics_from_fov,
@@ -152,10 +152,14 @@ def test_cloud_survives_resize_and_crop_with_updated_intrinsics():
 
 
 def test_intrinsics_from_fov():
-    fx, fy, cx, cy = intrinsics_from_fov(640, 480, 90.0)
+    fx, fy, cx, cy = intrinsics_from_fov((480, 640), 90.0)
     assert fx == pytest.approx(320.0) and fy == fx and (cx, cy) == (319.5, 239.5)
     with pytest.raises(DepthnbError, match="between 0 and 180"):
-        intrinsics_from_fov(640, 480, 180.0)
+        intrinsics_from_fov((480, 640), 180.0)
+    with pytest.raises(TypeError):  # the old (width, height, fov) order cannot pass silently
+        intrinsics_from_fov(640, 480, 90.0)
+    with pytest.raises(ArgumentError, match=r"\(H, W\)"):
+        intrinsics_from_fov(640, 90.0)
 
 
 def test_plot_points_one_scatter_equal_axes_subsampled():

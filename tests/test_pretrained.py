@@ -13,7 +13,7 @@ import torch
 from fixture_writers import patterned_images, write_eigen_test_zip
 from test_download import Server
 
-from depthnb.checkpoint import atomic_save
+from depthnb.checkpoint import save_checkpoint
 from depthnb.cli.main import main
 from depthnb.data import SyntheticRooms
 from depthnb.errors import DataError, DepthnbError, DownloadError, ModelError
@@ -61,7 +61,7 @@ def published(tmp_path, monkeypatch):
     """A stand-in published network: a small U-Net checkpoint served from 127.0.0.1, registered
     as 'tiny-nyu' with the checkpoint reader as its converter."""
     net = build_model("unet", filters=(4, 8, 8, 8, 8)).eval()
-    source = atomic_save(model_checkpoint(net), tmp_path / "served.pt")
+    source = save_checkpoint(model_checkpoint(net), tmp_path / "served.pt")
     server = Server({"/files/tiny.pt": source.read_bytes()}).__enter__()
     spec = registry.PretrainedSpec(
         name="tiny-nyu",
@@ -93,7 +93,7 @@ def test_download_convert_cache_then_load_without_the_server(published, tmp_path
 def test_path_takes_a_file_the_user_already_has(published, tmp_path):
     net, server, _ = published
     mine = tmp_path / "uploaded.pt"
-    atomic_save(model_checkpoint(net), mine)
+    save_checkpoint(model_checkpoint(net), mine)
     model = load_pretrained("tiny-nyu", path=mine, cache=tmp_path / "cache")
     assert server.ranges == [] and model.name == "unet"
 
@@ -574,7 +574,7 @@ def test_a_converted_checkpoint_is_made_again_when_its_published_file_changes(
     cache = tmp_path / "cache"
     load_pretrained("tiny-nyu", cache=cache, progress=False)
     other = build_model("unet", filters=(4, 8, 8, 8, 8)).eval()
-    atomic_save(model_checkpoint(other), cache / "tiny.pt")  # the user replaced the file
+    save_checkpoint(model_checkpoint(other), cache / "tiny.pt")  # the user replaced the file
     capsys.readouterr()
     model = load_pretrained("tiny-nyu", cache=cache, progress=False)
     assert "tiny.pt changed since" in capsys.readouterr().out and server.ranges == [None]

@@ -5,7 +5,7 @@ import time
 import pytest
 import torch
 
-from depthnb.errors import ConfigError
+from depthnb.errors import ArgumentError, DataError
 from depthnb.train.profiling import (
     CProfileReport,
     ProfileRow,
@@ -35,7 +35,7 @@ def test_time_steps_splits_data_and_compute():
         seen.append(batch)
         time.sleep(0.02)
 
-    timing = time_steps(SlowLoader(4, 0.01), step, n_steps=5, warmup=1)
+    timing = time_steps(SlowLoader(4, 0.01), step, steps=5, warmup=1)
     assert isinstance(timing, StepTiming)
     assert len(timing.data_s) == len(timing.compute_s) == 5
     # 6 steps over a 4-batch loader: it restarts, and the batches come in order
@@ -53,10 +53,10 @@ def test_time_steps_splits_data_and_compute():
 
 
 def test_time_steps_rejects_bad_arguments():
-    with pytest.raises(ConfigError, match="n_steps"):
-        time_steps([1], lambda b: None, n_steps=0)
-    with pytest.raises(ConfigError, match="empty loader"):
-        time_steps([], lambda b: None, n_steps=1)
+    with pytest.raises(ArgumentError, match="steps"):
+        time_steps([1], lambda b: None, steps=0)
+    with pytest.raises(DataError, match="empty loader"):
+        time_steps([], lambda b: None, steps=1)
 
 
 def _busy_function():
@@ -78,7 +78,7 @@ def test_cprofile_top_finds_the_slow_function():
     )
     assert top.tottime_s <= report.total_s
     assert "tottime" in report.text and "_busy_function" in report.text
-    with pytest.raises(ConfigError, match="sorts by"):
+    with pytest.raises(ArgumentError, match="sorts by"):
         cprofile_top(_busy_function, sort="wall")
 
 

@@ -10,7 +10,7 @@ import pytest
 import torch
 
 import depthnb.metrics.protocols
-from depthnb.errors import ConfigError
+from depthnb.errors import ArgumentError
 from depthnb.metrics import (
     PROTOCOLS,
     DepthMetricAccumulator,
@@ -54,7 +54,7 @@ def test_kitti_crops_by_hand(size, crop, box) -> None:
 def test_nyu_crops_unchanged_and_unknown_names() -> None:
     assert crop_box((480, 640), "eigen") == (20, 460, 24, 616)
     assert crop_box((480, 640), "nyu_toolbox") == (44, 471, 40, 601)
-    with pytest.raises(ConfigError, match="kitti_garg"):
+    with pytest.raises(ArgumentError, match="kitti_garg"):
         crop_box((375, 1242), "garg")
 
 
@@ -111,9 +111,9 @@ def test_kitti_protocol_caps_crops_and_averages_per_image() -> None:
     meter = DepthMeter(protocol="kitti-garg")  # what a Trainer's task validates with
     meter.update({"depth": torch.tensor(pred)}, {"depth": torch.tensor(gt)})
     assert meter.compute() == pytest.approx(named)
-    with pytest.raises(ConfigError, match="fixes"):
+    with pytest.raises(ArgumentError, match="fixes"):
         depth_metrics(pred, gt, protocol="kitti-garg", max_depth=50.0)
-    with pytest.raises(ConfigError, match="unknown protocol"):
+    with pytest.raises(ArgumentError, match="unknown protocol"):
         depth_metrics(pred, gt, protocol="kitti")
 
 
@@ -125,8 +125,8 @@ def test_align_in_disparity_recovers_depth_and_clamps() -> None:
         2, 1, 1, 1
     )  # a relative model's disparity: any scale > 0 and shift per image
     aligned = align_in_disparity(torch.tensor(relative), torch.tensor(gt), valid, max_depth=80.0)
-    assert aligned.shape == (2, 20, 24) and aligned.dtype == torch.float64
-    torch.testing.assert_close(aligned, torch.tensor(gt[:, 0]), rtol=1e-9, atol=0)
+    assert aligned.shape == (2, 1, 20, 24) and aligned.dtype == torch.float64  # the shape given
+    torch.testing.assert_close(aligned, torch.tensor(gt), rtol=1e-9, atol=0)
     # Ground truth outside the mask is never read.
     hidden = np.where(valid, gt, 1e6)
     torch.testing.assert_close(align_in_disparity(relative, hidden, valid, max_depth=80.0), aligned)
@@ -138,15 +138,15 @@ def test_align_in_disparity_recovers_depth_and_clamps() -> None:
         (s, t), *_ = np.linalg.lstsq(design, 1 / g[m], rcond=None)
         expected.append(1 / np.clip(s * p + t, 1 / 80.0, 1 / 1e-3))
     result = align_in_disparity(noisy, gt, valid, max_depth=80.0).numpy()
-    np.testing.assert_allclose(result, np.stack(expected), rtol=1e-9)
+    np.testing.assert_allclose(result, np.stack(expected)[:, None], rtol=1e-9)
     assert result.max() <= 80.0 and result.min() >= 1e-3
     sky = relative.copy()
     sky[:, :, 0] = -50.0  # far below any fitted disparity, outside the mask
     no_sky = valid.copy()
     no_sky[:, :, 0] = False
     far = align_in_disparity(sky, gt, no_sky, max_depth=80.0)
-    assert torch.all(far[:, 0] == 80.0)  # negative aligned disparity: as far as the cap
-    torch.testing.assert_close(far[:, 1:], aligned[:, 1:])
+    assert torch.all(far[:, :, 0] == 80.0)  # negative aligned disparity: as far as the cap
+    torch.testing.assert_close(far[:, :, 1:], aligned[:, :, 1:])
 
 
 def test_zero_shot_scoring_through_depth_metrics() -> None:

@@ -9,8 +9,8 @@ import torch
 from skimage.metrics import structural_similarity
 
 from depthnb.data import render_camera_path
-from depthnb.errors import ConfigError, ShapeError
-from depthnb.geometry import backproject, point_map, relative_pose, warp_source
+from depthnb.errors import ArgumentError, ShapeError
+from depthnb.geometry import backproject, relative_pose, warp_source
 from depthnb.losses import photometric_reprojection_loss
 from depthnb.losses.photometric import _ssim_3x3, photometric_error
 
@@ -40,12 +40,15 @@ def _neighbours(path: dict, gap: int = 2) -> tuple:
     )
 
 
-def test_backproject_is_point_maps_formula():
+def test_backproject_is_the_pinhole_formula():
     depth = torch.rand(2, 1, 5, 7) + 0.5
     intrinsics = torch.tensor([[6.0, 5.0, 3.2, 2.1], [4.0, 4.5, 2.9, 1.7]])
     points = backproject(depth, intrinsics)
+    v, u = np.indices((5, 7), dtype=np.float32)
     for i in range(2):
-        expected = point_map(depth[i, 0].numpy(), intrinsics[i].numpy())
+        fx, fy, cx, cy = intrinsics[i].tolist()
+        z = depth[i, 0].numpy()
+        expected = np.stack([(u - cx) * z / fx, (v - cy) * z / fy, z], axis=-1)
         np.testing.assert_allclose(points[i].permute(1, 2, 0).numpy(), expected, rtol=1e-6)
 
 
@@ -70,7 +73,7 @@ def test_a_sideways_step_shifts_a_plane_by_fx_t_over_z():
     warped, inside = warp_source(source, depth, pose, intrinsics)
     assert inside[..., :29].all() and not inside[..., 29:].any()
     torch.testing.assert_close(warped[..., :29], target[..., :29], rtol=0, atol=1e-5)
-    error = photometric_error(target, warped)
+    error = photometric_error(warped, target)
     assert error[..., :28].abs().max() < 1e-5  # zero wherever the 3x3 window is inside too
     wrong = photometric_reprojection_loss(target, source, depth * 2, pose, intrinsics)
     assert wrong > 0.05 > photometric_reprojection_loss(target, source, depth, pose, intrinsics)
@@ -160,7 +163,7 @@ def test_bad_arguments_raise():
     k = torch.tensor([8.0, 8, 3.5, 3.5])
     with pytest.raises(ShapeError, match="pose"):
         photometric_reprojection_loss(image, [image, image], depth, torch.eye(4), k)
-    with pytest.raises(ConfigError):
+    with pytest.raises(ArgumentError):
         photometric_reprojection_loss(image, image, depth, torch.eye(4), k, reduce="max")
     with pytest.raises(ShapeError, match="pose"):
         warp_source(image, depth, torch.eye(3), k)

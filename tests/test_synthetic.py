@@ -80,7 +80,7 @@ def test_a_room_scaled_by_k_gives_the_same_image_and_k_times_the_depth():
     assert big_room.height == pytest.approx(3 * room.height)
     assert big_cam.position == pytest.approx(tuple(3 * x for x in cam.position))
     assert big_room.floor.period == pytest.approx(3 * room.floor.period)
-    with pytest.raises(depthnb.DataError, match="scale"):
+    with pytest.raises(depthnb.ArgumentError, match="scale"):
         render_room(6, SIZE, scale=0.0)
 
 
@@ -274,12 +274,12 @@ def test_camera_path_dataset_renders_once():
         dataset[5]
 
 
-def test_bad_arguments_raise_data_errors():
-    with pytest.raises(depthnb.DataError, match="size"):
+def test_bad_arguments_raise_argument_and_data_errors():
+    with pytest.raises(depthnb.ArgumentError, match="size"):
         render_room(0, (4, 4))
-    with pytest.raises(depthnb.DataError, match="size"):
+    with pytest.raises(depthnb.ArgumentError, match="size"):
         SyntheticRooms(2, size=(48,))
-    with pytest.raises(depthnb.DataError, match="length"):
+    with pytest.raises(depthnb.ArgumentError, match="length"):
         SyntheticRooms(0)
-    with pytest.raises(depthnb.DataError, match="n_frames"):
+    with pytest.raises(depthnb.ArgumentError, match="n_frames"):
         render_camera_path(0, 0, SIZE)

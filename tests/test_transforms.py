@@ -19,7 +19,7 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from depthnb.data import transforms as T
-from depthnb.errors import DataError
+from depthnb.errors import ArgumentError, DataError, ShapeError
 
 SETTINGS = settings(max_examples=25, deadline=None, derandomize=True)
 
@@ -254,7 +254,7 @@ def test_channel_permutation_is_shared_by_image_and_background():
     assert torch.equal(out["image"], sample["image"][[2, 0, 1]])
     assert torch.equal(out["background"], sample["background"][[2, 0, 1]])
     assert out["depth"] is sample["depth"]
-    with pytest.raises(DataError, match="permutation"):
+    with pytest.raises(ArgumentError, match="permutation"):
         T.permute_channels(sample, (0, 0, 1))
 
 
@@ -270,7 +270,7 @@ def test_scale_channels_multiplies_each_channel_and_clamps():
     for key in ("depth", "valid", "mask", "intrinsics"):
         assert out[key] is sample[key]
     for bad in ((1.0, 1.0), (1.0, -0.1, 1.0), (1.0, float("nan"), 1.0)):
-        with pytest.raises(DataError, match="gains"):
+        with pytest.raises(ArgumentError, match="gains"):
             T.scale_channels(sample, bad)
 
 
@@ -288,7 +288,7 @@ def test_random_channel_scale_draws_one_gain_per_channel_in_range():
     assert gains.std(dim=0).min() > 0.05  # the channels vary, each on its own
     assert (gains[:, 0] != gains[:, 1]).all()
     assert abs(float(torch.corrcoef(gains.T)[0, 1])) < 0.5
-    with pytest.raises(DataError, match="low <= high"):
+    with pytest.raises(ArgumentError, match="low <= high"):
         T.RandomChannelScale(1.2, 0.8)
 
 
@@ -344,7 +344,7 @@ def test_center_crop_and_random_crop_shift_the_principal_point():
     assert torch.equal(out["depth"], sample["depth"][:, 2:8, 2:10])
 
 
-def test_bad_samples_and_settings_raise_data_error():
+def test_bad_samples_and_settings_raise_depthnb_errors():
     sample = code_sample(6, 6, np.zeros((6, 6), bool), 5.0, 5.0)
     with pytest.raises(DataError, match="'valid'"):
         T.hflip({k: v for k, v in sample.items() if k != "valid"})
@@ -352,9 +352,9 @@ def test_bad_samples_and_settings_raise_data_error():
         T.hflip((sample["image"], sample["depth"]))
     with pytest.raises(DataError, match="depth"):
         T.hflip({**sample, "depth": sample["depth"][:, :3]})
-    with pytest.raises(DataError, match="does not fit"):
+    with pytest.raises(ShapeError, match="does not fit"):
         T.RandomCrop(8)(sample)
-    with pytest.raises(DataError, match="scale_range"):
+    with pytest.raises(ArgumentError, match="scale_range"):
         T.RandomScale((0.5, 1.5))
 
 

@@ -6,8 +6,8 @@ import math
 import pytest
 import torch
 
-from depthnb.checkpoint import atomic_save
-from depthnb.errors import ConfigError, DataError, ModelError, ShapeError
+from depthnb.checkpoint import save_checkpoint
+from depthnb.errors import ArgumentError, DataError, ModelError, ShapeError
 from depthnb.losses import laplace_nll
 from depthnb.losses.laplace import LOG_SCALE_RANGE, LaplaceHead
 from depthnb.metrics import uncertainty_calibration
@@ -28,26 +28,28 @@ def test_value_by_hand():
     target = torch.tensor([0.5, -1.0]).view(1, 1, 1, 2)
     log_scale = torch.tensor([0.0, math.log(4.0)]).view(1, 1, 1, 2)
     expected = ((0.5 / 1 + 0.0) + (2.0 / 4 + math.log(4.0))) / 2
-    assert laplace_nll(mean, log_scale, target).item() == pytest.approx(expected, rel=1e-6)
+    assert laplace_nll(mean, target, log_scale=log_scale).item() == pytest.approx(
+        expected, rel=1e-6
+    )
 
 
 def test_minimiser_over_the_scale_is_the_absolute_error():
     mean, target = _pair()
     residual = (target - mean).abs()
     best = residual.log().requires_grad_()
-    loss = laplace_nll(mean, best, target)
+    loss = laplace_nll(mean, target, log_scale=best)
     (gradient,) = torch.autograd.grad(loss, best)
     assert gradient.abs().max() < 1e-12  # stationary at s = log|y - mu| ...
     assert loss.item() == pytest.approx((1 + residual.log()).mean().item(), rel=1e-12)
     for step in (-0.3, -0.01, 0.01, 0.3):  # ... and a minimum: any other scale costs more
-        assert laplace_nll(mean, best.detach() + step, target) > loss
+        assert laplace_nll(mean, target, log_scale=best.detach() + step) > loss
     # and plain gradient descent from b = 1 finds b = |y - mu| at every pixel
     log_scale = torch.zeros_like(mean, requires_grad=True)
     optimizer = torch.optim.LBFGS([log_scale], max_iter=200, line_search_fn="strong_wolfe")
 
     def closure() -> torch.Tensor:
         optimizer.zero_grad()
-        value = laplace_nll(mean, log_scale, target) * mean.numel()
+        value = laplace_nll(mean, target, log_scale=log_scale) * mean.numel()
         value.backward()
         return value
 
@@ -59,13 +61,13 @@ def test_gradients_stay_finite_at_extremes():
     mean = torch.zeros(1, 1, 2, 3, requires_grad=True)
     target = torch.tensor([[[[0.0, 0.0, 1e6], [1.0, 0.0, -3.0]]]])
     log_scale = torch.tensor([[[[-1e4, 1e4, -1e4], [50.0, -50.0, 0.0]]]], requires_grad=True)
-    loss = laplace_nll(mean, log_scale, target)
+    loss = laplace_nll(mean, target, log_scale=log_scale)
     loss.backward()
     assert torch.isfinite(loss)
     assert torch.isfinite(mean.grad).all() and torch.isfinite(log_scale.grad).all()
     # a zero error cannot pull the loss below the clamp's floor
     low = laplace_nll(
-        torch.zeros(1, 1, 1, 1), torch.full((1, 1, 1, 1), -1e4), torch.zeros(1, 1, 1, 1)
+        torch.zeros(1, 1, 1, 1), torch.zeros(1, 1, 1, 1), log_scale=torch.full((1, 1, 1, 1), -1e4)
     )
     assert low.item() == pytest.approx(LOG_SCALE_RANGE[0])
 
@@ -78,21 +80,21 @@ def test_invalid_pixels_are_ignored():
     for t in dirty:
         t[~valid] = float("nan")
     dirty_mean, dirty_scale = (t.requires_grad_() for t in dirty[:2])
-    loss = laplace_nll(dirty_mean, dirty_scale, dirty[2], valid)
+    loss = laplace_nll(dirty_mean, dirty[2], valid, log_scale=dirty_scale)
     loss.backward()
     kept = (target - mean).abs()[valid] * torch.exp(-log_scale[valid]) + log_scale[valid]
     assert loss.item() == pytest.approx(kept.mean().item(), rel=1e-12)
     assert torch.isfinite(dirty_mean.grad).all() and (dirty_scale.grad[~valid] == 0).all()
-    nothing = laplace_nll(dirty_mean, dirty_scale, dirty[2], torch.zeros_like(valid))
+    nothing = laplace_nll(dirty_mean, dirty[2], torch.zeros_like(valid), log_scale=dirty_scale)
     assert nothing.item() == 0.0
 
 
 def test_bad_shapes_raise():
     mean, target = _pair()
     with pytest.raises(ShapeError, match="log_scale"):
-        laplace_nll(mean, mean[:, :, :3], target)
+        laplace_nll(mean, target, log_scale=mean[:, :, :3])
     with pytest.raises(ShapeError):
-        laplace_nll(mean, mean, target[:, :, :3])
+        laplace_nll(mean, target[:, :, :3], log_scale=mean)
 
 
 def _laplace_samples(n: int, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
@@ -130,7 +132,7 @@ def test_calibration_masks_and_bins():
     assert len(uncertainty_calibration(error[:3], scale[:3], bins=10)["count"]) <= 3
     with pytest.raises(DataError):
         uncertainty_calibration(error, scale, torch.zeros_like(valid))
-    with pytest.raises(ConfigError):
+    with pytest.raises(ArgumentError):
         uncertainty_calibration(error, scale, bins=0)
     with pytest.raises(ShapeError):
         uncertainty_calibration(error, scale[:5])
@@ -154,7 +156,7 @@ def test_laplace_head_leaves_the_model_alone(tmp_path):
     assert not model.head._forward_hooks  # the hook lives only inside the wrapper's forward
     assert list(model.state_dict()) == keys and wrapped.encoding is model.encoding
     # the depth model still saves and loads as a depthnb checkpoint
-    path = atomic_save(model_checkpoint(model, input_size=(40, 56)), tmp_path / "unet.pt")
+    path = save_checkpoint(model_checkpoint(model, input_size=(40, 56)), tmp_path / "unet.pt")
     with torch.no_grad():
         torch.testing.assert_close(load_checkpoint(path)(image), mean)
 
@@ -169,7 +171,7 @@ def test_laplace_head_learns_where_the_errors_are():
     optimizer = torch.optim.Adam(wrapped.parameters(), lr=1e-2)
     for _ in range(100):
         mean, log_scale = wrapped(image)
-        loss = laplace_nll(mean, log_scale, target)
+        loss = laplace_nll(mean, target, log_scale=log_scale)
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()
@@ -182,5 +184,5 @@ def test_laplace_head_learns_where_the_errors_are():
 def test_laplace_head_needs_a_conv_head():
     with pytest.raises(ModelError, match="head"):
         LaplaceHead(ConstantDepth(2.0))
-    with pytest.raises(ConfigError):
+    with pytest.raises(ArgumentError):
         LaplaceHead(build_model("unet", filters=(4, 8, 8, 8, 8)), init_scale=0.0)

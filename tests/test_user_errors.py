@@ -15,13 +15,14 @@ import torch
 from PIL import Image
 
 import depthnb
-from depthnb.checkpoint import atomic_save
+from depthnb.checkpoint import save_checkpoint
 from depthnb.cli import download as cli_download
 from depthnb.cli import main as cli
 from depthnb.cli.predict import output_stems
 from depthnb.cli.train import MAIN_JOB, build_datasets
 from depthnb.data import SyntheticRooms
 from depthnb.errors import (
+    ArgumentError,
     CheckpointError,
     ConfigError,
     DataError,
@@ -71,7 +72,7 @@ def assert_one_error_line(err: str, command: str) -> None:
 def checkpoint(tmp_path_factory) -> Path:
     torch.manual_seed(0)
     path = tmp_path_factory.mktemp("model") / "tiny.pt"
-    atomic_save(model_checkpoint(build_model("unet", **TINY_UNET)), path)
+    save_checkpoint(model_checkpoint(build_model("unet", **TINY_UNET)), path)
     return path
 
 
@@ -243,7 +244,7 @@ def test_predict_with_nan_weights_is_an_error_naming_the_checkpoint(tmp_path, ph
     with torch.no_grad():
         next(model.parameters()).fill_(float("nan"))
     broken = tmp_path / "diverged.pt"
-    atomic_save(model_checkpoint(model), broken)
+    save_checkpoint(model_checkpoint(model), broken)
     status, err = run_main(["predict", broken, photo, "--out-dir", tmp_path / "out"], capsys)
     assert status == 2
     assert_one_error_line(err, "predict")
@@ -343,14 +344,14 @@ def test_crops_outside_the_image_name_the_crop_and_the_size(crop):
 
 
 def test_crop_bounds_must_be_integers():
-    with pytest.raises(ConfigError, match="four integers"):
+    with pytest.raises(ArgumentError, match="four integers"):
         crop_box((4, 4), (0.5, 3, 0, 4))
     assert crop_box((4, 4), (np.int64(1), 3, 0, 4)) == (1, 3, 0, 4)
 
 
 def test_evaluate_checks_its_batch_size_and_data(rooms):
     model = build_model("unet", **TINY_UNET)
-    with pytest.raises(ConfigError, match="batch_size=0"):
+    with pytest.raises(ArgumentError, match="batch_size=0"):
         evaluate(model, rooms, batch_size=0)
     with pytest.raises(DataError, match="empty"):
         evaluate(model, torch.utils.data.Subset(rooms, []))
@@ -358,7 +359,7 @@ def test_evaluate_checks_its_batch_size_and_data(rooms):
 
 def test_bench_and_training_settings_are_checked():
     model = build_model("unet", **TINY_UNET)
-    with pytest.raises(ConfigError, match="steps"):
+    with pytest.raises(ArgumentError, match="steps"):
         measure_throughput(model, steps=0)
     for bad in ({"lr": float("inf")}, {"lr": "1e-3"}, {"epochs": 0}, {"batch_size": True}):
         with pytest.raises(ConfigError, match=next(iter(bad))):
@@ -390,5 +391,5 @@ def test_the_package_raises_no_bare_depthnb_error():
 def test_fields_of_view_and_sizes_are_checked(width, height, fov, match):
     from depthnb.viz import intrinsics_from_fov
 
-    with pytest.raises(ConfigError, match=match):
-        intrinsics_from_fov(width, height, fov)
+    with pytest.raises(ArgumentError, match=match):
+        intrinsics_from_fov((height, width), fov)

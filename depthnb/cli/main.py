@@ -36,7 +36,7 @@ import sys
 from collections.abc import Sequence
 
 from depthnb.cli import bench, download, evaluate, exercises, export, predict, train
-from depthnb.errors import CheckpointError, ConfigError, DepthnbError, ModelError
+from depthnb.errors import ArgumentError, CheckpointError, ConfigError, DepthnbError, ModelError
 
 __all__ = ["build_parser", "main"]
 
@@ -113,7 +113,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         args = build_parser().parse_args(words)
         return int(args.handler(args))
-    except (ConfigError, ModelError, CheckpointError) as error:  # a bad flag, value or file
+    except (ArgumentError, ConfigError, ModelError, CheckpointError) as error:  # a bad value
         print(f"{prefix}: error: {error}", file=sys.stderr)
         return 2
     except DepthnbError as error:  # the data or a download failed, training diverged

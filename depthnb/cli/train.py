@@ -405,7 +405,7 @@ def _cached(train: Any, name: str, size: tuple[int, int], settings: dict[str, An
         train,
         default_data_dir() / "cache" / folder,
         size=size,
-        num_workers=settings["workers"],
+        workers=settings["workers"],
         source=folder,
         settings={key: settings[key] for key in ("data", "data_root", "size", "limit")},
     )

@@ -19,7 +19,7 @@ import torch
 
 from depthnb.data.colour import adjust_colour
 from depthnb.data.sample import COLOUR_KEYS, IMAGE, INTRINSICS, SPATIAL_KEYS, Sample
-from depthnb.errors import ConfigError
+from depthnb.errors import ArgumentError
 
 
 @dataclass
@@ -62,12 +62,12 @@ class BatchAugment:
     def __post_init__(self) -> None:
         for name in ("flip", "permute_channels"):
             if not 0.0 <= getattr(self, name) <= 1.0:
-                raise ConfigError(
+                raise ArgumentError(
                     f"BatchAugment {name}={getattr(self, name)} is not a probability in [0, 1]"
                 )
         for name in ("brightness", "contrast", "saturation"):
             if not 0.0 <= getattr(self, name) < 1.0:
-                raise ConfigError(f"BatchAugment {name}={getattr(self, name)} must lie in [0, 1)")
+                raise ArgumentError(f"BatchAugment {name}={getattr(self, name)} must lie in [0, 1)")
 
     def draw(self, size: int, generator: torch.Generator | None = None) -> AugmentDraw:
         """The random choices for ``size`` samples, drawn on the CPU (the same on any device)."""

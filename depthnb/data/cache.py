@@ -320,14 +320,14 @@ def _unchanged(item: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     return item
 
 
-def _iterate(dataset: Any, num_workers: int) -> Iterator[dict[str, np.ndarray]]:
-    """The items of ``dataset`` in order, decoded by ``num_workers`` processes (0: here)."""
-    if num_workers == 0:
+def _iterate(dataset: Any, workers: int) -> Iterator[dict[str, np.ndarray]]:
+    """The items of ``dataset`` in order, decoded by ``workers`` processes (0: here)."""
+    if workers == 0:
         return (dataset[i] for i in range(len(dataset)))
     loader = DataLoader(
         dataset,
         batch_size=None,
-        num_workers=num_workers,
+        num_workers=workers,
         collate_fn=_unchanged,  # type: ignore[arg-type]  # unbatched: one item, not a list
     )
     return iter(loader)
@@ -337,7 +337,7 @@ def build_cache(
     dataset: Dataset,
     path: str | os.PathLike,
     size: tuple[int, int] = (240, 320),
-    num_workers: int = 0,
+    workers: int = 0,
     overwrite: bool = False,
     source: str | None = None,
     transform: Callable[[dict], dict] | None = None,
@@ -351,7 +351,7 @@ def build_cache(
             transform on it: the cache would freeze one draw of the augmentation).
         path: the cache folder, e.g. ``cfg.data_dir / "cache" / "nyu-train-240x320"``.
         size: (H, W) training resolution, pixels. Depth is resized with nearest neighbour.
-        num_workers: processes decoding in parallel (0: this process).
+        workers: processes decoding in parallel (0: this process).
         overwrite: rebuild even if a matching cache exists.
         source: a name recorded in ``meta.json`` (default: the dataset's class name); a cache with
             another source, size or length at ``path`` raises unless ``overwrite``.
@@ -410,12 +410,12 @@ def build_cache(
     with atomic_path(path) as temporary:
         temporary.mkdir()
         about = {"source": source, "made_from": made_from}
-        _write(_Resized(dataset, (height, width)), temporary, num_workers, progress, about)
+        _write(_Resized(dataset, (height, width)), temporary, workers, progress, about)
     return DepthCache(path, transform)
 
 
 def _write(
-    resized: _Resized, folder: Path, num_workers: int, progress: bool, about: dict[str, Any]
+    resized: _Resized, folder: Path, workers: int, progress: bool, about: dict[str, Any]
 ) -> None:
     """Fill ``folder`` with the arrays and, last, ``meta.json`` (``about``: source, made_from)."""
     from tqdm.auto import tqdm
@@ -424,7 +424,7 @@ def _write(
     height, width = resized.size
     source = about["source"]
     arrays: dict[str, np.memmap] = {}
-    items = _iterate(resized, num_workers)
+    items = _iterate(resized, workers)
     bar = tqdm(
         items, total=length, desc=f"caching {source} at {height}x{width}", disable=not progress
     )

@@ -14,7 +14,7 @@ import torchvision.transforms.v2.functional as TF
 
 from depthnb.data.colour import adjust_colour
 from depthnb.data.sample import COLOUR_KEYS, NEAREST_KEYS, Sample, check_sample
-from depthnb.errors import DataError
+from depthnb.errors import ArgumentError, ShapeError
 from depthnb.geometry import scale_intrinsics
 
 # ----------------------------------------------------------------------------------------------
@@ -76,7 +76,7 @@ def permute_channels(sample: Sample, permutation: Sequence[int]) -> Sample:
     check_sample(sample)
     order = list(permutation)
     if sorted(order) != [0, 1, 2]:
-        raise DataError(f"permutation must reorder the channels 0, 1, 2, got {order}")
+        raise ArgumentError(f"permutation must reorder the channels 0, 1, 2, got {order}")
     out = dict(sample)
     for key in COLOUR_KEYS:
         if key in sample:
@@ -97,7 +97,7 @@ def scale_channels(sample: Sample, gains: Sequence[float]) -> Sample:
     check_sample(sample)
     values = [float(g) for g in gains]
     if len(values) != 3 or not all(math.isfinite(g) and g >= 0 for g in values):
-        raise DataError(f"gains must be three finite factors >= 0 (R, G, B), got {list(gains)}")
+        raise ArgumentError(f"gains must be three finite factors >= 0 (R, G, B), got {list(gains)}")
     out = dict(sample)
     for key in COLOUR_KEYS:
         if key in sample:
@@ -111,13 +111,15 @@ def crop(sample: Sample, top: int, left: int, height: int, width: int) -> Sample
     """Cut the window ``[top:top+height, left:left+width]``; ``cx, cy`` lose the offset.
 
     Raises:
-        DataError: if the window does not lie inside the sample.
+        ShapeError: if the window does not lie inside the sample.
     """
     full_height, full_width = check_sample(sample)
     if top < 0 or left < 0 or height < 1 or width < 1:
-        raise DataError(f"crop window top={top}, left={left}, {height}x{width} must be non-empty")
+        raise ArgumentError(
+            f"crop window top={top}, left={left}, {height}x{width} must be non-empty"
+        )
     if top + height > full_height or left + width > full_width:
-        raise DataError(
+        raise ShapeError(
             f"crop window top={top}, left={left}, {height}x{width} does not fit in a "
             f"{full_height}x{full_width} sample; resize first or crop smaller"
         )
@@ -158,9 +160,9 @@ def resize(sample: Sample, size: int | Sequence[int], depth_mode: str = "nearest
     full_height, full_width = check_sample(sample)
     height, width = _pair(size)
     if height < 1 or width < 1:
-        raise DataError(f"resize size must be positive, got {height}x{width}")
+        raise ArgumentError(f"resize size must be positive, got {height}x{width}")
     if depth_mode not in ("nearest", "valid_mean"):
-        raise DataError(f"depth_mode must be 'nearest' or 'valid_mean', got {depth_mode!r}")
+        raise ArgumentError(f"depth_mode must be 'nearest' or 'valid_mean', got {depth_mode!r}")
     if (height, width) == (full_height, full_width):
         return dict(sample)
     out = dict(sample)
@@ -218,7 +220,7 @@ def scale(sample: Sample, factor: float, top: int | None = None, left: int | Non
     """
     height, width = check_sample(sample)
     if factor < 1.0:
-        raise DataError(f"scale factor must be >= 1 so the crop fits, got {factor}")
+        raise ArgumentError(f"scale factor must be >= 1 so the crop fits, got {factor}")
     big = _enlarged_size(height, width, factor)
     enlarged = resize(sample, big)
     enlarged["depth"] = enlarged["depth"] / factor

@@ -10,7 +10,7 @@ import torch
 from torch.utils.data import Dataset
 
 from depthnb.data.sample import DEPTH, VALID, Sample, to_compact, to_float
-from depthnb.errors import ConfigError, DataError
+from depthnb.errors import DataError
 
 
 class InMemoryDataset(Dataset):
@@ -46,7 +46,7 @@ class InMemoryDataset(Dataset):
 
         count = len(dataset)  # type: ignore[arg-type]
         if count == 0:
-            raise ConfigError("InMemoryDataset got an empty dataset")
+            raise DataError("InMemoryDataset got an empty dataset")
         self.transform = transform
         first = to_compact(dataset[0])
         self.keys = [key for key in first if torch.is_tensor(first[key])]

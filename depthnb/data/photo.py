@@ -52,7 +52,7 @@ from typing import IO, Any, Union
 import numpy as np
 from PIL import Image, ImageCms, ImageOps, UnidentifiedImageError
 
-from depthnb.errors import ConfigError, ImageError
+from depthnb.errors import ArgumentError, ImageError
 
 MAX_PIXELS = 80_000_000
 """The largest image :func:`open_image` decodes, in pixels (80 megapixels).
@@ -90,10 +90,10 @@ def open_image(source: ImageSource, max_pixels: int = MAX_PIXELS) -> Image.Image
     Raises:
         ImageError: a missing file, a file that is not an image, a damaged one, one over
             ``max_pixels``, or a PIL mode with no RGB meaning; the message names the source.
-        ConfigError: ``max_pixels`` is not a positive integer.
+        ArgumentError: ``max_pixels`` is not a positive integer.
     """
     if isinstance(max_pixels, bool) or not isinstance(max_pixels, int) or max_pixels < 1:
-        raise ConfigError(f"max_pixels={max_pixels!r}: use a positive whole number of pixels")
+        raise ArgumentError(f"max_pixels={max_pixels!r}: use a positive whole number of pixels")
     if isinstance(source, Image.Image):
         return _decode(source, _describe(source), max_pixels)
     name = _describe(source)

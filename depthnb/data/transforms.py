@@ -52,7 +52,7 @@ from depthnb.data.functional import (
     scale_channels,
 )
 from depthnb.data.sample import COLOUR_KEYS, Sample, check_sample
-from depthnb.errors import DataError
+from depthnb.errors import ArgumentError, ShapeError
 
 __all__ = [
     "CenterCrop",
@@ -166,7 +166,7 @@ class RandomScale:
         generator: torch.Generator | None = None,
     ) -> None:
         if scale_range[0] < 1.0 or scale_range[1] < scale_range[0]:
-            raise DataError(
+            raise ArgumentError(
                 f"scale_range must be (low, high) with 1 <= low <= high, got {scale_range}"
             )
         self.scale_range = scale_range
@@ -198,7 +198,7 @@ class RandomCrop:
         full_height, full_width = check_sample(sample)
         height, width = self.size
         if height > full_height or width > full_width:
-            raise DataError(
+            raise ShapeError(
                 f"RandomCrop{self.size} does not fit in a {full_height}x{full_width} sample; "
                 "put a Resize before it"
             )
@@ -255,7 +255,7 @@ class ColorJitter:
         generator: torch.Generator | None = None,
     ) -> None:
         if not 0.0 <= hue <= 0.5:
-            raise DataError(f"hue must lie in [0, 0.5] (a fraction of a turn), got {hue}")
+            raise ArgumentError(f"hue must lie in [0, 0.5] (a fraction of a turn), got {hue}")
         self.brightness = brightness
         self.contrast = contrast
         self.saturation = saturation
@@ -293,7 +293,7 @@ class RandomChannelScale:
         self, low: float = 0.8, high: float = 1.2, generator: torch.Generator | None = None
     ) -> None:
         if not 0.0 <= low <= high:
-            raise DataError(f"RandomChannelScale needs 0 <= low <= high, got ({low}, {high})")
+            raise ArgumentError(f"RandomChannelScale needs 0 <= low <= high, got ({low}, {high})")
         self.low = low
         self.high = high
         self.generator = generator

@@ -13,7 +13,8 @@ PosixPath('unet.onnx')
 PosixPath('unet.int8.onnx')
 
 onnx and onnxruntime are optional dependencies (``pip install 'depthnb[deploy]'``); without them
-these functions raise :class:`DeployError` saying so. Names are imported on first use, so the
+these functions raise :class:`~depthnb.errors.MissingPackageError` (an ``ImportError``) saying
+so. Names are imported on first use, so the
 command line can register ``export`` without importing torch.
 """
 

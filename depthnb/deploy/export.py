@@ -46,8 +46,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from depthnb.errors import ConfigError, DeployError, ModelError
-from depthnb.utils.files import atomic_write
+from depthnb.errors import ArgumentError, DeployError, ModelError
+from depthnb.utils.files import atomic_write_bytes
 from depthnb.utils.optional import require
 
 OPSET = 17
@@ -113,15 +113,17 @@ def _check_size(size: Sequence[int]) -> tuple[int, int]:
     try:
         height, width = (int(side) for side in size)
     except (TypeError, ValueError) as error:
-        raise ConfigError(f"size must be (H, W) in pixels, got {size!r}") from error
+        raise ArgumentError(f"size must be (H, W) in pixels, got {size!r}") from error
     if min(height, width) < MIN_SIDE:
-        raise ConfigError(f"size {(height, width)} is too small: the models need H, W >= 32")
+        raise ArgumentError(f"size {(height, width)} is too small: the models need H, W >= 32")
     return height, width
 
 
-def _example(model: nn.Module, batch: int, size: tuple[int, int], seed: int = 0) -> torch.Tensor:
+def _example(
+    model: nn.Module, batch_size: int, size: tuple[int, int], seed: int = 0
+) -> torch.Tensor:
     generator = torch.Generator().manual_seed(seed)
-    return torch.rand(batch, input_channels(model), *size, generator=generator)
+    return torch.rand(batch_size, input_channels(model), *size, generator=generator)
 
 
 def _trace(
@@ -186,21 +188,15 @@ def _metadata(model: nn.Module, size: tuple[int, int], dynamic: bool) -> dict[st
     }
 
 
-def write_atomically(path: str | os.PathLike, data: bytes) -> Path:
-    """Write ``data`` to ``path`` with the package's atomic writer
-    (:func:`depthnb.utils.files.atomic_write`: a temporary beside it, fsync, one rename; mode
-    ``0o666 & ~umask``)."""
-    return atomic_write(path, lambda file: file.write(data))
-
-
 def save_model_proto(proto: Any, path: str | os.PathLike) -> Path:
-    """``onnx.checker`` a ModelProto, then write it atomically; DeployError if it is invalid."""
+    """``onnx.checker`` a ModelProto, then write it atomically
+    (:func:`depthnb.utils.files.atomic_write_bytes`); DeployError if it is invalid."""
     onnx = require("onnx")
     try:
         onnx.checker.check_model(proto)
     except onnx.checker.ValidationError as error:
         raise DeployError(f"the ONNX graph for {path} is invalid: {error}") from error
-    return write_atomically(path, proto.SerializeToString())
+    return atomic_write_bytes(path, proto.SerializeToString())
 
 
 def export_onnx(
@@ -233,7 +229,7 @@ def export_onnx(
     onnx = require("onnx")
     exporter = exporter or getattr(model, "onnx_exporter", "torchscript")
     if exporter not in EXPORTERS:
-        raise ConfigError(f"exporter={exporter!r}; choose one of {EXPORTERS}")
+        raise ArgumentError(f"exporter={exporter!r}; choose one of {EXPORTERS}")
     size = _check_size(size)
     path = Path(path)
     dynamic_size = dynamic and getattr(model, "onnx_dynamic_size", True)
@@ -271,24 +267,24 @@ def check_onnx(
     model: nn.Module,
     path: str | os.PathLike,
     sizes: Sequence[Sequence[int]] = ((64, 96), (96, 128)),
-    batch: int = 2,
+    batch_size: int = 2,
     *,
     strict: bool = True,
     seed: int = 0,
 ) -> dict[tuple[int, int], float]:
     """Run an exported graph in onnxruntime and compare it with ``model`` in PyTorch.
 
-    Random images (``batch``, C, H, W) in [0,1] at each size (the graph's own fixed batch or size
-    where it has one) go through both; returns, for each (H, W), the largest absolute difference
-    over all outputs (metres for depth, probability for the mask). ``onnx.checker`` runs first.
-    :func:`allowed_difference` says how large it may be.
+    Random images (``batch_size``, C, H, W) in [0,1] at each size (the graph's own fixed batch or
+    size where it has one) go through both; returns, for each (H, W), the largest absolute
+    difference over all outputs (metres for depth, probability for the mask). ``onnx.checker``
+    runs first. :func:`allowed_difference` says how large it may be.
 
     Raises:
         DeployError: the file is not a valid ONNX model; or (with ``strict``) onnxruntime cannot
             run a size, or returns other output names or shapes. Without ``strict`` such a size
             gets ``inf``.
     """
-    compared = _compare(model, path, sizes, batch, strict, seed)
+    compared = _compare(model, path, sizes, batch_size, strict, seed)
     return {size: difference for size, (difference, _) in compared.items()}
 
 
@@ -304,7 +300,7 @@ def _compare(
     model: nn.Module,
     path: str | os.PathLike,
     sizes: Sequence[Sequence[int]],
-    batch: int,
+    batch_size: int,
     strict: bool,
     seed: int,
 ) -> dict[tuple[int, int], tuple[float, float]]:
@@ -321,7 +317,7 @@ def _compare(
     compared: dict[tuple[int, int], tuple[float, float]] = {}
     for requested in sizes:
         size = _check_size(requested)
-        shape = [batch, input_channels(model), *size]
+        shape = [batch_size, input_channels(model), *size]
         shape = [given if given is not None else want for given, want in zip(fixed, shape)]
         images = _example(model, shape[0], (shape[2], shape[3]), seed)
         expected = reference_outputs(model, images)

@@ -28,8 +28,9 @@ from typing import Any
 
 import numpy as np
 
-from depthnb.deploy.export import save_model_proto, write_atomically
-from depthnb.errors import ConfigError, DeployError
+from depthnb.deploy.export import save_model_proto
+from depthnb.errors import ArgumentError, DataError, DeployError
+from depthnb.utils.files import atomic_write_bytes
 from depthnb.utils.optional import require
 
 CALIBRATION_SEED = 9000  # synthetic rooms of their own: neither training (0) nor held-out (1000)
@@ -47,7 +48,7 @@ def calibration_images(
     from depthnb.data.synthetic.render import render_room
 
     if channels not in (3, 6) or count < 1:
-        raise ConfigError(f"calibration images: need count >= 1 and 3 or 6 channels, got "
+        raise ArgumentError(f"calibration images: need count >= 1 and 3 or 6 channels, got "
                           f"count={count}, channels={channels}")  # fmt: skip
     images = []
     for index in range(count):
@@ -68,7 +69,7 @@ def folder_images(folder: str | os.PathLike, size: tuple[int, int], limit: int =
         p for p in Path(folder).glob("*") if p.suffix.lower() in (".jpg", ".jpeg", ".png")
     )
     if not paths:
-        raise ConfigError(f"no .jpg or .png images in {folder} to calibrate on")
+        raise DataError(f"no .jpg or .png images in {folder} to calibrate on")
     images = []
     for path in paths[:limit]:
         photo = open_image(path)  # upright (EXIF), RGB by its mode's range, a pixel limit
@@ -123,9 +124,9 @@ def quantize_int8(
     """
     quantization = require("onnxruntime.quantization")
     if mode not in MODES:
-        raise ConfigError(f"mode={mode!r}; choose one of {MODES}")
+        raise ArgumentError(f"mode={mode!r}; choose one of {MODES}")
     if mode == "static" and (images is None or np.ndim(images) != 4 or len(images) == 0):
-        raise ConfigError("static int8 quantisation needs calibration images (N,C,H,W); pass "
+        raise ArgumentError("static int8 quantisation needs calibration images (N,C,H,W); pass "
                           "images=calibration_images(32, size)")  # fmt: skip
     with tempfile.TemporaryDirectory() as tmp, _quiet_logging():
         prepared, out = Path(tmp) / "prepared.onnx", Path(tmp) / "int8.onnx"
@@ -146,7 +147,7 @@ def quantize_int8(
                 str(prepared), str(out), per_channel=per_channel,
                 weight_type=quantization.QuantType.QUInt8,
             )  # fmt: skip
-        return write_atomically(destination, out.read_bytes())
+        return atomic_write_bytes(destination, out.read_bytes())
 
 
 def convert_fp16(source: str | os.PathLike, destination: str | os.PathLike) -> Path:
@@ -188,5 +189,5 @@ def variants(
         elif kind == "fp16":
             paths[kind] = convert_fp16(fp32_path, target)
         else:
-            raise ConfigError(f"unknown variant {kind!r}; choose from int8, int8-dynamic, fp16")
+            raise ArgumentError(f"unknown variant {kind!r}; choose from int8, int8-dynamic, fp16")
     return paths

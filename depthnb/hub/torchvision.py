@@ -11,7 +11,7 @@ from urllib.parse import urlparse
 
 import torch
 
-from depthnb.errors import ModelError
+from depthnb.errors import DownloadError
 from depthnb.hub.transfer import reachable
 
 
@@ -20,7 +20,7 @@ def load_torchvision_weights(weights: Any, timeout: float = 10.0) -> dict[str, t
 
     Uses torch.hub's cache (``$TORCH_HOME/hub/checkpoints``) when the file is there; otherwise
     checks that the server answers within ``timeout`` seconds before downloading, so that an
-    offline machine gets a ModelError at once instead of a hang.
+    offline machine gets a DownloadError at once instead of a hang.
     """
     url = weights.url
     cached = os.path.join(torch.hub.get_dir(), "checkpoints", os.path.basename(urlparse(url).path))
@@ -31,13 +31,13 @@ def load_torchvision_weights(weights: Any, timeout: float = 10.0) -> dict[str, t
     if not os.path.isfile(cached):
         reason = reachable(url, timeout)
         if reason is not None:
-            raise ModelError(f"cannot download ImageNet weights from {url} ({reason}): {advice}")
+            raise DownloadError(f"cannot download ImageNet weights from {url} ({reason}): {advice}")
     previous = socket.getdefaulttimeout()
     socket.setdefaulttimeout(max(timeout, 30.0))
     try:
         return weights.get_state_dict(progress=False, check_hash=True)
     except (URLError, OSError, RuntimeError) as error:
-        raise ModelError(
+        raise DownloadError(
             f"downloading ImageNet weights from {url} failed "
             f"({type(error).__name__}: {error}): {advice}"
         ) from error

@@ -37,7 +37,7 @@ from collections.abc import Callable
 
 import torch
 
-from depthnb.errors import ConfigError, ShapeError
+from depthnb.errors import ArgumentError, ShapeError
 from depthnb.losses.laplace import laplace_nll
 from depthnb.losses.photometric import photometric_reprojection_loss
 from depthnb.losses.ssi import ssi_loss
@@ -210,7 +210,7 @@ def get_loss(name: str, **kwargs: float) -> LossFn:
     """
     key = MODEL_LOSSES.get(name, name)
     if key not in LOSSES:
-        raise ConfigError(
+        raise ArgumentError(
             f"unknown loss {name!r}; choose a loss {sorted(LOSSES)} "
             f"or a model {sorted(MODEL_LOSSES)}"
         )
@@ -218,5 +218,5 @@ def get_loss(name: str, **kwargs: float) -> LossFn:
     try:
         inspect.signature(fn).bind_partial(**kwargs)
     except TypeError as error:
-        raise ConfigError(f"bad settings {kwargs} for loss {key!r}: {error}") from error
+        raise ArgumentError(f"bad settings {kwargs} for loss {key!r}: {error}") from error
     return functools.partial(fn, **kwargs) if kwargs else fn

@@ -25,7 +25,7 @@ import math
 import torch
 from torch import nn
 
-from depthnb.errors import ConfigError, ModelError, ShapeError
+from depthnb.errors import ArgumentError, ModelError, ShapeError
 from depthnb.utils.tensors import check_pair, full_precision, masked_mean, no_autocast
 
 __all__ = ["LOG_SCALE_RANGE", "LaplaceHead", "laplace_nll"]
@@ -35,40 +35,42 @@ LOG_SCALE_RANGE = (-10.0, 10.0)
 
 
 def laplace_nll(
-    mean: torch.Tensor,
-    log_scale: torch.Tensor,
+    pred: torch.Tensor,
     target: torch.Tensor,
     valid: torch.Tensor | None = None,
+    *,
+    log_scale: torch.Tensor,
 ) -> torch.Tensor:
     """The Laplace negative log-likelihood ``|y - mu| exp(-s) + s``, averaged over valid pixels.
 
     Args:
-        mean: (B,1,H,W) the prediction ``mu`` (encoded depth, e.g. log depth).
-        log_scale: (B,1,H,W) ``s = log b``; clamped to :data:`LOG_SCALE_RANGE` so that a pixel
-            with zero error cannot drive the loss to minus infinity (nor ``exp(-s)`` overflow).
-        target: (B,1,H,W) the ground truth ``y``, encoded as ``mean`` is.
+        pred: (B,1,H,W) the predicted mean ``mu`` (encoded depth, e.g. log depth).
+        target: (B,1,H,W) the ground truth ``y``, encoded as ``pred`` is.
         valid: (B,1,H,W) bool; other pixels are ignored (NaN or inf there changes nothing).
+        log_scale: (B,1,H,W) the predicted ``s = log b`` (keyword-only); clamped to
+            :data:`LOG_SCALE_RANGE` so that a pixel with zero error cannot drive the loss to
+            minus infinity (nor ``exp(-s)`` overflow).
 
     Returns:
         a float32 scalar (float64 for float64 input); 0 with zero gradients when nothing is
         valid. Per pixel it is smallest at ``b = |y - mu|`` (inside the clamp), where it equals
         ``1 + log |y - mu|``.
     """
-    mask = check_pair(mean, target, valid, "laplace_nll")
-    if log_scale.shape != mean.shape:
+    mask = check_pair(pred, target, valid, "laplace_nll")
+    if log_scale.shape != pred.shape:
         raise ShapeError(
-            f"laplace_nll: log_scale {tuple(log_scale.shape)} must have the shape of mean "
-            f"{tuple(mean.shape)}, (B,1,H,W)"
+            f"laplace_nll: log_scale {tuple(log_scale.shape)} must have the shape of pred "
+            f"{tuple(pred.shape)}, (B,1,H,W)"
         )
-    with no_autocast(mean.device):
-        mean, log_scale, target = full_precision(mean, log_scale, target)
+    with no_autocast(pred.device):
+        pred, log_scale, target = full_precision(pred, log_scale, target)
         if mask is not None:  # clean every input: 0 * NaN behind a hole would still be NaN
-            zero = torch.zeros((), dtype=mean.dtype, device=mean.device)
-            mean, log_scale, target = (
-                torch.where(mask, t, zero) for t in (mean, log_scale, target)
+            zero = torch.zeros((), dtype=pred.dtype, device=pred.device)
+            pred, log_scale, target = (
+                torch.where(mask, t, zero) for t in (pred, log_scale, target)
             )
         s = log_scale.clamp(*LOG_SCALE_RANGE)
-        return masked_mean((target - mean).abs() * torch.exp(-s) + s, mask)
+        return masked_mean((target - pred).abs() * torch.exp(-s) + s, mask)
 
 
 class LaplaceHead(nn.Module):
@@ -95,7 +97,7 @@ class LaplaceHead(nn.Module):
                 "features from; wrap a depthnb U-Net, DenseDepth or FCRN"
             )
         if not init_scale > 0:
-            raise ConfigError(f"LaplaceHead: init_scale must be > 0, got {init_scale}")
+            raise ArgumentError(f"LaplaceHead: init_scale must be > 0, got {init_scale}")
         self.model = model
         self.encoding = getattr(model, "encoding", None)
         kernel = (int(head.kernel_size[0]), int(head.kernel_size[-1]))

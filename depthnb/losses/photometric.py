@@ -27,7 +27,7 @@ median-scale it to the ground truth at evaluation).
 Conventions: pixel ``(u, v)`` is the centre of column ``u``, row ``v`` (as in
 :func:`depthnb.geometry.scale_intrinsics`); camera frame X right, Y down, Z forward, metres;
 ``intrinsics`` (fx, fy, cx, cy) pixels at the images' size. Back-projection is
-:func:`depthnb.geometry.point_map`'s formula, in torch so that gradients reach the depth.
+:func:`depthnb.geometry.backproject`, in torch so that gradients reach the depth.
 """
 
 from __future__ import annotations
@@ -37,7 +37,7 @@ from collections.abc import Sequence
 import torch
 import torch.nn.functional as F
 
-from depthnb.errors import ConfigError, ShapeError
+from depthnb.errors import ArgumentError, ShapeError
 from depthnb.geometry import warp_source
 from depthnb.utils.tensors import full_precision, no_autocast
 
@@ -60,12 +60,13 @@ def _ssim_3x3(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     )
 
 
-def photometric_error(target: torch.Tensor, warped: torch.Tensor) -> torch.Tensor:
-    """Monodepth2's per-pixel error, (B,C,H,W) images in [0,1] -> (B,1,H,W):
-    ``0.85 * clamp((1 - SSIM) / 2, 0, 1) + 0.15 * |target - warped|``, both averaged over
-    channels."""
-    structure = ((1 - _ssim_3x3(target, warped)) / 2).clamp(0, 1).mean(1, keepdim=True)
-    l1 = (target - warped).abs().mean(1, keepdim=True)
+def photometric_error(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """Monodepth2's per-pixel error between ``pred`` (a source frame warped into the target view)
+    and the ``target`` frame, (B,C,H,W) images in [0,1] -> (B,1,H,W):
+    ``0.85 * clamp((1 - SSIM) / 2, 0, 1) + 0.15 * |pred - target|``, both averaged over
+    channels (symmetric in its two images)."""
+    structure = ((1 - _ssim_3x3(pred, target)) / 2).clamp(0, 1).mean(1, keepdim=True)
+    l1 = (pred - target).abs().mean(1, keepdim=True)
     return SSIM_WEIGHT * structure + (1 - SSIM_WEIGHT) * l1
 
 
@@ -105,7 +106,9 @@ def photometric_reprojection_loss(
             "pass one pose T_{s<-t} per source frame"
         )
     if reduce not in ("min", "mean"):
-        raise ConfigError(f"photometric_reprojection_loss: reduce={reduce!r}; use 'min' or 'mean'")
+        raise ArgumentError(
+            f"photometric_reprojection_loss: reduce={reduce!r}; use 'min' or 'mean'"
+        )
     if target.dim() != 4 or depth.dim() != 4 or target.shape[-2:] != depth.shape[-2:]:
         raise ShapeError(
             f"photometric_reprojection_loss: target {tuple(target.shape)} and depth "
@@ -116,7 +119,7 @@ def photometric_reprojection_loss(
         errors, insides = [], []
         for image, relative in zip(sources, poses):
             warped, inside = warp_source(image, depth, relative, intrinsics)
-            errors.append(photometric_error(target, warped))
+            errors.append(photometric_error(warped, target))
             insides.append(inside)
         error, inside = torch.stack(errors), torch.stack(insides)  # (S,B,1,H,W)
         if reduce == "min":

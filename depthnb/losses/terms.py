@@ -7,7 +7,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from depthnb.errors import ConfigError, ShapeError
+from depthnb.errors import ArgumentError, ShapeError
 from depthnb.utils.tensors import check_pair, full_precision, masked_mean, no_autocast, zero_invalid
 
 
@@ -72,23 +72,23 @@ def berhu_loss(
 
 
 def scale_invariant_log_loss(
-    pred_log: torch.Tensor,
-    target_log: torch.Tensor,
+    pred: torch.Tensor,
+    target: torch.Tensor,
     valid: torch.Tensor | None = None,
     lambd: float = 0.5,
 ) -> torch.Tensor:
     """Eigen et al.'s scale-invariant loss on log depth, averaged over the images of the batch.
 
-    Per image, with ``d = pred_log - target_log`` over its n valid pixels:
+    Per image, with ``d = pred - target`` over its n valid pixels:
     ``mean(d^2) - lambd * mean(d)^2``. ``lambd=1`` ignores a global scale entirely, ``lambd=0`` is
-    plain L2 on log depth; Eigen used 0.5. Inputs are *log* depth (the ``"log"`` encoding),
-    (B,1,H,W).
+    plain L2 on log depth; Eigen used 0.5. pred and target are *log* depth (the ``"log"``
+    encoding), (B,1,H,W); valid (B,1,H,W) bool.
     Images with no valid pixel are left out.
     """
-    mask = check_pair(pred_log, target_log, valid, "scale_invariant_log_loss")
-    with no_autocast(pred_log.device):
-        pred_log, target_log = full_precision(pred_log, zero_invalid(target_log, mask))
-        d = pred_log - target_log
+    mask = check_pair(pred, target, valid, "scale_invariant_log_loss")
+    with no_autocast(pred.device):
+        pred, target = full_precision(pred, zero_invalid(target, mask))
+        d = pred - target
         if mask is None:
             mask = torch.ones_like(d, dtype=torch.bool)
         d = torch.where(mask, d, torch.zeros_like(d))
@@ -102,16 +102,17 @@ def scale_invariant_log_loss(
 
 
 def bce_mask_loss(
-    logits: torch.Tensor, target: torch.Tensor, valid: torch.Tensor | None = None
+    pred: torch.Tensor, target: torch.Tensor, valid: torch.Tensor | None = None
 ) -> torch.Tensor:
     """Binary cross-entropy with logits for a foreground mask, over valid pixels.
 
-    logits (B,1,H,W) raw network outputs (no sigmoid), target (B,1,H,W) in {0,1} -> scalar.
+    pred (B,1,H,W) logits, the raw network outputs (no sigmoid); target (B,1,H,W) in {0,1};
+    valid (B,1,H,W) bool -> scalar.
     """
-    mask = check_pair(logits, target, valid, "bce_mask_loss")
-    with no_autocast(logits.device):
-        logits, target = full_precision(logits, zero_invalid(target, mask))
-        per_pixel = F.binary_cross_entropy_with_logits(logits, target, reduction="none")
+    mask = check_pair(pred, target, valid, "bce_mask_loss")
+    with no_autocast(pred.device):
+        pred, target = full_precision(pred, zero_invalid(target, mask))
+        per_pixel = F.binary_cross_entropy_with_logits(pred, target, reduction="none")
         return masked_mean(per_pixel, mask)
 
 
@@ -196,7 +197,7 @@ def keras_smoothness_loss(
 def gaussian_window(window_size: int = 11, sigma: float = 1.5) -> torch.Tensor:
     """1-D Gaussian weights (window_size,), float64, centred, normalised to sum 1."""
     if window_size < 1 or window_size % 2 == 0 or sigma <= 0:
-        raise ConfigError(
+        raise ArgumentError(
             f"SSIM needs an odd window_size >= 1 and sigma > 0, got window_size={window_size}, "
             f"sigma={sigma}; Wang et al. use 11 and 1.5"
         )
@@ -213,25 +214,27 @@ def _filter_valid(x: torch.Tensor, window: torch.Tensor) -> torch.Tensor:
 
 
 def ssim_map(
-    x: torch.Tensor,
-    y: torch.Tensor,
+    pred: torch.Tensor,
+    target: torch.Tensor,
+    *,
     data_range: float = 1.0,
     window_size: int = 11,
     sigma: float = 1.5,
 ) -> torch.Tensor:
     """The SSIM of Wang et al. (2004) at every position where the window fits.
 
-    x, y (B,C,H,W) or (H,W), tensors or NumPy arrays, H and W >= window_size ->
+    pred, target (B,C,H,W) or (H,W), tensors or NumPy arrays, H and W >= window_size ->
     (B,C,H-window_size+1,W-window_size+1), each channel on its own. ``C1 = (0.01 L)^2``,
     ``C2 = (0.03 L)^2`` with ``L = data_range``; population (not sample) covariances; computed in
     float32 (float64 for float64 input).
     """
-    x, y = torch.as_tensor(x), torch.as_tensor(y)  # NumPy arrays welcome
+    x, y = torch.as_tensor(pred), torch.as_tensor(target)  # NumPy arrays welcome
     if x.dim() == 2 and y.dim() == 2:
         x, y = x[None, None], y[None, None]
     if x.dim() != 4 or x.shape != y.shape:
         raise ShapeError(
-            f"ssim: x {tuple(x.shape)} and y {tuple(y.shape)} must both be (B,C,H,W) (or (H,W)) "
+            f"ssim: pred {tuple(x.shape)} and target {tuple(y.shape)} must both be (B,C,H,W) "
+            "(or (H,W))"
             "of one size"
         )
     if min(x.shape[-2:]) < window_size:
@@ -240,7 +243,7 @@ def ssim_map(
             "window; use larger images or a smaller window_size"
         )
     if data_range <= 0:
-        raise ConfigError(
+        raise ArgumentError(
             f"ssim: data_range must be > 0 (max - min of the values), got {data_range}"
         )
     with no_autocast(x.device):
@@ -266,12 +269,13 @@ def ssim_map(
 
 
 def ssim(
-    x: torch.Tensor,
-    y: torch.Tensor,
+    pred: torch.Tensor,
+    target: torch.Tensor,
+    valid: torch.Tensor | None = None,
+    *,
     data_range: float = 1.0,
     window_size: int = 11,
     sigma: float = 1.5,
-    valid: torch.Tensor | None = None,
 ) -> torch.Tensor:
     """Mean SSIM (Wang et al. 2004) over batch, channels and the positions where the window fits.
 
@@ -280,17 +284,22 @@ def ssim(
     ``structural_similarity(gaussian_weights=True, sigma=1.5, use_sample_covariance=False,
     data_range=L, channel_axis=...)`` per image, and ``pytorch_msssim.ssim(data_range=L)``.
 
-    x, y (B,C,H,W) (or (H,W), tensors or NumPy arrays, when there is no mask); valid (B,1,H,W) or
-    (B,C,H,W) bool: a window position counts only when every
+    pred, target (B,C,H,W) (or (H,W), tensors or NumPy arrays, when there is no mask); SSIM is
+    symmetric in them. valid (B,1,H,W) or (B,C,H,W) bool: a window position counts only when every
     pixel under it is valid (if none does, the result is 1, i.e. no SSIM loss). Returns a scalar.
+    The settings after ``valid`` are keyword-only.
     """
-    if valid is None:
-        return ssim_map(x, y, data_range, window_size, sigma).mean()
-    mask = check_pair(x, y, valid, "ssim")
-    assert mask is not None  # valid was given
-    similarity = ssim_map(
-        zero_invalid(x, mask), zero_invalid(y, mask), data_range, window_size, sigma
-    )
+    if valid is not None and not isinstance(valid, torch.Tensor):
+        raise ArgumentError(
+            f"ssim: valid must be a bool tensor (B,1,H,W), got {valid!r}; pass data_range, "
+            "window_size and sigma by name: ssim(pred, target, data_range=100.0)"
+        )
+    mask = None if valid is None else check_pair(pred, target, valid, "ssim")
+    if mask is not None:
+        pred, target = zero_invalid(pred, mask), zero_invalid(target, mask)
+    similarity = ssim_map(pred, target, data_range=data_range, window_size=window_size, sigma=sigma)
+    if mask is None:
+        return similarity.mean()
     invalid = (~mask).to(similarity.dtype)
     b, c, h, w = invalid.shape
     # A window position is clean when the max of "invalid" under the window is 0.

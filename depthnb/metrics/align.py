@@ -2,7 +2,8 @@
 least-squares scale and shift (in depth or in disparity), and the one closed-form scale-and-shift
 fit that the metrics and the scale-and-shift-invariant loss (:func:`depthnb.losses.ssi_loss`) share.
 
-Inputs are numpy or torch, (H,W), (B,H,W) or (B,1,H,W) (:func:`as_batch`); outputs (B,H,W).
+Inputs are numpy or torch, (H,W), (B,H,W) or (B,1,H,W) (:func:`as_batch`); each alignment returns
+a tensor in its prediction's shape.
 """
 
 from __future__ import annotations
@@ -10,7 +11,8 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from depthnb.errors import ConfigError, ShapeError
+from depthnb.encodings import MAX_DEPTH, MIN_DEPTH
+from depthnb.errors import ArgumentError, ShapeError
 
 ArrayLike = torch.Tensor | np.ndarray
 
@@ -50,113 +52,130 @@ def as_batch(x: ArrayLike, name: str) -> torch.Tensor:
     return t if t.dtype in (torch.bool, torch.float64) else t.float()
 
 
-def check_same_shape(function: str, gt: torch.Tensor, **others: torch.Tensor) -> None:
-    """Raise :class:`ShapeError` unless every tensor of ``others`` has gt's shape (B,H,W)."""
+def _check_same_shape(function: str, target: torch.Tensor, **others: torch.Tensor) -> None:
+    """Raise :class:`ShapeError` unless every tensor of ``others`` has target's shape (B,H,W)."""
     for name, t in others.items():
-        if t.shape != gt.shape:
+        if t.shape != target.shape:
             raise ShapeError(
-                f"{function}: {name} {tuple(t.shape)} and the ground truth {tuple(gt.shape)} "
+                f"{function}: {name} {tuple(t.shape)} and the ground truth {tuple(target.shape)} "
                 "differ in size; upsample the prediction to the ground truth's size first"
             )
 
 
-def median_scale(pred: ArrayLike, gt: ArrayLike, valid: ArrayLike | None = None) -> torch.Tensor:
-    """Scale each image's prediction by ``median(gt) / median(pred)`` over its valid pixels.
+def _as_given(aligned: torch.Tensor, pred: ArrayLike) -> torch.Tensor:
+    """``aligned`` (B,H,W) back in the shape ``pred`` came in: (H,W), (B,H,W) or (B,1,H,W)."""
+    return aligned.reshape(tuple(pred.shape))
 
-    For models that predict depth only up to scale. pred, gt (B,1,H,W), (B,H,W) or (H,W);
-    valid like them (default: gt > 0). Returns the scaled prediction (B,H,W), pred's dtype.
+
+def _pair(
+    function: str, pred: ArrayLike, target: ArrayLike, valid: ArrayLike | None
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """pred, target and the fitting mask as (B,H,W) tensors on pred's device, checked to agree.
+
+    The mask is ``valid`` (default: everywhere) and target > 0.
     """
     pred_t = as_batch(pred, "pred")
-    gt_t = as_batch(gt, "gt").to(pred_t.device)
-    mask = gt_t > 0 if valid is None else as_batch(valid, "valid").to(gt_t.device, torch.bool)
-    check_same_shape("median_scale", gt_t, pred=pred_t, valid=mask)
+    target_t = as_batch(target, "target").to(pred_t.device)
+    _check_same_shape(function, target_t, pred=pred_t)
+    mask = target_t > 0
+    if valid is not None:
+        valid_t = as_batch(valid, "valid").to(target_t.device, torch.bool)
+        _check_same_shape(function, target_t, valid=valid_t)
+        mask &= valid_t
+    return pred_t, target_t, mask
+
+
+def median_scale(
+    pred: ArrayLike, target: ArrayLike, valid: ArrayLike | None = None
+) -> torch.Tensor:
+    """Scale each image's prediction by ``median(target) / median(pred)`` over its valid pixels.
+
+    For models that predict depth only up to scale. pred, target (B,1,H,W), (B,H,W) or (H,W),
+    metres; valid bool like them (a pixel counts where it holds and target > 0). Returns the
+    scaled prediction in pred's shape and dtype.
+    """
+    pred_t, target_t, mask = _pair("median_scale", pred, target, valid)
     scaled = pred_t.clone()
     for i in range(pred_t.shape[0]):
         if mask[i].any():
-            scaled[i] = pred_t[i] * gt_t[i][mask[i]].median() / pred_t[i][mask[i]].median()
-    return scaled
+            scaled[i] = pred_t[i] * target_t[i][mask[i]].median() / pred_t[i][mask[i]].median()
+    return _as_given(scaled, pred)
 
 
 def align_scale_shift(
-    pred: ArrayLike, gt: ArrayLike, valid: ArrayLike | None = None
+    pred: ArrayLike, target: ArrayLike, valid: ArrayLike | None = None
 ) -> torch.Tensor:
-    """Per image, the ``s * pred + t`` closest to gt in least squares over its valid pixels.
+    """Per image, the ``s * pred + t`` closest to target in least squares over its valid pixels.
 
     For models that predict depth up to an affine map (MiDaS-style relative depth; MiDaS fits in
-    disparity space: pass 1/depth for that). pred, gt (B,1,H,W), (B,H,W) or (H,W); valid like them
-    (default: gt > 0). Returns the aligned prediction (B,H,W), pred's dtype.
+    disparity space: see :func:`align_in_disparity`). pred, target (B,1,H,W), (B,H,W) or (H,W);
+    valid bool like them (a pixel counts where it holds and target > 0). Returns the aligned
+    prediction in pred's shape and dtype.
     """
-    pred_t = as_batch(pred, "pred")
-    gt_t = as_batch(gt, "gt").to(pred_t.device)
-    mask = gt_t > 0 if valid is None else as_batch(valid, "valid").to(gt_t.device, torch.bool)
-    check_same_shape("align_scale_shift", gt_t, pred=pred_t, valid=mask)
+    pred_t, target_t, mask = _pair("align_scale_shift", pred, target, valid)
     pred64 = pred_t.double()
-    scale, shift = fit_scale_shift(pred64, gt_t.double(), mask)
+    scale, shift = fit_scale_shift(pred64, target_t.double(), mask)
     aligned = scale[:, None, None] * pred64 + shift[:, None, None]
     too_few = mask.flatten(1).sum(1) < 2
-    return torch.where(too_few[:, None, None], pred64, aligned).to(pred_t.dtype)
+    return _as_given(torch.where(too_few[:, None, None], pred64, aligned).to(pred_t.dtype), pred)
 
 
 def align_in_disparity(
-    pred_disp: ArrayLike,
-    target_depth: ArrayLike,
+    pred: ArrayLike,
+    target: ArrayLike,
     valid: ArrayLike | None = None,
-    min_depth: float = 1e-3,
-    max_depth: float = 10.0,
+    min_depth: float = MIN_DEPTH,
+    max_depth: float = MAX_DEPTH,
 ) -> torch.Tensor:
     """Zero-shot evaluation of a relative model: fit its disparity to the ground truth's, in metres.
 
-    Per image, the least-squares ``s * pred_disp + t`` closest to ``1 / target_depth`` over the
-    valid pixels (MiDaS's alignment, :func:`fit_scale_shift`, in float64), inverted to
-    depth with the disparity clamped to [1/max_depth, 1/min_depth]: so the depth lies in
-    [min_depth, max_depth], and a negative or zero aligned disparity (behind the camera, or the
-    sky) becomes ``max_depth``.
+    Per image, the least-squares ``s * pred + t`` closest to ``1 / target`` over the valid pixels
+    (MiDaS's alignment, :func:`fit_scale_shift`, in float64), inverted to depth with the
+    disparity clamped to [1/max_depth, 1/min_depth]: so the depth lies in [min_depth, max_depth],
+    and a negative or zero aligned disparity (behind the camera, or the sky) becomes
+    ``max_depth``.
 
     Args:
-        pred_disp: the model's disparity-like output (larger = nearer), (B,1,H,W), (B,H,W) or
+        pred: the model's disparity-like output (larger = nearer), (B,1,H,W), (B,H,W) or
             (H,W), torch or numpy.
-        target_depth: ground-truth depth in metres, same shape, 0 where unknown.
-        valid: bool like them (default: target_depth > 0); only where it holds and
-            target_depth > 0 does a pixel enter the fit.
+        target: ground-truth depth in metres, same shape, 0 where unknown.
+        valid: bool like them (default: everywhere); only where it holds and target > 0 does a
+            pixel enter the fit.
         min_depth, max_depth: the dataset's range (the cap: 10 m for NYU, 80 m for KITTI).
 
     Returns:
-        depth in metres (B,H,W), pred_disp's dtype (float32 unless float64). An image without two
+        depth in metres in pred's shape and dtype (float32 unless float64). An image without two
         valid pixels of different predicted disparity gets its mean ground-truth disparity
         everywhere (``max_depth`` with no valid pixel at all).
     """
     if not 0 < min_depth < max_depth:
-        raise ConfigError(f"need 0 < min_depth < max_depth, got {min_depth} and {max_depth}")
-    pred_t = as_batch(pred_disp, "pred_disp")
-    gt_t = as_batch(target_depth, "target_depth").to(pred_t.device)
-    mask = gt_t > 0
-    check_same_shape("align_in_disparity", gt_t, pred_disp=pred_t)
-    if valid is not None:
-        valid_t = as_batch(valid, "valid").to(gt_t.device, torch.bool)
-        check_same_shape("align_in_disparity", gt_t, valid=valid_t)
-        mask &= valid_t
+        raise ArgumentError(f"need 0 < min_depth < max_depth, got {min_depth} and {max_depth}")
+    pred_t, target_t, mask = _pair("align_in_disparity", pred, target, valid)
     pred64 = pred_t.double()
-    scale, shift = fit_scale_shift(pred64, to_disparity(gt_t.double(), mask), mask)
+    scale, shift = fit_scale_shift(pred64, to_disparity(target_t.double(), mask), mask)
     disparity = scale[:, None, None] * pred64 + shift[:, None, None]
-    return (1.0 / disparity.clamp(1.0 / max_depth, 1.0 / min_depth)).to(pred_t.dtype)
+    depth = 1.0 / disparity.clamp(1.0 / max_depth, 1.0 / min_depth)
+    return _as_given(depth.to(pred_t.dtype), pred)
 
 
 def apply_alignment(
     pred: torch.Tensor,
-    gt: torch.Tensor,
-    mask: torch.Tensor,
+    target: torch.Tensor,
+    valid: torch.Tensor,
     align: str | None,
     min_depth: float,
     max_depth: float,
 ) -> torch.Tensor:
+    """``pred`` (B,H,W) aligned to ``target`` (B,H,W) over ``valid`` by the method ``align``
+    (one of :data:`ALIGNMENTS`; None leaves it as it is)."""
     if align not in ALIGNMENTS:
-        raise ConfigError(f"unknown align={align!r}; choose one of {list(ALIGNMENTS)}")
+        raise ArgumentError(f"unknown align={align!r}; choose one of {list(ALIGNMENTS)}")
     if align == "median":
-        return median_scale(pred, gt, mask)
+        return median_scale(pred, target, valid)
     if align == "scale_shift":
-        return align_scale_shift(pred, gt, mask)
+        return align_scale_shift(pred, target, valid)
     if align == "disparity":
-        return align_in_disparity(pred, gt, mask, min_depth, max_depth)
+        return align_in_disparity(pred, target, valid, min_depth, max_depth)
     return pred
 
 

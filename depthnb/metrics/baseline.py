@@ -10,7 +10,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from depthnb.encodings import get_encoding
+from depthnb.encodings import MAX_DEPTH, MIN_DEPTH, get_encoding
 from depthnb.errors import DataError
 
 
@@ -35,8 +35,8 @@ def best_constants(
     valid: torch.Tensor | None = None,
     candidates: int = 100,
     max_pixels: int = 20_000,
-    min_depth: float = 1e-3,
-    max_depth: float = 10.0,
+    min_depth: float = MIN_DEPTH,
+    max_depth: float = MAX_DEPTH,
 ) -> dict[str, tuple[float, float]]:
     """For every metric of :func:`~depthnb.metrics.depth_metrics`, the constant depth that scores
     best on these pixels, and that score.

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import torch
 
-from depthnb.errors import ConfigError, DataError, ShapeError
+from depthnb.errors import ArgumentError, DataError, ShapeError
 
 
 def uncertainty_calibration(
@@ -37,7 +37,7 @@ def uncertainty_calibration(
             f"{tuple(scale.shape)} must have the same shape"
         )
     if int(bins) < 1:
-        raise ConfigError(f"uncertainty_calibration: bins must be >= 1, got {bins}")
+        raise ArgumentError(f"uncertainty_calibration: bins must be >= 1, got {bins}")
     keep = torch.isfinite(abs_error) & torch.isfinite(scale)
     if valid is not None:
         keep &= valid.to(device=keep.device, dtype=torch.bool).expand_as(keep)

@@ -5,8 +5,8 @@ core for both).
 The protocol is described in :mod:`depthnb.metrics`; alignment is :mod:`depthnb.metrics.align`,
 crops and named protocols :mod:`depthnb.metrics.protocols`.
 
->>> gt = torch.tensor([[1.0, 2.0], [4.0, 0.0]])      # 0 = no reading
->>> m = depth_metrics(gt * 1.1, gt)
+>>> target = torch.tensor([[1.0, 2.0], [4.0, 0.0]])      # 0 = no reading
+>>> m = depth_metrics(target * 1.1, target)
 >>> round(m["abs_rel"], 6), m["delta1"]
 (0.1, 1.0)
 """
@@ -17,7 +17,8 @@ import math
 
 import torch
 
-from depthnb.errors import ConfigError, DataError, ShapeError
+from depthnb.encodings import MAX_DEPTH, MIN_DEPTH
+from depthnb.errors import ArgumentError, DataError, ShapeError
 from depthnb.metrics.align import (
     ArrayLike,
     apply_alignment,
@@ -54,26 +55,27 @@ def crop_mask(size: tuple[int, int], crop: str | tuple[int, int, int, int] | Non
 
 
 def _eval_mask(
-    gt: torch.Tensor, valid: torch.Tensor | None, min_depth: float, max_depth: float
+    target: torch.Tensor, valid: torch.Tensor | None, min_depth: float, max_depth: float
 ) -> torch.Tensor:
-    """Which pixels count: gt in [min_depth, max_depth] (so > 0, not NaN) and valid. (B,H,W)."""
-    mask = (gt >= min_depth) & (gt <= max_depth)
+    """Which pixels count: target in [min_depth, max_depth] (so > 0, not NaN) and valid. (B,H,W)."""
+    mask = (target >= min_depth) & (target <= max_depth)
     return mask if valid is None else mask & valid
 
 
-def _per_image_sums(pred: torch.Tensor, gt: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-    """Per image (B,12) float64: valid pixel count, then the sums of |d|/gt, d^2/gt, d^2,
-    (ln ratio)^2, |log10 ratio| and the three delta counts (d = gt - pred, ratio = gt / pred);
-    then for SILog, with e = ln ratio (its ln pred - ln gt up to a sign, which only squares see),
+def _per_image_sums(pred: torch.Tensor, target: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """Per image (B,12) float64: valid pixel count, then the sums of |d|/target, d^2/target, d^2,
+    (ln ratio)^2, |log10 ratio| and the three delta counts (d = target - pred,
+    ratio = target / pred); then for SILog, with e = ln ratio (its ln pred - ln target up to a
+    sign, which only squares see),
     the sum of e, the sum of (e - mean e)^2 and ``n * (mean e)^2``.
 
     SILog's variance from the sums of e and e^2 would subtract two close numbers (a prediction off
     by a constant factor has e nearly constant); the centred sum keeps it exact per image, and the
     last column lets pooled sums recombine images (the parallel-variance formula, in float64).
     """
-    # Invalid pixels become gt = pred = 1: they add 0 to every error sum and 1 to every delta count.
-    ones = torch.ones_like(gt)
-    g = torch.where(mask, gt, ones).flatten(1)
+    # Invalid pixels become target = pred = 1: adding 0 to every error sum, 1 to every delta count.
+    ones = torch.ones_like(target)
+    g = torch.where(mask, target, ones).flatten(1)
     p = torch.where(mask, pred, ones).flatten(1)
     count = mask.flatten(1).sum(1)
     invalid = g.shape[1] - count
@@ -116,7 +118,7 @@ def _metrics_from_sums(sums: torch.Tensor) -> torch.Tensor:
 
 def _prepare(
     pred: ArrayLike,
-    gt: ArrayLike,
+    target: ArrayLike,
     valid: ArrayLike | None,
     min_depth: float,
     max_depth: float,
@@ -129,27 +131,29 @@ def _prepare(
     Works through ``chunk`` images at a time, so a whole test set costs little extra memory.
     """
     if not 0 < min_depth < max_depth:
-        raise ConfigError(f"need 0 < min_depth < max_depth, got {min_depth} and {max_depth}")
-    gt_t = as_batch(gt, "gt")
-    pred_t = as_batch(pred, "pred").to(gt_t.device)
-    dtype = torch.promote_types(pred_t.dtype, gt_t.dtype)
-    gt_t, pred_t = gt_t.to(dtype), pred_t.to(dtype)
-    valid_t = None if valid is None else as_batch(valid, "valid").to(gt_t.device, torch.bool)
+        raise ArgumentError(f"need 0 < min_depth < max_depth, got {min_depth} and {max_depth}")
+    target_t = as_batch(target, "target")
+    pred_t = as_batch(pred, "pred").to(target_t.device)
+    dtype = torch.promote_types(pred_t.dtype, target_t.dtype)
+    target_t, pred_t = target_t.to(dtype), pred_t.to(dtype)
+    valid_t = None if valid is None else as_batch(valid, "valid").to(target_t.device, torch.bool)
     for name, t in (("pred", pred_t), ("valid", valid_t)):
-        if t is not None and t.shape != gt_t.shape:
+        if t is not None and t.shape != target_t.shape:
             raise ShapeError(
-                f"depth_metrics: {name} {tuple(t.shape)} and gt {tuple(gt_t.shape)} "
+                f"depth_metrics: {name} {tuple(t.shape)} and target {tuple(target_t.shape)} "
                 "differ in size; "
                 "upsample the prediction to the ground truth's size first (bilinear)"
             )
     if crop is not None:
         # Slicing is the same as masking the outside, and touches fewer pixels.
-        top, bottom, left, right = crop_box((int(gt_t.shape[-2]), int(gt_t.shape[-1])), crop)
-        gt_t, pred_t = gt_t[:, top:bottom, left:right], pred_t[:, top:bottom, left:right]
+        top, bottom, left, right = crop_box(
+            (int(target_t.shape[-2]), int(target_t.shape[-1])), crop
+        )
+        target_t, pred_t = target_t[:, top:bottom, left:right], pred_t[:, top:bottom, left:right]
         valid_t = None if valid_t is None else valid_t[:, top:bottom, left:right]
     sums = []
-    for i in range(0, gt_t.shape[0], chunk):
-        g, p = gt_t[i : i + chunk], pred_t[i : i + chunk]
+    for i in range(0, target_t.shape[0], chunk):
+        g, p = target_t[i : i + chunk], pred_t[i : i + chunk]
         mask = _eval_mask(
             g, None if valid_t is None else valid_t[i : i + chunk], min_depth, max_depth
         )
@@ -167,7 +171,7 @@ def _no_pixels_error() -> DataError:
 
 def _aggregate(per_image: torch.Tensor, aggregate: str) -> dict[str, float]:
     if aggregate not in _AGGREGATES:
-        raise ConfigError(f"unknown aggregate={aggregate!r}; choose one of {list(_AGGREGATES)}")
+        raise ArgumentError(f"unknown aggregate={aggregate!r}; choose one of {list(_AGGREGATES)}")
     if per_image[:, 0].sum() == 0:
         raise _no_pixels_error()
     if aggregate == "pooled":
@@ -180,10 +184,10 @@ def _aggregate(per_image: torch.Tensor, aggregate: str) -> dict[str, float]:
 
 def depth_metrics(
     pred: ArrayLike,
-    gt: ArrayLike,
+    target: ArrayLike,
     valid: ArrayLike | None = None,
-    min_depth: float = 1e-3,
-    max_depth: float = 10.0,
+    min_depth: float = MIN_DEPTH,
+    max_depth: float = MAX_DEPTH,
     crop: Crop = None,
     aggregate: str = "pooled",
     align: str | None = None,
@@ -194,9 +198,9 @@ def depth_metrics(
     Args:
         pred: predicted depth in metres, (B,1,H,W), (B,H,W) or (H,W), torch or numpy (with
             ``align="disparity"``: a relative model's disparity-like output instead).
-        gt: ground-truth depth in metres, same shape; 0 (or NaN) where unknown.
+        target: ground-truth depth in metres, same shape; 0 (or NaN) where unknown.
         valid: optional bool mask, same shape; pixels outside it are ignored.
-        min_depth, max_depth: gt outside this range is ignored; pred is clamped into it.
+        min_depth, max_depth: target outside this range is ignored; pred is clamped into it.
         crop: None, ``"eigen"``, ``"nyu_toolbox"``, ``"kitti_garg"``, ``"kitti_eigen"`` or (top,
             bottom, left, right), see :func:`depthnb.metrics.protocols.crop_box`.
         aggregate: ``"pooled"`` (all valid pixels of all images at once) or ``"per_image"`` (each
@@ -206,20 +210,21 @@ def depth_metrics(
             disparity), per image, before clamping.
         protocol: a name of :data:`depthnb.metrics.protocols.PROTOCOLS` (``"kitti-garg"``:
             Garg crop, [1e-3, 80] m, per-image means; ``"nyu-densedepth"``, ...), which sets crop,
-            min_depth, max_depth and aggregate; passing one of those too is a ConfigError.
+            min_depth, max_depth and aggregate; passing one of those too is an ArgumentError.
 
     Returns:
-        dict of floats: ``abs_rel`` mean |gt - pred| / gt, ``sq_rel`` mean (gt - pred)^2 / gt,
-        ``rmse`` (metres), ``rmse_log`` (natural log), ``log10`` mean |log10 gt - log10 pred|,
-        ``delta1..3`` the fraction with max(gt/pred, pred/gt) < 1.25^k, and ``silog`` the KITTI
-        benchmark's ``100 * sqrt(mean(e^2) - mean(e)^2)``, e = ln pred - ln gt (the benchmark
-        averages it per image: ``aggregate="per_image"``; pooled, it is taken over all pixels).
+        dict of floats: ``abs_rel`` mean |target - pred| / target, ``sq_rel`` mean
+        (target - pred)^2 / target, ``rmse`` (metres), ``rmse_log`` (natural log), ``log10`` mean
+        |log10 target - log10 pred|, ``delta1..3`` the fraction with max(target/pred, pred/target)
+        < 1.25^k, and ``silog`` the KITTI benchmark's ``100 * sqrt(mean(e^2) - mean(e)^2)``,
+        e = ln pred - ln target (the benchmark averages it per image: ``aggregate="per_image"``;
+        pooled, it is taken over all pixels).
     """
     settings = resolve_protocol(
         protocol, crop=crop, min_depth=min_depth, max_depth=max_depth, aggregate=aggregate
     )
     sums = _prepare(
-        pred, gt, valid, settings["min_depth"], settings["max_depth"], settings["crop"], align
+        pred, target, valid, settings["min_depth"], settings["max_depth"], settings["crop"], align
     )
     return _aggregate(sums, settings["aggregate"])
 
@@ -241,8 +246,8 @@ class DepthMetricAccumulator:
 
     def __init__(
         self,
-        min_depth: float = 1e-3,
-        max_depth: float = 10.0,
+        min_depth: float = MIN_DEPTH,
+        max_depth: float = MAX_DEPTH,
         crop: Crop = None,
         align: str | None = None,
         protocol: str | None = None,
@@ -267,9 +272,11 @@ class DepthMetricAccumulator:
         """How many images had at least one valid pixel."""
         return 0 if self.state is None else int(self.state[-1].item())
 
-    def update(self, pred: ArrayLike, gt: ArrayLike, valid: ArrayLike | None = None) -> None:
-        """Add a batch: pred, gt in metres (B,1,H,W), (B,H,W) or (H,W); valid bool like them."""
-        per_image = _prepare(pred, gt, valid, self.min_depth, self.max_depth, self.crop, self.align)
+    def update(self, pred: ArrayLike, target: ArrayLike, valid: ArrayLike | None = None) -> None:
+        """Add a batch: pred, target in metres (B,1,H,W), (B,H,W) or (H,W); valid bool like them."""
+        per_image = _prepare(
+            pred, target, valid, self.min_depth, self.max_depth, self.crop, self.align
+        )
         scored = per_image[per_image[:, 0] > 0]
         batch_state = torch.cat(
             [
@@ -292,7 +299,9 @@ class DepthMetricAccumulator:
         None: the protocol's (``"pooled"`` without one)."""
         aggregate = self.aggregate if aggregate is None else aggregate
         if aggregate not in _AGGREGATES:
-            raise ConfigError(f"unknown aggregate={aggregate!r}; choose one of {list(_AGGREGATES)}")
+            raise ArgumentError(
+                f"unknown aggregate={aggregate!r}; choose one of {list(_AGGREGATES)}"
+            )
         if self.state is None or self.state[0] == 0:
             raise _no_pixels_error()
         if aggregate == "pooled":

@@ -14,7 +14,8 @@ from typing import Any
 
 import torch
 
-from depthnb.errors import ConfigError, DataError
+from depthnb.encodings import MAX_DEPTH, MIN_DEPTH
+from depthnb.errors import ArgumentError, DataError
 from depthnb.metrics.depth import (
     DepthMetricAccumulator,
 )
@@ -35,12 +36,12 @@ def evaluate(
     batch_size: int = 8,
     flip_tta: bool = False,
     crop: Crop = None,
-    min_depth: float = 1e-3,
-    max_depth: float = 10.0,
+    min_depth: float = MIN_DEPTH,
+    max_depth: float = MAX_DEPTH,
     aggregate: str = "pooled",
     device: torch.device | str | None = None,
     align: str | None = None,
-    num_workers: int = 0,
+    workers: int = 0,
     input_size: tuple[int, int] | None = None,
     inputs: Callable[[dict[str, Any]], torch.Tensor] | None = None,
     protocol: str | None = None,
@@ -77,7 +78,7 @@ def evaluate(
     from depthnb.models.blocks import model_encoding
 
     model_encoding(model, "evaluate")
-    _check_evaluate_args(dataset, batch_size, num_workers)
+    _check_evaluate_args(dataset, batch_size, workers)
     if device is None:
         device = next(model.parameters(), torch.empty(0)).device
     device = torch.device(device)
@@ -86,7 +87,7 @@ def evaluate(
         dataset,
         batch_size=batch_size,
         shuffle=False,
-        num_workers=num_workers,
+        num_workers=workers,
         pin_memory=device.type == "cuda",
     )
     settings = resolve_protocol(
@@ -115,25 +116,25 @@ def _home_device(model: torch.nn.Module, device: torch.device) -> torch.device:
     ``device`` (``device`` itself for a model without any).
 
     Raises:
-        ConfigError: they are on several devices, not all ``device`` (a model split across
+        ArgumentError: they are on several devices, not all ``device`` (a model split across
             devices cannot be moved and put back).
     """
     devices = {tensor.device for tensor in (*model.parameters(), *model.buffers())}
     if len(devices) > 1:
         names = sorted(str(place) for place in devices)
-        raise ConfigError(
+        raise ArgumentError(
             f"evaluate: the model's weights are on several devices {names}; move it to one "
             f"(model.to(device)) before evaluating it on {device}"
         )
     return devices.pop() if devices else device
 
 
-def _check_evaluate_args(dataset: Any, batch_size: int, num_workers: int) -> None:
-    """Raise :class:`ConfigError` for a batch size below 1 or negative workers, and
+def _check_evaluate_args(dataset: Any, batch_size: int, workers: int) -> None:
+    """Raise :class:`ArgumentError` for a batch size below 1 or negative workers, and
     :class:`DataError` for an empty dataset (nothing to score)."""
-    for name, value, least in (("batch_size", batch_size, 1), ("num_workers", num_workers, 0)):
+    for name, value, least in (("batch_size", batch_size, 1), ("workers", workers, 0)):
         if isinstance(value, bool) or not isinstance(value, Integral) or value < least:
-            raise ConfigError(f"evaluate: {name}={value!r} must be a whole number >= {least}")
+            raise ArgumentError(f"evaluate: {name}={value!r} must be a whole number >= {least}")
     if hasattr(dataset, "__len__") and len(dataset) == 0:
         raise DataError("evaluate: the dataset is empty, so there is nothing to score")
 

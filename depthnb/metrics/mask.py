@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import torch
 
-from depthnb.errors import ModelError, ShapeError
+from depthnb.errors import ArgumentError, ShapeError
 from depthnb.metrics.align import (
     ArrayLike,
     as_batch,
@@ -35,7 +35,7 @@ def mask_iou(
         )
     probabilities = torch.sigmoid(pred_t.float()) if from_logits else pred_t.float()
     if not from_logits and (probabilities.min() < 0 or probabilities.max() > 1):
-        raise ModelError(
+        raise ArgumentError(
             "mask_iou: pred has values outside [0, 1]; pass probabilities, or from_logits=True "
             "for raw network outputs"
         )
@@ -43,16 +43,14 @@ def mask_iou(
     return iou_from_counts(intersection, union)
 
 
-def mask_counts(
-    probabilities: torch.Tensor, target: torch.Tensor, threshold: float = 0.5
-) -> torch.Tensor:
+def mask_counts(pred: torch.Tensor, target: torch.Tensor, threshold: float = 0.5) -> torch.Tensor:
     """The pixel counts behind a pooled IoU: float64 (2,) intersection and union, on the CPU.
 
-    ``probabilities`` in [0,1] of any shape, a pixel foreground where it exceeds ``threshold``;
+    ``pred`` probabilities in [0,1] of any shape, a pixel foreground where it exceeds ``threshold``;
     ``target`` the same shape, {0,1} float or bool. Counts of several batches add up (a pooled IoU
     over a whole set: :func:`iou_from_counts` of their sum).
     """
-    predicted = probabilities > threshold
+    predicted = pred > threshold
     truth = target > 0.5 if target.dtype != torch.bool else target
     both = torch.stack([(predicted & truth).sum(), (predicted | truth).sum()])
     return both.double().cpu()

@@ -28,7 +28,7 @@ from __future__ import annotations
 from numbers import Integral
 from typing import Any
 
-from depthnb.errors import ConfigError, ShapeError
+from depthnb.errors import ArgumentError, ShapeError
 
 # Crops as (top, bottom, left, right) Python slice bounds on a 480x640 image.
 CROPS: dict[str, tuple[int, int, int, int]] = {
@@ -100,7 +100,7 @@ def crop_box(
     explicit (top, bottom, left, right) bounds, returned as given.
 
     Raises:
-        ConfigError: an unknown name, or bounds that are not four integers.
+        ArgumentError: an unknown name, or bounds that are not four integers.
         ShapeError: bounds that do not keep a non-empty region inside the image
             (``0 <= top < bottom <= H`` and ``0 <= left < right <= W``).
     """
@@ -110,7 +110,7 @@ def crop_box(
             or len(crop) != 4
             or not all(isinstance(v, Integral) and not isinstance(v, bool) for v in crop)
         ):
-            raise ConfigError(
+            raise ArgumentError(
                 f"crop {crop!r} is not (top, bottom, left, right) slice bounds; pass four "
                 f"integers or a name of {sorted(CROPS) + sorted(KITTI_CROPS)}"
             )
@@ -119,7 +119,7 @@ def crop_box(
     if crop in KITTI_CROPS:
         return _inside(size, crop, _kitti_box(size, crop))
     if crop not in CROPS:
-        raise ConfigError(
+        raise ArgumentError(
             f"unknown crop {crop!r}; choose one of {sorted(CROPS) + sorted(KITTI_CROPS)} or None"
         )
     h, w = size
@@ -154,17 +154,17 @@ def resolve_protocol(protocol: str | None, **given: Any) -> dict[str, Any]:
 
     ``given`` holds the caller's values of those settings. Without a protocol they are returned as
     given; with one, the protocol's values are returned, and a given value other than its default
-    (:data:`PROTOCOL_DEFAULTS`) is a ConfigError: a protocol fixes them all.
+    (:data:`PROTOCOL_DEFAULTS`) is an ArgumentError: a protocol fixes them all.
     """
     if protocol is None:
         return given
     if protocol not in PROTOCOLS:
-        raise ConfigError(f"unknown protocol {protocol!r}; choose one of {sorted(PROTOCOLS)}")
+        raise ArgumentError(f"unknown protocol {protocol!r}; choose one of {sorted(PROTOCOLS)}")
     clashes = {
         k: v for k, v in given.items() if k in PROTOCOLS[protocol] and v != PROTOCOL_DEFAULTS[k]
     }
     if clashes:
-        raise ConfigError(
+        raise ArgumentError(
             f"protocol {protocol!r} fixes {PROTOCOLS[protocol]}; do not also pass {clashes} "
             "(leave the protocol out and pass every setting yourself to change one)"
         )

@@ -12,7 +12,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from depthnb.encodings import Encoding, encoding_from_dict, get_encoding
-from depthnb.errors import ModelError
+from depthnb.errors import ModelError, ShapeError
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
@@ -89,23 +89,23 @@ def model_encoding(model: nn.Module, where: str) -> Encoding:
 
 
 def check_input(x: torch.Tensor, channels: int, where: str) -> None:
-    """Raise ModelError unless ``x`` is a float (B,channels,H,W) tensor with H, W >= 32."""
+    """Raise ShapeError unless ``x`` is a float (B,channels,H,W) tensor with H, W >= 32."""
     if not isinstance(x, torch.Tensor):
-        raise ModelError(
+        raise ShapeError(
             f"{where} expects a torch.Tensor (B,{channels},H,W), got {type(x).__name__}"
         )
     if x.ndim != 4 or x.shape[1] != channels:
-        raise ModelError(
+        raise ShapeError(
             f"{where} expects a (B,{channels},H,W) tensor, got shape {tuple(x.shape)}; "
             "add a batch axis with x[None] or check the channel count"
         )
     if not x.is_floating_point():
-        raise ModelError(
+        raise ShapeError(
             f"{where} expects float values in [0,1], got dtype {x.dtype}; "
             "convert with x.float() / 255"
         )
     if x.shape[2] < MIN_SIDE or x.shape[3] < MIN_SIDE:
-        raise ModelError(
+        raise ShapeError(
             f"{where} needs H and W >= {MIN_SIDE}, got {tuple(x.shape[2:])}; "
             "resize the image up first"
         )

@@ -29,7 +29,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from depthnb.errors import ModelError
+from depthnb.errors import MissingPackageError, ModelError
 from depthnb.models.blocks import (
     DepthModel,
     check_input,
@@ -51,7 +51,7 @@ def _transformers() -> Any:
     try:
         import transformers
     except ImportError as error:
-        raise ModelError(
+        raise MissingPackageError(
             "Depth Anything V2 needs Hugging Face transformers: pip install 'depthnb[models]' "
             "(or transformers>=5.15)"
         ) from error

@@ -41,7 +41,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from depthnb.checkpoint import atomic_save
+from depthnb.checkpoint import save_checkpoint
 from depthnb.errors import DataError, DepthnbError, DownloadError, ModelError
 from depthnb.hub.huggingface import HubFile, forget_hub_file, hub_file
 from depthnb.hub.sources import MIRROR_ENV, RemoteFile, fetch_remote
@@ -481,7 +481,7 @@ def _converted(
         "source_mtime_ns": stat.st_mtime_ns,
         "pretrained": spec.name,
     }
-    atomic_save(model_checkpoint(model, spec.input_size, **extra), converted)
+    save_checkpoint(model_checkpoint(model, spec.input_size, **extra), converted)
     return load_checkpoint(converted, map_location)
 
 

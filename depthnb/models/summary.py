@@ -12,7 +12,7 @@ import torch
 from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
-from depthnb.errors import ModelError
+from depthnb.errors import ArgumentError, ModelError
 
 
 def count_parameters(model: nn.Module) -> dict[str, int]:
@@ -41,39 +41,58 @@ def _input_channels(model: nn.Module) -> int:
     return int(getattr(model, "config", {}).get("in_channels", 3))
 
 
-def _example_input(model: nn.Module, input_size: Sequence[int]) -> torch.Tensor:
-    """A zero input on the model's device: (H, W) -> (1, C, H, W); (B, C, H, W) as given."""
+def _example_input(
+    model: nn.Module, input_size: Sequence[int], channels: int | None, batch_size: int
+) -> torch.Tensor:
+    """A zero input (batch_size, C, H, W) on the model's device, C = ``channels`` or the model's
+    ``config["in_channels"]`` (3 without one)."""
     size = tuple(int(s) for s in input_size)
-    if len(size) == 2:
-        size = (1, _input_channels(model), *size)
-    if len(size) != 4:
-        raise ModelError(f"input_size must be (H, W) or (B, C, H, W), got {tuple(input_size)}")
+    if len(size) != 2 or min(size) < 1:
+        raise ArgumentError(
+            f"input_size={tuple(input_size)} is not an image size (H, W); pass the channels and "
+            "the batch size by name: count_macs(model, (H, W), channels=C, batch_size=B)"
+        )
+    c = _input_channels(model) if channels is None else int(channels)
     param = next(model.parameters(), None)
     device = param.device if param is not None else torch.device("cpu")
     dtype = param.dtype if param is not None else torch.float32
-    return torch.zeros(size, device=device, dtype=dtype)
+    return torch.zeros((int(batch_size), c, *size), device=device, dtype=dtype)
 
 
-def count_macs(model: nn.Module, input_size: Sequence[int]) -> int:
-    """Multiply-accumulates of one forward pass at ``input_size`` ((H, W) or (B, C, H, W)).
+def count_macs(
+    model: nn.Module,
+    input_size: Sequence[int],
+    *,
+    channels: int | None = None,
+    batch_size: int = 1,
+) -> int:
+    """Multiply-accumulates of one forward pass of ``batch_size`` images of ``input_size`` (H, W)
+    with ``channels`` channels (default: the model's ``config["in_channels"]``, else 3).
 
     Counted by ``torch.utils.flop_counter.FlopCounterMode`` (convolutions and matrix products; 2
     FLOPs per MAC), so MACs = FLOPs / 2. Element-wise work (BN, activations, interpolation) is not
     counted, as in the papers' figures. A model on the ``meta`` device is counted without computing
     anything, which is fast even for big inputs.
     """
-    x = _example_input(model, input_size)
+    x = _example_input(model, input_size, channels, batch_size)
     counter = FlopCounterMode(display=False)
     with _eval_mode(model), torch.no_grad(), counter:
         model(x)
     return counter.get_total_flops() // 2
 
 
-def macs_by_module(model: nn.Module, input_size: Sequence[int]) -> dict[str, int]:
-    """MACs of one forward pass split by the model's direct children: {"encoder": .., "decoder": ..,
-    ..., "total": ..}; a child that is never called (a ModuleList) does not appear. Work done in the
-    model's own ``forward`` (outside any child) is in "total" only."""
-    x = _example_input(model, input_size)
+def macs_by_module(
+    model: nn.Module,
+    input_size: Sequence[int],
+    *,
+    channels: int | None = None,
+    batch_size: int = 1,
+) -> dict[str, int]:
+    """MACs of one forward pass (as :func:`count_macs`) split by the model's direct children:
+    {"encoder": .., "decoder": .., ..., "total": ..}; a child that is never called (a ModuleList)
+    does not appear. Work done in the model's own ``forward`` (outside any child) is in "total"
+    only."""
+    x = _example_input(model, input_size, channels, batch_size)
     counter = FlopCounterMode(display=False)
     with _eval_mode(model), torch.no_grad(), counter:
         model(x)

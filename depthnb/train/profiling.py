@@ -10,7 +10,7 @@
 
 >>> batches = [torch.rand(4, 8) for _ in range(6)]          # a DataLoader, say
 >>> layer = nn.Linear(8, 1)
->>> timing = time_steps(batches, lambda x: layer(x).sum().backward(), n_steps=5)
+>>> timing = time_steps(batches, lambda x: layer(x).sum().backward(), steps=5)
 >>> sorted(timing.summary())
 ['compute_ms', 'data_fraction', 'data_ms', 'steps', 'total_ms']
 """
@@ -29,7 +29,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from depthnb.errors import ConfigError
+from depthnb.errors import ArgumentError, DataError
 from depthnb.utils.device import synchronize
 
 
@@ -66,11 +66,11 @@ class StepTiming:
 def time_steps(
     loader: Iterable[Any],
     step: Callable[[Any], Any],
-    n_steps: int,
+    steps: int,
     warmup: int = 1,
     device: torch.device | str | None = None,
 ) -> StepTiming:
-    """Run ``step`` on ``warmup + n_steps`` batches of ``loader``; time the last ``n_steps``.
+    """Run ``step`` on ``warmup + steps`` batches of ``loader``; time the last ``steps``.
 
     The iterator is created before the warm-up steps, so worker start-up and first-call costs
     (allocations, cuDNN autotuning) fall outside the timed steps.
@@ -78,16 +78,16 @@ def time_steps(
     Args:
         loader: any iterable of batches (a ``DataLoader``); it is restarted if it runs out.
         step: does one training step on a batch (it moves the batch to its device itself).
-        n_steps: how many steps to time (>= 1).
+        steps: how many steps to time (>= 1).
         warmup: untimed steps first.
         device: the device ``step`` computes on; synchronised before each clock read.
 
     Returns:
         A :class:`StepTiming`.
     """
-    if n_steps < 1 or warmup < 0:
-        raise ConfigError(
-            f"time_steps needs n_steps >= 1 and warmup >= 0, got n_steps={n_steps}, warmup={warmup}"
+    if steps < 1 or warmup < 0:
+        raise ArgumentError(
+            f"time_steps needs steps >= 1 and warmup >= 0, got steps={steps}, warmup={warmup}"
         )
     iterator = iter(loader)
 
@@ -100,7 +100,7 @@ def time_steps(
             try:
                 return next(iterator)
             except StopIteration:
-                raise ConfigError(
+                raise DataError(
                     "time_steps got an empty loader: give it at least one batch"
                 ) from None
 
@@ -110,7 +110,7 @@ def time_steps(
     data_s: list[float] = []
     compute_s: list[float] = []
     start = time.perf_counter()
-    for _ in range(n_steps):
+    for _ in range(steps):
         t0 = time.perf_counter()
         batch = next_batch()
         t1 = time.perf_counter()
@@ -167,7 +167,7 @@ def cprofile_top(fn: Callable[[], Any], top: int = 15, sort: str = "tottime") ->
         A :class:`CProfileReport` (rows, printed table, total profiled seconds).
     """
     if sort not in {"tottime", "cumtime", "ncalls"}:
-        raise ConfigError(f"cprofile_top sorts by 'tottime', 'cumtime' or 'ncalls', not {sort!r}")
+        raise ArgumentError(f"cprofile_top sorts by 'tottime', 'cumtime' or 'ncalls', not {sort!r}")
     profiler = cProfile.Profile()
     profiler.enable()
     try:
@@ -261,7 +261,7 @@ def measure_throughput(
     counts = {"batch_size": (batch_size, 1), "steps": (steps, 1), "warmup": (warmup, 0)}
     for name, (value, least) in {**counts, "size": (min(size), 1)}.items():
         if value < least:
-            raise ConfigError(f"measure_throughput: {name} must be at least {least}, got {value}")
+            raise ArgumentError(f"measure_throughput: {name} must be at least {least}, got {value}")
     device = torch.device(device)
     dtype = resolve_precision(precision, device)
     memory_format = torch.channels_last if channels_last else torch.contiguous_format

@@ -334,12 +334,12 @@ class Trainer:
     def _save_mid_epoch(self) -> None:
         """Write ``last.pt`` inside an epoch, with :attr:`progress`: a resume from it carries on
         with the next batch of the epoch."""
-        from depthnb.checkpoint import atomic_save
+        from depthnb.checkpoint import save_checkpoint
 
         self.check_finite(self.epoch + 1)
         progress = self.progress.to_dict()  # on every process: it totals their sums
         if self.is_main and self.out_dir is not None:
-            atomic_save(self.state_dict(progress=progress), self.out_dir / "last.pt")
+            save_checkpoint(self.state_dict(progress=progress), self.out_dir / "last.pt")
 
     def _out_of_time(self) -> bool:
         """True once this fit() call has spent config.time_budget_s (all ranks agree)."""
@@ -526,9 +526,9 @@ class Trainer:
         self, path: str | os.PathLike[str], metrics: dict[str, Any] | None = None
     ) -> Path:
         """Write the checkpoint atomically to ``path`` (temporary file, fsync, rename)."""
-        from depthnb.checkpoint import atomic_save
+        from depthnb.checkpoint import save_checkpoint
 
-        return atomic_save(self.state_dict(metrics), path)
+        return save_checkpoint(self.state_dict(metrics), path)
 
     def resume(self, path: str | os.PathLike[str]) -> Trainer:
         """Load a checkpoint of the trainer's model: weights, optimizer, schedule, scaler, random

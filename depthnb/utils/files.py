@@ -1,9 +1,13 @@
 """Writing files and folders atomically: a temporary name beside the target, then one rename.
 
-Every writer in depthnb goes through :func:`atomic_path` (checkpoints, caches, datasets, figures,
-videos, point clouds, metrics), so a crash at any moment leaves either the previous file or the new
-one, never a half-written one. Writers of large files (downloads, caches) first ask
-:func:`check_free_space` whether they fit.
+The package's one atomic writer, one verb: :func:`atomic_path` (a temporary path to write a file
+or folder at, renamed into place when the block ends), :func:`atomic_write` (a binary file written
+by a callable), :func:`atomic_write_bytes` and :func:`atomic_write_text`. Every file depthnb writes
+goes through them (checkpoints, ONNX graphs, caches, datasets, figures, videos, point clouds,
+metrics; a format's own writer such as :func:`depthnb.checkpoint.save_checkpoint` or
+:func:`depthnb.viz.save_ply` is built on them), so a crash at any moment leaves either the
+previous file or the new one, never a half-written one. Writers of large files (downloads,
+caches) first ask :func:`check_free_space` whether they fit.
 
 >>> atomic_write_text("runs/demo/notes.txt", "hello")     # the folder is made if missing
 PosixPath('runs/demo/notes.txt')
@@ -108,9 +112,14 @@ def atomic_write(path: str | os.PathLike[str], write: Callable[[BinaryIO], objec
     return target
 
 
+def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> Path:
+    """Write ``data`` to ``path`` atomically (see :func:`atomic_write`)."""
+    return atomic_write(path, lambda file: file.write(data))
+
+
 def atomic_write_text(path: str | os.PathLike[str], text: str) -> Path:
     """Write ``text`` (UTF-8) to ``path`` atomically (see :func:`atomic_write`)."""
-    return atomic_write(path, lambda file: file.write(text.encode("utf-8")))
+    return atomic_write_bytes(path, text.encode("utf-8"))
 
 
 def check_free_space(

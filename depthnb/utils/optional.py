@@ -1,20 +1,25 @@
-"""Optional packages: import one, or raise :class:`~depthnb.errors.DeployError` saying how to
-install it."""
+"""Optional packages: import one, or raise :class:`~depthnb.errors.MissingPackageError` saying
+how to install it."""
 
 from __future__ import annotations
 
 import importlib
 from types import ModuleType
 
-from depthnb.errors import DeployError
+from depthnb.errors import MissingPackageError
+
+ONNX_INSTALL = "pip install onnx onnxruntime onnxscript, or pip install 'depthnb[deploy]'"
 
 
-def require(module: str) -> ModuleType:
-    """Import ``onnx``, ``onnxruntime``, ... on first use; DeployError saying how to install it."""
+def require(module: str, install: str = ONNX_INSTALL) -> ModuleType:
+    """Import ``module`` (``onnx``, ``onnxruntime.quantization``, ...) on first use.
+
+    Raises :class:`~depthnb.errors.MissingPackageError` (an ``ImportError``) naming the package
+    and the ``install`` command when it is not installed.
+    """
     try:
         return importlib.import_module(module)
     except ImportError as error:
-        raise DeployError(
-            f"exporting and running ONNX models needs {module.split('.')[0]!r} ({error}); install "
-            "it with pip install onnx onnxruntime onnxscript, or pip install 'depthnb[deploy]'"
+        raise MissingPackageError(
+            f"this needs {module.split('.')[0]!r} ({error}); install it with {install}"
         ) from error

@@ -5,7 +5,7 @@
 
 from typing import Any
 
-from depthnb.geometry import depth_to_points, intrinsics_from_fov, normals_from_depth, point_map
+from depthnb.geometry import depth_to_points, intrinsics_from_fov, normals_from_depth
 from depthnb.viz.colors import (
     COLORMAPS,
     abs_rel_map,
@@ -30,7 +30,6 @@ __all__ = [
     "normals_from_depth",
     "plot_points",
     "plot_points_plotly",
-    "point_map",
     "read_ply",
     "save_ply",
 ]

@@ -13,7 +13,7 @@ import matplotlib
 import numpy as np
 import torch
 
-from depthnb.errors import ConfigError, ShapeError
+from depthnb.errors import ArgumentError, ShapeError
 from depthnb.utils.arrays import ArrayLike, as_depth_map, as_rgb_image, valid_pixels
 
 COLORMAPS = ("plasma", "magma", "turbo", "jet", "viridis", "inferno")
@@ -60,7 +60,7 @@ def colorize(
     try:
         colormap = matplotlib.colormaps[cmap]
     except KeyError:
-        raise ConfigError(
+        raise ArgumentError(
             f"unknown colour map {cmap!r}; use one of {', '.join(COLORMAPS)} "
             "(any name in matplotlib.colormaps works)."
         ) from None
@@ -76,18 +76,20 @@ def colorize(
     return rgb
 
 
-def abs_rel_map(pred: ArrayLike, gt: ArrayLike, valid: ArrayLike | None = None) -> np.ndarray:
-    """Per-pixel absolute relative error |pred - gt| / gt, float32 (H,W); NaN where gt unknown."""
+def abs_rel_map(pred: ArrayLike, target: ArrayLike, valid: ArrayLike | None = None) -> np.ndarray:
+    """Per-pixel absolute relative error |pred - target| / target, float32 (H,W); NaN where the
+    target is unknown. pred, target (H,W) metres (or (1,H,W)), valid (H,W) bool."""
     pred = as_depth_map(pred, "pred")
-    gt = as_depth_map(gt, "gt")
-    if pred.shape != gt.shape:
+    target = as_depth_map(target, "target")
+    if pred.shape != target.shape:
         raise ShapeError(
-            f"pred {pred.shape} and gt {gt.shape} differ in size; upsample the prediction to the "
-            "ground truth's size first (depthnb.predict.predict_depth returns the input size)."
+            f"pred {pred.shape} and target {target.shape} differ in size; upsample the prediction "
+            "to the ground truth's size first (depthnb.predict.predict_depth returns the input "
+            "size)."
         )
-    ok = valid_pixels(gt, valid)
-    error = np.full(gt.shape, np.nan, dtype=np.float32)
-    error[ok] = np.abs(pred[ok] - gt[ok]) / gt[ok]
+    ok = valid_pixels(target, valid)
+    error = np.full(target.shape, np.nan, dtype=np.float32)
+    error[ok] = np.abs(pred[ok] - target[ok]) / target[ok]
     return error
 
 

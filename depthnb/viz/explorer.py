@@ -320,9 +320,8 @@ class DepthExplorer:
         """rgb (H,W,3), true depth (H,W) or None, predicted depth (H,W), intrinsics (4,), title."""
         name = self.model.value
         if self.source == PHOTO and self.photo is not None:
-            height, width = self.photo.shape[:2]
             pred = self.predict(name, ("photo", self._photo_id), self.photo)
-            intrinsics = intrinsics_from_fov(width, height, self.fov_deg)
+            intrinsics = intrinsics_from_fov(self.photo.shape[:2], self.fov_deg)
             return (
                 self.photo,
                 None,

@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from depthnb.errors import ConfigError, ShapeError
+from depthnb.errors import MissingPackageError, ShapeError
 
 
 def _subsample(
@@ -100,7 +100,7 @@ def plot_points_plotly(
     try:
         import plotly.graph_objects as go
     except ImportError:
-        raise ConfigError(
+        raise MissingPackageError(
             "plot_points_plotly needs plotly, which is not installed: run `pip install plotly` "
             "(Colab has it), or use plot_points for a static matplotlib view."
         ) from None

@@ -53,7 +53,7 @@ from depthnb.course.exercises.guards import (
     run_limited,
     warn_if_unlimited,
 )
-from depthnb.errors import ConfigError, ExerciseError
+from depthnb.errors import ExerciseError
 
 DIFFICULTIES = ("quick", "medium", "substantial")
 
@@ -100,9 +100,11 @@ class Exercise:
 
     def __post_init__(self) -> None:
         if self.difficulty not in DIFFICULTIES:
-            raise ConfigError(f"{self.key}: difficulty {self.difficulty!r} not in {DIFFICULTIES}")
+            raise ExerciseError(f"{self.key}: difficulty {self.difficulty!r} not in {DIFFICULTIES}")
         if isinstance(self.hides, str) or not all(isinstance(n, str) for n in self.hides):
-            raise ConfigError(f"{self.key}: hides takes dotted names (a tuple), not {self.hides!r}")
+            raise ExerciseError(
+                f"{self.key}: hides takes dotted names (a tuple), not {self.hides!r}"
+            )
         check_time_limit(self.time_limit)
         if self.compare is None:
             object.__setattr__(self, "compare", compare_values)
@@ -279,7 +281,7 @@ def diagnose(exercise: Exercise, answer: Any, time_limit: float | None = None) -
 
     Raises:
         ExerciseError: the answer did not finish a case within the time limit.
-        ConfigError: ``time_limit`` is not a positive number.
+        ArgumentError: ``time_limit`` is not a positive number.
     """
     key = exercise.key
     head = f"{key} {exercise.title}"
@@ -320,7 +322,8 @@ def check(
     ``time_limit``: seconds each case may take (default: the exercise's, 20 s unless it says).
 
     Raises:
-        ConfigError: no exercise has that key, or ``time_limit`` is not a positive number.
+        ExerciseError: no exercise has that key.
+        ArgumentError: ``time_limit`` is not a positive number.
         ExerciseError: the answer did not finish a case within the time limit (the message names
             the case).
     """
@@ -349,11 +352,11 @@ def get(key: str) -> Exercise:
     """The exercise with this key.
 
     Raises:
-        ConfigError: there is none (the message lists the keys that exist).
+        ExerciseError: there is none (the message lists the keys that exist).
     """
     known = exercises()
     if key not in known:
-        raise ConfigError(f"no exercise {key!r}; the exercises are {sorted(known)}")
+        raise ExerciseError(f"no exercise {key!r}; the exercises are {sorted(known)}")
     return known[key]
 
 

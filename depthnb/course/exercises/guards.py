@@ -46,7 +46,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from depthnb.errors import ConfigError, ExerciseError
+from depthnb.errors import ArgumentError, ExerciseError
 
 DEFAULT_TIME_LIMIT = 20.0
 """Seconds per case: about 100 times what the course's solutions take on a loaded laptop core."""
@@ -74,12 +74,14 @@ def check_time_limit(seconds: float) -> float:
     """``seconds`` as a float if it is a usable time limit (positive, finite).
 
     Raises:
-        ConfigError: anything else.
+        ArgumentError: anything else.
     """
     if isinstance(seconds, bool) or not isinstance(seconds, (int, float)):
-        raise ConfigError(f"time_limit={seconds!r}: give the seconds per case as a number, e.g. 60")
+        raise ArgumentError(
+            f"time_limit={seconds!r}: give the seconds per case as a number, e.g. 60"
+        )
     if not 0 < seconds < float("inf"):
-        raise ConfigError(f"time_limit={seconds!r}: give a positive, finite number of seconds")
+        raise ArgumentError(f"time_limit={seconds!r}: give a positive, finite number of seconds")
     return float(seconds)
 
 
@@ -189,7 +191,7 @@ def resolve(name: str) -> Any:
     """The object a dotted name stands for ("depthnb.metrics.depth_metrics").
 
     Raises:
-        ConfigError: no module and attribute of that name.
+        ExerciseError: no module and attribute of that name.
     """
     parts = name.split(".")
     for split in range(len(parts) - 1, 0, -1):
@@ -203,7 +205,7 @@ def resolve(name: str) -> Any:
         except AttributeError:
             break
         return found
-    raise ConfigError(f"{name!r} names nothing importable; an exercise hides dotted names only")
+    raise ExerciseError(f"{name!r} names nothing importable; an exercise hides dotted names only")
 
 
 def _guard(name: str, key: str) -> Callable[..., Any]:

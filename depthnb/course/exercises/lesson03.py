@@ -12,10 +12,10 @@ from depthnb.losses import composite as losses
 
 # ------------------------------------------------------------------- 03.1 scale-invariant log loss
 def _scale_invariant(
-    pred_log: torch.Tensor, target_log: torch.Tensor, valid: torch.Tensor, lambd: float
+    pred: torch.Tensor, target: torch.Tensor, valid: torch.Tensor, lambd: float
 ) -> torch.Tensor:
     """(B,1,H,W) log depth each, (B,1,H,W) bool, a float -> scalar."""
-    return losses.scale_invariant_log_loss(pred_log, target_log, valid, lambd=lambd)
+    return losses.scale_invariant_log_loss(pred, target, valid, lambd=lambd)
 
 
 def _scale_invariant_cases(generator: torch.Generator) -> list[Case]:
@@ -38,31 +38,31 @@ def _scale_invariant_cases(generator: torch.Generator) -> list[Case]:
 
 
 def _si_masked_terms(
-    pred_log: torch.Tensor, target_log: torch.Tensor, valid: torch.Tensor
+    pred: torch.Tensor, target: torch.Tensor, valid: torch.Tensor
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Per image: the sum of d, the sum of d^2 over valid pixels, and the valid count, (B,) each."""
-    d = torch.where(valid, pred_log - target_log, torch.zeros_like(pred_log)).flatten(1)
+    d = torch.where(valid, pred - target, torch.zeros_like(pred)).flatten(1)
     return d.sum(1), (d * d).sum(1), valid.flatten(1).sum(1).float()
 
 
 def _si_plus(
-    pred_log: torch.Tensor, target_log: torch.Tensor, valid: torch.Tensor, lambd: float
+    pred: torch.Tensor, target: torch.Tensor, valid: torch.Tensor, lambd: float
 ) -> torch.Tensor:
-    total, squares, count = _si_masked_terms(pred_log, target_log, valid)
+    total, squares, count = _si_masked_terms(pred, target, valid)
     return (squares / count + lambd * (total / count) ** 2).mean()
 
 
 def _si_whole_batch(
-    pred_log: torch.Tensor, target_log: torch.Tensor, valid: torch.Tensor, lambd: float
+    pred: torch.Tensor, target: torch.Tensor, valid: torch.Tensor, lambd: float
 ) -> torch.Tensor:
-    total, squares, count = _si_masked_terms(pred_log, target_log, valid)
+    total, squares, count = _si_masked_terms(pred, target, valid)
     return squares.sum() / count.sum() - lambd * (total.sum() / count.sum()) ** 2
 
 
 def _si_unmasked(
-    pred_log: torch.Tensor, target_log: torch.Tensor, valid: torch.Tensor, lambd: float
+    pred: torch.Tensor, target: torch.Tensor, valid: torch.Tensor, lambd: float
 ) -> torch.Tensor:
-    d = (pred_log - target_log).flatten(1)
+    d = (pred - target).flatten(1)
     return ((d * d).mean(1) - lambd * d.mean(1) ** 2).mean()
 
 

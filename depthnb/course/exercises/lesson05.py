@@ -6,28 +6,27 @@ from __future__ import annotations
 import torch
 
 from depthnb.course.exercises.checker import Case, Exercise, Mistake
+from depthnb.encodings import MIN_DEPTH
 from depthnb.metrics.align import align_in_disparity, median_scale
 from depthnb.metrics.depth import depth_metrics
-
-MIN_DEPTH = 1e-3  # the package's default, the near end of the clamp
 
 
 def _scene(
     generator: torch.Generator, batch: int, height: int, width: int
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """True depth (B,1,H,W) in [0.5, 9.5] m and a prediction off by its own factor per image."""
-    gt = 0.5 + 9.0 * torch.rand(batch, 1, height, width, generator=generator)
+    target = 0.5 + 9.0 * torch.rand(batch, 1, height, width, generator=generator)
     factor = 0.7 + 0.6 * torch.rand(batch, 1, 1, 1, generator=generator)
     noise = torch.exp(0.15 * torch.randn(batch, 1, height, width, generator=generator))
-    return gt, (gt * factor * noise).clamp(0.3, 9.9)
+    return target, (target * factor * noise).clamp(0.3, 9.9)
 
 
-def _with_holes(gt: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """gt with no depth (0) on every 4th pixel of every 3rd row, and a mask also hiding the first
-    two columns (depth measured there, but outside the scored region): (B,1,H,W) each.
+def _with_holes(target: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """target with no depth (0) on every 4th pixel of every 3rd row, and a mask also hiding the
+    first two columns (depth measured there, but outside the scored region): (B,1,H,W) each.
 
     Every image keeps an odd number of valid pixels, so its median is one of them."""
-    holes = gt.clone()
+    holes = target.clone()
     holes[..., ::3, ::4] = 0.0
     valid = holes > 0
     valid[..., :, :2] = False
@@ -40,30 +39,35 @@ def _with_holes(gt: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
 # 05.1: abs_rel, rmse and delta1, pooled over the valid pixels of every image.
 
 
-def _three_metrics(pred: torch.Tensor, gt: torch.Tensor, valid: torch.Tensor) -> dict[str, float]:
-    """pred, gt (B,1,H,W) metres, valid (B,1,H,W) bool -> {"abs_rel", "rmse", "delta1"}."""
-    scores = depth_metrics(pred, gt, valid)
+def _three_metrics(
+    pred: torch.Tensor, target: torch.Tensor, valid: torch.Tensor
+) -> dict[str, float]:
+    """pred, target (B,1,H,W) metres, valid (B,1,H,W) bool -> {"abs_rel", "rmse", "delta1"}."""
+    scores = depth_metrics(pred, target, valid)
     return {name: scores[name] for name in ("abs_rel", "rmse", "delta1")}
 
 
 def _metric_cases(generator: torch.Generator) -> list[Case]:
-    gt, pred = _scene(generator, 3, 12, 16)
+    target, pred = _scene(generator, 3, 12, 16)
     small_gt, small_pred = _scene(generator, 1, 7, 5)
-    holes_gt, holes_valid = _with_holes(gt)
+    holes_target, holes_valid = _with_holes(target)
     return [
-        Case("a batch of 3 at 12x16", (pred, gt, torch.ones_like(gt, dtype=torch.bool))),
+        Case("a batch of 3 at 12x16", (pred, target, torch.ones_like(target, dtype=torch.bool))),
         Case(
             "a batch of one at an odd size 7x5",
             (small_pred, small_gt, torch.ones_like(small_gt, dtype=torch.bool)),
         ),
-        Case("invalid pixels (gt 0, and valid False where gt > 0)", (pred, holes_gt, holes_valid)),
+        Case(
+            "invalid pixels (target 0, and valid False where target > 0)",
+            (pred, holes_target, holes_valid),
+        ),
     ]
 
 
 def _plain_metrics(
-    pred: torch.Tensor, gt: torch.Tensor, mask: torch.Tensor, over_pred: bool = False
+    pred: torch.Tensor, target: torch.Tensor, mask: torch.Tensor, over_pred: bool = False
 ) -> dict[str, float]:
-    p, g = pred[mask].double(), gt[mask].double()
+    p, g = pred[mask].double(), target[mask].double()
     ratio = torch.maximum(g / p, p / g)
     return {
         "abs_rel": float(((g - p).abs() / (p if over_pred else g)).mean()),
@@ -72,44 +76,55 @@ def _plain_metrics(
     }
 
 
-def _divided_by_pred(pred: torch.Tensor, gt: torch.Tensor, valid: torch.Tensor) -> dict[str, float]:
-    return _plain_metrics(pred, gt, valid, over_pred=True)
+def _divided_by_pred(
+    pred: torch.Tensor, target: torch.Tensor, valid: torch.Tensor
+) -> dict[str, float]:
+    return _plain_metrics(pred, target, valid, over_pred=True)
 
 
-def _mask_ignored(pred: torch.Tensor, gt: torch.Tensor, valid: torch.Tensor) -> dict[str, float]:
-    return _plain_metrics(pred, gt, gt > 0)
+def _mask_ignored(
+    pred: torch.Tensor, target: torch.Tensor, valid: torch.Tensor
+) -> dict[str, float]:
+    return _plain_metrics(pred, target, target > 0)
 
 
-def _rmse_per_image(pred: torch.Tensor, gt: torch.Tensor, valid: torch.Tensor) -> dict[str, float]:
-    scores = _plain_metrics(pred, gt, valid)
-    roots = [((g[m] - p[m]) ** 2).double().mean().sqrt() for p, g, m in zip(pred, gt, valid)]
+def _rmse_per_image(
+    pred: torch.Tensor, target: torch.Tensor, valid: torch.Tensor
+) -> dict[str, float]:
+    scores = _plain_metrics(pred, target, valid)
+    roots = [((g[m] - p[m]) ** 2).double().mean().sqrt() for p, g, m in zip(pred, target, valid)]
     return {**scores, "rmse": float(torch.stack(roots).mean())}
 
 
-def _delta_one_sided(pred: torch.Tensor, gt: torch.Tensor, valid: torch.Tensor) -> dict[str, float]:
-    scores = _plain_metrics(pred, gt, valid)
-    return {**scores, "delta1": float((pred[valid] / gt[valid] < 1.25).double().mean())}
+def _delta_one_sided(
+    pred: torch.Tensor, target: torch.Tensor, valid: torch.Tensor
+) -> dict[str, float]:
+    scores = _plain_metrics(pred, target, valid)
+    return {**scores, "delta1": float((pred[valid] / target[valid] < 1.25).double().mean())}
 
 
 # 05.2: median scaling, one factor per image.
 
 
-def _median_scaled(pred: torch.Tensor, gt: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
-    """pred, gt (B,1,H,W) metres, valid (B,1,H,W) bool -> pred scaled per image (B,1,H,W)."""
-    return median_scale(pred, gt, valid)[:, None]
+def _median_scaled(pred: torch.Tensor, target: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
+    """pred, target (B,1,H,W) metres, valid (B,1,H,W) bool -> pred scaled per image (B,1,H,W)."""
+    return median_scale(pred, target, valid)
 
 
 def _scale_cases(generator: torch.Generator) -> list[Case]:
-    gt, pred = _scene(generator, 3, 9, 13)  # 117 pixels: an odd count, one median pixel
+    target, pred = _scene(generator, 3, 9, 13)  # 117 pixels: an odd count, one median pixel
     small_gt, small_pred = _scene(generator, 1, 7, 5)
-    holes_gt, holes_valid = _with_holes(gt)
+    holes_target, holes_valid = _with_holes(target)
     return [
-        Case("a batch of 3 at 9x13", (pred, gt, torch.ones_like(gt, dtype=torch.bool))),
+        Case("a batch of 3 at 9x13", (pred, target, torch.ones_like(target, dtype=torch.bool))),
         Case(
             "a batch of one at an odd size 7x5",
             (small_pred, small_gt, torch.ones_like(small_gt, dtype=torch.bool)),
         ),
-        Case("invalid pixels (gt 0, and valid False where gt > 0)", (pred, holes_gt, holes_valid)),
+        Case(
+            "invalid pixels (target 0, and valid False where target > 0)",
+            (pred, holes_target, holes_valid),
+        ),
     ]
 
 
@@ -117,35 +132,35 @@ def _scaled_by(pred: torch.Tensor, factors: list[torch.Tensor]) -> torch.Tensor:
     return torch.stack([p * f for p, f in zip(pred, factors)])
 
 
-def _ratio_inverted(pred: torch.Tensor, gt: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
-    return _scaled_by(pred, [p[m].median() / g[m].median() for p, g, m in zip(pred, gt, valid)])
+def _ratio_inverted(pred: torch.Tensor, target: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
+    return _scaled_by(pred, [p[m].median() / g[m].median() for p, g, m in zip(pred, target, valid)])
 
 
-def _mean_ratio(pred: torch.Tensor, gt: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
-    return _scaled_by(pred, [g[m].mean() / p[m].mean() for p, g, m in zip(pred, gt, valid)])
+def _mean_ratio(pred: torch.Tensor, target: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
+    return _scaled_by(pred, [g[m].mean() / p[m].mean() for p, g, m in zip(pred, target, valid)])
 
 
 def _one_factor_for_the_batch(
-    pred: torch.Tensor, gt: torch.Tensor, valid: torch.Tensor
+    pred: torch.Tensor, target: torch.Tensor, valid: torch.Tensor
 ) -> torch.Tensor:
-    return pred * gt[valid].median() / pred[valid].median()
+    return pred * target[valid].median() / pred[valid].median()
 
 
 def _median_over_every_pixel(
-    pred: torch.Tensor, gt: torch.Tensor, valid: torch.Tensor
+    pred: torch.Tensor, target: torch.Tensor, valid: torch.Tensor
 ) -> torch.Tensor:
-    return _scaled_by(pred, [g.median() / p.median() for p, g in zip(pred, gt)])
+    return _scaled_by(pred, [g.median() / p.median() for p, g in zip(pred, target)])
 
 
 # 05.3: a relative model's disparity aligned in least squares to the true disparity, per image.
 
 
 def _aligned(
-    disparity: torch.Tensor, gt: torch.Tensor, valid: torch.Tensor, max_depth: float
+    disparity: torch.Tensor, target: torch.Tensor, valid: torch.Tensor, max_depth: float
 ) -> torch.Tensor:
-    """disparity (B,1,H,W) relative (larger is nearer), gt (B,1,H,W) metres (0: unknown), valid
+    """disparity (B,1,H,W) relative (larger is nearer), target (B,1,H,W) metres (0: unknown), valid
     (B,1,H,W) bool, max_depth metres -> depth (B,1,H,W) metres in [1e-3, max_depth]."""
-    return align_in_disparity(disparity, gt, valid, MIN_DEPTH, max_depth)[:, None]
+    return align_in_disparity(disparity, target, valid, MIN_DEPTH, max_depth)
 
 
 def _alignment_cases(generator: torch.Generator) -> list[Case]:
@@ -154,20 +169,25 @@ def _alignment_cases(generator: torch.Generator) -> list[Case]:
         ("a batch of 2 at 12x16", (2, 12, 16)),
         ("a batch of one at an odd size 7x5", (1, 7, 5)),
     ):
-        gt, _ = _scene(generator, batch, height, width)
+        target, _ = _scene(generator, batch, height, width)
         scale = 2.0 + 3.0 * torch.rand(batch, 1, 1, 1, generator=generator)
         shift = 0.2 + 0.5 * torch.rand(batch, 1, 1, 1, generator=generator)
         noise = 0.03 * torch.randn(batch, 1, height, width, generator=generator)
-        disparity = scale / gt + shift + noise  # the true disparity, up to its own s and t
-        cases.append(Case(label, (disparity, gt, torch.ones_like(gt, dtype=torch.bool), 10.0)))
-    disparity, gt, _, _ = cases[0].args
-    holes_gt, holes_valid = _with_holes(gt)
+        disparity = scale / target + shift + noise  # the true disparity, up to its own s and t
+        cases.append(
+            Case(label, (disparity, target, torch.ones_like(target, dtype=torch.bool), 10.0))
+        )
+    disparity, target, _, _ = cases[0].args
+    holes_target, holes_valid = _with_holes(target)
     sky = disparity.clone()
-    sky[holes_gt == 0] = 0.05  # far below the shift: aligned, a negative disparity
+    sky[holes_target == 0] = 0.05  # far below the shift: aligned, a negative disparity
     cases.append(
-        Case("invalid pixels and a far 'sky' (no ground truth)", (sky, holes_gt, holes_valid, 10.0))
+        Case(
+            "invalid pixels and a far 'sky' (no ground truth)",
+            (sky, holes_target, holes_valid, 10.0),
+        )
     )
-    cases.append(Case("KITTI's cap, max_depth 80 m", (sky, holes_gt, holes_valid, 80.0)))
+    cases.append(Case("KITTI's cap, max_depth 80 m", (sky, holes_target, holes_valid, 80.0)))
     return cases
 
 
@@ -182,7 +202,7 @@ def _fit(y: torch.Tensor, target: torch.Tensor, with_shift: bool = True) -> tupl
 
 def _per_image(
     disparity: torch.Tensor,
-    gt: torch.Tensor,
+    target: torch.Tensor,
     valid: torch.Tensor,
     max_depth: float,
     to_depth: str = "invert, clamped",
@@ -191,7 +211,7 @@ def _per_image(
     """The alignment with the choices a mistake changes: ``to_depth`` is how the fitted values
     become depth ("invert, clamped", "invert", or "fitted to depth": no inversion at all)."""
     images = []
-    for y, g, m in zip(disparity.double(), gt.double(), valid & (gt > 0)):
+    for y, g, m in zip(disparity.double(), target.double(), valid & (target > 0)):
         target = g[m] if to_depth == "fitted to depth" else 1 / g[m]
         scale, shift = _fit(y[m], target, with_shift)
         fitted = scale * y + shift
@@ -205,28 +225,28 @@ def _per_image(
 
 
 def _fitted_to_depth(
-    disparity: torch.Tensor, gt: torch.Tensor, valid: torch.Tensor, max_depth: float
+    disparity: torch.Tensor, target: torch.Tensor, valid: torch.Tensor, max_depth: float
 ) -> torch.Tensor:
-    return _per_image(disparity, gt, valid, max_depth, "fitted to depth")
+    return _per_image(disparity, target, valid, max_depth, "fitted to depth")
 
 
 def _scale_only(
-    disparity: torch.Tensor, gt: torch.Tensor, valid: torch.Tensor, max_depth: float
+    disparity: torch.Tensor, target: torch.Tensor, valid: torch.Tensor, max_depth: float
 ) -> torch.Tensor:
-    return _per_image(disparity, gt, valid, max_depth, with_shift=False)
+    return _per_image(disparity, target, valid, max_depth, with_shift=False)
 
 
 def _no_clamp(
-    disparity: torch.Tensor, gt: torch.Tensor, valid: torch.Tensor, max_depth: float
+    disparity: torch.Tensor, target: torch.Tensor, valid: torch.Tensor, max_depth: float
 ) -> torch.Tensor:
-    return _per_image(disparity, gt, valid, max_depth, "invert")
+    return _per_image(disparity, target, valid, max_depth, "invert")
 
 
 def _one_fit_for_the_batch(
-    disparity: torch.Tensor, gt: torch.Tensor, valid: torch.Tensor, max_depth: float
+    disparity: torch.Tensor, target: torch.Tensor, valid: torch.Tensor, max_depth: float
 ) -> torch.Tensor:
-    mask = valid & (gt > 0)
-    scale, shift = _fit(disparity[mask].double(), 1 / gt[mask].double())
+    mask = valid & (target > 0)
+    scale, shift = _fit(disparity[mask].double(), 1 / target[mask].double())
     return (1 / (scale * disparity.double() + shift).clamp(1 / max_depth, 1 / MIN_DEPTH)).float()
 
 
@@ -248,7 +268,7 @@ EXERCISES = (
             Mistake(
                 "mask ignored",
                 _mask_ignored,
-                "pixels where valid is False still count: score only gt[valid], pred[valid] (a "
+                "pixels where valid is False still count: score only target[valid], pred[valid] (a "
                 "mask can hide pixels that have a depth, e.g. outside a crop).",
             ),
             Mistake(
@@ -276,8 +296,8 @@ EXERCISES = (
             Mistake(
                 "ratio inverted",
                 _ratio_inverted,
-                "the factor is upside down: multiply the prediction by median(gt) / median(pred), "
-                "so its median becomes the true one.",
+                "the factor is upside down: multiply the prediction by "
+                "median(target) / median(pred), so its median becomes the true one.",
             ),
             Mistake(
                 "mean ratio",

@@ -6,12 +6,12 @@ from __future__ import annotations
 import torch
 
 from depthnb.course.exercises.checker import Case, Exercise, Mistake
-from depthnb.geometry import point_map, scale_intrinsics
+from depthnb.geometry import backproject, scale_intrinsics
 
 
 def _back_project(depth: torch.Tensor, intrinsics: torch.Tensor) -> torch.Tensor:
     """(H,W) metres, (4,) fx, fy, cx, cy -> (H,W,3) camera-frame points X, Y, Z."""
-    return torch.from_numpy(point_map(depth, intrinsics))
+    return backproject(depth[None, None], intrinsics)[0].permute(1, 2, 0)
 
 
 def _back_project_cases(generator: torch.Generator) -> list[Case]:
@@ -105,7 +105,7 @@ EXERCISES = (
         title="back-projection from the pinhole formula",
         difficulty="quick",
         reference=_back_project,
-        hides=("depthnb.geometry.point_map", "depthnb.geometry.backproject"),
+        hides=("depthnb.geometry.backproject",),
         cases=_back_project_cases,
         mistakes=(
             Mistake(

@@ -14,17 +14,17 @@ from depthnb.viz.colors import abs_rel_map
 # 07.1: intrinsics from a horizontal field of view.
 
 
-def _from_fov(width: int, height: int, fov_deg: float) -> torch.Tensor:
-    """Image size in pixels, horizontal field of view in degrees -> (4,) fx, fy, cx, cy."""
-    return torch.from_numpy(intrinsics_from_fov(width, height, fov_deg))
+def _from_fov(size: tuple[int, int], fov_deg: float) -> torch.Tensor:
+    """Image size (H, W) in pixels, horizontal field of view in degrees -> (4,) fx, fy, cx, cy."""
+    return torch.from_numpy(intrinsics_from_fov(size, fov_deg))
 
 
 def _fov_cases(generator: torch.Generator) -> list[Case]:
     return [
-        Case("a 640x480 photo at 65 degrees", (640, 480, 65.0)),
-        Case("a 160x120 image at 90 degrees", (160, 120, 90.0)),
-        Case("a portrait 480x640 photo at 70 degrees", (480, 640, 70.0)),
-        Case("an odd size 7x5 at 40 degrees", (7, 5, 40.0)),
+        Case("a 480x640 (H x W) photo at 65 degrees", ((480, 640), 65.0)),
+        Case("a 120x160 image at 90 degrees", ((120, 160), 90.0)),
+        Case("a portrait 640x480 photo at 70 degrees", ((640, 480), 70.0)),
+        Case("an odd size 5x7 at 40 degrees", ((5, 7), 40.0)),
     ]
 
 
@@ -32,27 +32,32 @@ def _intrinsics(fx: float, cx: float, cy: float) -> torch.Tensor:
     return torch.tensor([fx, fx, cx, cy], dtype=torch.float32)
 
 
-def _whole_angle(width: int, height: int, fov_deg: float) -> torch.Tensor:
+def _whole_angle(size: tuple[int, int], fov_deg: float) -> torch.Tensor:
+    height, width = size
     fx = (width / 2) / math.tan(math.radians(fov_deg))
     return _intrinsics(fx, (width - 1) / 2, (height - 1) / 2)
 
 
-def _whole_width(width: int, height: int, fov_deg: float) -> torch.Tensor:
+def _whole_width(size: tuple[int, int], fov_deg: float) -> torch.Tensor:
+    height, width = size
     fx = width / math.tan(math.radians(fov_deg) / 2)
     return _intrinsics(fx, (width - 1) / 2, (height - 1) / 2)
 
 
-def _corner_centre(width: int, height: int, fov_deg: float) -> torch.Tensor:
+def _corner_centre(size: tuple[int, int], fov_deg: float) -> torch.Tensor:
+    height, width = size
     fx = (width / 2) / math.tan(math.radians(fov_deg) / 2)
     return _intrinsics(fx, width / 2, height / 2)
 
 
-def _vertical_fov(width: int, height: int, fov_deg: float) -> torch.Tensor:
+def _vertical_fov(size: tuple[int, int], fov_deg: float) -> torch.Tensor:
+    height, width = size
     fx = (height / 2) / math.tan(math.radians(fov_deg) / 2)
     return _intrinsics(fx, (width - 1) / 2, (height - 1) / 2)
 
 
-def _degrees_to_tan(width: int, height: int, fov_deg: float) -> torch.Tensor:
+def _degrees_to_tan(size: tuple[int, int], fov_deg: float) -> torch.Tensor:
+    height, width = size
     fx = (width / 2) / math.tan(fov_deg / 2)
     return _intrinsics(fx, (width - 1) / 2, (height - 1) / 2)
 
@@ -63,8 +68,8 @@ def _degrees_to_tan(width: int, height: int, fov_deg: float) -> torch.Tensor:
 def _depth_factor(train_fov_deg: float, photo_fov_deg: float) -> float:
     """Horizontal fields of view (degrees) of the training camera and of the photo's (same image
     width) -> predicted depth / true depth, from apparent size alone."""
-    train = intrinsics_from_fov(640, 480, train_fov_deg)
-    photo = intrinsics_from_fov(640, 480, photo_fov_deg)
+    train = intrinsics_from_fov((480, 640), train_fov_deg)
+    photo = intrinsics_from_fov((480, 640), photo_fov_deg)
     return float(train[0] / photo[0])
 
 
@@ -96,44 +101,49 @@ def _whole_angle_tangents(train_fov_deg: float, photo_fov_deg: float) -> float:
 # 07.3: the error map the explorer draws.
 
 
-def _error_map(pred: torch.Tensor, gt: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
-    """pred, gt (H,W) metres, valid (H,W) bool -> (H,W) |pred - gt| / gt, NaN where unknown."""
-    return torch.from_numpy(abs_rel_map(pred, gt, valid))
+def _error_map(pred: torch.Tensor, target: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
+    """pred, target (H,W) metres, valid (H,W) bool -> (H,W) |pred - target| / target, NaN where
+    unknown."""
+    return torch.from_numpy(abs_rel_map(pred, target, valid))
 
 
 def _error_cases(generator: torch.Generator) -> list[Case]:
     cases = []
     for label, (height, width) in (("a 12x16 map", (12, 16)), ("an odd size 7x5", (7, 5))):
-        gt = 0.5 + 9.0 * torch.rand(height, width, generator=generator)
-        pred = gt * torch.exp(0.3 * torch.randn(height, width, generator=generator))
-        cases.append(Case(label, (pred, gt, torch.ones_like(gt, dtype=torch.bool))))
-    pred, gt, _ = cases[0].args
-    holes = gt.clone()
+        target = 0.5 + 9.0 * torch.rand(height, width, generator=generator)
+        pred = target * torch.exp(0.3 * torch.randn(height, width, generator=generator))
+        cases.append(Case(label, (pred, target, torch.ones_like(target, dtype=torch.bool))))
+    pred, target, _ = cases[0].args
+    holes = target.clone()
     holes[::3, ::4] = 0.0
     valid = holes > 0
     valid[:, :2] = False  # measured, but outside the region to score
-    cases.append(Case("invalid pixels (gt 0, and valid False where gt > 0)", (pred, holes, valid)))
+    cases.append(
+        Case("invalid pixels (target 0, and valid False where target > 0)", (pred, holes, valid))
+    )
     return cases
 
 
-def _unknown(gt: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
-    return ~(valid & (gt > 0))
+def _unknown(target: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
+    return ~(valid & (target > 0))
 
 
-def _over_pred(pred: torch.Tensor, gt: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
-    return ((pred - gt).abs() / pred).masked_fill(_unknown(gt, valid), float("nan"))
+def _over_pred(pred: torch.Tensor, target: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
+    return ((pred - target).abs() / pred).masked_fill(_unknown(target, valid), float("nan"))
 
 
-def _zero_where_unknown(pred: torch.Tensor, gt: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
-    return ((pred - gt).abs() / gt).masked_fill(_unknown(gt, valid), 0.0)
+def _zero_where_unknown(
+    pred: torch.Tensor, target: torch.Tensor, valid: torch.Tensor
+) -> torch.Tensor:
+    return ((pred - target).abs() / target).masked_fill(_unknown(target, valid), 0.0)
 
 
-def _signed(pred: torch.Tensor, gt: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
-    return ((pred - gt) / gt).masked_fill(_unknown(gt, valid), float("nan"))
+def _signed(pred: torch.Tensor, target: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
+    return ((pred - target) / target).masked_fill(_unknown(target, valid), float("nan"))
 
 
-def _valid_ignored(pred: torch.Tensor, gt: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
-    return ((pred - gt).abs() / gt).masked_fill(gt <= 0, float("nan"))
+def _valid_ignored(pred: torch.Tensor, target: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
+    return ((pred - target).abs() / target).masked_fill(target <= 0, float("nan"))
 
 
 EXERCISES = (
@@ -215,24 +225,24 @@ EXERCISES = (
                 "divided by pred",
                 _over_pred,
                 "you divided by the prediction: the error is relative to the TRUE depth, "
-                "|pred - gt| / gt.",
+                "|pred - target| / target.",
             ),
             Mistake(
                 "zero where unknown",
                 _zero_where_unknown,
                 "unknown pixels are 0, which the colour map draws as a perfect prediction: "
-                "put NaN there (drawn black), where valid is False or gt <= 0.",
+                "put NaN there (drawn black), where valid is False or target <= 0.",
             ),
             Mistake(
                 "signed",
                 _signed,
-                "some errors are negative: take the absolute value, |pred - gt| / gt.",
+                "some errors are negative: take the absolute value, |pred - target| / target.",
             ),
             Mistake(
                 "valid ignored",
                 _valid_ignored,
                 "pixels where valid is False still get an error: NaN wherever valid is False, "
-                "not only where gt is 0.",
+                "not only where target is 0.",
             ),
         ),
     ),

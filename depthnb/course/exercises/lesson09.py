@@ -15,11 +15,11 @@ from depthnb.geometry import warp_source
 from depthnb.video import flicker, smooth_depths
 
 
-def _flicker(depths: np.ndarray, gt: np.ndarray, static_threshold: float) -> float:
+def _flicker(pred: np.ndarray, target: np.ndarray, static_threshold: float) -> float:
     """(T,H,W) predicted and true depth, metres -> mean |d_t - d_{t-1}| over the pixel pairs whose
     true depth is known (> 0) in both frames and changed by less than ``static_threshold`` of
     it."""
-    return flicker(depths, gt, static_threshold)
+    return flicker(pred, target, static_threshold)
 
 
 def _flicker_case(generator: torch.Generator, frames: int, height: int, width: int) -> tuple:
@@ -27,51 +27,51 @@ def _flicker_case(generator: torch.Generator, frames: int, height: int, width: i
     drift = 1 + 0.016 * (torch.rand(frames, height, width, generator=generator) - 0.5)
     share = torch.rand(frames, 1, 1, generator=generator)  # how much moves differs per frame
     moving = torch.rand(frames, height, width, generator=generator) < share
-    gt = base * (drift * torch.where(moving, 0.95, 1.0)).cumprod(0)  # moving: 5 % closer
+    target = base * (drift * torch.where(moving, 0.95, 1.0)).cumprod(0)  # moving: 5 % closer
     noise = 0.01 + 0.05 * torch.rand(frames, 1, 1, generator=generator)  # noisier on some frames
-    depths = gt * (1 + noise * torch.randn(frames, height, width, generator=generator))
-    return depths.numpy(), gt.numpy()
+    pred = target * (1 + noise * torch.randn(frames, height, width, generator=generator))
+    return pred.numpy(), target.numpy()
 
 
 def _flicker_cases(generator: torch.Generator) -> list[Case]:
-    depths, gt = _flicker_case(generator, 6, 12, 16)
-    odd_depths, odd_gt = _flicker_case(generator, 3, 7, 5)
-    holes = gt.copy()
+    pred, target = _flicker_case(generator, 6, 12, 16)
+    odd_pred, odd_target = _flicker_case(generator, 3, 7, 5)
+    holes = target.copy()
     holes[:, ::3, ::2] = 0.0  # no ground truth there, in every frame
     return [
-        Case("6 frames of 12x16", (depths, gt, 0.01)),
-        Case("3 frames of an odd size 7x5", (odd_depths, odd_gt, 0.01)),
-        Case("6 frames with invalid (zero) ground truth", (depths, holes, 0.01)),
-        Case("a threshold of 2 %", (depths, gt, 0.02)),
+        Case("6 frames of 12x16", (pred, target, 0.01)),
+        Case("3 frames of an odd size 7x5", (odd_pred, odd_target, 0.01)),
+        Case("6 frames with invalid (zero) ground truth", (pred, holes, 0.01)),
+        Case("a threshold of 2 %", (pred, target, 0.02)),
     ]
 
 
-def _every_pixel(depths: np.ndarray, gt: np.ndarray, static_threshold: float) -> float:
-    return float(np.abs(depths[1:] - depths[:-1]).mean())
+def _every_pixel(pred: np.ndarray, target: np.ndarray, static_threshold: float) -> float:
+    return float(np.abs(pred[1:] - pred[:-1]).mean())
 
 
-def _absolute_threshold(depths: np.ndarray, gt: np.ndarray, static_threshold: float) -> float:
-    known = (gt[1:] > 0) & (gt[:-1] > 0)
-    static = known & (np.abs(gt[1:] - gt[:-1]) < static_threshold)
-    return float(np.abs(depths[1:] - depths[:-1])[static].mean())
+def _absolute_threshold(pred: np.ndarray, target: np.ndarray, static_threshold: float) -> float:
+    known = (target[1:] > 0) & (target[:-1] > 0)
+    static = known & (np.abs(target[1:] - target[:-1]) < static_threshold)
+    return float(np.abs(pred[1:] - pred[:-1])[static].mean())
 
 
-def _unknown_counted(depths: np.ndarray, gt: np.ndarray, static_threshold: float) -> float:
-    static = np.abs(gt[1:] - gt[:-1]) <= static_threshold * gt[:-1]
-    return float(np.abs(depths[1:] - depths[:-1])[static].mean())
+def _unknown_counted(pred: np.ndarray, target: np.ndarray, static_threshold: float) -> float:
+    static = np.abs(target[1:] - target[:-1]) <= static_threshold * target[:-1]
+    return float(np.abs(pred[1:] - pred[:-1])[static].mean())
 
 
-def _pairs_flicker(depths: np.ndarray, gt: np.ndarray, static_threshold: float) -> float:
+def _pairs_flicker(pred: np.ndarray, target: np.ndarray, static_threshold: float) -> float:
     """The flicker written out (the mistakes run as answers while :func:`flicker` is hidden)."""
-    known = (gt[1:] > 0) & (gt[:-1] > 0)
-    static = known & (np.abs(gt[1:] - gt[:-1]) < static_threshold * gt[:-1])
-    return float(np.abs(depths[1:] - depths[:-1])[static].mean())
+    known = (target[1:] > 0) & (target[:-1] > 0)
+    static = known & (np.abs(target[1:] - target[:-1]) < static_threshold * target[:-1])
+    return float(np.abs(pred[1:] - pred[:-1])[static].mean())
 
 
-def _mean_of_pairs(depths: np.ndarray, gt: np.ndarray, static_threshold: float) -> float:
+def _mean_of_pairs(pred: np.ndarray, target: np.ndarray, static_threshold: float) -> float:
     means = [
-        _pairs_flicker(depths[t - 1 : t + 1], gt[t - 1 : t + 1], static_threshold)
-        for t in range(1, len(depths))
+        _pairs_flicker(pred[t - 1 : t + 1], target[t - 1 : t + 1], static_threshold)
+        for t in range(1, len(pred))
     ]
     return float(np.mean(means))
 
@@ -238,13 +238,13 @@ EXERCISES = (
                 "absolute threshold",
                 _absolute_threshold,
                 "your threshold is in metres: 'static' means a change of less than 1 % of the "
-                "true depth, |gt_t - gt_{t-1}| < threshold * gt_{t-1}.",
+                "true depth, |target_t - target_{t-1}| < threshold * target_{t-1}.",
             ),
             Mistake(
                 "unknown counted",
                 _unknown_counted,
                 "pixels without ground truth (0 in both frames) count as static in yours: keep "
-                "only the pairs where gt > 0 in both frames.",
+                "only the pairs where target > 0 in both frames.",
             ),
             Mistake(
                 "mean of pairs",

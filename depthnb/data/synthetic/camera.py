@@ -10,7 +10,7 @@ import numpy as np
 
 from depthnb.data.nyu import NYU_INTRINSICS, NYU_SIZE
 from depthnb.data.synthetic.scene import _Camera
-from depthnb.errors import DataError
+from depthnb.errors import ArgumentError
 from depthnb.geometry import scale_intrinsics
 
 
@@ -38,9 +38,9 @@ def _check_size(size: tuple[int, int]) -> tuple[int, int]:
     try:
         h, w = (int(s) for s in size)
     except (TypeError, ValueError):
-        raise DataError(f"synthetic rooms: size must be (H, W), got {size!r}") from None
+        raise ArgumentError(f"synthetic rooms: size must be (H, W), got {size!r}") from None
     if h < 8 or w < 8:
-        raise DataError(
+        raise ArgumentError(
             f"synthetic rooms: size (H, W) = {size!r} is too small; use at least (8, 8)"
         )
     return h, w

@@ -9,7 +9,7 @@ from torch.utils.data import Dataset
 from depthnb.data.io import Transform, make_sample
 from depthnb.data.synthetic.camera import _check_size
 from depthnb.data.synthetic.render import render_camera_path, render_room
-from depthnb.errors import DataError
+from depthnb.errors import ArgumentError
 
 Sample = dict[str, torch.Tensor]
 
@@ -34,13 +34,15 @@ def to_sample(render: dict[str, np.ndarray], fgbg: bool = False) -> Sample:
 
 
 def _check_length(name: str, length: int) -> int:
-    """``length`` as an int >= 1, else DataError."""
+    """``length`` as an int >= 1, else ArgumentError."""
     try:
         value = int(length)
     except (TypeError, ValueError):
         value = 0
     if value < 1:
-        raise DataError(f"{name}: length must be an int >= 1 (number of scenes), got {length!r}")
+        raise ArgumentError(
+            f"{name}: length must be an int >= 1 (number of scenes), got {length!r}"
+        )
     return value
 
 

@@ -15,7 +15,7 @@ from depthnb.data.synthetic.raycast import _bounding_sphere, _corners, _intersec
 from depthnb.data.synthetic.rooms import _camera_spot, _sample_room
 from depthnb.data.synthetic.scene import _CLEARANCE, _Camera, _camera, _Room, _scale_scene
 from depthnb.data.synthetic.shading import _shade_objects, _shell, _to_uint8
-from depthnb.errors import DataError
+from depthnb.errors import ArgumentError
 
 
 def _render(room: _Room, cam: _Camera, size: tuple[int, int]) -> dict[str, np.ndarray]:
@@ -63,7 +63,7 @@ def render_room(
     """
     k = float(scale)
     if not (math.isfinite(k) and k > 0):
-        raise DataError(f"render_room: scale must be a finite number > 0, got {scale!r}")
+        raise ArgumentError(f"render_room: scale must be a finite number > 0, got {scale!r}")
     room, cam = _scene(seed, index)
     if k != 1.0:
         room, cam = _scale_scene(room, cam, k)
@@ -107,7 +107,7 @@ def render_camera_path(
     """
     h, w = _check_size(size)
     if int(n_frames) < 1:
-        raise DataError(f"render_camera_path: n_frames must be >= 1, got {n_frames!r}")
+        raise ArgumentError(f"render_camera_path: n_frames must be >= 1, got {n_frames!r}")
     rng = random.Random(f"depthnb-path/{int(seed)}")
     path: dict[str, Any] = {}
 

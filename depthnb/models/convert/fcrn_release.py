@@ -104,16 +104,21 @@ def read_release_npy(path: str | os.PathLike) -> dict[str, dict[str, np.ndarray]
             "weights, see REFERENCE.md) and pass its path"
         )
     with path.open("rb") as file:
+        headers = {
+            (1, 0): np.lib.format.read_array_header_1_0,
+            (2, 0): np.lib.format.read_array_header_2_0,
+        }
         try:
             version = np.lib.format.read_magic(file)
-            if version == (1, 0):
-                shape, _, dtype = np.lib.format.read_array_header_1_0(file)
-            elif version == (2, 0):
-                shape, _, dtype = np.lib.format.read_array_header_2_0(file)
-            else:
-                raise ValueError(f"format version {version}, not 1.0 or 2.0")
+            read_header = headers.get(version)
+            if read_header is not None:
+                shape, _, dtype = read_header(file)
         except ValueError as error:
             raise ModelError(f"{path} is not a readable .npy file ({error})") from error
+        if read_header is None:
+            raise ModelError(
+                f"{path} is not a readable .npy file (format version {version}, not 1.0 or 2.0)"
+            )
         if dtype != np.dtype(object) or shape != ():
             raise ModelError(
                 f"{path} holds a plain {dtype} array of shape {shape}, not the pickled dict of "

@@ -35,8 +35,8 @@ from torch import nn
 from torch.utils.data import Dataset
 
 from depthnb.data.sample import BACKGROUND, DEPTH, IMAGE, MASK, VALID, Sample
-from depthnb.encodings import Encoding
-from depthnb.errors import DataError, ModelError
+from depthnb.encodings import DEPTHNORM_MIN_DEPTH, MAX_DEPTH, Encoding
+from depthnb.errors import ArgumentError, DataError, ModelError, ShapeError
 from depthnb.inference import Outputs, predicted_batches, spatial_size
 from depthnb.metrics.mask import iou_from_counts, mask_counts
 from depthnb.models.blocks import model_encoding
@@ -76,16 +76,19 @@ def stack_inputs(batch: Mapping[str, torch.Tensor]) -> torch.Tensor:
     require(dict(batch), (BACKGROUND, IMAGE), _FGBG_HINT)
     background, image = batch[BACKGROUND], batch[IMAGE]
     if background.shape != image.shape:
-        raise DataError(
+        raise ShapeError(
             f"background {tuple(background.shape)} and image {tuple(image.shape)} differ in shape; "
             "resize both with the same transform"
         )
     return torch.cat([background, image], dim=1)
 
 
-def encoding_range(encoding: Encoding, min_depth: float = 0.1, max_depth: float = 10.0) -> float:
+def encoding_range(
+    encoding: Encoding, min_depth: float = DEPTHNORM_MIN_DEPTH, max_depth: float = MAX_DEPTH
+) -> float:
     """SSIM's data range for targets encoded with ``encoding``: its ``data_range`` if it has one,
-    else ``|encode(max_depth) - encode(min_depth)|`` (metres: 9.9; log: 4.6)."""
+    else ``|encode(max_depth) - encode(min_depth)|`` over DepthNorm's 0.1 .. 10 m (metres: 9.9;
+    log: 4.6), the range DenseDepth's SSIM is taken over."""
     data_range = getattr(encoding, "data_range", None)
     if data_range is not None:
         return float(data_range)
@@ -178,7 +181,7 @@ class MaskDepthTask(DepthTask):
 
         require(batch, (MASK, DEPTH, VALID), _FGBG_HINT)
         if isinstance(outputs, torch.Tensor):
-            raise DataError("MaskDepthTask needs a model with mask and depth heads (maskdepth)")
+            raise ModelError("MaskDepthTask needs a model with mask and depth heads (maskdepth)")
         mask_logits, depth_pred = outputs[MASK].float(), outputs[DEPTH].float()
         depth, valid = self.targets(batch, spatial_size(depth_pred))
         bce = F.binary_cross_entropy_with_logits(mask_logits, batch[MASK].float())
@@ -203,7 +206,7 @@ class MaskDepthTask(DepthTask):
 
 def _unused_loss(pred: torch.Tensor, target: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
     """MaskDepthTask computes its own two-part loss; a single-tensor loss does not apply."""
-    raise DataError("MaskDepthTask.loss combines the mask and depth terms; it has no loss_fn")
+    raise ArgumentError("MaskDepthTask.loss combines the mask and depth terms; it has no loss_fn")
 
 
 def maskdepth_trainer(
@@ -286,7 +289,7 @@ def evaluate_maskdepth(
     return meter.compute()
 
 
-def seed_counts(model: nn.Module, input_size: tuple[int, int, int, int]) -> dict[str, int]:
+def seed_counts(model: nn.Module, input_size: tuple[int, int]) -> dict[str, int]:
     """This network's parameters and MACs, and the same counted the seed's way (decoder twice).
 
     The seed ran its decoder once per head, so its summary counted every decoder layer twice. Here
@@ -294,8 +297,9 @@ def seed_counts(model: nn.Module, input_size: tuple[int, int, int, int]) -> dict
     MACs once more reproduces the seed's figures.
 
     Args:
-        model: a ``maskdepth`` model with a ``decoder`` submodule.
-        input_size: (B,C,H,W), e.g. (1,6,160,160) (the seed: (1,2,160,160), grey images).
+        model: a ``maskdepth`` model with a ``decoder`` submodule; its ``in_channels`` (6, or 2
+            for the seed's grey images) set the input's channels.
+        input_size: (H, W) of one input, e.g. (160, 160).
 
     Returns:
         ``parameters``, ``decoder_parameters``, ``seed_parameters`` (= parameters + decoder's),
