@@ -15,7 +15,7 @@ from torch import nn
 from torch.utils.data import DataLoader, Dataset
 
 from depthnb.data.augment import BatchAugment
-from depthnb.errors import ConfigError
+from depthnb.errors import ConfigError, DataError
 from depthnb.train.config import TrainConfig
 from depthnb.train.sampling import VALIDATION, EpochSampler, SeededSamples
 from depthnb.utils.distributed import DistInfo
@@ -39,7 +39,10 @@ def data_loaders(
     sampler = EpochSampler(train_data, dist.world_size, dist.rank, config.seed)
     per_process = len(sampler)
     if per_process == 0:
-        raise ConfigError("the training set is empty")
+        raise DataError(
+            "the training set has no sample for this process; check the data folder and the "
+            "sample limit"
+        )
     train = make_loader(
         SeededSamples(train_data, config.seed),
         sampler,
