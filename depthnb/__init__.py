@@ -23,6 +23,9 @@ files           one atomic writer, :mod:`depthnb.utils.files` (``atomic_path``, 
                 through it; nothing half-written is left under the final name
 errors          defined in :mod:`depthnb.errors` only, each also the builtin a user would catch
                 (``ValueError``, ``OSError``, ``ImportError``, ...); all are ``DepthnbError``
+state           no global side effects: the Trainer keeps its own random states and sets
+                deterministic switches only while it trains; ``evaluate()`` leaves the model where
+                it was
 ==============  ==================================================================================
 """
 
