@@ -193,3 +193,22 @@ def test_every_training_setting_is_a_flag_and_a_config_key(tmp_path):
     assert unclipped["clip_grad_norm"] is None
     helps = {action.dest: action.help for action in train._actions}
     assert "momentum" in helps["momentum"].lower() and helps["log_every"]
+
+
+@pytest.mark.parametrize(
+    ("argv", "dest", "value"),
+    [
+        (["train", "--batch", "4"], "batch_size", 4),
+        (["train", "--clip-grad", "1.5"], "clip_grad_norm", 1.5),
+        (["train", "--out", "runs/x"], "out_dir", "runs/x"),
+        (["evaluate", "a.pt", "--batch", "3"], "batch_size", 3),
+        (["bench", "--batch", "2"], "batch_size", 2),
+        (["predict", "a.pt", "photo.jpg", "--out", "depth"], "out_dir", "depth"),
+    ],
+)
+def test_the_former_spellings_of_renamed_flags_still_work(argv, dest, value):
+    """The command line's flags are part of the contract: --batch, --clip-grad and --out, the
+    spellings before one name per setting, still reach the same setting (as argparse's unique
+    prefixes of --batch-size, --clip-grad-norm and --out-dir; a new flag that shares such a
+    prefix would break them, and this test)."""
+    assert getattr(build_parser().parse_args(argv), dest) == value
