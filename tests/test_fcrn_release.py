@@ -277,3 +277,27 @@ def test_other_files_are_refused_with_what_they_are(tmp_path):
         read_release_npy(listed)
     with pytest.raises(ModelError, match="no file at"):
         fcrn_from_tf_npy(tmp_path / "absent.npy")
+
+
+@pytest.mark.parametrize(
+    ("opcode", "length"),
+    [(b"\x8e", struct.pack("<Q", 10**12)), (b"B", struct.pack("<I", 2**31 - 1))],
+    ids=["BINBYTES8 of 1 TB", "BINBYTES of 2 GB"],
+)
+def test_a_pickle_declaring_more_than_the_file_holds_allocates_nothing(tmp_path, opcode, length):
+    """CPython's unpickler allocates a declared length before reading it: the opcodes are walked
+    first, so a length past the end of the file is refused before anything of its size exists."""
+    import tracemalloc
+
+    from fixture_writers import npy_declaring
+
+    path = tmp_path / "NYU_ResNet-UpProj.npy"
+    path.write_bytes(npy_declaring((), "|O", b"\x80\x04" + opcode + length + bytes(64)))
+    tracemalloc.start()
+    try:
+        with pytest.raises(ModelError, match=r"declares \d+ bytes where 64 are left.*truncated"):
+            read_release_npy(path)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < 10 * 2**20

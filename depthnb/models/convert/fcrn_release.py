@@ -27,9 +27,10 @@ from __future__ import annotations
 import importlib
 import os
 import pickle
+import pickletools
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import IO, Any, cast
 
 import numpy as np
 import torch
@@ -88,6 +89,49 @@ class ReleaseUnpickler(pickle.Unpickler):
         return target
 
 
+class _BoundedReader:
+    """A file for :func:`pickletools.genops` that refuses a read longer than what is left of it.
+
+    A pickle declares the length of each string and bytes object before its data; CPython's
+    unpickler allocates that length before it reads. Walking the opcodes through this reader first
+    refuses a declared length beyond the file's end (10^12 bytes in a 100-byte file) before anything
+    of that size is allocated.
+    """
+
+    def __init__(self, file: IO[bytes], size: int) -> None:
+        self._file = file
+        self._size = size
+
+    def tell(self) -> int:
+        return self._file.tell()
+
+    def read(self, n: int = -1) -> bytes:
+        left = self._size - self._file.tell()
+        if n > left:
+            raise ModelError(
+                f"its pickle declares {n} bytes where {left} are left in the file; the file is "
+                "truncated or corrupt: download it again"
+            )
+        return self._file.read(n)
+
+    def readline(self) -> bytes:
+        return self._file.readline()
+
+
+def _check_declared_lengths(file: IO[bytes]) -> None:
+    """Walk the pickle at ``file``'s position without building anything, then come back to it.
+
+    Raises:
+        ModelError: a declared length runs past the end of the file.
+        ValueError: an unknown opcode, or an argument cut short (from :func:`pickletools.genops`).
+    """
+    start = file.tell()
+    bounded = _BoundedReader(file, os.fstat(file.fileno()).st_size)
+    for _ in pickletools.genops(cast(IO[bytes], bounded)):  # genops calls read, readline, tell
+        pass
+    file.seek(start)
+
+
 def read_release_npy(path: str | os.PathLike) -> dict[str, dict[str, np.ndarray]]:
     """The release's dict ``{layer name: {param name: array}}`` from a ``.npy`` file, through
     :class:`ReleaseUnpickler` (Python 2 strings decoded as latin-1, as NumPy advises).
@@ -125,6 +169,7 @@ def read_release_npy(path: str | os.PathLike) -> dict[str, dict[str, np.ndarray]
                 "layers of FCRN's NYU_ResNet-UpProj.npy"
             )
         try:
+            _check_declared_lengths(file)
             loaded = ReleaseUnpickler(file, encoding="latin1").load()
         except ModelError as error:
             raise ModelError(f"{path}: {error}") from None
