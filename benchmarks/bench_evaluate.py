@@ -2,8 +2,8 @@
 
 A synthetic stand-in of the same size: ground truth 0.5..10 m with 5 % holes, predictions off by
 about 10 %, in batches of 8 (a pool of distinct batches is cycled so that 654 images never sit in
-memory at once; the cost of scoring does not depend on the values). Protocol: Eigen crop, pooled,
-depth clamped to [1e-3, 10] m. Every implementation must return the same numbers.
+memory at once; the cost of scoring does not depend on the values). Protocol: DenseDepth's crop,
+pooled, depth clamped to [1e-3, 10] m. Every implementation must return the same numbers.
 
     python benchmarks/bench_evaluate.py [--images 654] [--batch-size 8]
 """
@@ -38,7 +38,7 @@ def make_batches(
 
 def numpy_reference(batches: list, sizes: list[int]) -> dict[str, float]:
     """A plain NumPy implementation, as evaluation scripts write it: mask, clip, sum, divide."""
-    crop = crop_mask((480, 640), "eigen").numpy()
+    crop = crop_mask((480, 640), "densedepth").numpy()
     sums = np.zeros(9)
     count = 0
     for index, size in enumerate(sizes):
@@ -69,7 +69,7 @@ def numpy_reference(batches: list, sizes: list[int]) -> dict[str, float]:
 def accumulator_run(batches: list, sizes: list[int], device: str) -> dict[str, float]:
     """DepthMetricAccumulator over the batches, moved to ``device`` as an evaluation would."""
     tensors = [(torch.from_numpy(p).to(device), torch.from_numpy(g).to(device)) for p, g in batches]
-    acc = DepthMetricAccumulator(MIN_DEPTH, MAX_DEPTH, crop="eigen")
+    acc = DepthMetricAccumulator(MIN_DEPTH, MAX_DEPTH, crop="densedepth")
     for index, size in enumerate(sizes):
         pred, gt = tensors[index % len(tensors)]
         acc.update(pred[:size], gt[:size])
@@ -84,7 +84,7 @@ def one_shot_run(batches: list, sizes: list[int]) -> tuple[float, dict[str, floa
     pred = np.concatenate([batches[i % len(batches)][0][:s] for i, s in enumerate(sizes)])
     gt = np.concatenate([batches[i % len(batches)][1][:s] for i, s in enumerate(sizes)])
     start = time.perf_counter()
-    result = depth_metrics(pred, gt, crop="eigen", min_depth=MIN_DEPTH, max_depth=MAX_DEPTH)
+    result = depth_metrics(pred, gt, crop="densedepth", min_depth=MIN_DEPTH, max_depth=MAX_DEPTH)
     return time.perf_counter() - start, result
 
 
@@ -132,7 +132,7 @@ def main() -> None:
         )
 
     print(
-        f"Scoring {args.images} images of 480x640 (Eigen crop, pooled), "
+        f"Scoring {args.images} images of 480x640 (DenseDepth's crop, pooled), "
         f"batches of {args.batch_size}"
     )
     print("| implementation | seconds | images/s | time vs NumPy | max |diff| vs NumPy |")

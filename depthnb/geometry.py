@@ -4,6 +4,8 @@ Intrinsics are (fx, fy, cx, cy) in pixels at the image's resolution; depth is in
 camera frame has X right, Y down, Z forward.
 
 - :func:`scale_intrinsics`: intrinsics after resizing and cropping (every transform uses it);
+- :data:`NYU_INTRINSICS`, :data:`NYU_FOV_DEG`: NYU Depth v2's colour camera (DenseDepth and the
+  course U-Net learnt their metres through it), and the field of view assumed for a photo;
 - :func:`intrinsics_from_fov`: intrinsics of a photo of unknown camera from a field of view;
 - :func:`backproject`, :func:`relative_pose`, :func:`warp_source`: torch, batches (B,1,H,W) to
   points (B,3,H,W) and a source frame warped into the target view (self-supervised depth);
@@ -23,6 +25,18 @@ import torch.nn.functional as F
 from depthnb.errors import ArgumentError, ShapeError
 from depthnb.utils.arrays import ArrayLike, as_depth_map, as_rgb_image, valid_pixels
 
+NYU_INTRINSICS: tuple[float, float, float, float] = (518.8579, 519.4696, 325.5824, 253.7362)
+"""fx, fy, cx, cy (pixels) of the Kinect RGB camera at 640x480 (W,H)."""
+
+NYU_SIZE = (480, 640)
+"""(H,W) of NYU Depth v2 images and depth maps."""
+
+NYU_FOV_DEG = math.degrees(2.0 * math.atan((NYU_SIZE[1] / 2.0) / NYU_INTRINSICS[0]))
+"""Horizontal field of view (degrees) of NYU's colour camera, 2 atan(320 / 518.86) = 63.3: the
+one field of view the course assumes for a photo of unknown camera (the default of
+:func:`intrinsics_from_fov`). DenseDepth learnt its metres through that camera (on NYU), and so did
+the course U-Net (synthetic rooms rendered with NYU's intrinsics)."""
+
 
 def as_intrinsics(intrinsics: ArrayLike) -> tuple[float, float, float, float]:
     """(fx, fy, cx, cy) in pixels from a tensor, array or sequence of four numbers."""
@@ -38,12 +52,13 @@ def as_intrinsics(intrinsics: ArrayLike) -> tuple[float, float, float, float]:
     return fx, fy, cx, cy
 
 
-def intrinsics_from_fov(size: tuple[int, int], fov_deg: float = 65.0) -> np.ndarray:
+def intrinsics_from_fov(size: tuple[int, int], fov_deg: float = NYU_FOV_DEG) -> np.ndarray:
     """Intrinsics float32 (4,) for a photo of unknown camera: horizontal field of view ``fov_deg``.
 
     ``size`` is the image's (H, W) in pixels, e.g. ``photo.shape[:2]``. Square pixels (fy = fx)
-    and the principal point at the image centre. The default, 65 degrees, is about a phone's main
-    camera (24 to 28 mm equivalent: 65 to 70 degrees across the long side); NYU's Kinect sees 63.
+    and the principal point at the image centre. The default, :data:`NYU_FOV_DEG` (63.3 degrees),
+    is NYU's colour camera: at 640 pixels wide it gives back NYU's fx, 518.86. A phone's main
+    camera sees a little more, about 65 to 70 degrees across the long side; pass it if you know it.
     """
     if not 0.0 < fov_deg < 180.0:
         raise ArgumentError(f"fov_deg={fov_deg} must lie strictly between 0 and 180 degrees.")

@@ -5,7 +5,7 @@ Needs only numpy, Pillow and onnxruntime (``pip install numpy pillow onnxruntime
 depthnb, so a model exported with ``python -m depthnb export`` can be handed to anyone::
 
     python depth_onnx.py unet.onnx kitchen.jpg                    # kitchen_depth.png + .ply
-    python depth_onnx.py unet.onnx kitchen.jpg --fov 60 --npy kitchen_depth.npy
+    python depth_onnx.py unet.onnx kitchen.jpg --fov 68 --npy kitchen_depth.npy  # a phone's lens
     python depth_onnx.py unet.onnx kitchen.jpg --fx 518.9 --fy 519.5 --cx 325.6 --cy 253.7
 
 The photograph is opened by the rules of ``depthnb.data.photo.open_image`` (a copy below, held
@@ -36,7 +36,10 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageCms, ImageOps, UnidentifiedImageError
 
-NYU_FOV = 63.3  # degrees: 2 * atan(320 / 518.86), NYU Depth v2's colour camera
+NYU_FX, NYU_WIDTH = 518.8579, 640  # NYU Depth v2's colour camera: fx (pixels) at 640 wide
+# Horizontal field of view, degrees (63.3): a copy of depthnb.geometry.NYU_FOV_DEG, which this
+# script may not import (a test holds the two equal).
+NYU_FOV = math.degrees(2 * math.atan((NYU_WIDTH / 2) / NYU_FX))
 MAX_PIXELS = 80_000_000  # as depthnb.data.photo.MAX_PIXELS
 MIN_SIDE = 32
 
@@ -270,7 +273,7 @@ def _parser() -> argparse.ArgumentParser:
         "--fov",
         type=float,
         default=NYU_FOV,
-        help=f"horizontal field of view, degrees, in (0, 180) (default {NYU_FOV}: NYU Depth "
+        help=f"horizontal field of view, degrees, in (0, 180) (default {NYU_FOV:.1f}: NYU Depth "
         "v2's colour camera)",
     )
     for name in ("fx", "fy", "cx", "cy"):

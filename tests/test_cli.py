@@ -106,6 +106,9 @@ def test_evaluate_and_predict_use_the_checkpoint(run, tmp_path, capsys, monkeypa
         (["train", "--config", "/no/such/file.json"], "cannot read"),
         (["frobnicate"], "invalid choice"),
         (["predict", "/no/such.pt", "x.png"], "no checkpoint"),
+        # DenseDepth's crop was called "eigen": the former name points at the new one
+        (["evaluate", "a.pt", "--crop", "eigen"], "now called 'densedepth'"),
+        (["evaluate", "a.pt", "--crop", "garg"], "invalid choice"),
     ],
 )
 def test_bad_flags_and_values_exit_2(argv, message, capsys):
@@ -204,6 +207,7 @@ def test_every_training_setting_is_a_flag_and_a_config_key(tmp_path):
         (["evaluate", "a.pt", "--batch", "3"], "batch_size", 3),
         (["bench", "--batch", "2"], "batch_size", 2),
         (["predict", "a.pt", "photo.jpg", "--out", "depth"], "out_dir", "depth"),
+        (["evaluate", "a.pt", "--crop", "densedepth"], "crop", "densedepth"),
     ],
 )
 def test_the_former_spellings_of_renamed_flags_still_work(argv, dest, value):

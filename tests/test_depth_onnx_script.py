@@ -224,11 +224,17 @@ def test_every_mistake_is_one_line_and_writes_nothing(exported, tmp_path):
 
 
 def test_the_default_field_of_view_is_nyus_colour_camera(exported, tmp_path):
+    """The script keeps its own copy of the course's one default field of view (it may not
+    import depthnb): the copy equals depthnb.geometry.NYU_FOV_DEG, and both are NYU's fx."""
+    from depthnb.geometry import NYU_FOV_DEG, NYU_INTRINSICS, NYU_SIZE
+
+    script = _script()
+    assert script.NYU_FOV == pytest.approx(NYU_FOV_DEG, abs=1e-12)
+    assert (script.NYU_WIDTH, script.NYU_FX) == (NYU_SIZE[1], NYU_INTRINSICS[0])
     folder, static, _, blocked = exported
     out = _run(blocked, static, _photo(tmp_path, (64, 96)), "--ply", tmp_path / "fov.ply")
     fx = float(out.split("fx=")[1].split()[0])
-    assert abs(np.degrees(2 * np.arctan(96 / 2 / fx)) - 63.3) < 0.1
-    assert abs(np.degrees(2 * np.arctan(320 / 518.8579)) - 63.3) < 0.05  # NYU's fx at 640 px
+    assert abs(np.degrees(2 * np.arctan(96 / 2 / fx)) - NYU_FOV_DEG) < 0.1
 
 
 def test_run_onnx_checks_images_against_the_graphs_input(exported):

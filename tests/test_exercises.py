@@ -1,7 +1,7 @@
 """Every exercise's check: the notebook's solution passes (with the package's reference hidden),
-each listed mistake gets its own message, a stub gets "not yet"; the student copies stub exactly
-the solution cells. The checker's guards (time limit, hidden reference, inputs changed in place)
-are tested in test_exercise_guards.py."""
+each listed mistake gets its own message, each accepted answer passes and is told which it is, a
+stub gets "not yet"; the student copies stub exactly the solution cells. The checker's guards
+(time limit, hidden reference, inputs changed in place) are tested in test_exercise_guards.py."""
 
 from __future__ import annotations
 
@@ -63,6 +63,37 @@ def test_every_mistake_gets_its_message(key):
         assert mistake.message in result.message
         messages.add(mistake.message)
     assert len(messages) == len(exercise.mistakes), "each mistake needs its own message"
+
+
+@pytest.mark.parametrize("key", sorted(EXERCISES))
+def test_every_accepted_answer_passes_and_is_told_which_it_is(key):
+    exercise = EXERCISES[key]
+    for other in exercise.accepted:
+        result = diagnose(exercise, other.solution)
+        assert result.passed and result.accepted == other.name, (other.name, result)
+        assert other.message in result.message and result.mistake is None
+
+
+def test_the_ssi_loss_takes_the_papers_reduction_and_the_codes():
+    """MiDaS's paper averages each image over its own valid pixels; its released code divides the
+    batch's sum by the batch's valid pixels by default. 03.3 passes both, and says which is whose;
+    its cases tell the two apart (images with different numbers of valid pixels)."""
+    exercise = EXERCISES["03.3"]
+    (paper,) = exercise.accepted
+    cases = exercise.cases(torch.Generator().manual_seed(0))
+    assert any(
+        not torch.isclose(exercise.reference(*case.args), paper.solution(*case.args))
+        for case in cases
+    )
+    result = diagnose(exercise, paper.solution)
+    assert result.passed and "paper's reduction" in result.message
+    source, name = SOLUTIONS["03.3"]  # the notebook's solution divides by the batch's pixels
+    namespace: dict = {}
+    exec(compile(source, "solution 03.3", "exec"), namespace)
+    result = diagnose(exercise, namespace[name])
+    assert result.passed and result.accepted is None
+    assert "released code's default" in result.message and "paper" in result.message
+    assert all(mistake.name != "mean per image" for mistake in exercise.mistakes)
 
 
 @pytest.mark.parametrize("key", sorted(EXERCISES))

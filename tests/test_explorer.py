@@ -148,7 +148,7 @@ def test_uploaded_photo_gets_depth_and_a_cloud(explorer, parts):
     assert np.array_equal(explorer.photo, rgb)
     assert _pixels(explorer, 0).shape == (40, 56, 3)
     assert _pixels(explorer, 2).shape == (40, 56, 3)
-    assert "65 deg" in explorer.figure.axes[0].get_title()
+    assert "63.3 deg" in explorer.figure.axes[0].get_title()  # NYU_FOV_DEG, the default
     assert np.isnan(explorer.last_probe["true_m"]) and explorer.last_probe["pred_m"] > 0
     assert len(explorer.figure.axes[-1].collections[0].get_offsets()) == 500
     explorer.sample.value = 2  # back to the dataset

@@ -106,11 +106,11 @@ def test_invalid_pixels_are_excluded() -> None:
 
 
 def test_named_crops() -> None:
-    eigen = crop_mask((480, 640), "eigen")
-    assert eigen.sum() == 440 * 592 and eigen[20, 24] and not eigen[19, 24] and not eigen[20, 616]
+    dense = crop_mask((480, 640), "densedepth")
+    assert dense.sum() == 440 * 592 and dense[20, 24] and not dense[19, 24] and not dense[20, 616]
     toolbox = crop_mask((480, 640), "nyu_toolbox")
     assert toolbox.sum() == 427 * 561 and toolbox[44, 40] and not toolbox[471, 40]
-    half = crop_mask((240, 320), "eigen")
+    half = crop_mask((240, 320), "densedepth")
     assert half.sum() == 220 * 296 and half[10, 12] and not half[9, 12]
     assert crop_mask((4, 4), (1, 3, 0, 2)).sum() == 4
     with pytest.raises(ArgumentError, match="choose one of"):
@@ -122,9 +122,9 @@ def test_named_crops() -> None:
 def test_crop_changes_which_pixels_count() -> None:
     gt = np.full((480, 640), 2.0)
     pred = gt.copy()
-    pred[:10] = 4.0  # a bad border, outside the Eigen crop
+    pred[:10] = 4.0  # a bad border, outside DenseDepth's crop
     assert depth_metrics(pred, gt)["delta1"] < 1
-    assert depth_metrics(pred, gt, crop="eigen")["delta1"] == 1.0
+    assert depth_metrics(pred, gt, crop="densedepth")["delta1"] == 1.0
 
 
 def test_pooled_vs_per_image() -> None:
@@ -167,7 +167,7 @@ def test_accumulator_equals_one_shot() -> None:
     valid = torch.rand(7, 1, 48, 64) > 0.1
     gt[3] = 0  # an image without a single valid pixel
     for aggregate in ["pooled", "per_image"]:
-        for crop in [None, "eigen"]:
+        for crop in [None, "densedepth"]:
             one_shot = depth_metrics(pred, gt, valid, crop=crop, aggregate=aggregate)
             acc = DepthMetricAccumulator(crop=crop)
             for start in range(0, 7, 3):
@@ -242,8 +242,8 @@ def test_evaluate_decodes_upsamples_flips_and_crops() -> None:
     pred = get_encoding("inverse").decode(model(images))
     pred = torch.nn.functional.interpolate(pred, size=(h, w), mode="bilinear", align_corners=False)
     for aggregate in ["pooled", "per_image"]:
-        manual = depth_metrics(pred, depth, crop="eigen", aggregate=aggregate)
-        row = evaluate(model, dataset, crop="eigen", aggregate=aggregate)
+        manual = depth_metrics(pred, depth, crop="densedepth", aggregate=aggregate)
+        row = evaluate(model, dataset, crop="densedepth", aggregate=aggregate)
         for key in manual:
             assert row[key] == pytest.approx(manual[key], rel=1e-6)
     assert model.training  # evaluate restores the mode

@@ -51,7 +51,7 @@ def test_samples_are_upright_metres(eigen_zip):
 
 def test_crop_is_the_files_inclusive_bounds_as_slices(eigen_zip):
     path, _, _ = eigen_zip
-    assert NYUEigenTest(path).crop == (20, 460, 24, 616)  # what metrics.CROPS["eigen"] holds
+    assert NYUEigenTest(path).crop == (20, 460, 24, 616)  # what metrics.CROPS["densedepth"] holds
 
 
 def test_stored_members_are_read_in_place(tmp_path):

@@ -162,6 +162,21 @@ def test_intrinsics_from_fov():
         intrinsics_from_fov(640, 90.0)
 
 
+def test_the_one_default_field_of_view_is_nyus_colour_camera():
+    """NYU_FOV_DEG is derived from NYU's fx, so the default gives NYU's fx back at 640x480, and
+    the explorer assumes the same camera."""
+    import inspect
+
+    from depthnb.data import NYU_INTRINSICS
+    from depthnb.geometry import NYU_FOV_DEG
+    from depthnb.viz.explorer import DepthExplorer
+
+    assert NYU_FOV_DEG == pytest.approx(63.33, abs=0.01)
+    fx, fy, cx, cy = intrinsics_from_fov((480, 640))
+    assert fx == pytest.approx(NYU_INTRINSICS[0], rel=1e-6) and fy == fx
+    assert inspect.signature(DepthExplorer).parameters["fov_deg"].default == NYU_FOV_DEG
+
+
 def test_plot_points_one_scatter_equal_axes_subsampled():
     depth, _ = box_room()
     points, colors = depth_to_points(depth, INTRINSICS, np.zeros((60, 80, 3), np.uint8))

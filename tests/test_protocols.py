@@ -52,10 +52,20 @@ def test_kitti_crops_by_hand(size, crop, box) -> None:
 
 
 def test_nyu_crops_unchanged_and_unknown_names() -> None:
-    assert crop_box((480, 640), "eigen") == (20, 460, 24, 616)
+    assert crop_box((480, 640), "densedepth") == (20, 460, 24, 616)
     assert crop_box((480, 640), "nyu_toolbox") == (44, 471, 40, 601)
     with pytest.raises(ArgumentError, match="kitti_garg"):
         crop_box((375, 1242), "garg")
+
+
+def test_the_former_name_of_densedepths_crop_is_refused_with_the_new_one() -> None:
+    """The name "eigen" was DenseDepth's crop. It scores nothing now, so it can never silently
+    mean another region; the error says which name to use."""
+    with pytest.raises(ArgumentError, match="now called 'densedepth'.*rows 20:460"):
+        crop_box((480, 640), "eigen")
+    with pytest.raises(ArgumentError, match="crop='densedepth'"):
+        depth_metrics(torch.ones(1, 1, 48, 64), torch.ones(1, 1, 48, 64), crop="eigen")
+    assert PROTOCOLS["nyu-densedepth"]["crop"] == "densedepth"
 
 
 def _silog(pred: np.ndarray, gt: np.ndarray) -> float:

@@ -15,8 +15,16 @@ from depthnb.cli.train import (
     check_job_settings,
     held_out_set,
 )
+from depthnb.metrics.protocols import CROPS, RENAMED_CROPS, renamed_crop_message
 
 EVALUATE_DATA_CHOICES = (*DATA_CHOICES, "nyu-eigen-test")  # a test set: nothing to train on
+
+
+def crop_name(text: str) -> str:
+    """``--crop``'s value; a former name (``eigen``) is refused with the name it has now."""
+    if text in RENAMED_CROPS:
+        raise argparse.ArgumentTypeError(renamed_crop_message(text))
+    return text
 
 
 def add_parser(commands: Any) -> argparse.ArgumentParser:
@@ -32,7 +40,9 @@ def add_parser(commands: Any) -> argparse.ArgumentParser:
     parser.add_argument(
         "--flip-tta", action="store_true", help="average with the mirrored prediction"
     )
-    parser.add_argument("--crop", choices=("eigen", "nyu_toolbox"), help="evaluation crop (NYU)")
+    parser.add_argument(
+        "--crop", type=crop_name, choices=tuple(CROPS), help="evaluation crop (NYU)"
+    )
     parser.add_argument("--device", default="auto")
     parser.set_defaults(handler=cmd_evaluate)
     return parser
@@ -43,8 +53,9 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
     On ``--data nyu-eigen-test`` the protocol is DenseDepth's own (``evaluate.py``): the network
     sees each 480x640 image at its training size, the prediction is decoded, upsampled to 480x640
-    and averaged with the mirrored image's, cropped to the file's Eigen crop, and pooled; the row
-    prints beside the published ones.
+    and averaged with the mirrored image's, cropped to the file's crop (``eigen_test_crop.npy``:
+    DenseDepth's, rows 20:460, columns 24:616), and pooled; the row prints beside the published
+    ones.
     """
     from depthnb.metrics.evaluation import evaluate, format_table
     from depthnb.models.loader import load

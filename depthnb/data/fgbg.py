@@ -31,10 +31,9 @@ from PIL import Image
 from torch.utils.data import Dataset
 
 from depthnb.data.io import Transform, check_same_size, make_sample, read_grey, read_rgb
-from depthnb.data.nyu import NYU_INTRINSICS, NYU_SIZE
 from depthnb.data.synthetic.render import render_room
 from depthnb.errors import DataError
-from depthnb.geometry import scale_intrinsics
+from depthnb.geometry import NYU_INTRINSICS, NYU_SIZE, scale_intrinsics
 from depthnb.utils.files import atomic_path
 
 FOLDERS = ("bg_jpg", "fg_bg_jpg", "mask_black_jpg", "depth_fg_bg_jpg")

@@ -33,14 +33,8 @@ from depthnb.data.io import (
     read_rgb,
 )
 from depthnb.errors import DataError
-from depthnb.geometry import scale_intrinsics
+from depthnb.geometry import NYU_INTRINSICS, NYU_SIZE, scale_intrinsics
 from depthnb.utils.files import PathLike
-
-NYU_INTRINSICS: tuple[float, float, float, float] = (518.8579, 519.4696, 325.5824, 253.7362)
-"""fx, fy, cx, cy (pixels) of the Kinect RGB camera at 640x480 (W,H)."""
-
-NYU_SIZE = (480, 640)
-"""(H,W) of NYU Depth v2 images and depth maps."""
 
 NYU_LABELED_COUNT = 1449
 """Number of images in ``nyu_depth_v2_labeled.mat``."""

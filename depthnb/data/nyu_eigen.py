@@ -33,9 +33,8 @@ import torch
 from torch.utils.data import Dataset
 
 from depthnb.data.io import PerProcessHandle, Transform, make_sample
-from depthnb.data.nyu import NYU_INTRINSICS, NYU_SIZE
 from depthnb.errors import DataError
-from depthnb.geometry import scale_intrinsics
+from depthnb.geometry import NYU_INTRINSICS, NYU_SIZE, scale_intrinsics
 from depthnb.utils.files import PathLike, atomic_path, atomic_write_text
 
 EIGEN_TEST_COUNT = 654

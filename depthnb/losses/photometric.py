@@ -9,7 +9,9 @@ source frame at::
 
     p_s ~ K T_{s<-t} D(p) K^-1 p          (homogeneous pixels, K the intrinsics)
 
-so sampling the source there rebuilds the target. The loss per pixel is Monodepth2's::
+so sampling the source there rebuilds the target. Zhou et al. compare the two with L1 alone. The
+loss per pixel here mixes in SSIM, as Monodepth did (Godard, Mac Aodha and Brostow, CVPR 2017, on
+stereo pairs) and Monodepth2 kept::
 
     pe = 0.85 * (1 - SSIM) / 2 + 0.15 * |target - warped|          (3x3 SSIM, images in [0,1])
 
@@ -43,7 +45,7 @@ from depthnb.utils.tensors import full_precision, no_autocast
 
 __all__ = ["photometric_error", "photometric_reprojection_loss"]
 
-SSIM_WEIGHT = 0.85  # Monodepth2's alpha
+SSIM_WEIGHT = 0.85  # Monodepth's alpha (Godard et al. 2017), kept by Monodepth2
 
 
 def _ssim_3x3(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:

@@ -56,8 +56,10 @@ def ssi_loss(
     """MiDaS's scale-and-shift-invariant loss in disparity (``L_ssimse``, least squares).
 
     Per image, ``pred`` is aligned to ``target`` by :func:`fit_scale_shift` over its valid pixels;
-    the loss is ``sum of squared residuals / (2 M)`` with M the valid pixels of the whole batch
-    (MiDaS's "batch-based" reduction; the 1/2 is the paper's).
+    the loss is ``sum of squared residuals / (2 M)`` with M the valid pixels of the whole batch:
+    the default ("batch-based") reduction of MiDaS's released code, where an image with more valid
+    pixels weighs more. The paper instead divides each image's sum by 2 M_n, its own valid pixels,
+    and averages the images; the two agree when every image has as many valid pixels.
 
     Args:
         pred: (B,1,H,W) the network's disparity-like output (larger = nearer, any unit and offset).

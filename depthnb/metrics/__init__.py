@@ -5,8 +5,9 @@ Depth metrics compare metres with metres. Which pixels count, and how they are a
 
 - valid pixels: ground truth > 0, inside [min_depth, max_depth], inside the ``valid`` mask and the
   crop; the prediction is clamped to [min_depth, max_depth];
-- crops: ``"eigen"`` (DenseDepth's, rows 20:460 and cols 24:616 of 480x640) and ``"nyu_toolbox"``
-  (rows 44:471, cols 40:601), scaled proportionally for other sizes; KITTI's ``"kitti_garg"`` and
+- crops: ``"densedepth"`` (DenseDepth's, rows 20:460 and cols 24:616 of 480x640; formerly
+  ``"eigen"``, a name now refused with a pointer to the new one) and ``"nyu_toolbox"`` (rows
+  44:471, cols 40:601), scaled proportionally for other sizes; KITTI's ``"kitti_garg"`` and
   ``"kitti_eigen"``, fractions of the frame (:mod:`depthnb.metrics.protocols`);
 - aggregation: ``"pooled"`` averages over all valid pixels of all images (DenseDepth),
   ``"per_image"`` computes each image's metrics and averages those (the KITTI papers);
@@ -43,7 +44,7 @@ _NAMES = {
         "depth_metrics",
     ),
     "align": ("align_in_disparity", "align_scale_shift", "fit_scale_shift", "median_scale"),
-    "protocols": ("CROPS", "KITTI_CROPS", "PROTOCOLS", "PUBLISHED", "crop_box"),
+    "protocols": ("CROPS", "KITTI_CROPS", "PROTOCOLS", "PUBLISHED", "RENAMED_CROPS", "crop_box"),
     "evaluation": ("evaluate", "format_table"),
     "mask": ("mask_iou",),
     "calibration": ("uncertainty_calibration",),

@@ -201,8 +201,8 @@ def depth_metrics(
         target: ground-truth depth in metres, same shape; 0 (or NaN) where unknown.
         valid: optional bool mask, same shape; pixels outside it are ignored.
         min_depth, max_depth: target outside this range is ignored; pred is clamped into it.
-        crop: None, ``"eigen"``, ``"nyu_toolbox"``, ``"kitti_garg"``, ``"kitti_eigen"`` or (top,
-            bottom, left, right), see :func:`depthnb.metrics.protocols.crop_box`.
+        crop: None, ``"densedepth"``, ``"nyu_toolbox"``, ``"kitti_garg"``, ``"kitti_eigen"`` or
+            (top, bottom, left, right), see :func:`depthnb.metrics.protocols.crop_box`.
         aggregate: ``"pooled"`` (all valid pixels of all images at once) or ``"per_image"`` (each
             image's metrics, then their mean; images without a valid pixel are skipped).
         align: None, ``"median"`` (:func:`median_scale`), ``"scale_shift"``

@@ -51,7 +51,7 @@ def evaluate(
     For each batch: predict, decode to metres with ``model.encoding.decode``, upsample bilinearly to
     the ground truth's size, optionally average with the prediction for the mirrored image
     (``flip_tta``, mirrored back), then :class:`DepthMetricAccumulator` (align, clamp, crop, valid
-    mask). DenseDepth's protocol on NYU: ``flip_tta=True, crop="eigen", aggregate="pooled"``;
+    mask). DenseDepth's protocol on NYU: ``flip_tta=True, crop="densedepth", aggregate="pooled"``;
     the KITTI Eigen-split one: ``protocol="kitti-garg"`` (see :data:`PROTOCOLS`, which set crop,
     min_depth, max_depth and aggregate); a relative model that predicts disparity:
     ``align="disparity"``.

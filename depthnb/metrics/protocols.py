@@ -30,11 +30,15 @@ from typing import Any
 
 from depthnb.errors import ArgumentError, ShapeError
 
-# Crops as (top, bottom, left, right) Python slice bounds on a 480x640 image.
+# Crops as (top, bottom, left, right) Python slice bounds on a 480x640 image: DenseDepth's (its
+# evaluate.py's eigen_test_crop.npy) and the NYU toolbox's valid projection area.
 CROPS: dict[str, tuple[int, int, int, int]] = {
-    "eigen": (20, 460, 24, 616),
+    "densedepth": (20, 460, 24, 616),
     "nyu_toolbox": (44, 471, 40, 601),
 }
+#: Former crop names and the name each has now. A former name is refused with a pointer to the
+#: new one, so no old call silently scores another region.
+RENAMED_CROPS: dict[str, str] = {"eigen": "densedepth"}
 _CROP_REFERENCE_SIZE = (480, 640)
 
 #: KITTI's crops as (top, bottom, left, right) fractions of the frame's height and width.
@@ -51,7 +55,7 @@ PROTOCOLS: dict[str, dict[str, Any]] = {
     name: {"crop": crop, "min_depth": 1e-3, "max_depth": cap, "aggregate": aggregate}
     for name, crop, cap, aggregate in (
         # DenseDepth's NYU scoring (evaluate.py; its flip averaging is evaluate's flip_tta).
-        ("nyu-densedepth", "eigen", 10.0, "pooled"),
+        ("nyu-densedepth", "densedepth", 10.0, "pooled"),
         # The Eigen-split KITTI protocols (monodepth2, BTS): 80 m cap, per-image means.
         ("kitti-garg", "kitti_garg", 80.0, "per_image"),
         ("kitti-eigen", "kitti_eigen", 80.0, "per_image"),
@@ -100,7 +104,8 @@ def crop_box(
     explicit (top, bottom, left, right) bounds, returned as given.
 
     Raises:
-        ArgumentError: an unknown name, or bounds that are not four integers.
+        ArgumentError: an unknown name, a former name (:data:`RENAMED_CROPS`: the message
+            gives the new one), or bounds that are not four integers.
         ShapeError: bounds that do not keep a non-empty region inside the image
             (``0 <= top < bottom <= H`` and ``0 <= left < right <= W``).
     """
@@ -118,6 +123,8 @@ def crop_box(
         return _inside(size, crop, (top, bottom, left, right))
     if crop in KITTI_CROPS:
         return _inside(size, crop, _kitti_box(size, crop))
+    if crop in RENAMED_CROPS:
+        raise ArgumentError(renamed_crop_message(crop))
     if crop not in CROPS:
         raise ArgumentError(
             f"unknown crop {crop!r}; choose one of {sorted(CROPS) + sorted(KITTI_CROPS)} or None"
@@ -132,6 +139,16 @@ def crop_box(
         round(right * w / ref_w),
     )
     return _inside(size, crop, box)
+
+
+def renamed_crop_message(name: str) -> str:
+    """What to do about a former crop name of :data:`RENAMED_CROPS`."""
+    new = RENAMED_CROPS[name]
+    top, bottom, left, right = CROPS[new]
+    return (
+        f"crop {name!r} is now called {new!r}: it is DenseDepth's crop (rows {top}:{bottom}, "
+        f"columns {left}:{right} of 480x640), not Eigen et al.'s own; pass crop={new!r}"
+    )
 
 
 def _inside(

@@ -35,7 +35,8 @@ class TrainConfig:
         epochs: passes over the training set.
         batch_size: images per step per process (the global batch is ``batch_size * world_size``).
         lr: peak learning rate of the decoder (the encoder gets ``lr * encoder_lr_scale``).
-        encoder_lr_scale: learning-rate factor of a pretrained encoder (FCRN used 0.1).
+        encoder_lr_scale: learning-rate factor of a pretrained encoder (0.1 is FCRN_pytorch's:
+            encoder x1, decoder x10).
         optimizer: ``"adam"``, ``"adamw"`` or ``"sgd"`` (momentum ``momentum``).
         weight_decay: L2 (adam, sgd) or decoupled (adamw) weight decay.
         momentum: SGD momentum.

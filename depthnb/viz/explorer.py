@@ -11,9 +11,10 @@ replaces the picture instead of stacking a new one under it. Predictions are cac
 A photograph of your own (the upload button; in Colab also "Upload with Colab", which has no size
 limit; or :meth:`DepthExplorer.load_photo` from code) is opened by
 :func:`depthnb.data.photo.open_image`: upright, RGB, within a pixel limit. It has no known camera:
-its intrinsics are assumed from a horizontal field of view, ``fov_deg`` (65 degrees by default: a
-phone's main camera sees about 65 to 70), so its point cloud is right up to that guess (and its
-depths are in the metres of the model's training camera, whatever camera took the photo).
+its intrinsics are assumed from a horizontal field of view, ``fov_deg`` (by default
+:data:`depthnb.geometry.NYU_FOV_DEG`, 63.3 degrees: NYU's colour camera; a phone's main camera
+sees about 65 to 70), so its point cloud is right up to that guess (and its depths are in the
+metres of the model's training camera, whatever camera took the photo).
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ from PIL import Image
 
 from depthnb.data.photo import ImageSource, open_image
 from depthnb.errors import ConfigError, DataError, ImageError, ModelError
-from depthnb.geometry import depth_to_points, intrinsics_from_fov
+from depthnb.geometry import NYU_FOV_DEG, depth_to_points, intrinsics_from_fov
 from depthnb.utils.arrays import as_depth_map
 from depthnb.viz.colors import COLORMAPS, abs_rel_map, colorize, depth_range
 from depthnb.viz.points import plot_points
@@ -108,7 +109,8 @@ class DepthExplorer:
             ``intrinsics`` (4,), optional ``valid`` (1,H,W)).
         models: an nn.Module, a checkpoint path, or a dict name -> model, checkpoint path or a
             name of :func:`depthnb.models.list_pretrained` (each loaded when first chosen).
-        fov_deg: assumed horizontal field of view of an uploaded photo, degrees.
+        fov_deg: assumed horizontal field of view of an uploaded photo, degrees (default: NYU's
+            colour camera's, :data:`depthnb.geometry.NYU_FOV_DEG`).
         max_points: points drawn in the 3D view (a random subset).
         flip_tta: predict with flip test-time augmentation.
         display_side: an uploaded photo is shrunk to at most this many pixels on its longer side
@@ -131,7 +133,7 @@ class DepthExplorer:
         self,
         dataset: Sequence[dict],
         models: Any,
-        fov_deg: float = 65.0,
+        fov_deg: float = NYU_FOV_DEG,
         max_points: int = 6000,
         flip_tta: bool = False,
         display_side: int = 640,
@@ -327,7 +329,7 @@ class DepthExplorer:
                 None,
                 pred,
                 intrinsics,
-                f"your photo ({self.fov_deg:g} deg FOV assumed)",
+                f"your photo ({self.fov_deg:.3g} deg FOV assumed)",
             )
         sample = self._sample(self.current_index)
         pred = self.predict(name, self.current_index, sample["image"])

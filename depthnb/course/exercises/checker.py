@@ -14,9 +14,12 @@ Each lesson's exercises live in ``depthnb/course/exercises/lessonNN.py`` (found 
 :func:`exercises`). An :class:`Exercise` holds a reference solution, the cases to try (drawn from
 a seeded generator, so the student does not choose them: random inputs, odd sizes, invalid
 pixels), and the common mistakes, each as a wrong implementation with the message a student can
-act on. :func:`check` runs the answer on every case; where it disagrees with the reference and
-agrees with a listed mistake on every case, it gives that mistake's message; otherwise it says which
-case failed and how. An answer still raising ``NotImplementedError`` (a student copy's stub, see
+act on. Where the sources disagree (a paper and its released code), an exercise also lists the
+other right answers (:class:`Accepted`). :func:`check` runs the answer on every case; where it
+agrees with the reference, or with an accepted answer, on every case, it is correct, and the
+message says which convention it followed; where it agrees with a listed mistake on every case,
+it gives that mistake's message; otherwise it says which case failed and how. An answer still
+raising ``NotImplementedError`` (a student copy's stub, see
 :mod:`depthnb.course.exercises.student`) gets "not yet", never an exception, so the rest of the
 notebook runs.
 
@@ -78,6 +81,17 @@ class Mistake:
 
 
 @dataclass(frozen=True)
+class Accepted:
+    """Another right answer, where the sources disagree: ``solution`` implements it (same
+    signature as the reference), and ``message`` says which source it follows and how it differs
+    from the reference's, for the student whose answer matches it."""
+
+    name: str
+    solution: Callable[..., Any]
+    message: str
+
+
+@dataclass(frozen=True)
 class Exercise:
     """One exercise.
 
@@ -86,6 +100,8 @@ class Exercise:
     :func:`compare_values`). ``hides`` are the dotted names of the package's functions that would
     answer the exercise (``"depthnb.metrics.depth_metrics"``): they, and ``reference`` itself, are
     hidden while the student's answer runs. ``time_limit`` is the seconds each case may take.
+    ``accepted`` are other right answers (the sources disagree); ``note`` is said to an answer that
+    matches the reference itself (which convention it followed, when there are others).
     """
 
     key: str
@@ -97,6 +113,8 @@ class Exercise:
     compare: Callable[[Any, Any], str | None] = field(default=None)  # type: ignore[assignment]
     hides: tuple[str, ...] = ()
     time_limit: float = DEFAULT_TIME_LIMIT
+    accepted: tuple[Accepted, ...] = ()
+    note: str = ""
 
     def __post_init__(self) -> None:
         if self.difficulty not in DIFFICULTIES:
@@ -113,12 +131,15 @@ class Exercise:
 @dataclass(frozen=True)
 class CheckResult:
     """What :func:`check` found: ``passed``, ``status`` ("correct", "not yet", "wrong") and the
-    ``message`` (printed by ``check``; ``bool(result)`` is ``passed``)."""
+    ``message`` (printed by ``check``; ``bool(result)`` is ``passed``); ``mistake`` names the
+    listed mistake a wrong answer made, ``accepted`` the accepted answer a right one matched (None
+    for the reference's own)."""
 
     key: str
     status: str
     message: str
     mistake: str | None = None
+    accepted: str | None = None
 
     @property
     def passed(self) -> bool:
@@ -257,18 +278,22 @@ def _attempt(
 
 
 def _behaves_like(
-    exercise: Exercise, mistake: Mistake, results: list[Any], cases: Sequence[Case], limit: float
+    exercise: Exercise,
+    other: Callable[..., Any],
+    results: list[Any],
+    cases: Sequence[Case],
+    limit: float,
 ) -> bool:
-    """Whether the answer's results equal the mistake's on every case (a mistake that raises on a
-    case does not match). A comparison may run the answer's own code (a network's forward), so it
-    runs under the time limit too."""
+    """Whether the answer's results equal ``other``'s (a mistake, or an accepted answer) on every
+    case (one that raises on a case does not match). A comparison may run the answer's own code (a
+    network's forward), so it runs under the time limit too."""
     for number, (got, case) in enumerate(zip(results, cases), 1):
         try:
-            wrong = _run(mistake.wrong, case)
+            theirs = _run(other, case)
         except Exception:
             return False
         overrun = _overrun(exercise.key, number, case, limit)
-        if run_limited(limit, overrun, _differs, exercise, got, wrong) is not None:
+        if run_limited(limit, overrun, _differs, exercise, got, theirs) is not None:
             return False
     return True
 
@@ -304,14 +329,23 @@ def diagnose(exercise: Exercise, answer: Any, time_limit: float | None = None) -
             results.append(attempt.got)
             if attempt.difference and failure is None:
                 failure = (case, attempt.difference)
+    correct = f"{head}: correct on {len(cases)} cases ({_labels(cases)})."
     if failure is None:
-        labels = ", ".join(dict.fromkeys(case.label for case in cases))
-        return CheckResult(key, "correct", f"{head}: correct on {len(cases)} cases ({labels}).")
+        return CheckResult(key, "correct", " ".join(filter(None, (correct, exercise.note))))
+    for other in exercise.accepted:
+        if _behaves_like(exercise, other.solution, results, cases, limit):
+            message = f"{correct} {other.message}"
+            return CheckResult(key, "correct", message, accepted=other.name)
     for mistake in exercise.mistakes:
-        if _behaves_like(exercise, mistake, results, cases, limit):
+        if _behaves_like(exercise, mistake.wrong, results, cases, limit):
             return CheckResult(key, "wrong", f"{head}: {mistake.message}", mistake.name)
     case, difference = failure
     return CheckResult(key, "wrong", f"{head}: on {case.label}, {difference}.")
+
+
+def _labels(cases: Sequence[Case]) -> str:
+    """The cases' labels, each once, in order."""
+    return ", ".join(dict.fromkeys(case.label for case in cases))
 
 
 def check(
@@ -361,6 +395,7 @@ def get(key: str) -> Exercise:
 
 
 __all__ = [
+    "Accepted",
     "Case",
     "CheckResult",
     "Exercise",

@@ -1,12 +1,17 @@
 """Lesson 03's exercises: Eigen's scale-invariant log loss, FCRN's berHu with its threshold from
 the valid pixels, and MiDaS's scale-and-shift-invariant loss with a valid mask, each written from
-its formula and held against :mod:`depthnb.losses`."""
+its formula and held against :mod:`depthnb.losses`.
+
+MiDaS's loss has two right reductions over a batch. The paper averages each image's loss over
+its own valid pixels, then averages the images. The released code divides the batch's sum by the
+batch's valid pixels by default ("batch-based"), as :func:`depthnb.losses.ssi_loss` does. The
+check accepts both and says which one an answer follows."""
 
 from __future__ import annotations
 
 import torch
 
-from depthnb.course.exercises.checker import Case, Exercise, Mistake
+from depthnb.course.exercises.checker import Accepted, Case, Exercise, Mistake
 from depthnb.losses import composite as losses
 
 
@@ -167,9 +172,9 @@ def _ssi_no_shift(pred: torch.Tensor, target: torch.Tensor, valid: torch.Tensor)
     return _squared_residuals(pred, target, valid, s, torch.zeros_like(s)).sum() / (2 * mask.sum())
 
 
-def _ssi_mean_per_image(
-    pred: torch.Tensor, target: torch.Tensor, valid: torch.Tensor
-) -> torch.Tensor:
+def _ssi_per_image(pred: torch.Tensor, target: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
+    """The paper's reduction: each image's residuals over 2 M_n (its own valid pixels), then the
+    mean over the images."""
     mask = valid.flatten(1)
     s, t = _fit(pred.flatten(1), target.flatten(1), mask)
     residuals = _squared_residuals(pred, target, valid, s, t)
@@ -261,19 +266,28 @@ EXERCISES = (
         reference=_ssi,
         hides=("depthnb.losses.ssi_loss", "depthnb.metrics.align.fit_scale_shift"),
         cases=_ssi_cases,
+        note=(
+            "You divided the batch's sum by 2M, M the valid pixels of the whole batch: the "
+            "released code's default (\"batch-based\"), so an image with more valid pixels "
+            "weighs more. The paper averages each image over its own valid pixels, then the "
+            "images; the check accepts that too."
+        ),
+        accepted=(
+            Accepted(
+                "per image",
+                _ssi_per_image,
+                "You averaged each image over its own valid pixels, then the images: the MiDaS "
+                "paper's reduction, every image weighs the same. The released code (and "
+                "depthnb.losses.ssi_loss) divides the batch's sum by 2M instead, M the valid "
+                "pixels of the whole batch; the check accepts both.",
+            ),
+        ),
         mistakes=(
             Mistake(
                 "no shift",
                 _ssi_no_shift,
                 "the fit has a scale but no shift: fit s and t together, s from the centred "
                 "values, t = mean(d*) - s mean(d); a disparity known up to a shift needs both.",
-            ),
-            Mistake(
-                "mean per image",
-                _ssi_mean_per_image,
-                "each image's residuals are averaged over its own pixels, then the images "
-                "averaged: MiDaS divides the sum over the whole batch by 2M, M the valid pixels "
-                "of the batch, so an image with more valid pixels weighs more.",
             ),
             Mistake(
                 "no half",

@@ -8,10 +8,9 @@ from functools import lru_cache
 
 import numpy as np
 
-from depthnb.data.nyu import NYU_INTRINSICS, NYU_SIZE
 from depthnb.data.synthetic.scene import _Camera
 from depthnb.errors import ArgumentError
-from depthnb.geometry import scale_intrinsics
+from depthnb.geometry import NYU_INTRINSICS, NYU_SIZE, scale_intrinsics
 
 
 def synthetic_intrinsics(size: tuple[int, int]) -> np.ndarray:
