@@ -35,6 +35,14 @@ _NAMES = {
     "KITTIDepth": "kitti",
     "KITTI_SPLITS": "kitti",
     "write_kitti_selection": "kitti",
+    # middlebury.py: Middlebury 2014's Motorcycle (scikit-image): real stereo and depth
+    "StereoCalibration": "middlebury",
+    "StereoPair": "middlebury",
+    "MOTORCYCLE": "middlebury",
+    "disparity_to_depth": "middlebury",
+    "depth_to_disparity": "middlebury",
+    "motorcycle_pair": "middlebury",
+    "motorcycle_sample": "middlebury",
     # download.py
     "download_url": "download",
     "download_dataset": "download",
@@ -66,6 +74,7 @@ _SUBMODULES = {
     "io",
     "kitti",
     "memory",
+    "middlebury",
     "nyu",
     "nyu_eigen",
     "photo",
