@@ -21,33 +21,90 @@ GUIDE = ROOT / "notebooks" / "README.md"
 
 # lesson -> (title, what it builds on, GPU in full mode)
 LESSONS = {
-    "01": ("The data pipeline", "nothing", "no (CPU is enough)"),
-    "02": ("Architectures", "01 (the sample format)", "helps"),
-    "03": ("Loss design", "01, 02", "helps"),
-    "04": ("GPU training", "01-03", "yes"),
-    "05": ("Evaluation", "01, 02 (04's checkpoint if there; else the published weights)", "yes"),
-    "06": ("Point clouds", "01 (intrinsics), 05 (a model to predict with)", "helps"),
-    "07": ("The interactive explorer", "05, 06", "helps"),
-    "08": ("Mask and depth", "02-04", "yes"),
-    "09": ("Video depth", "05, 06", "helps"),
-    "10": ("Deployment", "02, 05", "no (CPU is enough)"),
+    "01": ("Depth data and its encodings", "nothing", "no (CPU is enough)"),
+    "02": ("Augmentation that keeps the geometry", "01 (the sample)", "no (CPU is enough)"),
+    "03": ("Architectures", "01 (the sample format)", "helps"),
+    "04": ("What losses see", "01, 03", "helps"),
+    "05": ("Relative depth and uncertainty", "04", "helps"),
+    "06": ("Training on a GPU", "01-04", "yes"),
+    "07": (
+        "Evaluation on NYU",
+        "03, 06 (06's checkpoint if there; else the published weights)",
+        "yes",
+    ),
+    "08": ("Zero-shot: real photographs, outdoors, dataset bias", "05, 07", "yes"),
+    "09": ("Point clouds", "01 (intrinsics), 07 (a model to predict with)", "helps"),
+    "10": ("The explorer and failure modes", "08, 09", "helps"),
+    "11": ("Mask and depth (optional)", "03, 04, 06", "yes"),
+    "12": ("Video depth", "07, 09", "helps"),
+    "13": ("Deployment", "03, 07", "no (CPU is enough)"),
 }
 
 INTRODUCTION = """# Course guide for instructors
 
-Ten lessons, each a notebook that runs in Colab. Every lesson runs in two modes. **Quick mode**
-(`DEPTHNB_QUICK=1`, what the tests run) takes about a minute on two CPU cores, uses synthetic
-rooms and the course's shipped U-Net, and shows the same run on every machine: use it in class.
+Thirteen lessons, each a notebook that runs in Colab and fits a 90-minute lab: objectives at the
+top, a summary of five points at the end, at most about 2,000 words of prose in its main path, and
+engineering (speed, memory, several GPUs) in marked appendices after the exercises. Lesson 11 is
+optional. Every lesson runs in two modes. **Quick mode** (`DEPTHNB_QUICK=1`, what the tests run)
+takes about a minute on two CPU cores, uses synthetic rooms, Middlebury's real *Motorcycle* (RGB-D
+from scikit-image) and the course's shipped U-Net, and shows the same run on every machine: use it
+in class.
 **Full mode** is the real dataset at the paper's sizes on a free Colab T4. The budgets below come
 from `depthnb.course.budgets`: downloads are the registry's file sizes, and minutes are each
 lesson's multiply-accumulates at an assumed T4 rate of 2.5 TMAC/s (`benchmarks/bench_budgets.py`).
 With the data folder on Google Drive (`setup()` mounts it in full mode unless told `drive=False`),
-downloads and checkpoints survive the session (see "What the course keeps on Drive" below).
+downloads and checkpoints survive the session (see "What the course keeps on Drive" below). Each
+lesson gives its student one line ("full mode: about N min on a T4, downloads X GB") and these
+details in a collapsed instructor note.
 
 ## Lessons, what they build on, and what full mode needs
 
 | lesson | builds on | full mode: downloads | compute | peak RAM | disk | GPU |
 |---|---|---:|---:|---:|---:|---|
+"""
+
+
+NOTATION = """
+## One notation for the course
+
+Every lesson uses these symbols, one per concept; a symbol not listed here is defined where it is
+used and means nothing elsewhere.
+
+| concept | symbol | unit | in the code |
+|---|---|---|---|
+| true depth, along the optical axis | $z$ | m | `depth`, `gt` |
+| predicted depth | $\\hat z$ | m | `pred` |
+| valid pixels (with ground truth) | $V$, their count $N$ | | `valid` |
+| inverse depth | $\\rho = 1/z$ | 1/m | `to_disparity(depth)` |
+| a relative network's output (inverse depth up to scale and shift) | $\\hat\\rho$ | none | `relative` |
+| scale and shift of an alignment | $s$, $t$ | | `fit_scale_shift` |
+| log depth | $\\ell = \\log z$ | log m | `log` encoding |
+| log error of one pixel | $e = \\log \\hat z - \\log z$ | | |
+| stereo disparity (two cameras) | $d$ | pixels | `disparity` |
+| stereo baseline, Middlebury's offset | $B$, $d_0$ | m, pixels | `baseline_m`, `doffs_px` |
+| focal lengths, principal point | $f_x, f_y$, $c_x, c_y$ | pixels | `intrinsics = [fx, fy, cx, cy]` |
+| the intrinsic matrix | $K$ | | |
+| a pixel's column and row | $u$, $v$ | pixels | `u`, `v` |
+| a 3D point in the camera's frame | $(x, y, z)$ | m | `points` |
+| zoom factor of scale augmentation; a room $k$ times larger | $k$ | none | `scale(..., k)` |
+| Laplace scale of a prediction's uncertainty | $b$ | as the prediction | `log_scale` is $\\log b$ |
+| berHu's threshold | $c$ | as the error | |
+| quantisation step (int8, uint8) | $\\Delta$ | as the tensor | `scale` in the ONNX graph |
+
+Depth $z$ is distance along the optical axis, not along the ray. Disparity $d$ is only ever
+stereo disparity in pixels; what MiDaS calls "disparity" is inverse depth $\\rho$ here. Metric
+depth from Middlebury's disparity is $z = f_x B / (d + d_0)$.
+
+## The networks of the course
+
+| name in the lessons | what it is | parameters | where it comes from |
+|---|---|---:|---|
+| the course U-Net | the network the package ships, trained by the main job on 1,000 synthetic rooms at 120x160 | 492,097 | `load_pretrained("unet-synthetic")` |
+| the Keras-sized U-Net | the same architecture at the Keras example's widths (16 to 256) | 1.96 M | `build_model("unet")` |
+| the class U-Nets | small U-Nets (widths 8 to 128) trained from scratch during a lesson, in seconds | about 0.49 M | `build_model("unet", filters=(8, 16, 32, 64, 128))` in lessons 04, 05, 06 |
+| DenseDepth | DenseNet-169 encoder, the authors' NYU weights | 42.6 M | `load_pretrained("densedepth-nyu")` |
+| FCRN | ResNet-50 with up-projections, the authors' NYU weights | 63.6 M | `load_pretrained("fcrn-nyu")` |
+| Depth Anything V2 small | a ViT-S foundation model, metric (indoor, outdoor) or relative | 24.8 M | `load_pretrained("depth-anything-v2-...-small")` |
 """
 
 HANDING_OUT = """
@@ -81,14 +138,14 @@ collected in a loop over the submitted notebooks.
 
 ## A suggested syllabus
 
-- **6 weeks** (one lesson or two a week, quick mode in class, full mode as homework): 01 · 02 ·
-  03 · 04 · 05 · 06 and 07.
-- **8 weeks**: 01 · 02 · 03 · 04 · 05 · 06 · 07 and 09 · 08 and 10.
-- **10 weeks** (one lesson a week; each lesson's substantial exercise as the week's assignment):
-  01 · 02 · 03 · 04 · 05 · 06 · 07 · 08 · 09 · 10.
+One lesson is one 90-minute lab in quick mode; full mode and the substantial exercise are homework.
 
-Lesson 04 is the one to run in full mode before class: its 27-minute training run is what
-lesson 05 then scores (lesson 05 falls back to the published weights without it).
+- **6 labs** (the core): 01 · 03 · 04 · 06 · 07 · 09.
+- **9 labs**: 01 · 02 · 03 · 04 · 05 · 06 · 07 · 08 · 09.
+- **12 labs** (the whole course without the optional lesson 11): 01 to 10 · 12 · 13.
+
+Lesson 06 is the one to run in full mode before class: its 27-minute training run is what
+lesson 07 then scores (lesson 07 falls back to the published weights without it).
 """
 
 LICENCES = """
@@ -104,7 +161,7 @@ how to cite it. What it downloads comes under its authors' terms, listed in the 
 """
 
 LICENCE_NOTES = """
-**Non-commercial.** KITTI (lesson 05's outdoor section) is CC BY-NC-SA 3.0: for teaching and
+**Non-commercial.** KITTI (lesson 08's outdoor section) is CC BY-NC-SA 3.0: for teaching and
 research, not for commercial use; the lesson says so where it downloads it. **Copyleft.**
 DenseDepth's weights come from a GPL-3.0 repository: a model built on them and given to others
 carries the GPL's terms. Depth Anything V2 **small** (the only size the
@@ -124,7 +181,7 @@ Python ({python} in the current file). `scripts/colab_twin.py` builds a **twin**
 a fresh virtual environment on Python 3.13 (the twin runs the 3.13.x at hand where Colab runs
 {python}) with Colab's exact versions (torch and torchvision are PyPI's builds of the same
 versions: the CUDA build, which runs on a CPU). It installs the package exactly as each lesson's
-first cell does (`depthnb`, and `depthnb[deploy]` for lesson 10, the one lesson whose imports
+first cell does (`depthnb`, and `depthnb[deploy]` for lesson 13, the one lesson whose imports
 Colab lacks) and **fails, listing them, if that changed any of Colab's versions** (this is what
 keeps onnx below 1.23: onnx 1.23 would upgrade Colab's protobuf). Then it runs every lesson in
 quick mode under nbval, the full-mode rehearsal and the explorer's tests. `.ci/run` runs it
@@ -160,7 +217,7 @@ def licence_rows() -> list[str]:
 
 
 DELETABLE = ("nyu-labeled", "nyu-zip", "kitti-depth-selection")
-"""Downloads that one lesson alone reads (01, 04, 05): deleted after it, fetched again if needed."""
+"""Downloads that one lesson alone reads (01, 06, 08): deleted after it, fetched again if needed."""
 
 
 def drive_section() -> list[str]:
@@ -173,9 +230,9 @@ def drive_section() -> list[str]:
         "",
         "In Colab's full mode `depthnb.notebook.setup()` mounts Google Drive (Colab asks once per",
         "session) and keeps every download, cache and run in `MyDrive/depthnb_data`, so a new VM",
-        "finds them: lesson 05 scores lesson 04's checkpoint, and the 1.4 GB Eigen archive is",
-        "downloaded once for lessons 05, 06, 07 and 10. `setup(drive=False)` keeps everything on",
-        "the VM instead (lost when it is recycled). Lesson 04 copies `nyu_data.zip` from Drive to",
+        "finds them: lesson 07 scores lesson 06's checkpoint, and the 1.4 GB Eigen archive is",
+        "downloaded once for lessons 07, 08, 09, 10 and 13. `setup(drive=False)` keeps everything on",
+        "the VM instead (lost when it is recycled). Lesson 06 copies `nyu_data.zip` from Drive to",
         "the VM's disk before training reads it (`depthnb.course.notebook.local_copy`). It adds up",
         "to:",
         "",
@@ -197,7 +254,7 @@ def drive_section() -> list[str]:
         f"A free Google account has {DRIVE_FREE_GB:g} GB for Drive, Gmail and Photos together:",
         f"{fits}. Delete what a finished lesson alone needs:",
         "`nyu/nyu_depth_v2_labeled.mat` (3.0 GB) after lesson 01, `nyu/nyu_data.zip` (4.1 GB)",
-        "after lesson 04 (its checkpoint stays in `runs/`), and `kitti/` (2.0 GB) after lesson 05.",
+        "after lesson 06 (its checkpoint stays in `runs/`), and `kitti/` (2.0 GB) after lesson 08.",
         f"Deleted so, the course never holds more than about {at_once:.0f} GB at once. Any of them",
         "is downloaded again if a lesson needs it.",
     ]
@@ -215,6 +272,7 @@ def guide() -> str:
         )
     lines += ["", "## The exercises", "", "| exercise | difficulty | task |", "|---|---|---|"]
     lines += [f"| {key} | {ex.difficulty} | {ex.title} |" for key, ex in exercises().items()]
+    lines.append(NOTATION.rstrip("\n"))
     lines += drive_section()
     lines.append(HANDING_OUT.rstrip("\n"))
     lines += [LICENCES.rstrip("\n"), *licence_rows(), LICENCE_NOTES.rstrip("\n")]

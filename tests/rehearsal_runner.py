@@ -1,6 +1,6 @@
 """Run one lesson top to bottom in a fresh kernel; write its time, peak memory and error as JSON.
 
-    python tests/rehearsal_runner.py notebooks/04_gpu_training.ipynb result.json
+    python tests/rehearsal_runner.py notebooks/06_training.ipynb result.json
 
 The kernel inherits this process's environment (the rehearsal sets it). Run in a process of its
 own per lesson, so that ``getrusage(RUSAGE_CHILDREN)`` sees only this lesson's kernel and its

@@ -23,7 +23,18 @@ def test_every_lesson_has_a_budget_and_states_it_at_its_top():
     for path in NOTEBOOKS:
         cells = json.loads(path.read_text())["cells"][:4]
         tops = ["".join(cell["source"]) for cell in cells if cell["cell_type"] == "markdown"]
-        assert budgets.budget_markdown(path.name[:2]) in tops, f"{path.name}: budget not at its top"
+        assert budgets.budget_cell(path.name[:2]) in tops, f"{path.name}: budget not at its top"
+
+
+def test_the_student_reads_one_line_and_the_instructor_the_details():
+    line, cell = budgets.budget_line("06"), budgets.budget_cell("06")
+    assert "\n" not in line and line.startswith("**Full mode:** about ")
+    assert f"about {budgets.BUDGETS['06'].minutes()} min on a T4 GPU, downloads 4.2 GB" in line
+    assert cell.startswith(line) and budgets.budget_markdown("06") in cell
+    assert "<details>" in cell and "</details>" in cell
+    assert "no downloads" in budgets.budget_line(
+        "02"
+    ) and "any Colab runtime" in budgets.budget_line("02")
 
 
 @pytest.mark.parametrize("lesson", sorted(budgets.BUDGETS))
@@ -34,12 +45,12 @@ def test_budgets_fit_a_free_colab_t4(lesson):
 
 
 def test_downloads_are_the_registry_sizes():
-    budget = budgets.BUDGETS["04"]
+    budget = budgets.BUDGETS["06"]
     expected = sum(f.expected_bytes for name in ("nyu-zip",) for f in DATASETS[name].files)
     assert budget.download_bytes() == expected + budgets.TORCHVISION_BYTES["densenet169"]
     assert "4.1 GB" not in budgets.budget_markdown(
-        "03"
-    ) and "no downloads" in budgets.budget_markdown("03")
+        "04"
+    ) and "no downloads" in budgets.budget_markdown("04")
 
 
 def test_minutes_follow_the_workload():
@@ -66,10 +77,10 @@ def test_full_mode_on_a_cpu_warns_with_the_lessons_time(monkeypatch, tmp_path):
     monkeypatch.setenv("DEPTHNB_DATA", str(tmp_path))
     monkeypatch.setattr(notebook, "default_device", lambda: torch.device("cpu"))
     with pytest.warns(
-        UserWarning, match=r"lesson 04 needs about \d+ min on a T4 and about \d+ hours"
+        UserWarning, match=r"lesson 06 needs about \d+ min on a T4 and about \d+ hours"
     ):
-        notebook.setup(quick=False, lesson="04", verbose=False)
+        notebook.setup(quick=False, lesson="06", verbose=False)
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        notebook.setup(quick=True, lesson="04", verbose=False)  # quick mode: no warning
+        notebook.setup(quick=True, lesson="06", verbose=False)  # quick mode: no warning
         notebook.setup(quick=False, lesson="01", verbose=False)  # a CPU lesson: no warning

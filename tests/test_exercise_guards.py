@@ -112,7 +112,7 @@ def test_a_module_imported_while_the_answer_runs_keeps_no_guard(tmp_path, monkey
         assert hasattr(helpers.abs_rel_map, "hidden_name")  # imported while hidden: the guard
         raise NotImplementedError
 
-    assert check("07.3", answer, verbose=False).status == "not yet"
+    assert check("10.3", answer, verbose=False).status == "not yet"
     assert sys.modules["student_helpers"].abs_rel_map is resolve("depthnb.viz.abs_rel_map")
     assert not _guards_left()
     del sys.modules["student_helpers"]
@@ -124,13 +124,13 @@ def test_every_declared_name_resolves_and_a_bad_declaration_is_refused():
             assert callable(resolve(name)), name
     with pytest.raises(ExerciseError, match="names nothing importable"):
         resolve("depthnb.metrics.no_such_function")
-    template = EXERCISES["05.1"]
+    template = EXERCISES["07.1"]
     with pytest.raises(ExerciseError, match="dotted names"):
         Exercise("99.1", "t", "quick", template.reference, template.cases, hides="depthnb.x")
     with pytest.raises(ArgumentError, match="positive, finite"):
         Exercise("99.1", "t", "quick", template.reference, template.cases, time_limit=0)
     with pytest.raises(ArgumentError, match="positive, finite"):
-        check("05.1", lambda *a: None, time_limit=float("nan"))
+        check("07.1", lambda *a: None, time_limit=float("nan"))
 
 
 def _endless(*args):
@@ -152,9 +152,9 @@ def _endless_even_in_finally(*args):
 def test_an_endless_answer_is_stopped_within_the_limit(answer):
     before = signal.getsignal(signal.SIGALRM)
     started = time.monotonic()
-    overrun = r"case 1 of exercise 05\.1 \(a batch of 3 at 12x16\) did not finish within 0\.5 s"
+    overrun = r"case 1 of exercise 07\.1 \(a batch of 3 at 12x16\) did not finish within 0\.5 s"
     with pytest.raises(ExerciseError, match=overrun):
-        check("05.1", answer, time_limit=0.5)
+        check("07.1", answer, time_limit=0.5)
     assert time.monotonic() - started < 5.0
     assert signal.getsignal(signal.SIGALRM) is before
     assert signal.getitimer(signal.ITIMER_REAL) == (0.0, 0.0)
@@ -164,16 +164,16 @@ def test_an_endless_answer_is_stopped_within_the_limit(answer):
 
 @needs_timer
 def test_a_network_whose_forward_never_returns_is_stopped_too():
-    """02.3's comparison runs the student's network: that is the answer's code, limited too."""
-    from depthnb.course.exercises.lesson02 import _UNet  # the reference's network, not hidden
+    """03.3's comparison runs the student's network: that is the answer's code, limited too."""
+    from depthnb.course.exercises.lesson03 import _UNet  # the reference's network, not hidden
 
     def build(channels, levels):
         network = _UNet(channels, levels)
         network.forward = _endless
         return network
 
-    with pytest.raises(ExerciseError, match="case 1 of exercise 02.3 .* did not finish within 1 s"):
-        check("02.3", build, time_limit=1)
+    with pytest.raises(ExerciseError, match="case 1 of exercise 03.3 .* did not finish within 1 s"):
+        check("03.3", build, time_limit=1)
 
 
 @needs_timer
@@ -187,7 +187,7 @@ def test_a_timer_already_running_gets_its_handler_and_remaining_time_back():
     signal.setitimer(signal.ITIMER_REAL, 100.0)
     try:
         with pytest.raises(ExerciseError, match="did not finish"):
-            check("06.2", _endless, time_limit=0.3)
+            check("09.2", _endless, time_limit=0.3)
         assert signal.getsignal(signal.SIGALRM) is outer
         remaining, _ = signal.getitimer(signal.ITIMER_REAL)
         assert 90.0 < remaining <= 100.0 and not fired
@@ -207,7 +207,7 @@ def test_outside_the_main_thread_the_check_runs_without_a_limit_and_says_why():
     def worker():
         with warnings.catch_warnings(record=True) as found:
             warnings.simplefilter("always")
-            results.append(check("10.1", fold, verbose=False))
+            results.append(check("13.1", fold, verbose=False))
         caught.extend(found)
 
     thread = threading.Thread(target=worker)
@@ -223,7 +223,7 @@ def test_an_answer_that_overwrites_its_input_fails_saying_which():
         factors = [g[m].median() / p[m].median() for p, g, m in zip(pred, target, valid)]
         return pred.mul_(torch.stack(factors).view(-1, 1, 1, 1))  # the right values, in place
 
-    result = check("05.2", median_scaled_in_place, verbose=False)
+    result = check("07.2", median_scaled_in_place, verbose=False)
     assert result.status == "wrong", result.message
     assert "your function changed its input `pred`" in result.message
     assert "work on a copy" in result.message
@@ -242,7 +242,7 @@ def test_a_wrong_shape_is_reported_before_any_conversion():
     huge = torch.empty(10**6, 1000, device="meta")
     expected = "shape (1000000, 1000), expected (48, 64, 3)"
     assert compare_values(huge, torch.zeros(48, 64, 3)) == expected
-    result = check("06.1", lambda depth, intrinsics: huge, verbose=False)
+    result = check("09.1", lambda depth, intrinsics: huge, verbose=False)
     assert "shape (1000000, 1000), expected (48, 64, 3)" in result.message
-    result = check("06.1", lambda depth, intrinsics: np.zeros((7, 5)), verbose=False)
+    result = check("09.1", lambda depth, intrinsics: np.zeros((7, 5)), verbose=False)
     assert "shape (7, 5), expected (48, 64, 3)" in result.message

@@ -78,7 +78,7 @@ def test_the_ssi_loss_takes_the_papers_reduction_and_the_codes():
     """MiDaS's paper averages each image over its own valid pixels; its released code divides the
     batch's sum by the batch's valid pixels by default. 03.3 passes both, and says which is whose;
     its cases tell the two apart (images with different numbers of valid pixels)."""
-    exercise = EXERCISES["03.3"]
+    exercise = EXERCISES["05.1"]
     (paper,) = exercise.accepted
     cases = exercise.cases(torch.Generator().manual_seed(0))
     assert any(
@@ -87,7 +87,7 @@ def test_the_ssi_loss_takes_the_papers_reduction_and_the_codes():
     )
     result = diagnose(exercise, paper.solution)
     assert result.passed and "paper's reduction" in result.message
-    source, name = SOLUTIONS["03.3"]  # the notebook's solution divides by the batch's pixels
+    source, name = SOLUTIONS["05.1"]  # the notebook's solution divides by the batch's pixels
     namespace: dict = {}
     exec(compile(source, "solution 03.3", "exec"), namespace)
     result = diagnose(exercise, namespace[name])
@@ -115,13 +115,21 @@ def test_an_unknown_key_names_the_keys_that_exist():
         get("99.9")
 
 
-def test_every_lesson_ends_in_two_to_four_exercises_each_a_solution_then_a_check():
+def test_every_lesson_ends_in_one_to_three_exercises_each_a_solution_then_a_check():
     lessons = sorted(NOTEBOOKS.glob("[0-9][0-9]_*.ipynb"))
     for path in lessons:
         cells = json.loads(path.read_text())["cells"]
         lesson = path.name[:2]
         keys = [k for k in EXERCISES if k.startswith(lesson + ".")]
-        assert 2 <= len(keys) <= 4, f"{path.name}: {len(keys)} exercises"
+        assert 1 <= len(keys) <= 3, (
+            f"{path.name}: {len(keys)} exercises (a lab has room for 1 to 3)"
+        )
+        substantial = [k for k in keys if EXERCISES[k].difficulty == "substantial"]
+        assert len(substantial) <= 1, f"{path.name}: more than one substantial exercise"
+        for key in substantial:
+            title = re.compile(rf"(### |\*\*)Exercise {re.escape(key)}\b[^\n]*homework")
+            texts = ["".join(c["source"]) for c in cells]
+            assert any(title.search(t) for t in texts), f"{path.name}: {key} not marked homework"
         solutions = [(i, solution_key(cell)) for i, cell in enumerate(cells)]
         found = [key for _, key in solutions if key]
         assert found == keys, f"{path.name}: solution cells {found}, exercises {keys}"
@@ -131,7 +139,7 @@ def test_every_lesson_ends_in_two_to_four_exercises_each_a_solution_then_a_check
                 assert f'check("{key}"' in after, f"{path.name}: no check cell after {key}"
 
 
-SOLUTION = '''# Exercise 06.1 (solution)
+SOLUTION = '''# Exercise 09.1 (solution)
 import torch
 
 
@@ -148,18 +156,18 @@ def helper(x):
 
 
 def test_a_stub_keeps_signature_docstring_and_imports():
-    stub = stub_solution(SOLUTION, "06.1")
+    stub = stub_solution(SOLUTION, "09.1")
     assert stub == (
-        "# Exercise 06.1 (solution)\nimport torch\n\n\ndef back_project(depth, intrinsics):\n"
-        '    """(H,W) metres -> (H,W,3)."""\n    raise NotImplementedError("exercise 06.1")\n\n\n'
-        '@torch.no_grad()\ndef helper(x):\n    raise NotImplementedError("exercise 06.1")\n'
+        "# Exercise 09.1 (solution)\nimport torch\n\n\ndef back_project(depth, intrinsics):\n"
+        '    """(H,W) metres -> (H,W,3)."""\n    raise NotImplementedError("exercise 09.1")\n\n\n'
+        '@torch.no_grad()\ndef helper(x):\n    raise NotImplementedError("exercise 09.1")\n'
     )
     namespace: dict = {}
     exec(stub, namespace)
-    with pytest.raises(NotImplementedError, match="exercise 06.1"):
+    with pytest.raises(NotImplementedError, match="exercise 09.1"):
         namespace["back_project"](torch.ones(2, 2), torch.ones(4))
     with pytest.raises(ConfigError, match="imports and functions only"):
-        stub_solution(SOLUTION + "answer = 3\n", "06.1")
+        stub_solution(SOLUTION + "answer = 3\n", "09.1")
 
 
 def test_student_copies_differ_only_in_the_solution_cells(tmp_path):
@@ -196,7 +204,7 @@ def test_the_course_guide_is_up_to_date():
 
 
 def test_an_answer_of_the_wrong_kind_is_reported_not_raised():
-    result = check("06.1", lambda depth, intrinsics: "points", verbose=False)
+    result = check("09.1", lambda depth, intrinsics: "points", verbose=False)
     assert result.status == "wrong" and "expected an array of shape (48, 64, 3)" in result.message
-    result = check("06.1", lambda depth, intrinsics: depth[..., None], verbose=False)
+    result = check("09.1", lambda depth, intrinsics: depth[..., None], verbose=False)
     assert "shape (48, 64, 1), expected (48, 64, 3)" in result.message

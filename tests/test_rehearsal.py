@@ -10,14 +10,14 @@ images; the code paths, models and image sizes are full mode's):
 - each lesson gets a fresh, empty ``DEPTHNB_DATA`` (a new Colab VM: nothing from an earlier
   lesson), and ``DEPTHNB_QUICK`` is unset;
 - one torch thread per process unless ``OMP_NUM_THREADS`` says otherwise: on two cores shared with
-  DataLoader workers (and, in CI, other jobs) a second intra-op thread made lesson 04 2.5 times
+  DataLoader workers (and, in CI, other jobs) a second intra-op thread made lesson 06 2.5 times
   slower (399 s against 161 s, load 3 to 6).
 
 Every cell must run; each lesson's wall time and peak memory are measured (peak below 10 GB and
 below the RAM the lesson states at its top, ``depthnb.course.budgets``) and printed as a table at
 the end of the run. The registry files the mirror served to a lesson must be exactly the downloads
 its budget states (torchvision's weights come from the seeded cache, so they are not compared).
-One lesson: ``pytest tests/test_rehearsal.py -k 05_evaluation``.
+One lesson: ``pytest tests/test_rehearsal.py -k 07_nyu_evaluation``.
 """
 
 from __future__ import annotations
@@ -37,16 +37,19 @@ from depthnb.course.budgets import BUDGETS, TORCHVISION_BYTES
 
 ROOT = Path(__file__).resolve().parent.parent
 LESSONS = [
-    "01_data_pipeline",
-    "02_architectures",
-    "03_loss_design",
-    "04_gpu_training",
-    "05_evaluation",
-    "06_point_clouds",
-    "07_interactive_explorer",
-    "08_mask_and_depth",
-    "09_video_depth",
-    "10_deployment",
+    "01_depth_data",
+    "02_augmentation",
+    "03_architectures",
+    "04_what_losses_see",
+    "05_relative_depth",
+    "06_training",
+    "07_nyu_evaluation",
+    "08_zero_shot",
+    "09_point_clouds",
+    "10_interactive_explorer",
+    "11_mask_and_depth",
+    "12_video_depth",
+    "13_deployment",
 ]
 PEAK_LIMIT_MB = 10 * 1024  # Colab's free VM has 12.7 GB
 LESSON_TIMEOUT_S = 900

@@ -1,10 +1,11 @@
 """What each lesson's full mode needs on a free Colab T4: downloads, minutes, RAM, disk.
 
->>> print(budget_markdown("05"))
-**Full mode on a free Colab T4:** downloads 4.0 GB (...), then about 6 min of compute ...
+>>> print(budget_line("07"))
+**Full mode:** about ... min on a T4 GPU, downloads ... GB. **Quick mode:** about a minute on a CPU.
 
-Each lesson states its budget at its top (the text is :func:`budget_markdown`, checked against the
-notebooks by the tests), and :func:`depthnb.notebook.setup` warns in full mode without a GPU.
+Each lesson states its budget under its setup cell (:func:`budget_cell`: one line for the student,
+:func:`budget_markdown`'s details in a collapsed instructor note; checked against the notebooks by
+the tests), and :func:`depthnb.notebook.setup` warns in full mode without a GPU.
 
 Where the minutes come from: the GPU minutes are derived from each lesson's workload (the
 network's multiply-accumulates per image, how many images, training or inference: :class:`Work`)
@@ -64,7 +65,7 @@ class LessonBudget:
     """A lesson's full mode on a free Colab T4.
 
     Attributes:
-        lesson: "01" .. "10".
+        lesson: "01" .. "13".
         downloads: registry names (:data:`depthnb.data.DATASETS`, :data:`depthnb.models.PRETRAINED`)
             and torchvision encoders (:data:`TORCHVISION_BYTES`) the lesson fetches (the
             rehearsal checks them against what its mirror served to the lesson).
@@ -74,7 +75,7 @@ class LessonBudget:
             times (:func:`depthnb.course.notebook.local_copy`); their size is part of ``disk_gb``.
         work: the GPU work, see :class:`Work`.
         fixed_minutes: what does not scale with the GPU (reading, rendering, exporting) plus any
-            time budget the lesson sets itself (lesson 04 trains for at most 25 minutes).
+            time budget the lesson sets itself (lesson 06 trains for at most 25 minutes).
         ram_gb: peak memory of the lesson's process (Colab has 12.7 GB).
         disk_gb: what it leaves on disk (data, caches, runs; Colab has about 78 GB).
         gpu: False for lessons that run on a CPU runtime as well.
@@ -124,8 +125,9 @@ BUDGETS: dict[str, LessonBudget] = {
             gpu=False,
             optional=("nyu-eigen-test",),
         ),
+        LessonBudget("02", (), (), fixed_minutes=1, ram_gb=2, disk_gb=0.1, gpu=False),
         LessonBudget(
-            "02",
+            "03",
             ("densenet169", "resnet50"),
             (Work("DenseDepth 480x640", DENSEDEPTH_480x640, 20),),
             fixed_minutes=2,
@@ -133,15 +135,23 @@ BUDGETS: dict[str, LessonBudget] = {
             disk_gb=0.2,
         ),
         LessonBudget(
-            "03",
+            "04",
             (),
-            (Work("U-Net 120x160, 3 runs x 3000 steps of 16", UNET_120x160, 144_000, True),),
+            (Work("U-Net 120x160, 2 runs x 3000 steps of 16", UNET_120x160, 96_000, True),),
             fixed_minutes=2,
             ram_gb=3,
             disk_gb=0.1,
         ),
         LessonBudget(
-            "04",
+            "05",
+            (),
+            (Work("U-Net 120x160, 2 runs x 3000 steps of 16", UNET_120x160, 96_000, True),),
+            fixed_minutes=2,
+            ram_gb=3,
+            disk_gb=0.1,
+        ),
+        LessonBudget(
+            "06",
             ("nyu-zip", "densenet169"),
             (Work("DenseDepth 480x640, throughput and resume", DENSEDEPTH_480x640, 400, True),),
             fixed_minutes=26,
@@ -150,25 +160,32 @@ BUDGETS: dict[str, LessonBudget] = {
             vm_copies=("nyu-zip",),
         ),
         LessonBudget(
-            "05",
-            (
-                "nyu-eigen-test",
-                "densedepth-nyu",
-                "fcrn-nyu",
-                "depth-anything-v2-metric-indoor-small",
-                "depth-anything-v2-relative-small",
-                "kitti-depth-selection",
-            ),
+            "07",
+            ("nyu-eigen-test", "densedepth-nyu", "fcrn-nyu"),
             (
                 Work("DenseDepth 480x640, 654 images with flips", DENSEDEPTH_480x640, 1308),
                 Work("FCRN 228x304, 654 images", FCRN_228x304, 654),
             ),
+            fixed_minutes=3,
+            ram_gb=6,
+            disk_gb=4.5,
+        ),
+        LessonBudget(
+            "08",
+            (
+                "nyu-eigen-test",
+                "densedepth-nyu",
+                "depth-anything-v2-metric-indoor-small",
+                "depth-anything-v2-relative-small",
+                "kitti-depth-selection",
+            ),
+            (Work("DenseDepth 480x640, 654 images with flips", DENSEDEPTH_480x640, 1308),),
             fixed_minutes=4,
             ram_gb=6,
             disk_gb=4.5,
         ),
         LessonBudget(
-            "06",
+            "09",
             ("nyu-eigen-test", "densedepth-nyu"),
             (Work("DenseDepth 480x640", DENSEDEPTH_480x640, 10),),
             fixed_minutes=2,
@@ -176,7 +193,7 @@ BUDGETS: dict[str, LessonBudget] = {
             disk_gb=1.6,
         ),
         LessonBudget(
-            "07",
+            "10",
             ("nyu-eigen-test", "densedepth-nyu", "depth-anything-v2-metric-indoor-small"),
             (Work("U-Net 240x320", UNET_240x320, 100),),
             fixed_minutes=2,
@@ -185,7 +202,7 @@ BUDGETS: dict[str, LessonBudget] = {
             optional=("depth-anything-v2-metric-outdoor-small",),
         ),
         LessonBudget(
-            "08",
+            "11",
             (),
             (Work("mask-and-depth 160x160, 6 epochs of 2500", MASKDEPTH_160x160, 15_000, True),),
             fixed_minutes=4,
@@ -193,7 +210,7 @@ BUDGETS: dict[str, LessonBudget] = {
             disk_gb=0.2,
         ),
         LessonBudget(
-            "09",
+            "12",
             (),
             (
                 Work("U-Net 240x320, 90 frames", UNET_240x320, 90),
@@ -205,7 +222,7 @@ BUDGETS: dict[str, LessonBudget] = {
             optional=("densedepth-nyu",),
         ),
         LessonBudget(
-            "10",
+            "13",
             ("nyu-eigen-test", "fcrn-nyu", "densedepth-nyu"),
             (),
             fixed_minutes=8,
@@ -222,8 +239,20 @@ def _gigabytes(count: float) -> str:
     return f"{count / 1e9:.1f} GB" if count >= 1e8 else f"{count / 1e6:.0f} MB"
 
 
+def budget_line(lesson: str) -> str:
+    """The one line a student reads about ``lesson``'s full mode: minutes on a T4 and downloads."""
+    budget = BUDGETS[lesson]
+    size = budget.download_bytes()
+    downloads = f"downloads {_gigabytes(size)}" if size else "no downloads"
+    where = "a T4 GPU" if budget.gpu else "any Colab runtime"
+    return (
+        f"**Full mode:** about {budget.minutes()} min on {where}, {downloads}. "
+        "**Quick mode:** about a minute on a CPU."
+    )
+
+
 def budget_markdown(lesson: str) -> str:
-    """The budget line at the top of ``lesson``'s notebook (one paragraph of Markdown)."""
+    """The details of ``lesson``'s full mode for an instructor (one paragraph of Markdown)."""
     budget = BUDGETS[lesson]
     downloads = (
         f"downloads {_gigabytes(budget.download_bytes())} ({', '.join(budget.downloads)})"
@@ -247,6 +276,17 @@ def budget_markdown(lesson: str) -> str:
         f"compute on {runtime}; peak RAM about {budget.ram_gb:g} GB of 12.7, disk about "
         f"{budget.disk_gb:g} GB{copies}. Quick mode (`DEPTHNB_QUICK=1`) runs in about a minute "
         "on a CPU. The minutes are estimates from the lesson's workload (`depthnb.course.budgets`)."
+    )
+
+
+def budget_cell(lesson: str) -> str:
+    """The Markdown cell under a lesson's setup cell: :func:`budget_line` for the student, then
+    :func:`budget_markdown` in a collapsed instructor note (the course guide has the table)."""
+    return (
+        f"{budget_line(lesson)}\n\n"
+        "<details><summary>Instructor note: what full mode needs</summary>\n\n"
+        f"{budget_markdown(lesson)} The course guide (`notebooks/README.md`) has every lesson's "
+        "budget and what the course keeps on Drive.\n\n</details>"
     )
 
 

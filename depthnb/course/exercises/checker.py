@@ -1,4 +1,4 @@
-"""Exercises that check themselves: ``check("06.2", answer)`` tells a student what is wrong.
+"""Exercises that check themselves: ``check("09.2", answer)`` tells a student what is wrong.
 
 >>> import torch
 >>> from depthnb.exercises import check
@@ -7,8 +7,8 @@
 ...     rows, cols = torch.arange(depth.shape[0]), torch.arange(depth.shape[1])
 ...     v, u = torch.meshgrid(rows, cols, indexing="ij")
 ...     return torch.stack([(u - cx) * depth / fx, (v - cy) * depth / fy, depth], dim=-1)
->>> result = check("06.1", back_project)
-06.1 ...: correct on ... cases ...
+>>> result = check("09.1", back_project)
+09.1 ...: correct on ... cases ...
 
 Each lesson's exercises live in ``depthnb/course/exercises/lessonNN.py`` (found by name, see
 :func:`exercises`). An :class:`Exercise` holds a reference solution, the cases to try (drawn from
@@ -351,7 +351,7 @@ def _labels(cases: Sequence[Case]) -> str:
 def check(
     key: str, answer: Any, verbose: bool = True, time_limit: float | None = None
 ) -> CheckResult:
-    """Check a student's ``answer`` to exercise ``key`` ("06.2"); print and return the result.
+    """Check a student's ``answer`` to exercise ``key`` ("09.2"); print and return the result.
 
     ``time_limit``: seconds each case may take (default: the exercise's, 20 s unless it says).
 

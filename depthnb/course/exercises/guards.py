@@ -17,7 +17,7 @@ interrupted only when it returns to Python.
 Hidden references. While the answer runs, every name that the exercise declares
 (``Exercise.hides``, dotted, e.g. ``"depthnb.metrics.depth_metrics"``) and the exercise's own
 reference are replaced, wherever the same object is bound, by a guard that raises
-:class:`ExerciseError` ("exercise 05.1 asks you to write this yourself; ..."): in every loaded
+:class:`ExerciseError` ("exercise 07.1 asks you to write this yourself; ..."): in every loaded
 ``depthnb`` module (and its module-level dicts, such as a registry of losses), in the modules of the
 package that defines the name (``torch`` for ``torch.utils.data.DistributedSampler``), in
 ``__main__``, and in the answer's own globals, closure and default arguments (a notebook's

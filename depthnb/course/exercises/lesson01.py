@@ -1,16 +1,12 @@
-"""Lesson 01's exercises: DenseDepth's depth PNGs read as metres, a horizontal flip that keeps the
-intrinsics right, and FCRN's scale augmentation (zoom, crop, depth / s) with its intrinsics."""
+"""Lesson 01's exercise: DenseDepth's depth PNGs read as metres."""
 
 from __future__ import annotations
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
 from depthnb.course.exercises.checker import Case, Exercise, Mistake
-from depthnb.data.functional import hflip, scale
 from depthnb.data.nyu import depth_png_to_metres
-from depthnb.geometry import scale_intrinsics
 
 
 def _png_to_metres(values: np.ndarray) -> np.ndarray:
@@ -44,137 +40,6 @@ def _integer_overflow(values: np.ndarray) -> np.ndarray:
     return values.astype(np.float32) / 1000
 
 
-def _flip(
-    image: torch.Tensor, depth: torch.Tensor, intrinsics: torch.Tensor
-) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """(3,H,W) image, (1,H,W) depth, (4,) fx, fy, cx, cy -> the same three, mirrored left-right."""
-    sample = {"image": image, "depth": depth, "valid": depth > 0, "intrinsics": intrinsics}
-    flipped = hflip(sample)
-    return flipped["image"], flipped["depth"], flipped["intrinsics"]
-
-
-def _flip_cases(generator: torch.Generator) -> list[Case]:
-    cases = []
-    for label, (height, width) in (("a 24x32 sample", (24, 32)), ("an odd size 7x5", (7, 5))):
-        image = torch.rand(3, height, width, generator=generator)
-        depth = 0.5 + 9.5 * torch.rand(1, height, width, generator=generator)
-        fx, fy = (40 + 20 * torch.rand(2, generator=generator)).tolist()
-        cx, cy = (width - 1) / 2 + 2.5, (height - 1) / 2 - 1.5  # off-centre: a flip moves it
-        cases.append(Case(label, (image, depth, torch.tensor([fx, fy, cx, cy]))))
-    image, depth, intrinsics = cases[0].args
-    holes = depth.clone()
-    holes[:, ::3, ::4] = 0.0  # unknown depth: it moves with its pixel, still 0
-    cases.append(Case("a sample with invalid (zero) depth", (image, holes, intrinsics)))
-    return cases
-
-
-def _cx_unchanged(
-    image: torch.Tensor, depth: torch.Tensor, intrinsics: torch.Tensor
-) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    return image.flip(-1), depth.flip(-1), intrinsics.clone()
-
-
-def _cx_from_edge(
-    image: torch.Tensor, depth: torch.Tensor, intrinsics: torch.Tensor
-) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    fx, fy, cx, cy = intrinsics.tolist()
-    return image.flip(-1), depth.flip(-1), torch.tensor([fx, fy, image.shape[-1] - cx, cy])
-
-
-def _upside_down(
-    image: torch.Tensor, depth: torch.Tensor, intrinsics: torch.Tensor
-) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    fx, fy, cx, cy = intrinsics.tolist()
-    return image.flip(-2), depth.flip(-2), torch.tensor([fx, fy, image.shape[-1] - 1 - cx, cy])
-
-
-def _depth_not_flipped(
-    image: torch.Tensor, depth: torch.Tensor, intrinsics: torch.Tensor
-) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    fx, fy, cx, cy = intrinsics.tolist()
-    return image.flip(-1), depth, torch.tensor([fx, fy, image.shape[-1] - 1 - cx, cy])
-
-
-Triple = tuple[torch.Tensor, torch.Tensor, torch.Tensor]
-
-
-def _zoom(image: torch.Tensor, depth: torch.Tensor, intrinsics: torch.Tensor, s: float) -> Triple:
-    """(3,H,W) image, (1,H,W) depth (0 = unknown), (4,) fx, fy, cx, cy, factor s >= 1 -> the
-    sample enlarged by s, centre-cropped back to (H,W), depth / s: the same three shapes."""
-    sample = {"image": image, "depth": depth, "valid": depth > 0, "intrinsics": intrinsics}
-    zoomed = scale(sample, s)
-    return zoomed["image"], zoomed["depth"], zoomed["intrinsics"]
-
-
-def _zoom_cases(generator: torch.Generator) -> list[Case]:
-    cases = []
-    for label, (height, width), s in (
-        ("a 24x32 sample, s = 1.4", (24, 32), 1.4),
-        ("an odd size 7x5, s = 1.5", (7, 5), 1.5),
-    ):
-        image = torch.rand(3, height, width, generator=generator)
-        depth = 0.5 + 9.5 * torch.rand(1, height, width, generator=generator)
-        fx, fy = (40 + 20 * torch.rand(2, generator=generator)).tolist()
-        cx, cy = (width - 1) / 2 + 2.5, (height - 1) / 2 - 1.5
-        cases.append(Case(label, (image, depth, torch.tensor([fx, fy, cx, cy]), s)))
-    image, depth, intrinsics, _ = cases[0].args
-    holes = depth.clone()
-    holes[:, 4:9, 6:12] = 0.0  # a hole: its zeros must not blend into the depths around it
-    cases.append(
-        Case("a sample with a hole (zero depth), s = 1.25", (image, holes, intrinsics, 1.25))
-    )
-    return cases
-
-
-def _zoom_parts(
-    image: torch.Tensor, depth: torch.Tensor, intrinsics: torch.Tensor, s: float, depth_mode: str
-) -> tuple[Triple, tuple[int, int]]:
-    """The zoom written out: image, depth resampled with ``depth_mode`` (not yet / s) and the
-    intrinsics before the crop, and the crop's (top, left); each mistake gets one step wrong."""
-    height, width = image.shape[-2:]
-    big = max(height, round(height * s)), max(width, round(width * s))
-    enlarged = F.interpolate(image[None], size=big, mode="bilinear", align_corners=False)[0]
-    resampled = F.interpolate(depth[None], size=big, mode=depth_mode)[0]
-    scaled = torch.tensor(scale_intrinsics(intrinsics.tolist(), (height, width), big))
-    top, left = (big[0] - height) // 2, (big[1] - width) // 2
-    window = (slice(None), slice(top, top + height), slice(left, left + width))
-    return (enlarged[window], resampled[window], scaled), (top, left)
-
-
-def _shifted(intrinsics: torch.Tensor, top: int, left: int) -> torch.Tensor:
-    return intrinsics - torch.tensor([0.0, 0.0, left, top])
-
-
-def _depth_not_divided(
-    image: torch.Tensor, depth: torch.Tensor, intrinsics: torch.Tensor, s: float
-) -> Triple:
-    (picture, resampled, scaled), (top, left) = _zoom_parts(
-        image, depth, intrinsics, s, "nearest-exact"
-    )
-    return picture, resampled, _shifted(scaled, top, left)
-
-
-def _bilinear_depth(
-    image: torch.Tensor, depth: torch.Tensor, intrinsics: torch.Tensor, s: float
-) -> Triple:
-    (picture, resampled, scaled), (top, left) = _zoom_parts(image, depth, intrinsics, s, "bilinear")
-    return picture, resampled / s, _shifted(scaled, top, left)
-
-
-def _crop_offset_forgotten(
-    image: torch.Tensor, depth: torch.Tensor, intrinsics: torch.Tensor, s: float
-) -> Triple:
-    (picture, resampled, scaled), _ = _zoom_parts(image, depth, intrinsics, s, "nearest-exact")
-    return picture, resampled / s, scaled
-
-
-def _intrinsics_unchanged(
-    image: torch.Tensor, depth: torch.Tensor, intrinsics: torch.Tensor, s: float
-) -> Triple:
-    (picture, resampled, _), _ = _zoom_parts(image, depth, intrinsics, s, "nearest-exact")
-    return picture, resampled / s, intrinsics.clone()
-
-
 EXERCISES = (
     Exercise(
         key="01.1",
@@ -202,76 +67,6 @@ EXERCISES = (
                 _integer_overflow,
                 "some 8-bit depths are wrong, the far ones: values * 10 is computed in uint8 and "
                 "wraps around above 255. Convert to float first: values.astype(np.float32).",
-            ),
-        ),
-    ),
-    Exercise(
-        key="01.2",
-        title="a horizontal flip that keeps the geometry",
-        difficulty="medium",
-        reference=_flip,
-        hides=("depthnb.data.functional.hflip",),
-        cases=_flip_cases,
-        mistakes=(
-            Mistake(
-                "cx unchanged",
-                _cx_unchanged,
-                "the pictures are right but cx did not move: the principal point is mirrored "
-                "too, cx' = W - 1 - cx (fx, fy and cy stay).",
-            ),
-            Mistake(
-                "cx from the edge",
-                _cx_from_edge,
-                "cx is one pixel off: pixel centres run from u = 0 to u = W - 1, so the mirror "
-                "maps cx to W - 1 - cx, not W - cx.",
-            ),
-            Mistake(
-                "upside down",
-                _upside_down,
-                "the sample was flipped upside down: a horizontal flip reverses the columns, the "
-                "last axis of a (C,H,W) tensor (flip(-1)), not the rows (flip(-2)).",
-            ),
-            Mistake(
-                "depth not flipped",
-                _depth_not_flipped,
-                "only the image moved: the depth map (and valid) must be mirrored with it, or "
-                "every pixel's depth belongs to the pixel on the other side.",
-            ),
-        ),
-    ),
-    Exercise(
-        key="01.3",
-        title="FCRN's scale augmentation with its intrinsics",
-        difficulty="substantial",
-        reference=_zoom,
-        hides=("depthnb.data.functional.scale",),
-        cases=_zoom_cases,
-        mistakes=(
-            Mistake(
-                "depth not divided",
-                _depth_not_divided,
-                "the depths are s times too large: Eigen et al.'s scale augmentation labels the "
-                "enlarged picture as a scene s times nearer, so divide the depth by s.",
-            ),
-            Mistake(
-                "bilinear depth",
-                _bilinear_depth,
-                "your depths are blended: resample depth with mode='nearest-exact', so every "
-                "output depth is a depth of the input (bilinear mixes a surface with a hole's 0 "
-                "and invents depths between two surfaces).",
-            ),
-            Mistake(
-                "crop offset forgotten",
-                _crop_offset_forgotten,
-                "fx and fy are right but cx and cy are too large: the centre crop moves the "
-                "principal point by its offset, cx' = (cx + 0.5) sx - 0.5 - left (cy' likewise, "
-                "with sy and top).",
-            ),
-            Mistake(
-                "intrinsics unchanged",
-                _intrinsics_unchanged,
-                "the pictures are right but the intrinsics did not change: enlarging scales the "
-                "focal lengths (fx' = fx sx) and the principal point, and the crop moves it.",
             ),
         ),
     ),

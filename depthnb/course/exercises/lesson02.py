@@ -1,252 +1,215 @@
-"""Lesson 02's exercises: FCRN's unpooling, the parameters of a depthwise-separable convolution, and
-a U-Net of any depth built with concatenated skip connections."""
+"""Lesson 02's exercises: a horizontal flip that keeps the intrinsics right, and FCRN's scale
+augmentation (zoom, crop, depth / k) with its intrinsics."""
 
 from __future__ import annotations
 
-from numbers import Integral
-from typing import Any
-
 import torch
 import torch.nn.functional as F
-from torch import nn
 
 from depthnb.course.exercises.checker import Case, Exercise, Mistake
-from depthnb.models.blocks import ConvBNLeaky, SeparableConv
-from depthnb.models.fcrn import unpool
-from depthnb.models.summary import count_parameters
+from depthnb.data.functional import hflip, scale
+from depthnb.geometry import scale_intrinsics
 
 
-def _unpool_cases(generator: torch.Generator) -> list[Case]:
-    return [
-        Case("a batch of 2x3 channels, 4x6", (torch.randn(2, 3, 4, 6, generator=generator),)),
-        Case("a batch of one, odd size 7x5", (torch.randn(1, 1, 7, 5, generator=generator),)),
-    ]
+def _flip(
+    image: torch.Tensor, depth: torch.Tensor, intrinsics: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """(3,H,W) image, (1,H,W) depth, (4,) fx, fy, cx, cy -> the same three, mirrored left-right."""
+    sample = {"image": image, "depth": depth, "valid": depth > 0, "intrinsics": intrinsics}
+    flipped = hflip(sample)
+    return flipped["image"], flipped["depth"], flipped["intrinsics"]
 
 
-def _nearest(x: torch.Tensor) -> torch.Tensor:
-    return F.interpolate(x, scale_factor=2.0, mode="nearest")
+def _flip_cases(generator: torch.Generator) -> list[Case]:
+    cases = []
+    for label, (height, width) in (("a 24x32 sample", (24, 32)), ("an odd size 7x5", (7, 5))):
+        image = torch.rand(3, height, width, generator=generator)
+        depth = 0.5 + 9.5 * torch.rand(1, height, width, generator=generator)
+        fx, fy = (40 + 20 * torch.rand(2, generator=generator)).tolist()
+        cx, cy = (width - 1) / 2 + 2.5, (height - 1) / 2 - 1.5  # off-centre: a flip moves it
+        cases.append(Case(label, (image, depth, torch.tensor([fx, fy, cx, cy]))))
+    image, depth, intrinsics = cases[0].args
+    holes = depth.clone()
+    holes[:, ::3, ::4] = 0.0  # unknown depth: it moves with its pixel, still 0
+    cases.append(Case("a sample with invalid (zero) depth", (image, holes, intrinsics)))
+    return cases
 
 
-def _bottom_right(x: torch.Tensor) -> torch.Tensor:
-    out = x.new_zeros(x.shape[0], x.shape[1], 2 * x.shape[2], 2 * x.shape[3])
-    out[..., 1::2, 1::2] = x
-    return out
+def _cx_unchanged(
+    image: torch.Tensor, depth: torch.Tensor, intrinsics: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    return image.flip(-1), depth.flip(-1), intrinsics.clone()
 
 
-def _reshaped(x: torch.Tensor) -> torch.Tensor:
-    zeros = torch.zeros_like(x)
-    cells = torch.stack([x, zeros, zeros, zeros], dim=-1)  # (B,C,h,w,4)
-    return cells.reshape(x.shape[0], x.shape[1], 2 * x.shape[2], 2 * x.shape[3])
+def _cx_from_edge(
+    image: torch.Tensor, depth: torch.Tensor, intrinsics: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    fx, fy, cx, cy = intrinsics.tolist()
+    return image.flip(-1), depth.flip(-1), torch.tensor([fx, fy, image.shape[-1] - cx, cy])
 
 
-def _separable_parameters(in_channels: int, out_channels: int) -> int:
-    """Parameters of the package's SeparableConv: depthwise 3x3, pointwise 1x1 (no biases), BN."""
-    return count_parameters(SeparableConv(in_channels, out_channels))["total"]
+def _upside_down(
+    image: torch.Tensor, depth: torch.Tensor, intrinsics: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    fx, fy, cx, cy = intrinsics.tolist()
+    return image.flip(-2), depth.flip(-2), torch.tensor([fx, fy, image.shape[-1] - 1 - cx, cy])
 
 
-def _separable_cases(generator: torch.Generator) -> list[Case]:
-    return [
-        Case("128 -> 128 channels (the lesson's)", (128, 128)),
-        Case("3 -> 32 channels (an input layer)", (3, 32)),
-        Case("64 -> 1 channel", (64, 1)),
-    ]
+def _depth_not_flipped(
+    image: torch.Tensor, depth: torch.Tensor, intrinsics: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    fx, fy, cx, cy = intrinsics.tolist()
+    return image.flip(-1), depth, torch.tensor([fx, fy, image.shape[-1] - 1 - cx, cy])
 
 
-def _full_conv(in_channels: int, out_channels: int) -> int:
-    return 9 * in_channels * out_channels + 2 * out_channels
+Triple = tuple[torch.Tensor, torch.Tensor, torch.Tensor]
 
 
-def _with_biases(in_channels: int, out_channels: int) -> int:
-    return 9 * in_channels + in_channels + in_channels * out_channels + 3 * out_channels
+def _zoom(image: torch.Tensor, depth: torch.Tensor, intrinsics: torch.Tensor, s: float) -> Triple:
+    """(3,H,W) image, (1,H,W) depth (0 = unknown), (4,) fx, fy, cx, cy, factor s >= 1 -> the
+    sample enlarged by s, centre-cropped back to (H,W), depth / s: the same three shapes."""
+    sample = {"image": image, "depth": depth, "valid": depth > 0, "intrinsics": intrinsics}
+    zoomed = scale(sample, s)
+    return zoomed["image"], zoomed["depth"], zoomed["intrinsics"]
 
 
-def _no_batchnorm(in_channels: int, out_channels: int) -> int:
-    return 9 * in_channels + in_channels * out_channels
+def _zoom_cases(generator: torch.Generator) -> list[Case]:
+    cases = []
+    for label, (height, width), s in (
+        ("a 24x32 sample, s = 1.4", (24, 32), 1.4),
+        ("an odd size 7x5, s = 1.5", (7, 5), 1.5),
+    ):
+        image = torch.rand(3, height, width, generator=generator)
+        depth = 0.5 + 9.5 * torch.rand(1, height, width, generator=generator)
+        fx, fy = (40 + 20 * torch.rand(2, generator=generator)).tolist()
+        cx, cy = (width - 1) / 2 + 2.5, (height - 1) / 2 - 1.5
+        cases.append(Case(label, (image, depth, torch.tensor([fx, fy, cx, cy]), s)))
+    image, depth, intrinsics, _ = cases[0].args
+    holes = depth.clone()
+    holes[:, 4:9, 6:12] = 0.0  # a hole: its zeros must not blend into the depths around it
+    cases.append(
+        Case("a sample with a hole (zero depth), s = 1.25", (image, holes, intrinsics, 1.25))
+    )
+    return cases
 
 
-def _running_statistics(in_channels: int, out_channels: int) -> int:
-    return 9 * in_channels + in_channels * out_channels + 4 * out_channels
+def _zoom_parts(
+    image: torch.Tensor, depth: torch.Tensor, intrinsics: torch.Tensor, s: float, depth_mode: str
+) -> tuple[Triple, tuple[int, int]]:
+    """The zoom written out: image, depth resampled with ``depth_mode`` (not yet / s) and the
+    intrinsics before the crop, and the crop's (top, left); each mistake gets one step wrong."""
+    height, width = image.shape[-2:]
+    big = max(height, round(height * s)), max(width, round(width * s))
+    enlarged = F.interpolate(image[None], size=big, mode="bilinear", align_corners=False)[0]
+    resampled = F.interpolate(depth[None], size=big, mode=depth_mode)[0]
+    scaled = torch.tensor(scale_intrinsics(intrinsics.tolist(), (height, width), big))
+    top, left = (big[0] - height) // 2, (big[1] - width) // 2
+    window = (slice(None), slice(top, top + height), slice(left, left + width))
+    return (enlarged[window], resampled[window], scaled), (top, left)
 
 
-def _exact_count(got: Any, expected: int) -> str | None:
-    """None when ``got`` is the integer ``expected``, else what differs."""
-    if isinstance(got, bool) or not isinstance(got, Integral):
-        return f"expected an int, got {type(got).__name__} {got!r}"[:120]
-    return None if got == expected else f"{got:,} parameters, expected {expected:,}"
+def _shifted(intrinsics: torch.Tensor, top: int, left: int) -> torch.Tensor:
+    return intrinsics - torch.tensor([0.0, 0.0, left, top])
 
 
-class _UNet(nn.Module):
-    """``levels`` conv blocks down (channels c, 2c, 4c, ..., max-pool after each), a bottom block
-    of twice the last width, as many up (nearest x2, concatenate the skip, conv block), a 1x1 head:
-    (B,3,H,W) -> (B,1,H,W) with H, W multiples of 2**levels."""
-
-    def __init__(self, channels: int, levels: int, doubling: bool = True, skips: bool = True):
-        super().__init__()
-        factor = 2 if doubling else 1
-        widths = [channels * factor**level for level in range(levels)]
-        self.skips = skips
-        self.down = nn.ModuleList(ConvBNLeaky(a, b) for a, b in zip([3, *widths], widths))
-        self.bottom = ConvBNLeaky(widths[-1], factor * widths[-1])
-        below = [factor * widths[-1], *widths[:0:-1]]  # channels coming up into each up block
-        self.up = nn.ModuleList(
-            ConvBNLeaky(coming + (width if skips else 0), width)
-            for coming, width in zip(below, reversed(widths))
-        )
-        self.head = nn.Conv2d(widths[0], 1, 1)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        found = []
-        for block in self.down:
-            x = block(x)
-            found.append(x)
-            x = F.max_pool2d(x, 2)
-        x = self.bottom(x)
-        for block, skip in zip(self.up, reversed(found)):
-            x = F.interpolate(x, scale_factor=2.0)
-            x = block(torch.cat([x, skip], dim=1) if self.skips else x)
-        return self.head(x)
+def _depth_not_divided(
+    image: torch.Tensor, depth: torch.Tensor, intrinsics: torch.Tensor, s: float
+) -> Triple:
+    (picture, resampled, scaled), (top, left) = _zoom_parts(
+        image, depth, intrinsics, s, "nearest-exact"
+    )
+    return picture, resampled, _shifted(scaled, top, left)
 
 
-def _unet(channels: int, levels: int) -> nn.Module:
-    """The U-Net of the exercise (the lesson's TinyUNet is channels=8, levels=2)."""
-    return _UNet(channels, levels)
+def _bilinear_depth(
+    image: torch.Tensor, depth: torch.Tensor, intrinsics: torch.Tensor, s: float
+) -> Triple:
+    (picture, resampled, scaled), (top, left) = _zoom_parts(image, depth, intrinsics, s, "bilinear")
+    return picture, resampled / s, _shifted(scaled, top, left)
 
 
-def _unet_cases(generator: torch.Generator) -> list[Case]:
-    return [
-        Case("channels 8, levels 2 (the lesson's TinyUNet)", (8, 2)),
-        Case("channels 4, levels 3", (4, 3)),
-        Case("channels 6, levels 1", (6, 1)),
-    ]
+def _crop_offset_forgotten(
+    image: torch.Tensor, depth: torch.Tensor, intrinsics: torch.Tensor, s: float
+) -> Triple:
+    (picture, resampled, scaled), _ = _zoom_parts(image, depth, intrinsics, s, "nearest-exact")
+    return picture, resampled / s, scaled
 
 
-def _no_skips(channels: int, levels: int) -> nn.Module:
-    return _UNet(channels, levels, skips=False)
-
-
-def _constant_width(channels: int, levels: int) -> nn.Module:
-    return _UNet(channels, levels, doubling=False)
-
-
-def _no_batchnorm_unet(channels: int, levels: int) -> nn.Module:
-    model = _UNet(channels, levels)
-    for block in model.modules():
-        if isinstance(block, ConvBNLeaky):
-            block[1] = nn.Identity()  # conv -> LeakyReLU only
-    return model
-
-
-PROBE = (2, 3, 32, 48)  # a batch of two, H and W multiples of 16 (any levels up to 4)
-
-
-def _compare_networks(got: Any, expected: nn.Module) -> str | None:
-    """None when ``got`` is a module with the reference's parameter count and output shape on a
-    (2,3,32,48) batch, else what differs."""
-    if not isinstance(got, nn.Module):
-        return f"expected a torch.nn.Module, got {type(got).__name__}"
-    parameters, wanted = count_parameters(got)["total"], count_parameters(expected)["total"]
-    if parameters != wanted:
-        return f"{parameters:,} parameters, expected {wanted:,}"
-    probe = torch.zeros(PROBE)
-    with torch.no_grad():
-        wanted_shape = tuple(expected.eval()(probe).shape)
-        try:
-            shape = tuple(got.eval()(probe).shape)
-        except Exception as error:  # the student's network: report it in words, do not crash
-            return f"a {PROBE} batch through your network raised {type(error).__name__}: {error}"
-    return None if shape == wanted_shape else f"output {shape} for {PROBE}, expected {wanted_shape}"
+def _intrinsics_unchanged(
+    image: torch.Tensor, depth: torch.Tensor, intrinsics: torch.Tensor, s: float
+) -> Triple:
+    (picture, resampled, _), _ = _zoom_parts(image, depth, intrinsics, s, "nearest-exact")
+    return picture, resampled / s, intrinsics.clone()
 
 
 EXERCISES = (
     Exercise(
         key="02.1",
-        title="FCRN's unpooling",
-        difficulty="quick",
-        reference=unpool,
-        hides=("depthnb.models.fcrn.unpool",),
-        cases=_unpool_cases,
+        title="a horizontal flip that keeps the geometry",
+        difficulty="medium",
+        reference=_flip,
+        hides=("depthnb.data.functional.hflip",),
+        cases=_flip_cases,
         mistakes=(
             Mistake(
-                "nearest",
-                _nearest,
-                "every value fills its whole 2x2 cell: that is nearest up-sampling. Unpooling "
-                "puts the value in the top-left corner only, zeros in the other three.",
+                "cx unchanged",
+                _cx_unchanged,
+                "the pictures are right but cx did not move: the principal point is mirrored "
+                "too, cx' = W - 1 - cx (fx, fy and cy stay).",
             ),
             Mistake(
-                "bottom-right",
-                _bottom_right,
-                "the values sit in the bottom-right corner of their 2x2 cells: FCRN's unpooling "
-                "writes out[..., 0::2, 0::2] = x (even rows, even columns).",
+                "cx from the edge",
+                _cx_from_edge,
+                "cx is one pixel off: pixel centres run from u = 0 to u = W - 1, so the mirror "
+                "maps cx to W - 1 - cx, not W - cx.",
             ),
             Mistake(
-                "reshaped",
-                _reshaped,
-                "the values are in the wrong places: a reshape of (B,C,h,w,4) to (B,C,2h,2w) "
-                "lays each cell out along one row, not as 2x2. Write into the even rows and "
-                "columns of a zero tensor instead.",
+                "upside down",
+                _upside_down,
+                "the sample was flipped upside down: a horizontal flip reverses the columns, the "
+                "last axis of a (C,H,W) tensor (flip(-1)), not the rows (flip(-2)).",
+            ),
+            Mistake(
+                "depth not flipped",
+                _depth_not_flipped,
+                "only the image moved: the depth map (and valid) must be mirrored with it, or "
+                "every pixel's depth belongs to the pixel on the other side.",
             ),
         ),
     ),
     Exercise(
         key="02.2",
-        title="parameters of a depthwise-separable convolution",
-        difficulty="quick",
-        reference=_separable_parameters,
-        hides=("depthnb.models.blocks.SeparableConv",),
-        cases=_separable_cases,
-        compare=_exact_count,
-        mistakes=(
-            Mistake(
-                "full conv",
-                _full_conv,
-                "that is the count of a full 3x3 conv (9 C_in C_out): the depthwise 3x3 has one "
-                "3x3 filter per input channel (9 C_in), the 1x1 mixes channels (C_in C_out).",
-            ),
-            Mistake(
-                "with biases",
-                _with_biases,
-                "you counted biases: the package's two convolutions have bias=False (the "
-                "BatchNorm after them has its own shift).",
-            ),
-            Mistake(
-                "no BatchNorm",
-                _no_batchnorm,
-                "the BatchNorm is missing: it has a scale and a shift per output channel, "
-                "2 C_out parameters.",
-            ),
-            Mistake(
-                "running statistics",
-                _running_statistics,
-                "BatchNorm's running mean and variance are buffers in PyTorch, not parameters: "
-                "count only its scale and shift (2 C_out).",
-            ),
-        ),
-    ),
-    Exercise(
-        key="02.3",
-        title="a U-Net of any depth, with skip connections",
+        title="FCRN's scale augmentation with its intrinsics",
         difficulty="substantial",
-        reference=_unet,
-        cases=_unet_cases,
-        compare=_compare_networks,
+        reference=_zoom,
+        hides=("depthnb.data.functional.scale",),
+        cases=_zoom_cases,
         mistakes=(
             Mistake(
-                "no skips",
-                _no_skips,
-                "too few parameters in the decoder: each up block concatenates the encoder's map "
-                "of its size, so it takes 2w + w channels (up-sampled + skip), not 2w.",
+                "depth not divided",
+                _depth_not_divided,
+                "the depths are s times too large: Eigen et al.'s scale augmentation labels the "
+                "enlarged picture as a scene s times nearer, so divide the depth by s.",
             ),
             Mistake(
-                "constant width",
-                _constant_width,
-                "the channels must double at every level down (c, 2c, 4c, ...) and halve on the "
-                "way up; yours stay at c.",
+                "bilinear depth",
+                _bilinear_depth,
+                "your depths are blended: resample depth with mode='nearest-exact', so every "
+                "output depth is a depth of the input (bilinear mixes a surface with a hole's 0 "
+                "and invents depths between two surfaces).",
             ),
             Mistake(
-                "no BatchNorm",
-                _no_batchnorm_unet,
-                "each conv block is conv3x3 -> BatchNorm -> LeakyReLU(0.2) (ConvBNLeaky); "
-                "yours has no BatchNorm.",
+                "crop offset forgotten",
+                _crop_offset_forgotten,
+                "fx and fy are right but cx and cy are too large: the centre crop moves the "
+                "principal point by its offset, cx' = (cx + 0.5) sx - 0.5 - left (cy' likewise, "
+                "with sy and top).",
+            ),
+            Mistake(
+                "intrinsics unchanged",
+                _intrinsics_unchanged,
+                "the pictures are right but the intrinsics did not change: enlarging scales the "
+                "focal lengths (fx' = fx sx) and the principal point, and the crop moves it.",
             ),
         ),
     ),

@@ -1,311 +1,252 @@
-"""Lesson 03's exercises: Eigen's scale-invariant log loss, FCRN's berHu with its threshold from
-the valid pixels, and MiDaS's scale-and-shift-invariant loss with a valid mask, each written from
-its formula and held against :mod:`depthnb.losses`.
-
-MiDaS's loss has two right reductions over a batch. The paper averages each image's loss over
-its own valid pixels, then averages the images. The released code divides the batch's sum by the
-batch's valid pixels by default ("batch-based"), as :func:`depthnb.losses.ssi_loss` does. The
-check accepts both and says which one an answer follows."""
+"""Lesson 03's exercises: FCRN's unpooling, the parameters of a depthwise-separable convolution, and
+a U-Net of any depth built with concatenated skip connections."""
 
 from __future__ import annotations
 
+from numbers import Integral
+from typing import Any
+
 import torch
+import torch.nn.functional as F
+from torch import nn
 
-from depthnb.course.exercises.checker import Accepted, Case, Exercise, Mistake
-from depthnb.losses import composite as losses
-
-
-# ------------------------------------------------------------------- 03.1 scale-invariant log loss
-def _scale_invariant(
-    pred: torch.Tensor, target: torch.Tensor, valid: torch.Tensor, lambd: float
-) -> torch.Tensor:
-    """(B,1,H,W) log depth each, (B,1,H,W) bool, a float -> scalar."""
-    return losses.scale_invariant_log_loss(pred, target, valid, lambd=lambd)
+from depthnb.course.exercises.checker import Case, Exercise, Mistake
+from depthnb.models.blocks import ConvBNLeaky, SeparableConv
+from depthnb.models.fcrn import unpool
+from depthnb.models.summary import count_parameters
 
 
-def _scale_invariant_cases(generator: torch.Generator) -> list[Case]:
-    cases = []
-    shapes = (
-        ("a batch of 3 at 6x8 (lambda 0.5)", (3, 6, 8), 0.5),
-        ("a batch of one at an odd size 7x5 (lambda 1)", (1, 7, 5), 1.0),
-        ("a batch of 2 at 6x8 with invalid pixels (lambda 0.5)", (2, 6, 8), 0.5),
-    )
-    for label, (batch, height, width), lambd in shapes:
-        target = torch.log(0.5 + 9.5 * torch.rand(batch, 1, height, width, generator=generator))
-        offset = torch.linspace(-0.3, 0.4, batch).view(-1, 1, 1, 1)  # a scale error per image
-        noise = 0.1 * torch.randn(target.shape, generator=generator)
-        valid = torch.ones_like(target, dtype=torch.bool)
-        if "invalid" in label:
-            valid = torch.rand(target.shape, generator=generator) > 0.3
-            target = torch.where(valid, target, torch.log(torch.tensor(1e-3)))  # no depth there
-        cases.append(Case(label, (target + offset + noise, target, valid, lambd)))
-    return cases
+def _unpool_cases(generator: torch.Generator) -> list[Case]:
+    return [
+        Case("a batch of 2x3 channels, 4x6", (torch.randn(2, 3, 4, 6, generator=generator),)),
+        Case("a batch of one, odd size 7x5", (torch.randn(1, 1, 7, 5, generator=generator),)),
+    ]
 
 
-def _si_masked_terms(
-    pred: torch.Tensor, target: torch.Tensor, valid: torch.Tensor
-) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """Per image: the sum of d, the sum of d^2 over valid pixels, and the valid count, (B,) each."""
-    d = torch.where(valid, pred - target, torch.zeros_like(pred)).flatten(1)
-    return d.sum(1), (d * d).sum(1), valid.flatten(1).sum(1).float()
+def _nearest(x: torch.Tensor) -> torch.Tensor:
+    return F.interpolate(x, scale_factor=2.0, mode="nearest")
 
 
-def _si_plus(
-    pred: torch.Tensor, target: torch.Tensor, valid: torch.Tensor, lambd: float
-) -> torch.Tensor:
-    total, squares, count = _si_masked_terms(pred, target, valid)
-    return (squares / count + lambd * (total / count) ** 2).mean()
+def _bottom_right(x: torch.Tensor) -> torch.Tensor:
+    out = x.new_zeros(x.shape[0], x.shape[1], 2 * x.shape[2], 2 * x.shape[3])
+    out[..., 1::2, 1::2] = x
+    return out
 
 
-def _si_whole_batch(
-    pred: torch.Tensor, target: torch.Tensor, valid: torch.Tensor, lambd: float
-) -> torch.Tensor:
-    total, squares, count = _si_masked_terms(pred, target, valid)
-    return squares.sum() / count.sum() - lambd * (total.sum() / count.sum()) ** 2
+def _reshaped(x: torch.Tensor) -> torch.Tensor:
+    zeros = torch.zeros_like(x)
+    cells = torch.stack([x, zeros, zeros, zeros], dim=-1)  # (B,C,h,w,4)
+    return cells.reshape(x.shape[0], x.shape[1], 2 * x.shape[2], 2 * x.shape[3])
 
 
-def _si_unmasked(
-    pred: torch.Tensor, target: torch.Tensor, valid: torch.Tensor, lambd: float
-) -> torch.Tensor:
-    d = (pred - target).flatten(1)
-    return ((d * d).mean(1) - lambd * d.mean(1) ** 2).mean()
+def _separable_parameters(in_channels: int, out_channels: int) -> int:
+    """Parameters of the package's SeparableConv: depthwise 3x3, pointwise 1x1 (no biases), BN."""
+    return count_parameters(SeparableConv(in_channels, out_channels))["total"]
 
 
-# ------------------------------------------------------------------------------------ 03.2 berHu
-def _berhu(pred: torch.Tensor, target: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
-    """(B,1,H,W) metres each, (B,1,H,W) bool -> scalar."""
-    return losses.berhu_loss(pred, target, valid)
+def _separable_cases(generator: torch.Generator) -> list[Case]:
+    return [
+        Case("128 -> 128 channels (the lesson's)", (128, 128)),
+        Case("3 -> 32 channels (an input layer)", (3, 32)),
+        Case("64 -> 1 channel", (64, 1)),
+    ]
 
 
-def _berhu_cases(generator: torch.Generator) -> list[Case]:
-    cases = []
-    for label, (batch, height, width) in (
-        ("a batch of 2 at 6x8", (2, 6, 8)),
-        ("a batch of one at an odd size 7x5 with invalid pixels", (1, 7, 5)),
-        ("a batch of 3 at 4x6 with invalid pixels", (3, 4, 6)),
-    ):
-        target = 0.5 + 9.5 * torch.rand(batch, 1, height, width, generator=generator)
-        pred = target + 0.5 * torch.randn(target.shape, generator=generator)
-        pred.view(-1)[1] = target.view(-1)[1] - 3.0  # the largest error is negative
-        valid = torch.ones_like(target, dtype=torch.bool)
-        if "invalid" in label:
-            valid = torch.rand(target.shape, generator=generator) > 0.25
-            valid.view(-1)[1] = True
-            target = torch.where(valid, target, torch.zeros_like(target))  # no depth: 0
-        cases.append(Case(label, (pred, target, valid)))
-    return cases
+def _full_conv(in_channels: int, out_channels: int) -> int:
+    return 9 * in_channels * out_channels + 2 * out_channels
 
 
-def _mean_over(values: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
-    return values[valid].mean()
+def _with_biases(in_channels: int, out_channels: int) -> int:
+    return 9 * in_channels + in_channels + in_channels * out_channels + 3 * out_channels
 
 
-def _berhu_swapped(pred: torch.Tensor, target: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
-    error = (pred - target).abs()
-    c = 0.2 * error[valid].max()
-    return _mean_over(torch.where(error <= c, (error**2 + c**2) / (2 * c), error), valid)
+def _no_batchnorm(in_channels: int, out_channels: int) -> int:
+    return 9 * in_channels + in_channels * out_channels
 
 
-def _berhu_c_over_all(
-    pred: torch.Tensor, target: torch.Tensor, valid: torch.Tensor
-) -> torch.Tensor:
-    error = (pred - target).abs()
-    c = 0.2 * error.max()
-    return _mean_over(torch.where(error <= c, error, (error**2 + c**2) / (2 * c)), valid)
+def _running_statistics(in_channels: int, out_channels: int) -> int:
+    return 9 * in_channels + in_channels * out_channels + 4 * out_channels
 
 
-def _berhu_signed_max(
-    pred: torch.Tensor, target: torch.Tensor, valid: torch.Tensor
-) -> torch.Tensor:
-    error = (pred - target).abs()
-    c = 0.2 * (pred - target)[valid].max()
-    return _mean_over(torch.where(error <= c, error, (error**2 + c**2) / (2 * c)), valid)
+def _exact_count(got: Any, expected: int) -> str | None:
+    """None when ``got`` is the integer ``expected``, else what differs."""
+    if isinstance(got, bool) or not isinstance(got, Integral):
+        return f"expected an int, got {type(got).__name__} {got!r}"[:120]
+    return None if got == expected else f"{got:,} parameters, expected {expected:,}"
 
 
-# ---------------------------------------------------------------------- 03.3 SSI loss with a mask
-def _ssi(pred: torch.Tensor, target: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
-    """(B,1,H,W) disparity-like prediction and true disparity, (B,1,H,W) bool -> scalar."""
-    return losses.ssi_loss(pred, target, valid)
+class _UNet(nn.Module):
+    """``levels`` conv blocks down (channels c, 2c, 4c, ..., max-pool after each), a bottom block
+    of twice the last width, as many up (nearest x2, concatenate the skip, conv block), a 1x1 head:
+    (B,3,H,W) -> (B,1,H,W) with H, W multiples of 2**levels."""
+
+    def __init__(self, channels: int, levels: int, doubling: bool = True, skips: bool = True):
+        super().__init__()
+        factor = 2 if doubling else 1
+        widths = [channels * factor**level for level in range(levels)]
+        self.skips = skips
+        self.down = nn.ModuleList(ConvBNLeaky(a, b) for a, b in zip([3, *widths], widths))
+        self.bottom = ConvBNLeaky(widths[-1], factor * widths[-1])
+        below = [factor * widths[-1], *widths[:0:-1]]  # channels coming up into each up block
+        self.up = nn.ModuleList(
+            ConvBNLeaky(coming + (width if skips else 0), width)
+            for coming, width in zip(below, reversed(widths))
+        )
+        self.head = nn.Conv2d(widths[0], 1, 1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        found = []
+        for block in self.down:
+            x = block(x)
+            found.append(x)
+            x = F.max_pool2d(x, 2)
+        x = self.bottom(x)
+        for block, skip in zip(self.up, reversed(found)):
+            x = F.interpolate(x, scale_factor=2.0)
+            x = block(torch.cat([x, skip], dim=1) if self.skips else x)
+        return self.head(x)
 
 
-def _ssi_cases(generator: torch.Generator) -> list[Case]:
-    cases = []
-    for label, (batch, height, width) in (
-        ("a batch of 3 at 6x8", (3, 6, 8)),
-        ("a batch of 2 at an odd size 7x5 with invalid pixels", (2, 7, 5)),
-        ("a batch of one at 4x6 with invalid pixels", (1, 4, 6)),
-    ):
-        target = 1 / (0.5 + 9.5 * torch.rand(batch, 1, height, width, generator=generator))
-        scale = torch.linspace(-2.0, 30.0, batch).view(-1, 1, 1, 1)  # one image upside down
-        noise = 0.2 * torch.randn(target.shape, generator=generator)
-        pred = scale * target + 0.5 + noise
-        valid = torch.ones_like(target, dtype=torch.bool)
-        if "invalid" in label:
-            valid = torch.rand(target.shape, generator=generator) > 0.3
-            valid[0, 0, :, 0] = False  # images with different numbers of valid pixels
-            target = torch.where(valid, target, torch.full_like(target, 5.0))  # outliers there
-        cases.append(Case(label, (pred, target, valid)))
-    return cases
+def _unet(channels: int, levels: int) -> nn.Module:
+    """The U-Net of the exercise (the lesson's TinyUNet is channels=8, levels=2)."""
+    return _UNet(channels, levels)
 
 
-def _fit(p: torch.Tensor, g: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """Least-squares s, t per row of (N,P) values over the True entries of ``mask``, (N,) each."""
-    count = mask.sum(1)
-    p_mean = (p * mask).sum(1) / count
-    g_mean = (g * mask).sum(1) / count
-    p_c, g_c = (p - p_mean[:, None]) * mask, (g - g_mean[:, None]) * mask
-    s = (p_c * g_c).sum(1) / (p_c * p_c).sum(1)
-    return s, g_mean - s * p_mean
+def _unet_cases(generator: torch.Generator) -> list[Case]:
+    return [
+        Case("channels 8, levels 2 (the lesson's TinyUNet)", (8, 2)),
+        Case("channels 4, levels 3", (4, 3)),
+        Case("channels 6, levels 1", (6, 1)),
+    ]
 
 
-def _squared_residuals(
-    pred: torch.Tensor, target: torch.Tensor, valid: torch.Tensor, s: torch.Tensor, t: torch.Tensor
-) -> torch.Tensor:
-    """(B,P) squared residuals, 0 outside ``valid``, for per-image s, t (B,)."""
-    p, g, mask = pred.flatten(1), target.flatten(1), valid.flatten(1)
-    return ((s[:, None] * p + t[:, None] - g) * mask) ** 2
+def _no_skips(channels: int, levels: int) -> nn.Module:
+    return _UNet(channels, levels, skips=False)
 
 
-def _ssi_no_shift(pred: torch.Tensor, target: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
-    p, g, mask = pred.flatten(1), target.flatten(1), valid.flatten(1)
-    s = (p * g * mask).sum(1) / (p * p * mask).sum(1)
-    return _squared_residuals(pred, target, valid, s, torch.zeros_like(s)).sum() / (2 * mask.sum())
+def _constant_width(channels: int, levels: int) -> nn.Module:
+    return _UNet(channels, levels, doubling=False)
 
 
-def _ssi_per_image(pred: torch.Tensor, target: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
-    """The paper's reduction: each image's residuals over 2 M_n (its own valid pixels), then the
-    mean over the images."""
-    mask = valid.flatten(1)
-    s, t = _fit(pred.flatten(1), target.flatten(1), mask)
-    residuals = _squared_residuals(pred, target, valid, s, t)
-    return (residuals.sum(1) / (2 * mask.sum(1))).mean()
+def _no_batchnorm_unet(channels: int, levels: int) -> nn.Module:
+    model = _UNet(channels, levels)
+    for block in model.modules():
+        if isinstance(block, ConvBNLeaky):
+            block[1] = nn.Identity()  # conv -> LeakyReLU only
+    return model
 
 
-def _ssi_no_half(pred: torch.Tensor, target: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
-    mask = valid.flatten(1)
-    s, t = _fit(pred.flatten(1), target.flatten(1), mask)
-    return _squared_residuals(pred, target, valid, s, t).sum() / mask.sum()
+PROBE = (2, 3, 32, 48)  # a batch of two, H and W multiples of 16 (any levels up to 4)
 
 
-def _ssi_unmasked(pred: torch.Tensor, target: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
-    everywhere = torch.ones_like(valid)
-    s, t = _fit(pred.flatten(1), target.flatten(1), everywhere.flatten(1))
-    return _squared_residuals(pred, target, everywhere, s, t).sum() / (2 * valid.numel())
-
-
-def _ssi_one_fit(pred: torch.Tensor, target: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
-    mask = valid.flatten(1)
-    s, t = _fit(pred.reshape(1, -1), target.reshape(1, -1), mask.reshape(1, -1))
-    batch = pred.shape[0]
-    residuals = _squared_residuals(pred, target, valid, s.expand(batch), t.expand(batch))
-    return residuals.sum() / (2 * mask.sum())
+def _compare_networks(got: Any, expected: nn.Module) -> str | None:
+    """None when ``got`` is a module with the reference's parameter count and output shape on a
+    (2,3,32,48) batch, else what differs."""
+    if not isinstance(got, nn.Module):
+        return f"expected a torch.nn.Module, got {type(got).__name__}"
+    parameters, wanted = count_parameters(got)["total"], count_parameters(expected)["total"]
+    if parameters != wanted:
+        return f"{parameters:,} parameters, expected {wanted:,}"
+    probe = torch.zeros(PROBE)
+    with torch.no_grad():
+        wanted_shape = tuple(expected.eval()(probe).shape)
+        try:
+            shape = tuple(got.eval()(probe).shape)
+        except Exception as error:  # the student's network: report it in words, do not crash
+            return f"a {PROBE} batch through your network raised {type(error).__name__}: {error}"
+    return None if shape == wanted_shape else f"output {shape} for {PROBE}, expected {wanted_shape}"
 
 
 EXERCISES = (
     Exercise(
         key="03.1",
-        title="Eigen's scale-invariant log loss",
+        title="FCRN's unpooling",
         difficulty="quick",
-        reference=_scale_invariant,
-        hides=("depthnb.losses.scale_invariant_log_loss",),
-        cases=_scale_invariant_cases,
+        reference=unpool,
+        hides=("depthnb.models.fcrn.unpool",),
+        cases=_unpool_cases,
         mistakes=(
             Mistake(
-                "plus sign",
-                _si_plus,
-                "the loss grows with a global scale error instead of forgiving it: the squared "
-                "mean is subtracted, mean(d^2) - lambda mean(d)^2.",
+                "nearest",
+                _nearest,
+                "every value fills its whole 2x2 cell: that is nearest up-sampling. Unpooling "
+                "puts the value in the top-left corner only, zeros in the other three.",
             ),
             Mistake(
-                "whole batch",
-                _si_whole_batch,
-                "the means are taken over the whole batch: the loss forgives each image its own "
-                "scale, so take mean(d^2) and mean(d) per image (over its valid pixels), then "
-                "average the images' losses.",
+                "bottom-right",
+                _bottom_right,
+                "the values sit in the bottom-right corner of their 2x2 cells: FCRN's unpooling "
+                "writes out[..., 0::2, 0::2] = x (even rows, even columns).",
             ),
             Mistake(
-                "mask forgotten",
-                _si_unmasked,
-                "invalid pixels count: d = pred - target only where valid is True, and n is the "
-                "number of valid pixels of that image, not H x W.",
+                "reshaped",
+                _reshaped,
+                "the values are in the wrong places: a reshape of (B,C,h,w,4) to (B,C,2h,2w) "
+                "lays each cell out along one row, not as 2x2. Write into the even rows and "
+                "columns of a zero tensor instead.",
             ),
         ),
     ),
     Exercise(
         key="03.2",
-        title="FCRN's berHu loss",
-        difficulty="medium",
-        reference=_berhu,
-        hides=("depthnb.losses.berhu_loss",),
-        cases=_berhu_cases,
+        title="parameters of a depthwise-separable convolution",
+        difficulty="quick",
+        reference=_separable_parameters,
+        hides=("depthnb.models.blocks.SeparableConv",),
+        cases=_separable_cases,
+        compare=_exact_count,
         mistakes=(
             Mistake(
-                "branches swapped",
-                _berhu_swapped,
-                "the two branches are swapped: berHu is |x| for |x| <= c (L1 for small errors) "
-                "and (x^2 + c^2) / (2c) above c (L2 for large ones); Huber is the other way round.",
+                "full conv",
+                _full_conv,
+                "that is the count of a full 3x3 conv (9 C_in C_out): the depthwise 3x3 has one "
+                "3x3 filter per input channel (9 C_in), the 1x1 mixes channels (C_in C_out).",
             ),
             Mistake(
-                "c over all pixels",
-                _berhu_c_over_all,
-                "c comes from invalid pixels too: take c = 0.2 max |error| over the valid pixels "
-                "only (a hole's target is 0, so its error is the whole predicted depth).",
+                "with biases",
+                _with_biases,
+                "you counted biases: the package's two convolutions have bias=False (the "
+                "BatchNorm after them has its own shift).",
             ),
             Mistake(
-                "signed max",
-                _berhu_signed_max,
-                "c is 0.2 times the largest signed error: take the largest absolute error, "
-                "c = 0.2 max |pred - target| (FCRN_pytorch's known bug).",
+                "no BatchNorm",
+                _no_batchnorm,
+                "the BatchNorm is missing: it has a scale and a shift per output channel, "
+                "2 C_out parameters.",
+            ),
+            Mistake(
+                "running statistics",
+                _running_statistics,
+                "BatchNorm's running mean and variance are buffers in PyTorch, not parameters: "
+                "count only its scale and shift (2 C_out).",
             ),
         ),
     ),
     Exercise(
         key="03.3",
-        title="MiDaS's scale-and-shift-invariant loss with a valid mask",
+        title="a U-Net of any depth, with skip connections",
         difficulty="substantial",
-        reference=_ssi,
-        hides=("depthnb.losses.ssi_loss", "depthnb.metrics.align.fit_scale_shift"),
-        cases=_ssi_cases,
-        note=(
-            "You divided the batch's sum by 2M, M the valid pixels of the whole batch: the "
-            "released code's default (\"batch-based\"), so an image with more valid pixels "
-            "weighs more. The paper averages each image over its own valid pixels, then the "
-            "images; the check accepts that too."
-        ),
-        accepted=(
-            Accepted(
-                "per image",
-                _ssi_per_image,
-                "You averaged each image over its own valid pixels, then the images: the MiDaS "
-                "paper's reduction, every image weighs the same. The released code (and "
-                "depthnb.losses.ssi_loss) divides the batch's sum by 2M instead, M the valid "
-                "pixels of the whole batch; the check accepts both.",
-            ),
-        ),
+        reference=_unet,
+        cases=_unet_cases,
+        compare=_compare_networks,
         mistakes=(
             Mistake(
-                "no shift",
-                _ssi_no_shift,
-                "the fit has a scale but no shift: fit s and t together, s from the centred "
-                "values, t = mean(d*) - s mean(d); a disparity known up to a shift needs both.",
+                "no skips",
+                _no_skips,
+                "too few parameters in the decoder: each up block concatenates the encoder's map "
+                "of its size, so it takes 2w + w channels (up-sampled + skip), not 2w.",
             ),
             Mistake(
-                "no half",
-                _ssi_no_half,
-                "twice the expected loss: the paper's loss is the sum of squared residuals over "
-                "2M.",
+                "constant width",
+                _constant_width,
+                "the channels must double at every level down (c, 2c, 4c, ...) and halve on the "
+                "way up; yours stay at c.",
             ),
             Mistake(
-                "mask forgotten",
-                _ssi_unmasked,
-                "invalid pixels count: fit s and t over the valid pixels only, and sum residuals "
-                "there only; M is the number of valid pixels.",
-            ),
-            Mistake(
-                "one fit per batch",
-                _ssi_one_fit,
-                "one scale and shift for the whole batch: fit s and t per image, each image's "
-                "disparity has its own unknown scale and shift.",
+                "no BatchNorm",
+                _no_batchnorm_unet,
+                "each conv block is conv3x3 -> BatchNorm -> LeakyReLU(0.2) (ConvBNLeaky); "
+                "yours has no BatchNorm.",
             ),
         ),
     ),

@@ -1,193 +1,177 @@
-"""Lesson 04's exercises: the poly learning-rate schedule with its linear warm-up, and each
-process's share of an epoch under ``torchrun``, held against
-:func:`depthnb.train.schedule_preview` and ``DistributedSampler``."""
+"""Lesson 04's exercises: Eigen's scale-invariant log loss, and FCRN's berHu with its threshold
+from the valid pixels, each written from its formula and held against :mod:`depthnb.losses`."""
 
 from __future__ import annotations
 
-from typing import Any
-
 import torch
-from torch.utils.data import DistributedSampler, TensorDataset
 
-from depthnb.course.exercises.checker import Case, Exercise, Mistake, compare_values
-from depthnb.train.optim import schedule_preview
+from depthnb.course.exercises.checker import Case, Exercise, Mistake
+from depthnb.losses import composite as losses
 
 
-# -------------------------------------------------------------------- 04.1 poly with a warm-up
-def _poly_rates(
-    lr: float, epochs: int, steps_per_epoch: int, warmup: float, power: float
+# ------------------------------------------------------------------- 03.1 scale-invariant log loss
+def _scale_invariant(
+    pred: torch.Tensor, target: torch.Tensor, valid: torch.Tensor, lambd: float
 ) -> torch.Tensor:
-    """Floats and ints -> (epochs * steps_per_epoch,) float64, the rate at every optimizer step."""
-    rates = schedule_preview(
-        "poly", epochs=epochs, steps_per_epoch=steps_per_epoch, lr=lr, warmup=warmup, power=power
-    )
-    return torch.tensor(rates, dtype=torch.float64)
+    """(B,1,H,W) log depth each, (B,1,H,W) bool, a float -> scalar."""
+    return losses.scale_invariant_log_loss(pred, target, valid, lambd=lambd)
 
 
-def _poly_cases(generator: torch.Generator) -> list[Case]:
-    return [
-        Case("10 epochs of 20 steps with 10% warm-up", (1e-3, 10, 20, 0.1, 0.9)),
-        Case("3 epochs of 7 steps without warm-up", (3e-3, 3, 7, 0.0, 0.9)),
-        Case("one epoch of 50 steps with 20% warm-up and power 2", (1e-4, 1, 50, 0.2, 2.0)),
-    ]
-
-
-def _compare_rates(got: Any, expected: torch.Tensor) -> str | None:
-    """Relative agreement only: learning rates are small numbers."""
-    return compare_values(got, expected, rtol=1e-5, atol=1e-12)
-
-
-def _poly_formula(
-    lr: float,
-    epochs: int,
-    steps_per_epoch: int,
-    warmup: float,
-    power: float,
-    warm_from_zero: bool = False,
-    per_epoch: bool = False,
-    power_inside: bool = True,
-) -> torch.Tensor:
-    """The poly schedule with one of the mistakes below switched on."""
-    total = epochs * steps_per_epoch
-    warmup_steps = int(warmup * total)
-    step = torch.arange(total, dtype=torch.float64)
-    warm = torch.ones_like(step)
-    if warmup_steps:
-        warm = ((step if warm_from_zero else step + 1) / warmup_steps).clamp(max=1.0)
-    progress = (step // steps_per_epoch) / epochs if per_epoch else step / total
-    decay = (1 - progress) ** power if power_inside else 1 - progress**power
-    return lr * warm * decay
-
-
-def _warm_from_zero(
-    lr: float, epochs: int, steps_per_epoch: int, warmup: float, power: float
-) -> torch.Tensor:
-    return _poly_formula(lr, epochs, steps_per_epoch, warmup, power, warm_from_zero=True)
-
-
-def _decay_per_epoch(
-    lr: float, epochs: int, steps_per_epoch: int, warmup: float, power: float
-) -> torch.Tensor:
-    return _poly_formula(lr, epochs, steps_per_epoch, warmup, power, per_epoch=True)
-
-
-def _power_outside(
-    lr: float, epochs: int, steps_per_epoch: int, warmup: float, power: float
-) -> torch.Tensor:
-    return _poly_formula(lr, epochs, steps_per_epoch, warmup, power, power_inside=False)
-
-
-# ------------------------------------------------------------ 04.2 one process's share of an epoch
-def _rank_share(order: list[int], world_size: int, rank: int) -> list[int]:
-    """A list of N dataset indices (the epoch's shuffled order), ints -> this rank's indices."""
-    positions: DistributedSampler[int] = DistributedSampler(
-        TensorDataset(torch.arange(len(order))), num_replicas=world_size, rank=rank, shuffle=False
-    )
-    return [order[i] for i in positions]
-
-
-def _rank_cases(generator: torch.Generator) -> list[Case]:
+def _scale_invariant_cases(generator: torch.Generator) -> list[Case]:
     cases = []
-    for label, n, world_size, rank in (
-        ("10 samples on 4 processes (rank 1)", 10, 4, 1),
-        ("10 samples on 4 processes (rank 3)", 10, 4, 3),
-        ("8 samples on 2 processes (rank 1)", 8, 2, 1),
-        ("7 samples on 3 processes (rank 2)", 7, 3, 2),
-        ("a single sample on 2 processes (rank 1)", 1, 2, 1),
-    ):
-        order = torch.randperm(n, generator=generator).tolist()
-        cases.append(Case(label, (order, world_size, rank)))
+    shapes = (
+        ("a batch of 3 at 6x8 (lambda 0.5)", (3, 6, 8), 0.5),
+        ("a batch of one at an odd size 7x5 (lambda 1)", (1, 7, 5), 1.0),
+        ("a batch of 2 at 6x8 with invalid pixels (lambda 0.5)", (2, 6, 8), 0.5),
+    )
+    for label, (batch, height, width), lambd in shapes:
+        target = torch.log(0.5 + 9.5 * torch.rand(batch, 1, height, width, generator=generator))
+        offset = torch.linspace(-0.3, 0.4, batch).view(-1, 1, 1, 1)  # a scale error per image
+        noise = 0.1 * torch.randn(target.shape, generator=generator)
+        valid = torch.ones_like(target, dtype=torch.bool)
+        if "invalid" in label:
+            valid = torch.rand(target.shape, generator=generator) > 0.3
+            target = torch.where(valid, target, torch.log(torch.tensor(1e-3)))  # no depth there
+        cases.append(Case(label, (target + offset + noise, target, valid, lambd)))
     return cases
 
 
-def _padded(order: list[int], world_size: int) -> list[int]:
-    """The order, repeated from its start until its length divides by ``world_size``."""
-    padded = list(order)
-    while len(padded) % world_size:
-        padded += order[: world_size - len(padded) % world_size]
-    return padded
+def _si_masked_terms(
+    pred: torch.Tensor, target: torch.Tensor, valid: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Per image: the sum of d, the sum of d^2 over valid pixels, and the valid count, (B,) each."""
+    d = torch.where(valid, pred - target, torch.zeros_like(pred)).flatten(1)
+    return d.sum(1), (d * d).sum(1), valid.flatten(1).sum(1).float()
 
 
-def _contiguous_blocks(order: list[int], world_size: int, rank: int) -> list[int]:
-    padded = _padded(order, world_size)
-    share = len(padded) // world_size
-    return padded[rank * share : (rank + 1) * share]
+def _si_plus(
+    pred: torch.Tensor, target: torch.Tensor, valid: torch.Tensor, lambd: float
+) -> torch.Tensor:
+    total, squares, count = _si_masked_terms(pred, target, valid)
+    return (squares / count + lambd * (total / count) ** 2).mean()
 
 
-def _tail_dropped(order: list[int], world_size: int, rank: int) -> list[int]:
-    kept = len(order) // world_size * world_size
-    return order[:kept][rank::world_size]
+def _si_whole_batch(
+    pred: torch.Tensor, target: torch.Tensor, valid: torch.Tensor, lambd: float
+) -> torch.Tensor:
+    total, squares, count = _si_masked_terms(pred, target, valid)
+    return squares.sum() / count.sum() - lambd * (total.sum() / count.sum()) ** 2
 
 
-def _uneven_shares(order: list[int], world_size: int, rank: int) -> list[int]:
-    return order[rank::world_size]
+def _si_unmasked(
+    pred: torch.Tensor, target: torch.Tensor, valid: torch.Tensor, lambd: float
+) -> torch.Tensor:
+    d = (pred - target).flatten(1)
+    return ((d * d).mean(1) - lambd * d.mean(1) ** 2).mean()
 
 
-def _padded_with_last(order: list[int], world_size: int, rank: int) -> list[int]:
-    missing = -len(order) % world_size
-    return (order + order[-1:] * missing)[rank::world_size]
+# ------------------------------------------------------------------------------------ 03.2 berHu
+def _berhu(pred: torch.Tensor, target: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
+    """(B,1,H,W) metres each, (B,1,H,W) bool -> scalar."""
+    return losses.berhu_loss(pred, target, valid)
 
 
+def _berhu_cases(generator: torch.Generator) -> list[Case]:
+    cases = []
+    for label, (batch, height, width) in (
+        ("a batch of 2 at 6x8", (2, 6, 8)),
+        ("a batch of one at an odd size 7x5 with invalid pixels", (1, 7, 5)),
+        ("a batch of 3 at 4x6 with invalid pixels", (3, 4, 6)),
+    ):
+        target = 0.5 + 9.5 * torch.rand(batch, 1, height, width, generator=generator)
+        pred = target + 0.5 * torch.randn(target.shape, generator=generator)
+        pred.view(-1)[1] = target.view(-1)[1] - 3.0  # the largest error is negative
+        valid = torch.ones_like(target, dtype=torch.bool)
+        if "invalid" in label:
+            valid = torch.rand(target.shape, generator=generator) > 0.25
+            valid.view(-1)[1] = True
+            target = torch.where(valid, target, torch.zeros_like(target))  # no depth: 0
+        cases.append(Case(label, (pred, target, valid)))
+    return cases
+
+
+def _mean_over(values: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
+    return values[valid].mean()
+
+
+def _berhu_swapped(pred: torch.Tensor, target: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
+    error = (pred - target).abs()
+    c = 0.2 * error[valid].max()
+    return _mean_over(torch.where(error <= c, (error**2 + c**2) / (2 * c), error), valid)
+
+
+def _berhu_c_over_all(
+    pred: torch.Tensor, target: torch.Tensor, valid: torch.Tensor
+) -> torch.Tensor:
+    error = (pred - target).abs()
+    c = 0.2 * error.max()
+    return _mean_over(torch.where(error <= c, error, (error**2 + c**2) / (2 * c)), valid)
+
+
+def _berhu_signed_max(
+    pred: torch.Tensor, target: torch.Tensor, valid: torch.Tensor
+) -> torch.Tensor:
+    error = (pred - target).abs()
+    c = 0.2 * (pred - target)[valid].max()
+    return _mean_over(torch.where(error <= c, error, (error**2 + c**2) / (2 * c)), valid)
+
+
+# ---------------------------------------------------------------------- 03.3 SSI loss with a mask
 EXERCISES = (
     Exercise(
         key="04.1",
-        title="the poly learning-rate schedule with a linear warm-up",
+        title="Eigen's scale-invariant log loss",
         difficulty="quick",
-        reference=_poly_rates,
-        hides=("depthnb.train.schedule_preview", "depthnb.train.optim.build_scheduler"),
-        cases=_poly_cases,
-        compare=_compare_rates,
+        reference=_scale_invariant,
+        hides=("depthnb.losses.scale_invariant_log_loss",),
+        cases=_scale_invariant_cases,
         mistakes=(
             Mistake(
-                "warm-up from zero",
-                _warm_from_zero,
-                "the first step has a rate of 0, a step that learns nothing: the warm-up factor "
-                "is (step + 1) / warmup_steps, so it reaches 1 at the last warm-up step.",
+                "plus sign",
+                _si_plus,
+                "the loss grows with a global scale error instead of forgiving it: the squared "
+                "mean is subtracted, mean(d^2) - lambda mean(d)^2.",
             ),
             Mistake(
-                "decay per epoch",
-                _decay_per_epoch,
-                "the rate falls in steps, once an epoch: t = step / total_steps, counted in "
-                "optimizer steps, so it decays at every step.",
+                "whole batch",
+                _si_whole_batch,
+                "the means are taken over the whole batch: the loss forgives each image its own "
+                "scale, so take mean(d^2) and mean(d) per image (over its valid pixels), then "
+                "average the images' losses.",
             ),
             Mistake(
-                "power outside",
-                _power_outside,
-                "the power applies to what is left, (1 - t)^power, not 1 - t^power.",
+                "mask forgotten",
+                _si_unmasked,
+                "invalid pixels count: d = pred - target only where valid is True, and n is the "
+                "number of valid pixels of that image, not H x W.",
             ),
         ),
     ),
     Exercise(
         key="04.2",
-        title="one process's share of an epoch under torchrun",
-        difficulty="quick",
-        reference=_rank_share,
-        hides=("torch.utils.data.DistributedSampler", "depthnb.train.sampling.EpochSampler"),
-        cases=_rank_cases,
+        title="FCRN's berHu loss",
+        difficulty="medium",
+        reference=_berhu,
+        hides=("depthnb.losses.berhu_loss",),
+        cases=_berhu_cases,
         mistakes=(
             Mistake(
-                "contiguous blocks",
-                _contiguous_blocks,
-                "each rank takes a block of the order: DistributedSampler deals the order out "
-                "like cards, rank r takes positions r, r + world_size, r + 2 world_size, ...",
+                "branches swapped",
+                _berhu_swapped,
+                "the two branches are swapped: berHu is |x| for |x| <= c (L1 for small errors) "
+                "and (x^2 + c^2) / (2c) above c (L2 for large ones); Huber is the other way round.",
             ),
             Mistake(
-                "tail dropped",
-                _tail_dropped,
-                "the last samples are dropped: DistributedSampler pads the order by repeating its "
-                "first samples until its length divides by world_size (drop_last=False).",
+                "c over all pixels",
+                _berhu_c_over_all,
+                "c comes from invalid pixels too: take c = 0.2 max |error| over the valid pixels "
+                "only (a hole's target is 0, so its error is the whole predicted depth).",
             ),
             Mistake(
-                "uneven shares",
-                _uneven_shares,
-                "ranks get different numbers of samples, so one would wait for a gradient "
-                "average the others never join: pad the order first, from its start.",
-            ),
-            Mistake(
-                "padded with the last",
-                _padded_with_last,
-                "the padding repeats the last sample: DistributedSampler repeats the first ones, "
-                "order[:padding].",
+                "signed max",
+                _berhu_signed_max,
+                "c is 0.2 times the largest signed error: take the largest absolute error, "
+                "c = 0.2 max |pred - target| (FCRN_pytorch's known bug).",
             ),
         ),
     ),

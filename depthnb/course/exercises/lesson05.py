@@ -1,358 +1,146 @@
-"""Lesson 05's exercises: three metrics written from their formulas, median scaling per image, and
-a relative model's disparity aligned to the ground truth (zero-shot evaluation)."""
+"""Lesson 05's exercise: MiDaS's scale-and-shift-invariant loss with a valid mask, written from
+its formula and held against :mod:`depthnb.losses`.
+
+MiDaS's loss has two right reductions over a batch. The paper averages each image's loss over
+its own valid pixels, then averages the images. The released code divides the batch's sum by the
+batch's valid pixels by default ("batch-based"), as :func:`depthnb.losses.ssi_loss` does. The
+check accepts both and says which one an answer follows."""
 
 from __future__ import annotations
 
 import torch
 
-from depthnb.course.exercises.checker import Case, Exercise, Mistake
-from depthnb.encodings import MIN_DEPTH
-from depthnb.metrics.align import align_in_disparity, median_scale
-from depthnb.metrics.depth import depth_metrics
+from depthnb.course.exercises.checker import Accepted, Case, Exercise, Mistake
+from depthnb.losses import composite as losses
 
 
-def _scene(
-    generator: torch.Generator, batch: int, height: int, width: int
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """True depth (B,1,H,W) in [0.5, 9.5] m and a prediction off by its own factor per image."""
-    target = 0.5 + 9.0 * torch.rand(batch, 1, height, width, generator=generator)
-    factor = 0.7 + 0.6 * torch.rand(batch, 1, 1, 1, generator=generator)
-    noise = torch.exp(0.15 * torch.randn(batch, 1, height, width, generator=generator))
-    return target, (target * factor * noise).clamp(0.3, 9.9)
+# ------------------------------------------------------------------- 03.1 scale-invariant log loss
+def _ssi(pred: torch.Tensor, target: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
+    """(B,1,H,W) disparity-like prediction and true disparity, (B,1,H,W) bool -> scalar."""
+    return losses.ssi_loss(pred, target, valid)
 
 
-def _with_holes(target: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """target with no depth (0) on every 4th pixel of every 3rd row, and a mask also hiding the
-    first two columns (depth measured there, but outside the scored region): (B,1,H,W) each.
-
-    Every image keeps an odd number of valid pixels, so its median is one of them."""
-    holes = target.clone()
-    holes[..., ::3, ::4] = 0.0
-    valid = holes > 0
-    valid[..., :, :2] = False
-    for image in valid:
-        if int(image.sum()) % 2 == 0:
-            image[0, -1, -1] = False
-    return holes, valid
-
-
-# 05.1: abs_rel, rmse and delta1, pooled over the valid pixels of every image.
-
-
-def _three_metrics(
-    pred: torch.Tensor, target: torch.Tensor, valid: torch.Tensor
-) -> dict[str, float]:
-    """pred, target (B,1,H,W) metres, valid (B,1,H,W) bool -> {"abs_rel", "rmse", "delta1"}."""
-    scores = depth_metrics(pred, target, valid)
-    return {name: scores[name] for name in ("abs_rel", "rmse", "delta1")}
-
-
-def _metric_cases(generator: torch.Generator) -> list[Case]:
-    target, pred = _scene(generator, 3, 12, 16)
-    small_gt, small_pred = _scene(generator, 1, 7, 5)
-    holes_target, holes_valid = _with_holes(target)
-    return [
-        Case("a batch of 3 at 12x16", (pred, target, torch.ones_like(target, dtype=torch.bool))),
-        Case(
-            "a batch of one at an odd size 7x5",
-            (small_pred, small_gt, torch.ones_like(small_gt, dtype=torch.bool)),
-        ),
-        Case(
-            "invalid pixels (target 0, and valid False where target > 0)",
-            (pred, holes_target, holes_valid),
-        ),
-    ]
-
-
-def _plain_metrics(
-    pred: torch.Tensor, target: torch.Tensor, mask: torch.Tensor, over_pred: bool = False
-) -> dict[str, float]:
-    p, g = pred[mask].double(), target[mask].double()
-    ratio = torch.maximum(g / p, p / g)
-    return {
-        "abs_rel": float(((g - p).abs() / (p if over_pred else g)).mean()),
-        "rmse": float(((g - p) ** 2).mean().sqrt()),
-        "delta1": float((ratio < 1.25).double().mean()),
-    }
-
-
-def _divided_by_pred(
-    pred: torch.Tensor, target: torch.Tensor, valid: torch.Tensor
-) -> dict[str, float]:
-    return _plain_metrics(pred, target, valid, over_pred=True)
-
-
-def _mask_ignored(
-    pred: torch.Tensor, target: torch.Tensor, valid: torch.Tensor
-) -> dict[str, float]:
-    return _plain_metrics(pred, target, target > 0)
-
-
-def _rmse_per_image(
-    pred: torch.Tensor, target: torch.Tensor, valid: torch.Tensor
-) -> dict[str, float]:
-    scores = _plain_metrics(pred, target, valid)
-    roots = [((g[m] - p[m]) ** 2).double().mean().sqrt() for p, g, m in zip(pred, target, valid)]
-    return {**scores, "rmse": float(torch.stack(roots).mean())}
-
-
-def _delta_one_sided(
-    pred: torch.Tensor, target: torch.Tensor, valid: torch.Tensor
-) -> dict[str, float]:
-    scores = _plain_metrics(pred, target, valid)
-    return {**scores, "delta1": float((pred[valid] / target[valid] < 1.25).double().mean())}
-
-
-# 05.2: median scaling, one factor per image.
-
-
-def _median_scaled(pred: torch.Tensor, target: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
-    """pred, target (B,1,H,W) metres, valid (B,1,H,W) bool -> pred scaled per image (B,1,H,W)."""
-    return median_scale(pred, target, valid)
-
-
-def _scale_cases(generator: torch.Generator) -> list[Case]:
-    target, pred = _scene(generator, 3, 9, 13)  # 117 pixels: an odd count, one median pixel
-    small_gt, small_pred = _scene(generator, 1, 7, 5)
-    holes_target, holes_valid = _with_holes(target)
-    return [
-        Case("a batch of 3 at 9x13", (pred, target, torch.ones_like(target, dtype=torch.bool))),
-        Case(
-            "a batch of one at an odd size 7x5",
-            (small_pred, small_gt, torch.ones_like(small_gt, dtype=torch.bool)),
-        ),
-        Case(
-            "invalid pixels (target 0, and valid False where target > 0)",
-            (pred, holes_target, holes_valid),
-        ),
-    ]
-
-
-def _scaled_by(pred: torch.Tensor, factors: list[torch.Tensor]) -> torch.Tensor:
-    return torch.stack([p * f for p, f in zip(pred, factors)])
-
-
-def _ratio_inverted(pred: torch.Tensor, target: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
-    return _scaled_by(pred, [p[m].median() / g[m].median() for p, g, m in zip(pred, target, valid)])
-
-
-def _mean_ratio(pred: torch.Tensor, target: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
-    return _scaled_by(pred, [g[m].mean() / p[m].mean() for p, g, m in zip(pred, target, valid)])
-
-
-def _one_factor_for_the_batch(
-    pred: torch.Tensor, target: torch.Tensor, valid: torch.Tensor
-) -> torch.Tensor:
-    return pred * target[valid].median() / pred[valid].median()
-
-
-def _median_over_every_pixel(
-    pred: torch.Tensor, target: torch.Tensor, valid: torch.Tensor
-) -> torch.Tensor:
-    return _scaled_by(pred, [g.median() / p.median() for p, g in zip(pred, target)])
-
-
-# 05.3: a relative model's disparity aligned in least squares to the true disparity, per image.
-
-
-def _aligned(
-    disparity: torch.Tensor, target: torch.Tensor, valid: torch.Tensor, max_depth: float
-) -> torch.Tensor:
-    """disparity (B,1,H,W) relative (larger is nearer), target (B,1,H,W) metres (0: unknown), valid
-    (B,1,H,W) bool, max_depth metres -> depth (B,1,H,W) metres in [1e-3, max_depth]."""
-    return align_in_disparity(disparity, target, valid, MIN_DEPTH, max_depth)
-
-
-def _alignment_cases(generator: torch.Generator) -> list[Case]:
+def _ssi_cases(generator: torch.Generator) -> list[Case]:
     cases = []
     for label, (batch, height, width) in (
-        ("a batch of 2 at 12x16", (2, 12, 16)),
-        ("a batch of one at an odd size 7x5", (1, 7, 5)),
+        ("a batch of 3 at 6x8", (3, 6, 8)),
+        ("a batch of 2 at an odd size 7x5 with invalid pixels", (2, 7, 5)),
+        ("a batch of one at 4x6 with invalid pixels", (1, 4, 6)),
     ):
-        target, _ = _scene(generator, batch, height, width)
-        scale = 2.0 + 3.0 * torch.rand(batch, 1, 1, 1, generator=generator)
-        shift = 0.2 + 0.5 * torch.rand(batch, 1, 1, 1, generator=generator)
-        noise = 0.03 * torch.randn(batch, 1, height, width, generator=generator)
-        disparity = scale / target + shift + noise  # the true disparity, up to its own s and t
-        cases.append(
-            Case(label, (disparity, target, torch.ones_like(target, dtype=torch.bool), 10.0))
-        )
-    disparity, target, _, _ = cases[0].args
-    holes_target, holes_valid = _with_holes(target)
-    sky = disparity.clone()
-    sky[holes_target == 0] = 0.05  # far below the shift: aligned, a negative disparity
-    cases.append(
-        Case(
-            "invalid pixels and a far 'sky' (no ground truth)",
-            (sky, holes_target, holes_valid, 10.0),
-        )
-    )
-    cases.append(Case("KITTI's cap, max_depth 80 m", (sky, holes_target, holes_valid, 80.0)))
+        target = 1 / (0.5 + 9.5 * torch.rand(batch, 1, height, width, generator=generator))
+        scale = torch.linspace(-2.0, 30.0, batch).view(-1, 1, 1, 1)  # one image upside down
+        noise = 0.2 * torch.randn(target.shape, generator=generator)
+        pred = scale * target + 0.5 + noise
+        valid = torch.ones_like(target, dtype=torch.bool)
+        if "invalid" in label:
+            valid = torch.rand(target.shape, generator=generator) > 0.3
+            valid[0, 0, :, 0] = False  # images with different numbers of valid pixels
+            target = torch.where(valid, target, torch.full_like(target, 5.0))  # outliers there
+        cases.append(Case(label, (pred, target, valid)))
     return cases
 
 
-def _fit(y: torch.Tensor, target: torch.Tensor, with_shift: bool = True) -> tuple[float, float]:
-    """Least-squares s, t (t = 0 without shift) for s y + t ~ target, 1-D float64 each."""
-    if not with_shift:
-        return float((y * target).sum() / (y * y).sum()), 0.0
-    y_centred = y - y.mean()
-    scale = (y_centred * (target - target.mean())).sum() / (y_centred * y_centred).sum()
-    return float(scale), float(target.mean() - scale * y.mean())
+def _fit(p: torch.Tensor, g: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Least-squares s, t per row of (N,P) values over the True entries of ``mask``, (N,) each."""
+    count = mask.sum(1)
+    p_mean = (p * mask).sum(1) / count
+    g_mean = (g * mask).sum(1) / count
+    p_c, g_c = (p - p_mean[:, None]) * mask, (g - g_mean[:, None]) * mask
+    s = (p_c * g_c).sum(1) / (p_c * p_c).sum(1)
+    return s, g_mean - s * p_mean
 
 
-def _per_image(
-    disparity: torch.Tensor,
-    target: torch.Tensor,
-    valid: torch.Tensor,
-    max_depth: float,
-    to_depth: str = "invert, clamped",
-    with_shift: bool = True,
+def _squared_residuals(
+    pred: torch.Tensor, target: torch.Tensor, valid: torch.Tensor, s: torch.Tensor, t: torch.Tensor
 ) -> torch.Tensor:
-    """The alignment with the choices a mistake changes: ``to_depth`` is how the fitted values
-    become depth ("invert, clamped", "invert", or "fitted to depth": no inversion at all)."""
-    images = []
-    for y, g, m in zip(disparity.double(), target.double(), valid & (target > 0)):
-        target = g[m] if to_depth == "fitted to depth" else 1 / g[m]
-        scale, shift = _fit(y[m], target, with_shift)
-        fitted = scale * y + shift
-        if to_depth == "fitted to depth":
-            images.append(fitted.clamp(MIN_DEPTH, max_depth))
-        elif to_depth == "invert":
-            images.append(1 / fitted)
-        else:
-            images.append(1 / fitted.clamp(1 / max_depth, 1 / MIN_DEPTH))
-    return torch.stack(images).float()
+    """(B,P) squared residuals, 0 outside ``valid``, for per-image s, t (B,)."""
+    p, g, mask = pred.flatten(1), target.flatten(1), valid.flatten(1)
+    return ((s[:, None] * p + t[:, None] - g) * mask) ** 2
 
 
-def _fitted_to_depth(
-    disparity: torch.Tensor, target: torch.Tensor, valid: torch.Tensor, max_depth: float
-) -> torch.Tensor:
-    return _per_image(disparity, target, valid, max_depth, "fitted to depth")
+def _ssi_no_shift(pred: torch.Tensor, target: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
+    p, g, mask = pred.flatten(1), target.flatten(1), valid.flatten(1)
+    s = (p * g * mask).sum(1) / (p * p * mask).sum(1)
+    return _squared_residuals(pred, target, valid, s, torch.zeros_like(s)).sum() / (2 * mask.sum())
 
 
-def _scale_only(
-    disparity: torch.Tensor, target: torch.Tensor, valid: torch.Tensor, max_depth: float
-) -> torch.Tensor:
-    return _per_image(disparity, target, valid, max_depth, with_shift=False)
+def _ssi_per_image(pred: torch.Tensor, target: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
+    """The paper's reduction: each image's residuals over 2 M_n (its own valid pixels), then the
+    mean over the images."""
+    mask = valid.flatten(1)
+    s, t = _fit(pred.flatten(1), target.flatten(1), mask)
+    residuals = _squared_residuals(pred, target, valid, s, t)
+    return (residuals.sum(1) / (2 * mask.sum(1))).mean()
 
 
-def _no_clamp(
-    disparity: torch.Tensor, target: torch.Tensor, valid: torch.Tensor, max_depth: float
-) -> torch.Tensor:
-    return _per_image(disparity, target, valid, max_depth, "invert")
+def _ssi_no_half(pred: torch.Tensor, target: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
+    mask = valid.flatten(1)
+    s, t = _fit(pred.flatten(1), target.flatten(1), mask)
+    return _squared_residuals(pred, target, valid, s, t).sum() / mask.sum()
 
 
-def _one_fit_for_the_batch(
-    disparity: torch.Tensor, target: torch.Tensor, valid: torch.Tensor, max_depth: float
-) -> torch.Tensor:
-    mask = valid & (target > 0)
-    scale, shift = _fit(disparity[mask].double(), 1 / target[mask].double())
-    return (1 / (scale * disparity.double() + shift).clamp(1 / max_depth, 1 / MIN_DEPTH)).float()
+def _ssi_unmasked(pred: torch.Tensor, target: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
+    everywhere = torch.ones_like(valid)
+    s, t = _fit(pred.flatten(1), target.flatten(1), everywhere.flatten(1))
+    return _squared_residuals(pred, target, everywhere, s, t).sum() / (2 * valid.numel())
+
+
+def _ssi_one_fit(pred: torch.Tensor, target: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
+    mask = valid.flatten(1)
+    s, t = _fit(pred.reshape(1, -1), target.reshape(1, -1), mask.reshape(1, -1))
+    batch = pred.shape[0]
+    residuals = _squared_residuals(pred, target, valid, s.expand(batch), t.expand(batch))
+    return residuals.sum() / (2 * mask.sum())
 
 
 EXERCISES = (
     Exercise(
         key="05.1",
-        title="abs_rel, rmse and delta1 from their formulas",
-        difficulty="quick",
-        reference=_three_metrics,
-        hides=("depthnb.metrics.depth_metrics", "depthnb.metrics.DepthMetricAccumulator"),
-        cases=_metric_cases,
-        mistakes=(
-            Mistake(
-                "divided by pred",
-                _divided_by_pred,
-                "abs_rel divides by the prediction: it is mean |d - d_hat| / d, relative to the "
-                "TRUE depth d (the swapped-arguments bug of DenseDepth's script).",
-            ),
-            Mistake(
-                "mask ignored",
-                _mask_ignored,
-                "pixels where valid is False still count: score only target[valid], pred[valid] (a "
-                "mask can hide pixels that have a depth, e.g. outside a crop).",
-            ),
-            Mistake(
-                "rmse per image",
-                _rmse_per_image,
-                "your rmse is the mean of each image's rmse; pooled rmse takes ONE root of the "
-                "mean squared error over all valid pixels of all images.",
-            ),
-            Mistake(
-                "delta one-sided",
-                _delta_one_sided,
-                "delta1 counts only over-estimates: the ratio is max(d / d_hat, d_hat / d) < 1.25, "
-                "so a prediction too small by more than 1.25 fails too.",
-            ),
-        ),
-    ),
-    Exercise(
-        key="05.2",
-        title="median scaling per image",
-        difficulty="medium",
-        reference=_median_scaled,
-        hides=("depthnb.metrics.median_scale",),
-        cases=_scale_cases,
-        mistakes=(
-            Mistake(
-                "ratio inverted",
-                _ratio_inverted,
-                "the factor is upside down: multiply the prediction by "
-                "median(target) / median(pred), so its median becomes the true one.",
-            ),
-            Mistake(
-                "mean ratio",
-                _mean_ratio,
-                "you used means: median scaling takes medians, which a few far-off pixels cannot "
-                "drag (torch.median on the valid pixels).",
-            ),
-            Mistake(
-                "one factor for the batch",
-                _one_factor_for_the_batch,
-                "one factor for the whole batch: each image gets its own, "
-                "median(gt_i[valid_i]) / median(pred_i[valid_i]) (the scale is unknown per photo).",
-            ),
-            Mistake(
-                "median over every pixel",
-                _median_over_every_pixel,
-                "the medians include pixels without ground truth: take them over the valid "
-                "pixels of each image only, gt_i[valid_i] and pred_i[valid_i].",
-            ),
-        ),
-    ),
-    Exercise(
-        key="05.3",
-        title="aligning a relative model in disparity",
+        title="MiDaS's scale-and-shift-invariant loss with a valid mask",
         difficulty="substantial",
-        reference=_aligned,
-        hides=(
-            "depthnb.metrics.align_in_disparity",
-            "depthnb.metrics.align_scale_shift",
-            "depthnb.metrics.align.fit_scale_shift",
+        reference=_ssi,
+        hides=("depthnb.losses.ssi_loss", "depthnb.metrics.align.fit_scale_shift"),
+        cases=_ssi_cases,
+        note=(
+            "You divided the batch's sum by 2M, M the valid pixels of the whole batch: the "
+            'released code\'s default ("batch-based"), so an image with more valid pixels '
+            "weighs more. The paper averages each image over its own valid pixels, then the "
+            "images; the check accepts that too."
         ),
-        cases=_alignment_cases,
+        accepted=(
+            Accepted(
+                "per image",
+                _ssi_per_image,
+                "You averaged each image over its own valid pixels, then the images: the MiDaS "
+                "paper's reduction, every image weighs the same. The released code (and "
+                "depthnb.losses.ssi_loss) divides the batch's sum by 2M instead, M the valid "
+                "pixels of the whole batch; the check accepts both.",
+            ),
+        ),
         mistakes=(
             Mistake(
-                "fitted to depth",
-                _fitted_to_depth,
-                "you fitted s y + t to the depth d: the model predicts disparity, so fit it to "
-                "1 / d, then return 1 / (s y + t).",
+                "no shift",
+                _ssi_no_shift,
+                "the fit has a scale but no shift: fit s and t together, s from the centred "
+                "values, t = mean(d*) - s mean(d); a disparity known up to a shift needs both.",
             ),
             Mistake(
-                "scale only",
-                _scale_only,
-                "no shift: a relative model's disparity is known up to a scale AND a shift, fit "
-                "both (least squares with the design rows [y, 1]).",
+                "no half",
+                _ssi_no_half,
+                "twice the expected loss: the paper's loss is the sum of squared residuals over "
+                "2M.",
             ),
             Mistake(
-                "no clamp",
-                _no_clamp,
-                "some depths are negative or beyond max_depth: clamp the aligned disparity to "
-                "[1 / max_depth, 1 / 1e-3] before inverting it.",
+                "mask forgotten",
+                _ssi_unmasked,
+                "invalid pixels count: fit s and t over the valid pixels only, and sum residuals "
+                "there only; M is the number of valid pixels.",
             ),
             Mistake(
-                "one fit for the batch",
-                _one_fit_for_the_batch,
-                "one s, t for the whole batch: fit each image on its own valid pixels.",
+                "one fit per batch",
+                _ssi_one_fit,
+                "one scale and shift for the whole batch: fit s and t per image, each image's "
+                "disparity has its own unknown scale and shift.",
             ),
         ),
     ),

@@ -1,164 +1,193 @@
-"""Lesson 06's exercises: back-projection written from the pinhole formula, and intrinsics after
-a resize."""
+"""Lesson 06's exercises: the poly learning-rate schedule with its linear warm-up, and each
+process's share of an epoch under ``torchrun``, held against
+:func:`depthnb.train.schedule_preview` and ``DistributedSampler``."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import torch
+from torch.utils.data import DistributedSampler, TensorDataset
 
-from depthnb.course.exercises.checker import Case, Exercise, Mistake
-from depthnb.geometry import backproject, scale_intrinsics
-
-
-def _back_project(depth: torch.Tensor, intrinsics: torch.Tensor) -> torch.Tensor:
-    """(H,W) metres, (4,) fx, fy, cx, cy -> (H,W,3) camera-frame points X, Y, Z."""
-    return backproject(depth[None, None], intrinsics)[0].permute(1, 2, 0)
+from depthnb.course.exercises.checker import Case, Exercise, Mistake, compare_values
+from depthnb.train.optim import schedule_preview
 
 
-def _back_project_cases(generator: torch.Generator) -> list[Case]:
-    cases = []
-    for label, (height, width) in (("a 48x64 map", (48, 64)), ("an odd size 7x5", (7, 5))):
-        depth = 0.5 + 9.5 * torch.rand(height, width, generator=generator)
-        fx, fy = 40 + 20 * torch.rand(2, generator=generator)
-        cx, cy = (width - 1) / 2 + 3.0, (height - 1) / 2 - 2.0  # off-centre: catches a swap
-        cases.append(Case(label, (depth, torch.tensor([fx, fy, cx, cy]))))
-    holes = cases[0].args[0].clone()
-    holes[::3, ::4] = 0.0  # no depth there: the point is (0, 0, 0), not dropped
-    cases.append(Case("a map with invalid (zero) pixels", (holes, cases[0].args[1])))
-    return cases
-
-
-def _pixel_grid(depth: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """u (column) and v (row) of every pixel, (H,W) each."""
-    v, u = torch.meshgrid(
-        torch.arange(depth.shape[0], dtype=torch.float32),
-        torch.arange(depth.shape[1], dtype=torch.float32),
-        indexing="ij",
+# -------------------------------------------------------------------- 04.1 poly with a warm-up
+def _poly_rates(
+    lr: float, epochs: int, steps_per_epoch: int, warmup: float, power: float
+) -> torch.Tensor:
+    """Floats and ints -> (epochs * steps_per_epoch,) float64, the rate at every optimizer step."""
+    rates = schedule_preview(
+        "poly", epochs=epochs, steps_per_epoch=steps_per_epoch, lr=lr, warmup=warmup, power=power
     )
-    return u, v
+    return torch.tensor(rates, dtype=torch.float64)
 
 
-def _mirrored(depth: torch.Tensor, intrinsics: torch.Tensor) -> torch.Tensor:
-    fx, fy, cx, cy = intrinsics.tolist()
-    u, v = _pixel_grid(depth)
-    return torch.stack([(cx - u) * depth / fx, (v - cy) * depth / fy, depth], dim=-1)
-
-
-def _u_v_swapped(depth: torch.Tensor, intrinsics: torch.Tensor) -> torch.Tensor:
-    fx, fy, cx, cy = intrinsics.tolist()
-    u, v = _pixel_grid(depth)
-    return torch.stack([(v - cx) * depth / fx, (u - cy) * depth / fy, depth], dim=-1)
-
-
-def _times_focal(depth: torch.Tensor, intrinsics: torch.Tensor) -> torch.Tensor:
-    fx, fy, cx, cy = intrinsics.tolist()
-    u, v = _pixel_grid(depth)
-    return torch.stack([(u - cx) * depth * fx, (v - cy) * depth * fy, depth], dim=-1)
-
-
-def _no_depth(depth: torch.Tensor, intrinsics: torch.Tensor) -> torch.Tensor:
-    fx, fy, cx, cy = intrinsics.tolist()
-    u, v = _pixel_grid(depth)
-    return torch.stack([(u - cx) / fx, (v - cy) / fy, depth], dim=-1)
-
-
-def _resized(intrinsics: torch.Tensor, old: tuple[int, int], new: tuple[int, int]) -> torch.Tensor:
-    """fx, fy, cx, cy for an image resized from ``old`` (H, W) to ``new`` (H, W)."""
-    return torch.tensor(scale_intrinsics(intrinsics.tolist(), old, new), dtype=torch.float32)
-
-
-def _resized_cases(generator: torch.Generator) -> list[Case]:
-    k = torch.tensor([518.9, 519.5, 325.6, 253.7])
+def _poly_cases(generator: torch.Generator) -> list[Case]:
     return [
-        Case("480x640 to half size", (k, (480, 640), (240, 320))),
-        Case("480x640 to 200x320 (another aspect)", (k, (480, 640), (200, 320))),
-        Case("240x320 to twice the size", (k / 2, (240, 320), (480, 640))),
+        Case("10 epochs of 20 steps with 10% warm-up", (1e-3, 10, 20, 0.1, 0.9)),
+        Case("3 epochs of 7 steps without warm-up", (3e-3, 3, 7, 0.0, 0.9)),
+        Case("one epoch of 50 steps with 20% warm-up and power 2", (1e-4, 1, 50, 0.2, 2.0)),
     ]
 
 
-def _corner_rule(
-    intrinsics: torch.Tensor, old: tuple[int, int], new: tuple[int, int]
+def _compare_rates(got: Any, expected: torch.Tensor) -> str | None:
+    """Relative agreement only: learning rates are small numbers."""
+    return compare_values(got, expected, rtol=1e-5, atol=1e-12)
+
+
+def _poly_formula(
+    lr: float,
+    epochs: int,
+    steps_per_epoch: int,
+    warmup: float,
+    power: float,
+    warm_from_zero: bool = False,
+    per_epoch: bool = False,
+    power_inside: bool = True,
 ) -> torch.Tensor:
-    sy, sx = new[0] / old[0], new[1] / old[1]
-    fx, fy, cx, cy = intrinsics.tolist()
-    return torch.tensor([fx * sx, fy * sy, cx * sx, cy * sy])
+    """The poly schedule with one of the mistakes below switched on."""
+    total = epochs * steps_per_epoch
+    warmup_steps = int(warmup * total)
+    step = torch.arange(total, dtype=torch.float64)
+    warm = torch.ones_like(step)
+    if warmup_steps:
+        warm = ((step if warm_from_zero else step + 1) / warmup_steps).clamp(max=1.0)
+    progress = (step // steps_per_epoch) / epochs if per_epoch else step / total
+    decay = (1 - progress) ** power if power_inside else 1 - progress**power
+    return lr * warm * decay
 
 
-def _one_factor(
-    intrinsics: torch.Tensor, old: tuple[int, int], new: tuple[int, int]
+def _warm_from_zero(
+    lr: float, epochs: int, steps_per_epoch: int, warmup: float, power: float
 ) -> torch.Tensor:
-    s = new[1] / old[1]
-    fx, fy, cx, cy = intrinsics.tolist()
-    return torch.tensor([fx * s, fy * s, (cx + 0.5) * s - 0.5, (cy + 0.5) * s - 0.5])
+    return _poly_formula(lr, epochs, steps_per_epoch, warmup, power, warm_from_zero=True)
 
 
-def _unchanged_focal(
-    intrinsics: torch.Tensor, old: tuple[int, int], new: tuple[int, int]
+def _decay_per_epoch(
+    lr: float, epochs: int, steps_per_epoch: int, warmup: float, power: float
 ) -> torch.Tensor:
-    sy, sx = new[0] / old[0], new[1] / old[1]
-    fx, fy, cx, cy = intrinsics.tolist()
-    return torch.tensor([fx, fy, (cx + 0.5) * sx - 0.5, (cy + 0.5) * sy - 0.5])
+    return _poly_formula(lr, epochs, steps_per_epoch, warmup, power, per_epoch=True)
+
+
+def _power_outside(
+    lr: float, epochs: int, steps_per_epoch: int, warmup: float, power: float
+) -> torch.Tensor:
+    return _poly_formula(lr, epochs, steps_per_epoch, warmup, power, power_inside=False)
+
+
+# ------------------------------------------------------------ 04.2 one process's share of an epoch
+def _rank_share(order: list[int], world_size: int, rank: int) -> list[int]:
+    """A list of N dataset indices (the epoch's shuffled order), ints -> this rank's indices."""
+    positions: DistributedSampler[int] = DistributedSampler(
+        TensorDataset(torch.arange(len(order))), num_replicas=world_size, rank=rank, shuffle=False
+    )
+    return [order[i] for i in positions]
+
+
+def _rank_cases(generator: torch.Generator) -> list[Case]:
+    cases = []
+    for label, n, world_size, rank in (
+        ("10 samples on 4 processes (rank 1)", 10, 4, 1),
+        ("10 samples on 4 processes (rank 3)", 10, 4, 3),
+        ("8 samples on 2 processes (rank 1)", 8, 2, 1),
+        ("7 samples on 3 processes (rank 2)", 7, 3, 2),
+        ("a single sample on 2 processes (rank 1)", 1, 2, 1),
+    ):
+        order = torch.randperm(n, generator=generator).tolist()
+        cases.append(Case(label, (order, world_size, rank)))
+    return cases
+
+
+def _padded(order: list[int], world_size: int) -> list[int]:
+    """The order, repeated from its start until its length divides by ``world_size``."""
+    padded = list(order)
+    while len(padded) % world_size:
+        padded += order[: world_size - len(padded) % world_size]
+    return padded
+
+
+def _contiguous_blocks(order: list[int], world_size: int, rank: int) -> list[int]:
+    padded = _padded(order, world_size)
+    share = len(padded) // world_size
+    return padded[rank * share : (rank + 1) * share]
+
+
+def _tail_dropped(order: list[int], world_size: int, rank: int) -> list[int]:
+    kept = len(order) // world_size * world_size
+    return order[:kept][rank::world_size]
+
+
+def _uneven_shares(order: list[int], world_size: int, rank: int) -> list[int]:
+    return order[rank::world_size]
+
+
+def _padded_with_last(order: list[int], world_size: int, rank: int) -> list[int]:
+    missing = -len(order) % world_size
+    return (order + order[-1:] * missing)[rank::world_size]
 
 
 EXERCISES = (
     Exercise(
         key="06.1",
-        title="back-projection from the pinhole formula",
+        title="the poly learning-rate schedule with a linear warm-up",
         difficulty="quick",
-        reference=_back_project,
-        hides=("depthnb.geometry.backproject",),
-        cases=_back_project_cases,
+        reference=_poly_rates,
+        hides=("depthnb.train.schedule_preview", "depthnb.train.optim.build_scheduler"),
+        cases=_poly_cases,
+        compare=_compare_rates,
         mistakes=(
             Mistake(
-                "mirrored",
-                _mirrored,
-                "your points are mirrored in x: X = (u - cx) Z / fx, so a pixel right of the "
-                "centre (u > cx) has X > 0; check the sign of (u - cx).",
+                "warm-up from zero",
+                _warm_from_zero,
+                "the first step has a rate of 0, a step that learns nothing: the warm-up factor "
+                "is (step + 1) / warmup_steps, so it reaches 1 at the last warm-up step.",
             ),
             Mistake(
-                "u-v swapped",
-                _u_v_swapped,
-                "u and v are swapped: u is the column (it goes with cx and fx), v the row "
-                "(with cy and fy); torch.meshgrid(..., indexing='ij') returns rows first.",
+                "decay per epoch",
+                _decay_per_epoch,
+                "the rate falls in steps, once an epoch: t = step / total_steps, counted in "
+                "optimizer steps, so it decays at every step.",
             ),
             Mistake(
-                "times focal",
-                _times_focal,
-                "X and Y are far too large: divide by the focal length, X = (u - cx) Z / fx; "
-                "multiplying projects a point, it does not back-project a pixel.",
-            ),
-            Mistake(
-                "no depth",
-                _no_depth,
-                "X and Y do not grow with depth: a pixel's ray scales with Z, so multiply "
-                "(u - cx) / fx by the depth Z.",
+                "power outside",
+                _power_outside,
+                "the power applies to what is left, (1 - t)^power, not 1 - t^power.",
             ),
         ),
     ),
     Exercise(
         key="06.2",
-        title="intrinsics after a resize",
-        difficulty="medium",
-        reference=_resized,
-        hides=("depthnb.geometry.scale_intrinsics",),
-        cases=_resized_cases,
+        title="one process's share of an epoch under torchrun",
+        difficulty="quick",
+        reference=_rank_share,
+        hides=("torch.utils.data.DistributedSampler", "depthnb.train.sampling.EpochSampler"),
+        cases=_rank_cases,
         mistakes=(
             Mistake(
-                "corner rule",
-                _corner_rule,
-                "cx and cy are off by about half a pixel times (scale - 1): scale pixel centres, "
-                "cx' = (cx + 0.5) sx - 0.5, the rule F.interpolate and PIL follow.",
+                "contiguous blocks",
+                _contiguous_blocks,
+                "each rank takes a block of the order: DistributedSampler deals the order out "
+                "like cards, rank r takes positions r, r + world_size, r + 2 world_size, ...",
             ),
             Mistake(
-                "one factor",
-                _one_factor,
-                "a resize to another aspect ratio scales rows and columns differently: use "
-                "sy = H'/H for fy and cy, sx = W'/W for fx and cx.",
+                "tail dropped",
+                _tail_dropped,
+                "the last samples are dropped: DistributedSampler pads the order by repeating its "
+                "first samples until its length divides by world_size (drop_last=False).",
             ),
             Mistake(
-                "focal unchanged",
-                _unchanged_focal,
-                "the focal lengths did not change: in pixels they scale with the image, "
-                "fx' = fx sx and fy' = fy sy.",
+                "uneven shares",
+                _uneven_shares,
+                "ranks get different numbers of samples, so one would wait for a gradient "
+                "average the others never join: pad the order first, from its start.",
+            ),
+            Mistake(
+                "padded with the last",
+                _padded_with_last,
+                "the padding repeats the last sample: DistributedSampler repeats the first ones, "
+                "order[:padding].",
             ),
         ),
     ),

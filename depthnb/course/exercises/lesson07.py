@@ -1,248 +1,225 @@
-"""Lesson 07's exercises: the intrinsics a photo of unknown camera is given, how a lens other
-than the training camera's moves a network's metres, and the explorer's error map."""
+"""Lesson 07's exercises: three metrics written from their formulas, and median scaling per
+image."""
 
 from __future__ import annotations
-
-import math
 
 import torch
 
 from depthnb.course.exercises.checker import Case, Exercise, Mistake
-from depthnb.geometry import intrinsics_from_fov
-from depthnb.viz.colors import abs_rel_map
-
-# 07.1: intrinsics from a horizontal field of view.
+from depthnb.metrics.align import median_scale
+from depthnb.metrics.depth import depth_metrics
 
 
-def _from_fov(size: tuple[int, int], fov_deg: float) -> torch.Tensor:
-    """Image size (H, W) in pixels, horizontal field of view in degrees -> (4,) fx, fy, cx, cy."""
-    return torch.from_numpy(intrinsics_from_fov(size, fov_deg))
+def _scene(
+    generator: torch.Generator, batch: int, height: int, width: int
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """True depth (B,1,H,W) in [0.5, 9.5] m and a prediction off by its own factor per image."""
+    target = 0.5 + 9.0 * torch.rand(batch, 1, height, width, generator=generator)
+    factor = 0.7 + 0.6 * torch.rand(batch, 1, 1, 1, generator=generator)
+    noise = torch.exp(0.15 * torch.randn(batch, 1, height, width, generator=generator))
+    return target, (target * factor * noise).clamp(0.3, 9.9)
 
 
-def _fov_cases(generator: torch.Generator) -> list[Case]:
-    return [
-        Case("a 480x640 (H x W) photo at 65 degrees", ((480, 640), 65.0)),
-        Case("a 120x160 image at 90 degrees", ((120, 160), 90.0)),
-        Case("a portrait 640x480 photo at 70 degrees", ((640, 480), 70.0)),
-        Case("an odd size 5x7 at 40 degrees", ((5, 7), 40.0)),
-    ]
+def _with_holes(target: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """target with no depth (0) on every 4th pixel of every 3rd row, and a mask also hiding the
+    first two columns (depth measured there, but outside the scored region): (B,1,H,W) each.
 
-
-def _intrinsics(fx: float, cx: float, cy: float) -> torch.Tensor:
-    return torch.tensor([fx, fx, cx, cy], dtype=torch.float32)
-
-
-def _whole_angle(size: tuple[int, int], fov_deg: float) -> torch.Tensor:
-    height, width = size
-    fx = (width / 2) / math.tan(math.radians(fov_deg))
-    return _intrinsics(fx, (width - 1) / 2, (height - 1) / 2)
-
-
-def _whole_width(size: tuple[int, int], fov_deg: float) -> torch.Tensor:
-    height, width = size
-    fx = width / math.tan(math.radians(fov_deg) / 2)
-    return _intrinsics(fx, (width - 1) / 2, (height - 1) / 2)
-
-
-def _corner_centre(size: tuple[int, int], fov_deg: float) -> torch.Tensor:
-    height, width = size
-    fx = (width / 2) / math.tan(math.radians(fov_deg) / 2)
-    return _intrinsics(fx, width / 2, height / 2)
-
-
-def _vertical_fov(size: tuple[int, int], fov_deg: float) -> torch.Tensor:
-    height, width = size
-    fx = (height / 2) / math.tan(math.radians(fov_deg) / 2)
-    return _intrinsics(fx, (width - 1) / 2, (height - 1) / 2)
-
-
-def _degrees_to_tan(size: tuple[int, int], fov_deg: float) -> torch.Tensor:
-    height, width = size
-    fx = (width / 2) / math.tan(fov_deg / 2)
-    return _intrinsics(fx, (width - 1) / 2, (height - 1) / 2)
-
-
-# 07.2: the factor by which a metric network's depths come out through another lens.
-
-
-def _depth_factor(train_fov_deg: float, photo_fov_deg: float) -> float:
-    """Horizontal fields of view (degrees) of the training camera and of the photo's (same image
-    width) -> predicted depth / true depth, from apparent size alone."""
-    train = intrinsics_from_fov((480, 640), train_fov_deg)
-    photo = intrinsics_from_fov((480, 640), photo_fov_deg)
-    return float(train[0] / photo[0])
-
-
-def _lens_cases(generator: torch.Generator) -> list[Case]:
-    return [
-        Case("a phone (68 degrees) against NYU's Kinect (63.3)", (63.3, 68.0)),
-        Case("a zoom (40 degrees) against the Kinect", (63.3, 40.0)),
-        Case("a 60 degree photo for a network trained at 90", (90.0, 60.0)),
-        Case("the training camera itself (63.3 degrees)", (63.3, 63.3)),
-    ]
-
-
-def _half_tan(fov_deg: float) -> float:
-    return math.tan(math.radians(fov_deg) / 2)
-
-
-def _factor_inverted(train_fov_deg: float, photo_fov_deg: float) -> float:
-    return _half_tan(train_fov_deg) / _half_tan(photo_fov_deg)
-
-
-def _ratio_of_angles(train_fov_deg: float, photo_fov_deg: float) -> float:
-    return photo_fov_deg / train_fov_deg
-
-
-def _whole_angle_tangents(train_fov_deg: float, photo_fov_deg: float) -> float:
-    return math.tan(math.radians(photo_fov_deg)) / math.tan(math.radians(train_fov_deg))
-
-
-# 07.3: the error map the explorer draws.
-
-
-def _error_map(pred: torch.Tensor, target: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
-    """pred, target (H,W) metres, valid (H,W) bool -> (H,W) |pred - target| / target, NaN where
-    unknown."""
-    return torch.from_numpy(abs_rel_map(pred, target, valid))
-
-
-def _error_cases(generator: torch.Generator) -> list[Case]:
-    cases = []
-    for label, (height, width) in (("a 12x16 map", (12, 16)), ("an odd size 7x5", (7, 5))):
-        target = 0.5 + 9.0 * torch.rand(height, width, generator=generator)
-        pred = target * torch.exp(0.3 * torch.randn(height, width, generator=generator))
-        cases.append(Case(label, (pred, target, torch.ones_like(target, dtype=torch.bool))))
-    pred, target, _ = cases[0].args
+    Every image keeps an odd number of valid pixels, so its median is one of them."""
     holes = target.clone()
-    holes[::3, ::4] = 0.0
+    holes[..., ::3, ::4] = 0.0
     valid = holes > 0
-    valid[:, :2] = False  # measured, but outside the region to score
-    cases.append(
-        Case("invalid pixels (target 0, and valid False where target > 0)", (pred, holes, valid))
-    )
-    return cases
+    valid[..., :, :2] = False
+    for image in valid:
+        if int(image.sum()) % 2 == 0:
+            image[0, -1, -1] = False
+    return holes, valid
 
 
-def _unknown(target: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
-    return ~(valid & (target > 0))
+# 05.1: abs_rel, rmse and delta1, pooled over the valid pixels of every image.
 
 
-def _over_pred(pred: torch.Tensor, target: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
-    return ((pred - target).abs() / pred).masked_fill(_unknown(target, valid), float("nan"))
+def _three_metrics(
+    pred: torch.Tensor, target: torch.Tensor, valid: torch.Tensor
+) -> dict[str, float]:
+    """pred, target (B,1,H,W) metres, valid (B,1,H,W) bool -> {"abs_rel", "rmse", "delta1"}."""
+    scores = depth_metrics(pred, target, valid)
+    return {name: scores[name] for name in ("abs_rel", "rmse", "delta1")}
 
 
-def _zero_where_unknown(
+def _metric_cases(generator: torch.Generator) -> list[Case]:
+    target, pred = _scene(generator, 3, 12, 16)
+    small_gt, small_pred = _scene(generator, 1, 7, 5)
+    holes_target, holes_valid = _with_holes(target)
+    return [
+        Case("a batch of 3 at 12x16", (pred, target, torch.ones_like(target, dtype=torch.bool))),
+        Case(
+            "a batch of one at an odd size 7x5",
+            (small_pred, small_gt, torch.ones_like(small_gt, dtype=torch.bool)),
+        ),
+        Case(
+            "invalid pixels (target 0, and valid False where target > 0)",
+            (pred, holes_target, holes_valid),
+        ),
+    ]
+
+
+def _plain_metrics(
+    pred: torch.Tensor, target: torch.Tensor, mask: torch.Tensor, over_pred: bool = False
+) -> dict[str, float]:
+    p, g = pred[mask].double(), target[mask].double()
+    ratio = torch.maximum(g / p, p / g)
+    return {
+        "abs_rel": float(((g - p).abs() / (p if over_pred else g)).mean()),
+        "rmse": float(((g - p) ** 2).mean().sqrt()),
+        "delta1": float((ratio < 1.25).double().mean()),
+    }
+
+
+def _divided_by_pred(
+    pred: torch.Tensor, target: torch.Tensor, valid: torch.Tensor
+) -> dict[str, float]:
+    return _plain_metrics(pred, target, valid, over_pred=True)
+
+
+def _mask_ignored(
+    pred: torch.Tensor, target: torch.Tensor, valid: torch.Tensor
+) -> dict[str, float]:
+    return _plain_metrics(pred, target, target > 0)
+
+
+def _rmse_per_image(
+    pred: torch.Tensor, target: torch.Tensor, valid: torch.Tensor
+) -> dict[str, float]:
+    scores = _plain_metrics(pred, target, valid)
+    roots = [((g[m] - p[m]) ** 2).double().mean().sqrt() for p, g, m in zip(pred, target, valid)]
+    return {**scores, "rmse": float(torch.stack(roots).mean())}
+
+
+def _delta_one_sided(
+    pred: torch.Tensor, target: torch.Tensor, valid: torch.Tensor
+) -> dict[str, float]:
+    scores = _plain_metrics(pred, target, valid)
+    return {**scores, "delta1": float((pred[valid] / target[valid] < 1.25).double().mean())}
+
+
+# 05.2: median scaling, one factor per image.
+
+
+def _median_scaled(pred: torch.Tensor, target: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
+    """pred, target (B,1,H,W) metres, valid (B,1,H,W) bool -> pred scaled per image (B,1,H,W)."""
+    return median_scale(pred, target, valid)
+
+
+def _scale_cases(generator: torch.Generator) -> list[Case]:
+    target, pred = _scene(generator, 3, 9, 13)  # 117 pixels: an odd count, one median pixel
+    small_gt, small_pred = _scene(generator, 1, 7, 5)
+    holes_target, holes_valid = _with_holes(target)
+    return [
+        Case("a batch of 3 at 9x13", (pred, target, torch.ones_like(target, dtype=torch.bool))),
+        Case(
+            "a batch of one at an odd size 7x5",
+            (small_pred, small_gt, torch.ones_like(small_gt, dtype=torch.bool)),
+        ),
+        Case(
+            "invalid pixels (target 0, and valid False where target > 0)",
+            (pred, holes_target, holes_valid),
+        ),
+    ]
+
+
+def _scaled_by(pred: torch.Tensor, factors: list[torch.Tensor]) -> torch.Tensor:
+    return torch.stack([p * f for p, f in zip(pred, factors)])
+
+
+def _ratio_inverted(pred: torch.Tensor, target: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
+    return _scaled_by(pred, [p[m].median() / g[m].median() for p, g, m in zip(pred, target, valid)])
+
+
+def _mean_ratio(pred: torch.Tensor, target: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
+    return _scaled_by(pred, [g[m].mean() / p[m].mean() for p, g, m in zip(pred, target, valid)])
+
+
+def _one_factor_for_the_batch(
     pred: torch.Tensor, target: torch.Tensor, valid: torch.Tensor
 ) -> torch.Tensor:
-    return ((pred - target).abs() / target).masked_fill(_unknown(target, valid), 0.0)
+    return pred * target[valid].median() / pred[valid].median()
 
 
-def _signed(pred: torch.Tensor, target: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
-    return ((pred - target) / target).masked_fill(_unknown(target, valid), float("nan"))
+def _median_over_every_pixel(
+    pred: torch.Tensor, target: torch.Tensor, valid: torch.Tensor
+) -> torch.Tensor:
+    return _scaled_by(pred, [g.median() / p.median() for p, g in zip(pred, target)])
 
 
-def _valid_ignored(pred: torch.Tensor, target: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
-    return ((pred - target).abs() / target).masked_fill(target <= 0, float("nan"))
+# 05.3: a relative model's disparity aligned in least squares to the true disparity, per image.
 
 
 EXERCISES = (
     Exercise(
         key="07.1",
-        title="intrinsics from a field of view",
+        title="abs_rel, rmse and delta1 from their formulas",
         difficulty="quick",
-        reference=_from_fov,
-        hides=("depthnb.viz.intrinsics_from_fov",),
-        cases=_fov_cases,
+        reference=_three_metrics,
+        hides=("depthnb.metrics.depth_metrics", "depthnb.metrics.DepthMetricAccumulator"),
+        cases=_metric_cases,
         mistakes=(
             Mistake(
-                "whole angle",
-                _whole_angle,
-                "fx is too small: the half-width W / 2 sees HALF the field of view, so "
-                "fx = (W / 2) / tan(fov / 2), not tan(fov).",
+                "divided by pred",
+                _divided_by_pred,
+                "abs_rel divides by the prediction: it is mean |d - d_hat| / d, relative to the "
+                "TRUE depth d (the swapped-arguments bug of DenseDepth's script).",
             ),
             Mistake(
-                "whole width",
-                _whole_width,
-                "fx is twice too large: the optical axis is at the centre, so half the width, "
-                "W / 2, spans half the angle: fx = (W / 2) / tan(fov / 2).",
+                "mask ignored",
+                _mask_ignored,
+                "pixels where valid is False still count: score only target[valid], pred[valid] (a "
+                "mask can hide pixels that have a depth, e.g. outside a crop).",
             ),
             Mistake(
-                "corner centre",
-                _corner_centre,
-                "the principal point is half a pixel off: pixel centres run from 0 to W - 1, so "
-                "the middle is cx = (W - 1) / 2, cy = (H - 1) / 2.",
+                "rmse per image",
+                _rmse_per_image,
+                "your rmse is the mean of each image's rmse; pooled rmse takes ONE root of the "
+                "mean squared error over all valid pixels of all images.",
             ),
             Mistake(
-                "vertical fov",
-                _vertical_fov,
-                "you used the height for fx: the field of view is horizontal, across the width W "
-                "(fy = fx: square pixels).",
-            ),
-            Mistake(
-                "degrees in tan",
-                _degrees_to_tan,
-                "math.tan takes radians: convert the field of view first, math.radians(fov_deg).",
+                "delta one-sided",
+                _delta_one_sided,
+                "delta1 counts only over-estimates: the ratio is max(d / d_hat, d_hat / d) < 1.25, "
+                "so a prediction too small by more than 1.25 fails too.",
             ),
         ),
     ),
     Exercise(
         key="07.2",
-        title="a network's metres through another lens",
-        difficulty="quick",
-        reference=_depth_factor,
-        cases=_lens_cases,
-        mistakes=(
-            Mistake(
-                "factor inverted",
-                _factor_inverted,
-                "upside down: a narrower field of view (a longer lens, larger f') makes things "
-                "look larger, so the network predicts NEARER: the factor is f / f' < 1 for a zoom.",
-            ),
-            Mistake(
-                "ratio of angles",
-                _ratio_of_angles,
-                "apparent size goes with the focal length, not the angle: compare "
-                "f = (W / 2) / tan(fov / 2) of the two cameras, factor f_train / f_photo.",
-            ),
-            Mistake(
-                "whole-angle tangents",
-                _whole_angle_tangents,
-                "use half angles: f = (W / 2) / tan(fov / 2), so the factor is "
-                "tan(fov_photo / 2) / tan(fov_train / 2).",
-            ),
-        ),
-    ),
-    Exercise(
-        key="07.3",
-        title="the explorer's error map",
+        title="median scaling per image",
         difficulty="medium",
-        reference=_error_map,
-        hides=("depthnb.viz.abs_rel_map",),
-        cases=_error_cases,
+        reference=_median_scaled,
+        hides=("depthnb.metrics.median_scale",),
+        cases=_scale_cases,
         mistakes=(
             Mistake(
-                "divided by pred",
-                _over_pred,
-                "you divided by the prediction: the error is relative to the TRUE depth, "
-                "|pred - target| / target.",
+                "ratio inverted",
+                _ratio_inverted,
+                "the factor is upside down: multiply the prediction by "
+                "median(target) / median(pred), so its median becomes the true one.",
             ),
             Mistake(
-                "zero where unknown",
-                _zero_where_unknown,
-                "unknown pixels are 0, which the colour map draws as a perfect prediction: "
-                "put NaN there (drawn black), where valid is False or target <= 0.",
+                "mean ratio",
+                _mean_ratio,
+                "you used means: median scaling takes medians, which a few far-off pixels cannot "
+                "drag (torch.median on the valid pixels).",
             ),
             Mistake(
-                "signed",
-                _signed,
-                "some errors are negative: take the absolute value, |pred - target| / target.",
+                "one factor for the batch",
+                _one_factor_for_the_batch,
+                "one factor for the whole batch: each image gets its own, "
+                "median(gt_i[valid_i]) / median(pred_i[valid_i]) (the scale is unknown per photo).",
             ),
             Mistake(
-                "valid ignored",
-                _valid_ignored,
-                "pixels where valid is False still get an error: NaN wherever valid is False, "
-                "not only where target is 0.",
+                "median over every pixel",
+                _median_over_every_pixel,
+                "the medians include pixels without ground truth: take them over the valid "
+                "pixels of each image only, gt_i[valid_i] and pred_i[valid_i].",
             ),
         ),
     ),

@@ -1,180 +1,146 @@
-"""Lesson 08's exercises: the half-resolution depth target (valid pixels only), and the mask IoU
-from logits."""
+"""Lesson 08's exercise: a relative model's disparity aligned to the ground truth (zero-shot
+evaluation)."""
 
 from __future__ import annotations
 
 import torch
-import torch.nn.functional as F
 
 from depthnb.course.exercises.checker import Case, Exercise, Mistake
-from depthnb.metrics.mask import mask_iou
-from depthnb.train.tasks.base import match_resolution
+from depthnb.course.exercises.lesson07 import _scene, _with_holes
+from depthnb.encodings import MIN_DEPTH
+from depthnb.metrics.align import align_in_disparity
 
 
-def _half_target(depth: torch.Tensor, valid: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """(B,1,H,W) metres and bool, H and W even -> (B,1,H/2,W/2) mean of the valid pixels of each
-    2x2 block (0 where none is valid), and bool: at least half the block valid."""
-    return match_resolution(depth, valid, (depth.shape[-2] // 2, depth.shape[-1] // 2))
+def _aligned(
+    disparity: torch.Tensor, target: torch.Tensor, valid: torch.Tensor, max_depth: float
+) -> torch.Tensor:
+    """disparity (B,1,H,W) relative (larger is nearer), target (B,1,H,W) metres (0: unknown), valid
+    (B,1,H,W) bool, max_depth metres -> depth (B,1,H,W) metres in [1e-3, max_depth]."""
+    return align_in_disparity(disparity, target, valid, MIN_DEPTH, max_depth)
 
 
-def _half_target_cases(generator: torch.Generator) -> list[Case]:
-    cases = []
-    for label, (batch, height, width), share in (
-        ("a batch of 2 at 8x12 with invalid pixels", (2, 8, 12), 0.3),
-        ("a batch of one at 6x10, mostly invalid", (1, 6, 10), 0.6),
-    ):
-        depth = 0.5 + 9.5 * torch.rand(batch, 1, height, width, generator=generator)
-        valid = torch.rand(batch, 1, height, width, generator=generator) >= share
-        valid[..., :2, :2] = False  # one block with no valid pixel at all
-        cases.append(Case(label, (depth * valid, valid)))
-    return cases
-
-
-# The mistakes are written out, not built on the reference: each is also run as a student's
-# answer, while the reference and match_resolution are hidden.
-
-
-def _share(valid: torch.Tensor) -> torch.Tensor:
-    """The fraction of valid pixels in each 2x2 block, (B,1,H/2,W/2)."""
-    return F.avg_pool2d(valid.float(), 2)
-
-
-def _zeros_averaged(depth: torch.Tensor, valid: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    return F.avg_pool2d(depth * valid, 2), _share(valid) >= 0.5
-
-
-def _any_valid(depth: torch.Tensor, valid: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    depth_half = F.avg_pool2d(depth * valid, 2) / _share(valid).clamp(min=1e-6)
-    return depth_half, F.max_pool2d(valid.float(), 2) > 0
-
-
-def _subsampled(depth: torch.Tensor, valid: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    return depth[..., ::2, ::2], valid[..., ::2, ::2]
-
-
-def _unguarded(depth: torch.Tensor, valid: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    weight = F.avg_pool2d(valid.float(), 2)
-    return F.avg_pool2d(depth * valid, 2) / weight, weight >= 0.5
-
-
-def _iou(logits: torch.Tensor, mask: torch.Tensor) -> float:
-    """(B,1,H,W) mask logits and true mask in {0,1} -> IoU of sigmoid(logits) > 0.5, pooled over
-    every pixel of the batch; 1.0 when both masks are empty."""
-    return mask_iou(logits, mask, from_logits=True)
-
-
-def _iou_cases(generator: torch.Generator) -> list[Case]:
+def _alignment_cases(generator: torch.Generator) -> list[Case]:
     cases = []
     for label, (batch, height, width) in (
-        ("a batch of 4 at 16x16", (4, 16, 16)),
+        ("a batch of 2 at 12x16", (2, 12, 16)),
         ("a batch of one at an odd size 7x5", (1, 7, 5)),
     ):
-        mask = (torch.rand(batch, 1, height, width, generator=generator) < 0.3).float()
-        noise = torch.randn(batch, 1, height, width, generator=generator)
-        cases.append(Case(label, (2 * mask - 1 + noise, mask)))
-    logits, mask = cases[0].args
-    few = mask.clone()
-    few[1:] = 0.0  # only the first image has an object: a mean over images would weigh it 1/4
-    cases.append(Case("a batch where three images have no object", (logits, few)))
+        target, _ = _scene(generator, batch, height, width)
+        scale = 2.0 + 3.0 * torch.rand(batch, 1, 1, 1, generator=generator)
+        shift = 0.2 + 0.5 * torch.rand(batch, 1, 1, 1, generator=generator)
+        noise = 0.03 * torch.randn(batch, 1, height, width, generator=generator)
+        disparity = scale / target + shift + noise  # the true disparity, up to its own s and t
+        cases.append(
+            Case(label, (disparity, target, torch.ones_like(target, dtype=torch.bool), 10.0))
+        )
+    disparity, target, _, _ = cases[0].args
+    holes_target, holes_valid = _with_holes(target)
+    sky = disparity.clone()
+    sky[holes_target == 0] = 0.05  # far below the shift: aligned, a negative disparity
     cases.append(
         Case(
-            "both masks empty",
-            (-1 - torch.rand(2, 1, 6, 6, generator=generator), torch.zeros(2, 1, 6, 6)),
+            "invalid pixels and a far 'sky' (no ground truth)",
+            (sky, holes_target, holes_valid, 10.0),
         )
     )
+    cases.append(Case("KITTI's cap, max_depth 80 m", (sky, holes_target, holes_valid, 80.0)))
     return cases
 
 
-def _pooled_iou(predicted: torch.Tensor, truth: torch.Tensor) -> float:
-    union = int((predicted | truth).sum())
-    return 1.0 if union == 0 else int((predicted & truth).sum()) / union
+def _fit(y: torch.Tensor, target: torch.Tensor, with_shift: bool = True) -> tuple[float, float]:
+    """Least-squares s, t (t = 0 without shift) for s y + t ~ target, 1-D float64 each."""
+    if not with_shift:
+        return float((y * target).sum() / (y * y).sum()), 0.0
+    y_centred = y - y.mean()
+    scale = (y_centred * (target - target.mean())).sum() / (y_centred * y_centred).sum()
+    return float(scale), float(target.mean() - scale * y.mean())
 
 
-def _logits_cut(logits: torch.Tensor, mask: torch.Tensor) -> float:
-    return _pooled_iou(logits > 0.5, mask > 0.5)
+def _per_image(
+    disparity: torch.Tensor,
+    target: torch.Tensor,
+    valid: torch.Tensor,
+    max_depth: float,
+    to_depth: str = "invert, clamped",
+    with_shift: bool = True,
+) -> torch.Tensor:
+    """The alignment with the choices a mistake changes: ``to_depth`` is how the fitted values
+    become depth ("invert, clamped", "invert", or "fitted to depth": no inversion at all)."""
+    images = []
+    for y, g, m in zip(disparity.double(), target.double(), valid & (target > 0)):
+        target = g[m] if to_depth == "fitted to depth" else 1 / g[m]
+        scale, shift = _fit(y[m], target, with_shift)
+        fitted = scale * y + shift
+        if to_depth == "fitted to depth":
+            images.append(fitted.clamp(MIN_DEPTH, max_depth))
+        elif to_depth == "invert":
+            images.append(1 / fitted)
+        else:
+            images.append(1 / fitted.clamp(1 / max_depth, 1 / MIN_DEPTH))
+    return torch.stack(images).float()
 
 
-def _mean_of_images(logits: torch.Tensor, mask: torch.Tensor) -> float:
-    ious = [_pooled_iou(torch.sigmoid(one) > 0.5, truth > 0.5) for one, truth in zip(logits, mask)]
-    return sum(ious) / len(ious)
+def _fitted_to_depth(
+    disparity: torch.Tensor, target: torch.Tensor, valid: torch.Tensor, max_depth: float
+) -> torch.Tensor:
+    return _per_image(disparity, target, valid, max_depth, "fitted to depth")
 
 
-def _dice(logits: torch.Tensor, mask: torch.Tensor) -> float:
-    predicted, truth = torch.sigmoid(logits) > 0.5, mask > 0.5
-    total = int(predicted.sum() + truth.sum())
-    return 1.0 if total == 0 else 2 * int((predicted & truth).sum()) / total
+def _scale_only(
+    disparity: torch.Tensor, target: torch.Tensor, valid: torch.Tensor, max_depth: float
+) -> torch.Tensor:
+    return _per_image(disparity, target, valid, max_depth, with_shift=False)
 
 
-def _empty_is_zero(logits: torch.Tensor, mask: torch.Tensor) -> float:
-    predicted, truth = torch.sigmoid(logits) > 0.5, mask > 0.5
-    return int((predicted & truth).sum()) / max(int((predicted | truth).sum()), 1)
+def _no_clamp(
+    disparity: torch.Tensor, target: torch.Tensor, valid: torch.Tensor, max_depth: float
+) -> torch.Tensor:
+    return _per_image(disparity, target, valid, max_depth, "invert")
+
+
+def _one_fit_for_the_batch(
+    disparity: torch.Tensor, target: torch.Tensor, valid: torch.Tensor, max_depth: float
+) -> torch.Tensor:
+    mask = valid & (target > 0)
+    scale, shift = _fit(disparity[mask].double(), 1 / target[mask].double())
+    return (1 / (scale * disparity.double() + shift).clamp(1 / max_depth, 1 / MIN_DEPTH)).float()
 
 
 EXERCISES = (
     Exercise(
         key="08.1",
-        title="the half-resolution depth target",
-        difficulty="medium",
-        reference=_half_target,
-        hides=("depthnb.train.match_resolution",),
-        cases=_half_target_cases,
-        mistakes=(
-            Mistake(
-                "zeros averaged",
-                _zeros_averaged,
-                "your depth is too small where a block has invalid pixels: their zeros were "
-                "averaged in. Divide the sum of the valid depths by the number of valid pixels.",
-            ),
-            Mistake(
-                "any valid",
-                _any_valid,
-                "your mask keeps blocks with a single valid pixel: a half-resolution pixel is "
-                "valid when at least half its 2x2 block is (mean of valid >= 0.5).",
-            ),
-            Mistake(
-                "subsampled",
-                _subsampled,
-                "you kept every second pixel: average each 2x2 block (its valid pixels), as "
-                "F.interpolate(..., mode='area') or F.avg_pool2d(..., 2) do.",
-            ),
-            Mistake(
-                "unguarded",
-                _unguarded,
-                "a block with no valid pixel gives 0 / 0 = NaN, and a NaN spreads through the loss "
-                "even where the mask is False: divide by weight.clamp(min=1e-6), which leaves 0.",
-            ),
+        title="aligning a relative model in disparity",
+        difficulty="substantial",
+        reference=_aligned,
+        hides=(
+            "depthnb.metrics.align_in_disparity",
+            "depthnb.metrics.align_scale_shift",
+            "depthnb.metrics.align.fit_scale_shift",
         ),
-    ),
-    Exercise(
-        key="08.2",
-        title="mask IoU from logits",
-        difficulty="quick",
-        reference=_iou,
-        hides=("depthnb.metrics.mask_iou",),
-        cases=_iou_cases,
+        cases=_alignment_cases,
         mistakes=(
             Mistake(
-                "logits cut at 0.5",
-                _logits_cut,
-                "you cut the logits at 0.5, which is probability 0.62: a pixel is foreground "
-                "where sigmoid(logit) > 0.5, that is where the logit is > 0.",
+                "fitted to depth",
+                _fitted_to_depth,
+                "you fitted s y + t to the depth d: the model predicts disparity, so fit it to "
+                "1 / d, then return 1 / (s y + t).",
             ),
             Mistake(
-                "mean of images",
-                _mean_of_images,
-                "you averaged one IoU per image: the lesson's IoU pools every pixel of the batch, "
-                "one intersection over one union.",
+                "scale only",
+                _scale_only,
+                "no shift: a relative model's disparity is known up to a scale AND a shift, fit "
+                "both (least squares with the design rows [y, 1]).",
             ),
             Mistake(
-                "dice",
-                _dice,
-                "that is the Dice score, 2|A and B| / (|A| + |B|): IoU divides the intersection "
-                "by the union, |A or B|.",
+                "no clamp",
+                _no_clamp,
+                "some depths are negative or beyond max_depth: clamp the aligned disparity to "
+                "[1 / max_depth, 1 / 1e-3] before inverting it.",
             ),
             Mistake(
-                "empty is zero",
-                _empty_is_zero,
-                "two empty masks agree perfectly: when the union is empty the IoU is 1.0, not 0.",
+                "one fit for the batch",
+                _one_fit_for_the_batch,
+                "one s, t for the whole batch: fit each image on its own valid pixels.",
             ),
         ),
     ),

@@ -1,326 +1,164 @@
-"""Lesson 09's exercises: flicker against ground truth, the scale-aligned moving average, and the
-warp of a source frame into the target view."""
+"""Lesson 09's exercises: back-projection written from the pinhole formula, and intrinsics after
+a resize."""
 
 from __future__ import annotations
 
-import math
-from collections.abc import Callable
-
-import numpy as np
 import torch
-import torch.nn.functional as F
 
 from depthnb.course.exercises.checker import Case, Exercise, Mistake
-from depthnb.geometry import warp_source
-from depthnb.video import flicker, smooth_depths
+from depthnb.geometry import backproject, scale_intrinsics
 
 
-def _flicker(pred: np.ndarray, target: np.ndarray, static_threshold: float) -> float:
-    """(T,H,W) predicted and true depth, metres -> mean |d_t - d_{t-1}| over the pixel pairs whose
-    true depth is known (> 0) in both frames and changed by less than ``static_threshold`` of
-    it."""
-    return flicker(pred, target, static_threshold)
+def _back_project(depth: torch.Tensor, intrinsics: torch.Tensor) -> torch.Tensor:
+    """(H,W) metres, (4,) fx, fy, cx, cy -> (H,W,3) camera-frame points X, Y, Z."""
+    return backproject(depth[None, None], intrinsics)[0].permute(1, 2, 0)
 
 
-def _flicker_case(generator: torch.Generator, frames: int, height: int, width: int) -> tuple:
-    base = 1.0 + 4.0 * torch.rand(height, width, generator=generator)
-    drift = 1 + 0.016 * (torch.rand(frames, height, width, generator=generator) - 0.5)
-    share = torch.rand(frames, 1, 1, generator=generator)  # how much moves differs per frame
-    moving = torch.rand(frames, height, width, generator=generator) < share
-    target = base * (drift * torch.where(moving, 0.95, 1.0)).cumprod(0)  # moving: 5 % closer
-    noise = 0.01 + 0.05 * torch.rand(frames, 1, 1, generator=generator)  # noisier on some frames
-    pred = target * (1 + noise * torch.randn(frames, height, width, generator=generator))
-    return pred.numpy(), target.numpy()
-
-
-def _flicker_cases(generator: torch.Generator) -> list[Case]:
-    pred, target = _flicker_case(generator, 6, 12, 16)
-    odd_pred, odd_target = _flicker_case(generator, 3, 7, 5)
-    holes = target.copy()
-    holes[:, ::3, ::2] = 0.0  # no ground truth there, in every frame
-    return [
-        Case("6 frames of 12x16", (pred, target, 0.01)),
-        Case("3 frames of an odd size 7x5", (odd_pred, odd_target, 0.01)),
-        Case("6 frames with invalid (zero) ground truth", (pred, holes, 0.01)),
-        Case("a threshold of 2 %", (pred, target, 0.02)),
-    ]
-
-
-def _every_pixel(pred: np.ndarray, target: np.ndarray, static_threshold: float) -> float:
-    return float(np.abs(pred[1:] - pred[:-1]).mean())
-
-
-def _absolute_threshold(pred: np.ndarray, target: np.ndarray, static_threshold: float) -> float:
-    known = (target[1:] > 0) & (target[:-1] > 0)
-    static = known & (np.abs(target[1:] - target[:-1]) < static_threshold)
-    return float(np.abs(pred[1:] - pred[:-1])[static].mean())
-
-
-def _unknown_counted(pred: np.ndarray, target: np.ndarray, static_threshold: float) -> float:
-    static = np.abs(target[1:] - target[:-1]) <= static_threshold * target[:-1]
-    return float(np.abs(pred[1:] - pred[:-1])[static].mean())
-
-
-def _pairs_flicker(pred: np.ndarray, target: np.ndarray, static_threshold: float) -> float:
-    """The flicker written out (the mistakes run as answers while :func:`flicker` is hidden)."""
-    known = (target[1:] > 0) & (target[:-1] > 0)
-    static = known & (np.abs(target[1:] - target[:-1]) < static_threshold * target[:-1])
-    return float(np.abs(pred[1:] - pred[:-1])[static].mean())
-
-
-def _mean_of_pairs(pred: np.ndarray, target: np.ndarray, static_threshold: float) -> float:
-    means = [
-        _pairs_flicker(pred[t - 1 : t + 1], target[t - 1 : t + 1], static_threshold)
-        for t in range(1, len(pred))
-    ]
-    return float(np.mean(means))
-
-
-def _scale_aligned(depths: np.ndarray, alpha: float, scale_alpha: float) -> np.ndarray:
-    """(T,H,W) metres -> (T,H,W): each frame rescaled by r = median(s_{t-1} / d_t) over the pixels
-    positive in both, the running scale moved back by r ** -scale_alpha, then
-    s_t = alpha d_t' + (1 - alpha) s_{t-1}'."""
-    return smooth_depths(depths, "ema_scale", alpha=alpha, scale_alpha=scale_alpha)
-
-
-def _video_cases(generator: torch.Generator) -> list[Case]:
+def _back_project_cases(generator: torch.Generator) -> list[Case]:
     cases = []
-    for label, (frames, height, width) in (
-        ("8 frames of 10x12", (8, 10, 12)),
-        ("5 frames of an odd size 7x5", (5, 7, 5)),
-    ):
-        truth = 1.0 + 4.0 * torch.rand(height, width, generator=generator)
-        scale = torch.exp(0.1 * torch.randn(frames, 1, 1, generator=generator))
-        noise = torch.exp(0.05 * torch.randn(frames, height, width, generator=generator))
-        cases.append(Case(label, ((truth * scale * noise).numpy(), 0.5, 0.2)))
-    video = cases[0].args[0]
-    holes = video.copy()
-    holes[:, ::4, ::3] = 0.0  # no prediction there: they take no part in the ratio
-    return [
-        *cases,
-        Case("alpha 0.3, scale_alpha 0.6", (video, 0.3, 0.6)),
-        Case("a video with invalid (zero) pixels", (holes, 0.5, 0.2)),
-        Case("a single frame", (video[:1], 0.5, 0.2)),
-    ]
-
-
-RatioRule = Callable[[np.ndarray, np.ndarray], float]
-StepRule = Callable[[float, float], float]
-
-
-def _aligned_with(
-    ratio_of: RatioRule, step_of: StepRule
-) -> Callable[[np.ndarray, float, float], np.ndarray]:
-    """A scale-aligned EMA whose ratio and step are computed by the given (wrong) rules."""
-
-    def smooth(depths: np.ndarray, alpha: float, scale_alpha: float) -> np.ndarray:
-        out = np.array(depths, dtype=np.float32)
-        for t in range(1, len(depths)):
-            frame, previous = out[t], out[t - 1]
-            both = (frame > 0) & (previous > 0)
-            ratio = ratio_of(previous[both], frame[both])
-            step = step_of(ratio, scale_alpha)
-            out[t] = alpha * frame * ratio * step + (1 - alpha) * previous * step
-        return out
-
-    return smooth
-
-
-def _median(previous: np.ndarray, frame: np.ndarray) -> float:
-    return float(np.median(previous / frame))
-
-
-def _step_back(ratio: float, scale_alpha: float) -> float:
-    return ratio ** (-scale_alpha)
-
-
-_inverted = _aligned_with(lambda previous, frame: float(np.median(frame / previous)), _step_back)
-_mean_ratio = _aligned_with(lambda previous, frame: float(np.mean(previous / frame)), _step_back)
-_scale_locked = _aligned_with(_median, lambda ratio, scale_alpha: 1.0)
-_step_sign = _aligned_with(_median, lambda ratio, scale_alpha: ratio**scale_alpha)
-
-
-def _warp(
-    source: torch.Tensor, depth: torch.Tensor, pose: torch.Tensor, intrinsics: torch.Tensor
-) -> torch.Tensor:
-    """(B,C,H,W) source frame, (B,1,H,W) target depth in metres, (4,4) T_{s<-t}, (4,) fx, fy, cx,
-    cy -> (B,C,H,W) the source sampled bilinearly where each target pixel lands in it (border
-    values outside)."""
-    return warp_source(source, depth, pose, intrinsics)[0]
-
-
-def _pose(yaw: float, translation: tuple[float, float, float]) -> torch.Tensor:
-    c, s = math.cos(yaw), math.sin(yaw)
-    pose = torch.eye(4)
-    pose[:3, :3] = torch.tensor([[c, 0.0, s], [0.0, 1.0, 0.0], [-s, 0.0, c]])
-    pose[:3, 3] = torch.tensor(translation)
-    return pose
-
-
-def _warp_cases(generator: torch.Generator) -> list[Case]:
-    cases = []
-    for label, (batch, height, width), pose in (
-        ("one 12x16 image, the camera moving right", (1, 12, 16), _pose(0.05, (0.3, 0.0, 0.1))),
-        ("a batch of 2 at an odd size 7x9, turning", (2, 7, 9), _pose(-0.08, (-0.1, 0.05, -0.2))),
-    ):
-        source = torch.rand(batch, 3, height, width, generator=generator)
-        depth = 2.0 + 3.0 * torch.rand(batch, 1, height, width, generator=generator)
-        k = torch.tensor([1.1 * width, 1.0 * width, width / 2 + 0.7, height / 2 - 0.6])
-        cases.append(Case(label, (source, depth, pose, k)))
+    for label, (height, width) in (("a 48x64 map", (48, 64)), ("an odd size 7x5", (7, 5))):
+        depth = 0.5 + 9.5 * torch.rand(height, width, generator=generator)
+        fx, fy = 40 + 20 * torch.rand(2, generator=generator)
+        cx, cy = (width - 1) / 2 + 3.0, (height - 1) / 2 - 2.0  # off-centre: catches a swap
+        cases.append(Case(label, (depth, torch.tensor([fx, fy, cx, cy]))))
+    holes = cases[0].args[0].clone()
+    holes[::3, ::4] = 0.0  # no depth there: the point is (0, 0, 0), not dropped
+    cases.append(Case("a map with invalid (zero) pixels", (holes, cases[0].args[1])))
     return cases
 
 
-def _project(
-    depth: torch.Tensor, pose: torch.Tensor, intrinsics: torch.Tensor, by_moved_z: bool = True
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """Where each target pixel lands in the source: u_s, v_s (B,H,W)."""
+def _pixel_grid(depth: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """u (column) and v (row) of every pixel, (H,W) each."""
+    v, u = torch.meshgrid(
+        torch.arange(depth.shape[0], dtype=torch.float32),
+        torch.arange(depth.shape[1], dtype=torch.float32),
+        indexing="ij",
+    )
+    return u, v
+
+
+def _mirrored(depth: torch.Tensor, intrinsics: torch.Tensor) -> torch.Tensor:
     fx, fy, cx, cy = intrinsics.tolist()
-    b, _, h, w = depth.shape
-    v, u = torch.meshgrid(torch.arange(float(h)), torch.arange(float(w)), indexing="ij")
-    z = depth[:, 0]
-    points = torch.stack([(u - cx) * z / fx, (v - cy) * z / fy, z], dim=1).flatten(2)
-    moved = (pose[:3, :3] @ points + pose[:3, 3:]).view(b, 3, h, w)
-    divide = moved[:, 2] if by_moved_z else z
-    return fx * moved[:, 0] / divide + cx, fy * moved[:, 1] / divide + cy
+    u, v = _pixel_grid(depth)
+    return torch.stack([(cx - u) * depth / fx, (v - cy) * depth / fy, depth], dim=-1)
 
 
-def _sample(
-    source: torch.Tensor, u: torch.Tensor, v: torch.Tensor, padding: str = "border"
+def _u_v_swapped(depth: torch.Tensor, intrinsics: torch.Tensor) -> torch.Tensor:
+    fx, fy, cx, cy = intrinsics.tolist()
+    u, v = _pixel_grid(depth)
+    return torch.stack([(v - cx) * depth / fx, (u - cy) * depth / fy, depth], dim=-1)
+
+
+def _times_focal(depth: torch.Tensor, intrinsics: torch.Tensor) -> torch.Tensor:
+    fx, fy, cx, cy = intrinsics.tolist()
+    u, v = _pixel_grid(depth)
+    return torch.stack([(u - cx) * depth * fx, (v - cy) * depth * fy, depth], dim=-1)
+
+
+def _no_depth(depth: torch.Tensor, intrinsics: torch.Tensor) -> torch.Tensor:
+    fx, fy, cx, cy = intrinsics.tolist()
+    u, v = _pixel_grid(depth)
+    return torch.stack([(u - cx) / fx, (v - cy) / fy, depth], dim=-1)
+
+
+def _resized(intrinsics: torch.Tensor, old: tuple[int, int], new: tuple[int, int]) -> torch.Tensor:
+    """fx, fy, cx, cy for an image resized from ``old`` (H, W) to ``new`` (H, W)."""
+    return torch.tensor(scale_intrinsics(intrinsics.tolist(), old, new), dtype=torch.float32)
+
+
+def _resized_cases(generator: torch.Generator) -> list[Case]:
+    k = torch.tensor([518.9, 519.5, 325.6, 253.7])
+    return [
+        Case("480x640 to half size", (k, (480, 640), (240, 320))),
+        Case("480x640 to 200x320 (another aspect)", (k, (480, 640), (200, 320))),
+        Case("240x320 to twice the size", (k / 2, (240, 320), (480, 640))),
+    ]
+
+
+def _corner_rule(
+    intrinsics: torch.Tensor, old: tuple[int, int], new: tuple[int, int]
 ) -> torch.Tensor:
-    h, w = source.shape[-2:]
-    grid = torch.stack([2 * u / (w - 1) - 1, 2 * v / (h - 1) - 1], dim=-1)
-    return F.grid_sample(source, grid, padding_mode=padding, align_corners=True)
+    sy, sx = new[0] / old[0], new[1] / old[1]
+    fx, fy, cx, cy = intrinsics.tolist()
+    return torch.tensor([fx * sx, fy * sy, cx * sx, cy * sy])
 
 
-def _inverse_pose(
-    source: torch.Tensor, depth: torch.Tensor, pose: torch.Tensor, intrinsics: torch.Tensor
+def _one_factor(
+    intrinsics: torch.Tensor, old: tuple[int, int], new: tuple[int, int]
 ) -> torch.Tensor:
-    return _sample(source, *_project(depth, torch.linalg.inv(pose), intrinsics))
+    s = new[1] / old[1]
+    fx, fy, cx, cy = intrinsics.tolist()
+    return torch.tensor([fx * s, fy * s, (cx + 0.5) * s - 0.5, (cy + 0.5) * s - 0.5])
 
 
-def _target_z(
-    source: torch.Tensor, depth: torch.Tensor, pose: torch.Tensor, intrinsics: torch.Tensor
+def _unchanged_focal(
+    intrinsics: torch.Tensor, old: tuple[int, int], new: tuple[int, int]
 ) -> torch.Tensor:
-    return _sample(source, *_project(depth, pose, intrinsics, by_moved_z=False))
-
-
-def _grid_swapped(
-    source: torch.Tensor, depth: torch.Tensor, pose: torch.Tensor, intrinsics: torch.Tensor
-) -> torch.Tensor:
-    u, v = _project(depth, pose, intrinsics)
-    h, w = source.shape[-2:]
-    grid = torch.stack([2 * v / (h - 1) - 1, 2 * u / (w - 1) - 1], dim=-1)
-    return F.grid_sample(source, grid, padding_mode="border", align_corners=True)
-
-
-def _zeros_outside(
-    source: torch.Tensor, depth: torch.Tensor, pose: torch.Tensor, intrinsics: torch.Tensor
-) -> torch.Tensor:
-    return _sample(source, *_project(depth, pose, intrinsics), padding="zeros")
+    sy, sx = new[0] / old[0], new[1] / old[1]
+    fx, fy, cx, cy = intrinsics.tolist()
+    return torch.tensor([fx, fy, (cx + 0.5) * sx - 0.5, (cy + 0.5) * sy - 0.5])
 
 
 EXERCISES = (
     Exercise(
         key="09.1",
-        title="flicker against ground truth",
+        title="back-projection from the pinhole formula",
         difficulty="quick",
-        reference=_flicker,
-        hides=("depthnb.video.flicker",),
-        cases=_flicker_cases,
+        reference=_back_project,
+        hides=("depthnb.geometry.backproject",),
+        cases=_back_project_cases,
         mistakes=(
             Mistake(
-                "every pixel",
-                _every_pixel,
-                "you averaged the change of every pixel: count only the pairs where the true "
-                "depth barely changed, there any change is the model's.",
+                "mirrored",
+                _mirrored,
+                "your points are mirrored in x: X = (u - cx) Z / fx, so a pixel right of the "
+                "centre (u > cx) has X > 0; check the sign of (u - cx).",
             ),
             Mistake(
-                "absolute threshold",
-                _absolute_threshold,
-                "your threshold is in metres: 'static' means a change of less than 1 % of the "
-                "true depth, |target_t - target_{t-1}| < threshold * target_{t-1}.",
+                "u-v swapped",
+                _u_v_swapped,
+                "u and v are swapped: u is the column (it goes with cx and fx), v the row "
+                "(with cy and fy); torch.meshgrid(..., indexing='ij') returns rows first.",
             ),
             Mistake(
-                "unknown counted",
-                _unknown_counted,
-                "pixels without ground truth (0 in both frames) count as static in yours: keep "
-                "only the pairs where target > 0 in both frames.",
+                "times focal",
+                _times_focal,
+                "X and Y are far too large: divide by the focal length, X = (u - cx) Z / fx; "
+                "multiplying projects a point, it does not back-project a pixel.",
             ),
             Mistake(
-                "mean of pairs",
-                _mean_of_pairs,
-                "you averaged one mean per pair of frames: pool the static pixels of all pairs "
-                "into one mean, so every pixel pair weighs the same.",
+                "no depth",
+                _no_depth,
+                "X and Y do not grow with depth: a pixel's ray scales with Z, so multiply "
+                "(u - cx) / fx by the depth Z.",
             ),
         ),
     ),
     Exercise(
         key="09.2",
-        title="the scale-aligned moving average",
+        title="intrinsics after a resize",
         difficulty="medium",
-        reference=_scale_aligned,
-        hides=("depthnb.video.smooth_depths",),
-        cases=_video_cases,
+        reference=_resized,
+        hides=("depthnb.geometry.scale_intrinsics",),
+        cases=_resized_cases,
         mistakes=(
             Mistake(
-                "ratio inverted",
-                _inverted,
-                "your ratio is upside down: r = median(s_{t-1} / d_t) brings the new frame to the "
-                "running estimate's scale (d_t r), not the other way round.",
+                "corner rule",
+                _corner_rule,
+                "cx and cy are off by about half a pixel times (scale - 1): scale pixel centres, "
+                "cx' = (cx + 0.5) sx - 0.5, the rule F.interpolate and PIL follow.",
             ),
             Mistake(
-                "mean ratio",
-                _mean_ratio,
-                "a mean of the ratios follows the outliers: use the median, as lesson 05's median "
-                "scaling does.",
+                "one factor",
+                _one_factor,
+                "a resize to another aspect ratio scales rows and columns differently: use "
+                "sy = H'/H for fy and cy, sx = W'/W for fx and cx.",
             ),
             Mistake(
-                "scale locked",
-                _scale_locked,
-                "your running scale never moves: after aligning, multiply the frame and the "
-                "previous estimate by r ** (-scale_alpha), so the scale moves part of the way "
-                "towards the new frame's.",
-            ),
-            Mistake(
-                "step sign",
-                _step_sign,
-                "your scale moves away from the new frame's: the step is r ** (-scale_alpha) "
-                "(r brought the frame to the old scale; the step moves both part of the way back).",
-            ),
-        ),
-    ),
-    Exercise(
-        key="09.3",
-        title="warp a source frame into the target view",
-        difficulty="substantial",
-        reference=_warp,
-        hides=("depthnb.geometry.warp_source",),
-        cases=_warp_cases,
-        mistakes=(
-            Mistake(
-                "inverse pose",
-                _inverse_pose,
-                "you moved the points the wrong way: T_{s<-t} takes target-camera points to the "
-                "source camera, apply it as it is (R X + t), not its inverse.",
-            ),
-            Mistake(
-                "target depth",
-                _target_z,
-                "you divided by the target's depth: project the moved point with its own depth, "
-                "u_s = fx X' / Z' + cx, Z' the third coordinate after the pose.",
-            ),
-            Mistake(
-                "grid swapped",
-                _grid_swapped,
-                "grid_sample's grid holds (x, y) in its last axis: x from u (columns, width), "
-                "then y from v (rows, height).",
-            ),
-            Mistake(
-                "zeros outside",
-                _zeros_outside,
-                "pixels that land outside the source came out 0: sample with "
-                "padding_mode='border', the package's rule (the mask 'inside' says where the "
-                "warp is defined).",
+                "focal unchanged",
+                _unchanged_focal,
+                "the focal lengths did not change: in pixels they scale with the image, "
+                "fx' = fx sx and fy' = fy sy.",
             ),
         ),
     ),

@@ -1,258 +1,248 @@
-"""Lesson 10's exercises: a BatchNorm folded into the convolution before it, int8 weights with one
-scale per output channel, and an activation through uint8 and back."""
+"""Lesson 10's exercises: the intrinsics a photo of unknown camera is given, how a lens other
+than the training camera's moves a network's metres, and the explorer's error map."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import math
 
 import torch
-from torch.nn.utils.fusion import fuse_conv_bn_weights
 
 from depthnb.course.exercises.checker import Case, Exercise, Mistake
+from depthnb.geometry import intrinsics_from_fov
+from depthnb.viz.colors import abs_rel_map
+
+# 07.1: intrinsics from a horizontal field of view.
 
 
-def _fold(
-    weight: torch.Tensor,
-    bias: torch.Tensor | None,
-    bn_weight: torch.Tensor,
-    bn_bias: torch.Tensor,
-    running_mean: torch.Tensor,
-    running_var: torch.Tensor,
-    eps: float,
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """The convolution computing bn(conv(x)) in eval mode: weight (C_out,C_in,k,k), bias (C_out,)
-    or None, BatchNorm's gamma, beta, running mean and variance (C_out,) each -> the folded
-    weight (C_out,C_in,k,k) and bias (C_out,)."""
-    folded_weight, folded_bias = fuse_conv_bn_weights(
-        weight, bias, running_mean, running_var, eps, bn_weight, bn_bias
-    )
-    return folded_weight.detach(), folded_bias.detach()
+def _from_fov(size: tuple[int, int], fov_deg: float) -> torch.Tensor:
+    """Image size (H, W) in pixels, horizontal field of view in degrees -> (4,) fx, fy, cx, cy."""
+    return torch.from_numpy(intrinsics_from_fov(size, fov_deg))
 
 
-def _fold_cases(generator: torch.Generator) -> list[Case]:
-    cases = []
-    for label, (c_out, c_in, k), with_bias, eps in (
-        ("a 3x3 convolution 4 -> 6 with a bias", (6, 4, 3), True, 1e-5),
-        ("a 1x1 convolution 5 -> 3 without a bias (bias=None)", (3, 5, 1), False, 1e-5),
-        ("eps = 1e-3", (6, 4, 3), True, 1e-3),
-    ):
-        weight = torch.randn(c_out, c_in, k, k, generator=generator)
-        bias = torch.randn(c_out, generator=generator) if with_bias else None
-        gamma = 0.5 + torch.rand(c_out, generator=generator)
-        beta, mean = torch.randn(2, c_out, generator=generator)
-        var = 10 ** (-3 + 3 * torch.rand(c_out, generator=generator))  # 0.001 .. 1
-        cases.append(Case(label, (weight, bias, gamma, beta, mean, var, eps)))
-    return cases
-
-
-def _fold_missing_a_step(
-    root: bool = True, subtract_mean: bool = True, scale_bias: bool = True
-) -> Callable[..., tuple[torch.Tensor, torch.Tensor]]:
-    """A common wrong fold: the reference's arithmetic with one step left out (the square root of
-    the variance, the running mean, or the scaling of the bias), same arguments as :func:`_fold`."""
-
-    def fold(
-        w: torch.Tensor,
-        b: torch.Tensor | None,
-        gamma: torch.Tensor,
-        beta: torch.Tensor,
-        mean: torch.Tensor,
-        var: torch.Tensor,
-        eps: float,
-    ) -> tuple[torch.Tensor, torch.Tensor]:
-        factor = gamma / (torch.sqrt(var + eps) if root else var + eps)
-        bias = torch.zeros_like(beta) if b is None else b
-        centred = bias - mean if subtract_mean else bias
-        return w * factor[:, None, None, None], (centred * factor if scale_bias else centred) + beta
-
-    return fold
-
-
-def _quantise(weight: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """Symmetric int8 weights, one scale per output channel: weight (C_out,C_in,k,k) float ->
-    q (C_out,C_in,k,k) int8 with q = clip(round(w / s), -127, 127), and s (C_out,) = max |w| of
-    each filter / 127."""
-    scale = weight.abs().amax(dim=(1, 2, 3)) / 127
-    q = torch.round(weight / scale[:, None, None, None]).clamp(-127, 127)
-    return q.to(torch.int8), scale
-
-
-def _quantise_cases(generator: torch.Generator) -> list[Case]:
-    cases = []
-    for label, (c_out, c_in, k) in (
-        ("8 filters 4x3x3 of different sizes", (8, 4, 3)),
-        ("a 1x1 convolution 5 -> 3", (3, 5, 1)),
-        ("a single filter 2x3x3", (1, 2, 3)),
-    ):
-        sizes = 10 ** (-2 + 2 * torch.rand(c_out, 1, 1, 1, generator=generator))  # 0.01 .. 1
-        cases.append(Case(label, (sizes * torch.randn(c_out, c_in, k, k, generator=generator),)))
-    return cases
-
-
-def _per_tensor(weight: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    scale = weight.abs().max() / 127
-    return torch.round(weight / scale).clamp(-127, 127).to(torch.int8), scale
-
-
-def _input_channels(weight: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    scale = weight.abs().amax(dim=(0, 2, 3)) / 127
-    q = torch.round(weight / scale[None, :, None, None]).clamp(-127, 127)
-    return q.to(torch.int8), scale
-
-
-def _truncated(weight: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    scale = weight.abs().amax(dim=(1, 2, 3)) / 127
-    return (weight / scale[:, None, None, None]).clamp(-127, 127).to(torch.int8), scale
-
-
-def _signed_max(weight: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    scale = weight.amax(dim=(1, 2, 3)) / 127
-    q = torch.round(weight / scale[:, None, None, None]).clamp(-127, 127)
-    return q.to(torch.int8), scale
-
-
-def _through_uint8(x: torch.Tensor, x_min: float, x_max: float) -> torch.Tensor:
-    """x (any shape) float, the calibrated range x_min .. x_max -> x quantised to uint8 and back:
-    the range widened to contain 0, s = (high - low) / 255, z = round(-low / s),
-    q = clip(round(x / s) + z, 0, 255), returned as s (q - z)."""
-    low, high = min(x_min, 0.0), max(x_max, 0.0)
-    scale = (high - low) / 255
-    zero = round(-low / scale)
-    return scale * ((torch.round(x / scale) + zero).clamp(0, 255) - zero)
-
-
-def _through_uint8_cases(generator: torch.Generator) -> list[Case]:
-    features = 1.5 * torch.randn(2, 3, 6, 8, generator=generator)
-    after_relu = torch.relu(torch.randn(1, 4, 6, 6, generator=generator)) + 0.3
-    negative = -0.5 - 2.5 * torch.rand(7, 5, generator=generator)
+def _fov_cases(generator: torch.Generator) -> list[Case]:
     return [
-        Case("features beyond the calibrated range -1.2 .. 2.0", (features, -1.2, 2.0)),
-        Case("positive activations, calibrated 0.3 .. 2.5", (after_relu, 0.3, 2.5)),
-        Case("an odd size 7x5, all negative, calibrated -3 .. -0.5", (negative, -3.0, -0.5)),
+        Case("a 480x640 (H x W) photo at 65 degrees", ((480, 640), 65.0)),
+        Case("a 120x160 image at 90 degrees", ((120, 160), 90.0)),
+        Case("a portrait 640x480 photo at 70 degrees", ((640, 480), 70.0)),
+        Case("an odd size 5x7 at 40 degrees", ((5, 7), 40.0)),
     ]
 
 
-def _unclipped(x: torch.Tensor, x_min: float, x_max: float) -> torch.Tensor:
-    low, high = min(x_min, 0.0), max(x_max, 0.0)
-    scale = (high - low) / 255
-    return scale * torch.round(x / scale)
+def _intrinsics(fx: float, cx: float, cy: float) -> torch.Tensor:
+    return torch.tensor([fx, fx, cx, cy], dtype=torch.float32)
 
 
-def _range_without_zero(x: torch.Tensor, x_min: float, x_max: float) -> torch.Tensor:
-    scale = (x_max - x_min) / 255
-    zero = round(-x_min / scale)
-    return scale * ((torch.round(x / scale) + zero).clamp(0, 255) - zero)
+def _whole_angle(size: tuple[int, int], fov_deg: float) -> torch.Tensor:
+    height, width = size
+    fx = (width / 2) / math.tan(math.radians(fov_deg))
+    return _intrinsics(fx, (width - 1) / 2, (height - 1) / 2)
 
 
-def _int8_levels(x: torch.Tensor, x_min: float, x_max: float) -> torch.Tensor:
-    low, high = min(x_min, 0.0), max(x_max, 0.0)
-    scale = (high - low) / 255
-    zero = round(-low / scale)
-    return scale * ((torch.round(x / scale) + zero).clamp(-128, 127) - zero)
+def _whole_width(size: tuple[int, int], fov_deg: float) -> torch.Tensor:
+    height, width = size
+    fx = width / math.tan(math.radians(fov_deg) / 2)
+    return _intrinsics(fx, (width - 1) / 2, (height - 1) / 2)
 
 
-def _zero_kept(x: torch.Tensor, x_min: float, x_max: float) -> torch.Tensor:
-    low, high = min(x_min, 0.0), max(x_max, 0.0)
-    scale = (high - low) / 255
-    zero = round(-low / scale)
-    return scale * (torch.round(x / scale) + zero).clamp(0, 255)
+def _corner_centre(size: tuple[int, int], fov_deg: float) -> torch.Tensor:
+    height, width = size
+    fx = (width / 2) / math.tan(math.radians(fov_deg) / 2)
+    return _intrinsics(fx, width / 2, height / 2)
+
+
+def _vertical_fov(size: tuple[int, int], fov_deg: float) -> torch.Tensor:
+    height, width = size
+    fx = (height / 2) / math.tan(math.radians(fov_deg) / 2)
+    return _intrinsics(fx, (width - 1) / 2, (height - 1) / 2)
+
+
+def _degrees_to_tan(size: tuple[int, int], fov_deg: float) -> torch.Tensor:
+    height, width = size
+    fx = (width / 2) / math.tan(fov_deg / 2)
+    return _intrinsics(fx, (width - 1) / 2, (height - 1) / 2)
+
+
+# 07.2: the factor by which a metric network's depths come out through another lens.
+
+
+def _depth_factor(train_fov_deg: float, photo_fov_deg: float) -> float:
+    """Horizontal fields of view (degrees) of the training camera and of the photo's (same image
+    width) -> predicted depth / true depth, from apparent size alone."""
+    train = intrinsics_from_fov((480, 640), train_fov_deg)
+    photo = intrinsics_from_fov((480, 640), photo_fov_deg)
+    return float(train[0] / photo[0])
+
+
+def _lens_cases(generator: torch.Generator) -> list[Case]:
+    return [
+        Case("a phone (68 degrees) against NYU's Kinect (63.3)", (63.3, 68.0)),
+        Case("a zoom (40 degrees) against the Kinect", (63.3, 40.0)),
+        Case("a 60 degree photo for a network trained at 90", (90.0, 60.0)),
+        Case("the training camera itself (63.3 degrees)", (63.3, 63.3)),
+    ]
+
+
+def _half_tan(fov_deg: float) -> float:
+    return math.tan(math.radians(fov_deg) / 2)
+
+
+def _factor_inverted(train_fov_deg: float, photo_fov_deg: float) -> float:
+    return _half_tan(train_fov_deg) / _half_tan(photo_fov_deg)
+
+
+def _ratio_of_angles(train_fov_deg: float, photo_fov_deg: float) -> float:
+    return photo_fov_deg / train_fov_deg
+
+
+def _whole_angle_tangents(train_fov_deg: float, photo_fov_deg: float) -> float:
+    return math.tan(math.radians(photo_fov_deg)) / math.tan(math.radians(train_fov_deg))
+
+
+# 07.3: the error map the explorer draws.
+
+
+def _error_map(pred: torch.Tensor, target: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
+    """pred, target (H,W) metres, valid (H,W) bool -> (H,W) |pred - target| / target, NaN where
+    unknown."""
+    return torch.from_numpy(abs_rel_map(pred, target, valid))
+
+
+def _error_cases(generator: torch.Generator) -> list[Case]:
+    cases = []
+    for label, (height, width) in (("a 12x16 map", (12, 16)), ("an odd size 7x5", (7, 5))):
+        target = 0.5 + 9.0 * torch.rand(height, width, generator=generator)
+        pred = target * torch.exp(0.3 * torch.randn(height, width, generator=generator))
+        cases.append(Case(label, (pred, target, torch.ones_like(target, dtype=torch.bool))))
+    pred, target, _ = cases[0].args
+    holes = target.clone()
+    holes[::3, ::4] = 0.0
+    valid = holes > 0
+    valid[:, :2] = False  # measured, but outside the region to score
+    cases.append(
+        Case("invalid pixels (target 0, and valid False where target > 0)", (pred, holes, valid))
+    )
+    return cases
+
+
+def _unknown(target: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
+    return ~(valid & (target > 0))
+
+
+def _over_pred(pred: torch.Tensor, target: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
+    return ((pred - target).abs() / pred).masked_fill(_unknown(target, valid), float("nan"))
+
+
+def _zero_where_unknown(
+    pred: torch.Tensor, target: torch.Tensor, valid: torch.Tensor
+) -> torch.Tensor:
+    return ((pred - target).abs() / target).masked_fill(_unknown(target, valid), 0.0)
+
+
+def _signed(pred: torch.Tensor, target: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
+    return ((pred - target) / target).masked_fill(_unknown(target, valid), float("nan"))
+
+
+def _valid_ignored(pred: torch.Tensor, target: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
+    return ((pred - target).abs() / target).masked_fill(target <= 0, float("nan"))
 
 
 EXERCISES = (
     Exercise(
         key="10.1",
-        title="fold a BatchNorm into the convolution",
-        difficulty="medium",
-        reference=_fold,
-        hides=(
-            "torch.nn.utils.fusion.fuse_conv_bn_weights",
-            "torch.nn.utils.fusion.fuse_conv_bn_eval",
-        ),
-        cases=_fold_cases,
+        title="intrinsics from a field of view",
+        difficulty="quick",
+        reference=_from_fov,
+        hides=("depthnb.viz.intrinsics_from_fov",),
+        cases=_fov_cases,
         mistakes=(
             Mistake(
-                "variance not std",
-                _fold_missing_a_step(root=False),
-                "you divided by the variance: BatchNorm divides by the standard deviation, "
-                "factor = gamma / sqrt(running_var + eps).",
+                "whole angle",
+                _whole_angle,
+                "fx is too small: the half-width W / 2 sees HALF the field of view, so "
+                "fx = (W / 2) / tan(fov / 2), not tan(fov).",
             ),
             Mistake(
-                "mean forgotten",
-                _fold_missing_a_step(subtract_mean=False),
-                "your bias misses the running mean: bn(y) = gamma (y - mean) / std + beta, so "
-                "the folded bias is (bias - mean) * factor + beta.",
+                "whole width",
+                _whole_width,
+                "fx is twice too large: the optical axis is at the centre, so half the width, "
+                "W / 2, spans half the angle: fx = (W / 2) / tan(fov / 2).",
             ),
             Mistake(
-                "bias unscaled",
-                _fold_missing_a_step(scale_bias=False),
-                "the convolution's bias and the mean pass through the division too: the folded "
-                "bias is (bias - mean) * factor + beta, not bias - mean + beta.",
+                "corner centre",
+                _corner_centre,
+                "the principal point is half a pixel off: pixel centres run from 0 to W - 1, so "
+                "the middle is cx = (W - 1) / 2, cy = (H - 1) / 2.",
+            ),
+            Mistake(
+                "vertical fov",
+                _vertical_fov,
+                "you used the height for fx: the field of view is horizontal, across the width W "
+                "(fy = fx: square pixels).",
+            ),
+            Mistake(
+                "degrees in tan",
+                _degrees_to_tan,
+                "math.tan takes radians: convert the field of view first, math.radians(fov_deg).",
             ),
         ),
     ),
     Exercise(
         key="10.2",
-        title="int8 weights, one scale per output channel",
+        title="a network's metres through another lens",
         difficulty="quick",
-        reference=_quantise,
-        cases=_quantise_cases,
+        reference=_depth_factor,
+        cases=_lens_cases,
         mistakes=(
             Mistake(
-                "per tensor",
-                _per_tensor,
-                "one scale for the whole tensor: take max |w| of each filter (output channel, "
-                "axis 0) so that every filter gets all 255 levels.",
+                "factor inverted",
+                _factor_inverted,
+                "upside down: a narrower field of view (a longer lens, larger f') makes things "
+                "look larger, so the network predicts NEARER: the factor is f / f' < 1 for a zoom.",
             ),
             Mistake(
-                "input channels",
-                _input_channels,
-                "your scales run along the input channels (axis 1): a filter is "
-                "weight[c_out], so take the maximum over axes 1, 2, 3.",
+                "ratio of angles",
+                _ratio_of_angles,
+                "apparent size goes with the focal length, not the angle: compare "
+                "f = (W / 2) / tan(fov / 2) of the two cameras, factor f_train / f_photo.",
             ),
             Mistake(
-                "truncated",
-                _truncated,
-                "your levels are truncated towards 0 (.to(torch.int8) cuts the fraction): round "
-                "to the nearest level first, torch.round(w / s).",
-            ),
-            Mistake(
-                "signed max",
-                _signed_max,
-                "take the largest |w|, not the largest w: a filter whose biggest weight is "
-                "negative otherwise gets a wrong (even negative) scale.",
+                "whole-angle tangents",
+                _whole_angle_tangents,
+                "use half angles: f = (W / 2) / tan(fov / 2), so the factor is "
+                "tan(fov_photo / 2) / tan(fov_train / 2).",
             ),
         ),
     ),
     Exercise(
         key="10.3",
-        title="an activation through uint8 and back",
-        difficulty="quick",
-        reference=_through_uint8,
-        cases=_through_uint8_cases,
+        title="the explorer's error map",
+        difficulty="medium",
+        reference=_error_map,
+        hides=("depthnb.viz.abs_rel_map",),
+        cases=_error_cases,
         mistakes=(
             Mistake(
-                "unclipped",
-                _unclipped,
-                "values beyond the calibrated range came back unchanged: uint8 has only the levels "
-                "0 .. 255, so clip q to them (calibration decides where the range ends).",
+                "divided by pred",
+                _over_pred,
+                "you divided by the prediction: the error is relative to the TRUE depth, "
+                "|pred - target| / target.",
             ),
             Mistake(
-                "range without zero",
-                _range_without_zero,
-                "widen the range to contain 0 first, low = min(x_min, 0), high = max(x_max, 0): "
-                "then 0.0 is a level (ReLU's zeros and zero padding stay exact) and z lies in "
-                "0 .. 255.",
+                "zero where unknown",
+                _zero_where_unknown,
+                "unknown pixels are 0, which the colour map draws as a perfect prediction: "
+                "put NaN there (drawn black), where valid is False or target <= 0.",
             ),
             Mistake(
-                "int8 levels",
-                _int8_levels,
-                "activations are uint8 here: clip q to 0 .. 255, not to int8's -128 .. 127.",
+                "signed",
+                _signed,
+                "some errors are negative: take the absolute value, |pred - target| / target.",
             ),
             Mistake(
-                "zero point kept",
-                _zero_kept,
-                "your values are shifted by s z: going back, subtract the zero point, "
-                "r = s (q - z).",
+                "valid ignored",
+                _valid_ignored,
+                "pixels where valid is False still get an error: NaN wherever valid is False, "
+                "not only where target is 0.",
             ),
         ),
     ),

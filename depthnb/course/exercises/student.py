@@ -24,7 +24,7 @@ _HEADER = re.compile(r"^# Exercise (\d\d\.\d+) \(solution\)")
 
 
 def solution_key(cell: dict[str, Any]) -> str | None:
-    """The exercise key of a solution cell ("06.2"), or None for any other cell.
+    """The exercise key of a solution cell ("09.2"), or None for any other cell.
 
     Raises:
         ConfigError: a cell tagged ``solution`` without the ``# Exercise NN.K (solution)`` line.
