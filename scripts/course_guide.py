@@ -308,11 +308,11 @@ def guide() -> str:
         )
     lines += ["", "## The exercises", "", "| exercise | difficulty | task |", "|---|---|---|"]
     lines += [f"| {key} | {ex.difficulty} | {ex.title} |" for key, ex in exercises().items()]
-    lines.append(NOTATION.rstrip("\n"))
-    lines += drive_section()
     lines.append(HANDING_OUT.rstrip("\n"))
     lines += question_section()
+    lines.append(NOTATION.rstrip("\n"))
     lines.append(SYLLABUS.rstrip("\n"))
+    lines += drive_section()
     lines += [LICENCES.rstrip("\n"), *licence_rows(), LICENCE_NOTES.rstrip("\n")]
     lines.append(COLAB_TWIN.format(python=colab_python()).rstrip("\n"))
     return "\n".join(lines) + "\n"
