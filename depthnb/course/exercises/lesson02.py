@@ -1,5 +1,6 @@
 """Lesson 02's exercises: a horizontal flip that keeps the intrinsics right, and FCRN's scale
-augmentation (zoom, crop, depth / k) with its intrinsics."""
+augmentation (zoom, crop, depth / k) with its intrinsics; and its questions: the principal point
+after a flip, and the 3D points after a zoom."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import torch
 import torch.nn.functional as F
 
 from depthnb.course.exercises.checker import Case, Exercise, Mistake
+from depthnb.course.exercises.questions import Choice, Number, Question
 from depthnb.data.functional import hflip, scale
 from depthnb.geometry import scale_intrinsics
 
@@ -212,5 +214,36 @@ EXERCISES = (
                 "focal lengths (fx' = fx sx) and the principal point, and the crop moves it.",
             ),
         ),
+    ),
+)
+
+QUESTIONS = (
+    Question(
+        "02.P1",
+        "Motorcycle at scikit-image's size is 741 px wide, with its principal point at cx = "
+        "311.19 px: what is cx after a horizontal flip, in pixels?",
+        Number(428.81, "px", abs_tol=0.5),
+        "Pixel centres run from u = 0 to u = W - 1, so a flip sends column u to column W - 1 - u, "
+        "and the principal point with it: cx' = 741 - 1 - 311.19 = 428.81 px. W - cx = 429.81 px "
+        "is one pixel off. A cx left at 311.19 px would put the optical axis on the wrong side "
+        "of the centre, and every back-projected point would move.",
+    ),
+    Question(
+        "02.P2",
+        "After T.scale(sample, k), how does the 3D point seen at a pixel of the result compare "
+        "with the point seen at the pixel of the original it came from?",
+        Choice(
+            {
+                "a": "they are the same point (a zoom changes no depth)",
+                "b": "the zoomed one is the original divided by k",
+                "c": "the zoomed one is the original times k",
+            },
+            correct="b",
+        ),
+        "The depth z is divided by k (Eigen et al.'s labelling). In x = (u - cx) z / fx, the "
+        "pixel's offset u - cx grows by k and so does fx, so x shrinks by k as z does (y too): "
+        "every point is divided by k. The labelled scene is the room shrunk by k, seen through a "
+        "lens k times longer. (a) holds for a real zoom, which leaves depth as it was; the "
+        "labelling changes it.",
     ),
 )
