@@ -35,7 +35,7 @@ def _with_holes(target: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     return holes, valid
 
 
-# 05.1: abs_rel, rmse and delta1, pooled over the valid pixels of every image.
+# 07.1: abs_rel, rmse and delta1, pooled over the valid pixels of every image.
 
 
 def _three_metrics(
@@ -102,7 +102,7 @@ def _delta_one_sided(
     return {**scores, "delta1": float((pred[valid] / target[valid] < 1.25).double().mean())}
 
 
-# 05.2: median scaling, one factor per image.
+# 07.2: median scaling, one factor per image.
 
 
 def _median_scaled(pred: torch.Tensor, target: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
@@ -151,9 +151,6 @@ def _median_over_every_pixel(
     return _scaled_by(pred, [g.median() / p.median() for p, g in zip(pred, target)])
 
 
-# 05.3: a relative model's disparity aligned in least squares to the true disparity, per image.
-
-
 EXERCISES = (
     Exercise(
         key="07.1",
@@ -166,8 +163,8 @@ EXERCISES = (
             Mistake(
                 "divided by pred",
                 _divided_by_pred,
-                "abs_rel divides by the prediction: it is mean |d - d_hat| / d, relative to the "
-                "TRUE depth d (the swapped-arguments bug of DenseDepth's script).",
+                "abs_rel divides by the prediction: it is mean |z - z_hat| / z, relative to the "
+                "TRUE depth z (the swapped-arguments bug of DenseDepth's script).",
             ),
             Mistake(
                 "mask ignored",
@@ -184,7 +181,7 @@ EXERCISES = (
             Mistake(
                 "delta one-sided",
                 _delta_one_sided,
-                "delta1 counts only over-estimates: the ratio is max(d / d_hat, d_hat / d) < 1.25, "
+                "delta1 counts only over-estimates: the ratio is max(z / z_hat, z_hat / z) < 1.25, "
                 "so a prediction too small by more than 1.25 fails too.",
             ),
         ),
@@ -213,13 +210,14 @@ EXERCISES = (
                 "one factor for the batch",
                 _one_factor_for_the_batch,
                 "one factor for the whole batch: each image gets its own, "
-                "median(gt_i[valid_i]) / median(pred_i[valid_i]) (the scale is unknown per photo).",
+                "median(target_i[valid_i]) / median(pred_i[valid_i]) (the scale is unknown per "
+                "photo).",
             ),
             Mistake(
                 "median over every pixel",
                 _median_over_every_pixel,
                 "the medians include pixels without ground truth: take them over the valid "
-                "pixels of each image only, gt_i[valid_i] and pred_i[valid_i].",
+                "pixels of each image only, target_i[valid_i] and pred_i[valid_i].",
             ),
         ),
     ),
