@@ -1,11 +1,12 @@
 """Lesson 07's exercises: three metrics written from their formulas, and median scaling per
-image."""
+image; and its questions to predict before a run."""
 
 from __future__ import annotations
 
 import torch
 
 from depthnb.course.exercises.checker import Case, Exercise, Mistake
+from depthnb.course.exercises.questions import Choice, Number, Question
 from depthnb.metrics.align import median_scale
 from depthnb.metrics.depth import depth_metrics
 
@@ -220,5 +221,26 @@ EXERCISES = (
                 "pixels of each image only, target_i[valid_i] and pred_i[valid_i].",
             ),
         ),
+    ),
+)
+
+QUESTIONS = (
+    Question(
+        "07.P1",
+        "What is the abs_rel (a fraction) of a prediction 10 % too far at every pixel, "
+        "z_hat = 1.1 z, with exactly the right shape?",
+        Number(0.1, "", abs_tol=0.005),
+        "abs_rel = mean |z - 1.1 z| / z = mean 0.1 z / z = 0.1, whatever the depths: it reads a "
+        "relative error directly. rmse is 0.1 z in metres, so it grows with the depth; delta1 "
+        "stays 1 (1.1 < 1.25), and SILog stays 0 (one factor for the whole image).",
+    ),
+    Question(
+        "07.P2",
+        "Scored on one image alone, which metric can median scaling (one factor for the whole "
+        "prediction) not change?",
+        Choice({"a": "abs_rel", "b": "rmse", "c": "delta1", "d": "silog"}, correct="d"),
+        "SILog is the spread of the log error e = log z_hat - log z about its mean. A factor s "
+        "adds log s to every e: the mean moves, the spread does not. abs_rel, rmse and delta1 "
+        "compare z_hat with z directly, so a factor changes them, for better or for worse.",
     ),
 )

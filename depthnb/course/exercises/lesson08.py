@@ -8,6 +8,7 @@ import torch
 
 from depthnb.course.exercises.checker import Case, Exercise, Mistake
 from depthnb.course.exercises.lesson07 import _scene, _with_holes
+from depthnb.course.exercises.questions import Choice, Question
 from depthnb.encodings import MIN_DEPTH
 from depthnb.metrics.align import align_in_disparity
 
@@ -145,5 +146,26 @@ EXERCISES = (
                 "one s, t for the whole batch: fit each image on its own valid pixels.",
             ),
         ),
+    ),
+)
+
+QUESTIONS = (
+    Question(
+        "08.P1",
+        "Will the course U-Net, trained on synthetic box rooms only, beat the constant on "
+        "Middlebury's Motorcycle, as predicted (no alignment)? The constant puts the median true "
+        "depth, 2.75 m, at every pixel.",
+        Choice(
+            {
+                "a": "Yes, on every metric: any trained network beats a constant",
+                "b": "On some metrics, not on others",
+                "c": "No: the constant is better on every metric",
+            },
+            correct="c",
+        ),
+        "It loses on delta1, abs_rel, rmse, log10 and SILog. Its metres are not far off (the "
+        "median of its prediction is within a tenth of the truth's), but the layout it predicts is "
+        "a smooth blur learnt from box rooms, worse than a flat map: dataset bias. A network beats "
+        "the constant on data like its training data, not on any photograph.",
     ),
 )
