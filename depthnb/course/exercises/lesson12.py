@@ -12,6 +12,7 @@ import torch
 import torch.nn.functional as F
 
 from depthnb.course.exercises.checker import Accepted, Case, Exercise, Mistake
+from depthnb.course.exercises.questions import Number, Question
 from depthnb.geometry import warp_source
 from depthnb.video import align_to_first, flicker
 
@@ -354,5 +355,19 @@ EXERCISES = (
                 "warp is defined).",
             ),
         ),
+    ),
+)
+
+QUESTIONS = (
+    Question(
+        "12.P1",
+        "How many times the truth's own flicker is the flicker of a model that predicts the true "
+        "depth times 1.2 in every frame (its scale 20 % off, but the same 20 % each time)?",
+        Number(1.2, "", rel_tol=0.05),
+        "Flicker measures change between frames, not error: 1.2 z_t - 1.2 z_(t-1) = "
+        "1.2 (z_t - z_(t-1)), so its flicker is exactly 1.2 times the truth's own, which is tiny "
+        "on the static pixels (about a centimetre per frame here). Its abs_rel is 0.2 all the "
+        "same. A scale error that stays put does not flicker; only one that changes from frame to "
+        "frame does. That is why flicker is read beside accuracy.",
     ),
 )

@@ -9,6 +9,7 @@ import torch
 from torch.nn.utils.fusion import fuse_conv_bn_weights
 
 from depthnb.course.exercises.checker import Case, Exercise, Mistake
+from depthnb.course.exercises.questions import Number, Question
 
 
 def _fold(
@@ -255,5 +256,19 @@ EXERCISES = (
                 "the zero point, r = step (q - q0).",
             ),
         ),
+    ),
+)
+
+QUESTIONS = (
+    Question(
+        "13.P1",
+        "What fraction of the course U-Net's float32 file (1.99 MB) will its static int8 file "
+        "be?",
+        Number(0.25, "", abs_tol=0.07),
+        "Each weight goes from 32 bits to 8: a quarter. The file also keeps the steps and zero "
+        "points (one step per output channel for the weights), the biases in 32 bits, and the "
+        "QuantizeLinear / DequantizeLinear nodes. In a network as small as this U-Net (0.49 M "
+        "weights) they add a few hundredths: about 0.3 here. In FCRN's 63.6 M weights they are "
+        "well under a hundredth.",
     ),
 )
