@@ -9,7 +9,7 @@ from depthnb.course.exercises.checker import Case, Exercise, Mistake
 from depthnb.losses import composite as losses
 
 
-# ------------------------------------------------------------------- 03.1 scale-invariant log loss
+# ------------------------------------------------------------------- 04.1 scale-invariant log loss
 def _scale_invariant(
     pred: torch.Tensor, target: torch.Tensor, valid: torch.Tensor, lambd: float
 ) -> torch.Tensor:
@@ -39,9 +39,10 @@ def _scale_invariant_cases(generator: torch.Generator) -> list[Case]:
 def _si_masked_terms(
     pred: torch.Tensor, target: torch.Tensor, valid: torch.Tensor
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """Per image: the sum of d, the sum of d^2 over valid pixels, and the valid count, (B,) each."""
-    d = torch.where(valid, pred - target, torch.zeros_like(pred)).flatten(1)
-    return d.sum(1), (d * d).sum(1), valid.flatten(1).sum(1).float()
+    """Per image: the sum of the log errors e, the sum of e^2 over valid pixels, and the valid
+    count, (B,) each."""
+    e = torch.where(valid, pred - target, torch.zeros_like(pred)).flatten(1)
+    return e.sum(1), (e * e).sum(1), valid.flatten(1).sum(1).float()
 
 
 def _si_plus(
@@ -61,11 +62,11 @@ def _si_whole_batch(
 def _si_unmasked(
     pred: torch.Tensor, target: torch.Tensor, valid: torch.Tensor, lambd: float
 ) -> torch.Tensor:
-    d = (pred - target).flatten(1)
-    return ((d * d).mean(1) - lambd * d.mean(1) ** 2).mean()
+    e = (pred - target).flatten(1)
+    return ((e * e).mean(1) - lambd * e.mean(1) ** 2).mean()
 
 
-# ------------------------------------------------------------------------------------ 03.2 berHu
+# ------------------------------------------------------------------------------------ 04.2 berHu
 def _berhu(pred: torch.Tensor, target: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
     """(B,1,H,W) metres each, (B,1,H,W) bool -> scalar."""
     return losses.berhu_loss(pred, target, valid)
@@ -116,7 +117,6 @@ def _berhu_signed_max(
     return _mean_over(torch.where(error <= c, error, (error**2 + c**2) / (2 * c)), valid)
 
 
-# ---------------------------------------------------------------------- 03.3 SSI loss with a mask
 EXERCISES = (
     Exercise(
         key="04.1",
@@ -130,19 +130,19 @@ EXERCISES = (
                 "plus sign",
                 _si_plus,
                 "the loss grows with a global scale error instead of forgiving it: the squared "
-                "mean is subtracted, mean(d^2) - lambda mean(d)^2.",
+                "mean is subtracted, mean(e^2) - lambda mean(e)^2.",
             ),
             Mistake(
                 "whole batch",
                 _si_whole_batch,
                 "the means are taken over the whole batch: the loss forgives each image its own "
-                "scale, so take mean(d^2) and mean(d) per image (over its valid pixels), then "
+                "scale, so take mean(e^2) and mean(e) per image (over its valid pixels), then "
                 "average the images' losses.",
             ),
             Mistake(
                 "mask forgotten",
                 _si_unmasked,
-                "invalid pixels count: d = pred - target only where valid is True, and n is the "
+                "invalid pixels count: e = pred - target only where valid is True, and n is the "
                 "number of valid pixels of that image, not H x W.",
             ),
         ),
