@@ -1,11 +1,13 @@
 """Lesson 04's exercises: Eigen's scale-invariant log loss, and FCRN's berHu with its threshold
-from the valid pixels, each written from its formula and held against :mod:`depthnb.losses`."""
+from the valid pixels, each written from its formula and held against :mod:`depthnb.losses`; and
+its question: which corruption the gradient term barely sees."""
 
 from __future__ import annotations
 
 import torch
 
 from depthnb.course.exercises.checker import Case, Exercise, Mistake
+from depthnb.course.exercises.questions import Choice, Question
 from depthnb.losses import composite as losses
 
 
@@ -174,5 +176,29 @@ EXERCISES = (
                 "c = 0.2 max |pred - target| (FCRN_pytorch's known bug).",
             ),
         ),
+    ),
+)
+
+
+QUESTIONS = (
+    Question(
+        "04.P1",
+        "Which corruption of the true depth does the gradient term charge the least? It compares "
+        "the differences between neighbouring pixels of the predicted inverse depth with those of "
+        "the truth.",
+        Choice(
+            {
+                "a": "blur (σ = 2 px)",
+                "b": "shift (3 px)",
+                "c": "global scale (×1.2)",
+                "d": "noise (5 %)",
+            },
+            correct="c",
+        ),
+        "A global scale leaves every edge where it is: in inverse depth it only makes each step "
+        "1.2 times weaker, and the term charges just that difference. A blur smears the edges, a "
+        "shift moves them, and noise puts a small false edge between almost every pair of "
+        "neighbours: that is the term's worst case. L1, which charges every pixel's level, finds "
+        "the global scale the worst of all.",
     ),
 )
