@@ -1,9 +1,9 @@
 """Build the course website: every lesson run in quick mode, rendered to static HTML pages.
 
-    python scripts/build_site.py OUT                     # every lesson (about a minute each)
-    python scripts/build_site.py OUT --lessons 09,10     # a subset, for a quick look
-    python scripts/build_site.py OUT --executed DIR      # keep the executed lessons in DIR and
-                                                         # reuse those whose cells have not changed
+    python scripts/build_site.py OUT                  # every lesson (32 min for 13, 2 busy cores)
+    python scripts/build_site.py OUT --lessons 09,10  # a subset, for a quick look
+    python scripts/build_site.py OUT --executed DIR   # keep the executed lessons in DIR and reuse
+                                                      # those whose cells have not changed
 
 Each lesson (``notebooks/NN_*.ipynb``, found by that pattern) runs top to bottom in a fresh kernel
 in quick mode (``DEPTHNB_QUICK=1``, matplotlib's inline backend), through nbclient; nbconvert's
@@ -29,7 +29,8 @@ Widgets cannot run without a kernel: an ipywidgets output becomes a still of its
 controls drawn disabled, its ``Output`` areas as they were when the cell finished: for the
 explorer, its first figure) under a line that says the live version is in Colab, with the badge.
 Exercises: each solution cell (tagged ``solution``) is folded in a ``<details>`` named after the
-exercise, and the check cell under it shows the check's verdict. Folded rather than left out: an
+exercise, and the check cell under it shows the check's verdict; a question's prediction cell
+(tagged so too) is folded the same way above its ``ask`` cell. Folded rather than left out: an
 instructor deciding whether to adopt the course wants to read the solutions, and the verdict under
 it refers to them; a student sees the exercise first and opens the solution only by choice (the
 student copies, ``python -m depthnb exercises --student``, are what leaves them out).
@@ -89,7 +90,7 @@ EXTERNAL = re.compile(
     re.IGNORECASE,
 )
 URL_ATTRIBUTE = re.compile(r"(\b(?:href|src)=\")([^\"]*)(\")")
-SOLUTION_FIRST_LINE = re.compile(r"#\s*Exercise\s+(\d+\.\d+)")
+QUESTION = re.compile(r"""\bask\(\s*["'](\d\d\.P\d+)["']""")
 
 
 class SiteError(RuntimeError):
@@ -132,8 +133,8 @@ def read_lesson(path: Path) -> Lesson:
     colab = COLAB_LINK.search(first)
     if heading is None or colab is None:
         raise SiteError(
-            f"{path.name}: its first cell needs a '# NN · title' heading and the Colab badge "
-            "(every lesson starts so; see /work/shared/DESIGN.md's notebook conventions)"
+            f"{path.name}: its first cell needs a '# NN · title' heading and the Colab badge, "
+            "as every lesson's title cell has them"
         )
     paragraphs = [p.strip() for p in first[colab.end() :].split("\n\n") if p.strip(" \n)")]
     text = " ".join(paragraphs[0].split()) if paragraphs else ""
@@ -235,10 +236,10 @@ def execute(path: Path, timeout: int) -> NotebookNode:
     the notebook's metadata (``depthnb_site.widgets``): its first state, which the page shows.
 
     Raises:
-        SiteError: a cell failed (its error in the message).
+        SiteError: a cell failed, ran past ``timeout`` seconds, or the kernel died.
     """
     from nbclient import NotebookClient
-    from nbclient.exceptions import CellExecutionError
+    from nbclient.exceptions import CellExecutionError, CellTimeoutError, DeadKernelError
 
     nb = nbformat.read(path, as_version=4)
     stills: dict[str, dict] = {}
@@ -246,7 +247,7 @@ def execute(path: Path, timeout: int) -> NotebookNode:
     def keep_first_states(cell: NotebookNode, **_: Any) -> None:
         for output in cell.get("outputs", []):
             model = output.get("data", {}).get(WIDGET_VIEW, {}).get("model_id")
-            if model:
+            if model and model not in stills:  # shown again later: still its first state
                 stills[model] = snapshot(model, client.widget_state)
 
     client = NotebookClient(
@@ -259,7 +260,7 @@ def execute(path: Path, timeout: int) -> NotebookNode:
     client.widget_registry["@jupyter-widgets/output"]["OutputModel"] = quiet_output_widget()
     try:
         client.execute(env=kernel_environment())
-    except CellExecutionError as error:
+    except (CellExecutionError, CellTimeoutError, DeadKernelError) as error:
         raise SiteError(f"{path.name} failed in quick mode:\n{error}") from error
     nb.metadata["depthnb_site"] = {"cells": cells_digest(nb), "widgets": stills}
     return nb
@@ -397,7 +398,9 @@ def is_interactive(model_id: str, states: dict[str, dict]) -> bool:
     """Whether the widget has a control a reader would use (a progress bar or a box of HTML has
     none, and needs no pointer to Colab)."""
     models = reachable_models(model_id, {k: v.get("state", {}) for k, v in states.items()})
-    return any(states[m].get("model_name") not in STATIC | PROGRESS for m in models)
+    names = [str(states[m].get("model_name", "")) for m in models]
+    looks = ("LayoutModel", "StyleModel")  # a widget's layout and style are models of their own
+    return any(name not in STATIC | PROGRESS and not name.endswith(looks) for name in names)
 
 
 def widget_note(colab: str) -> str:
@@ -457,15 +460,28 @@ def plotly_figures(nb: NotebookNode) -> int:
 
 
 def label_solutions(nb: NotebookNode) -> int:
-    """Name each solution cell (tagged ``solution``) for its fold: ``metadata.solution_label``,
-    e.g. "Solution to exercise 09.1"; return how many."""
+    """Name each cell tagged ``solution`` for its fold (``metadata.solution_label``): an exercise's
+    solution ("Solution to exercise 09.1 ...") or a question's prediction, named after the
+    ``ask("NN.PK", prediction)`` cell under it; return how many. The package tells the two apart,
+    as it does for the student copies (:mod:`depthnb.course.exercises.student`).
+
+    Raises:
+        ConfigError: a cell tagged ``solution`` that is neither.
+    """
+    from depthnb.course.exercises.student import is_prediction, solution_key
+
     count = 0
-    for cell in nb.cells:
-        if "solution" in cell.metadata.get("tags", []):
-            match = SOLUTION_FIRST_LINE.match(cell.source)
-            which = f"exercise {match.group(1)}" if match else "the exercise"
-            cell.metadata["solution_label"] = f"Solution to {which} (try it yourself first)"
-            count += 1
+    for i, cell in enumerate(nb.cells):
+        if is_prediction(cell):
+            after = nb.cells[i + 1].source if i + 1 < len(nb.cells) else ""
+            asked = QUESTION.search(after)
+            which = f"question {asked.group(1)}" if asked else "the question"
+            cell.metadata["solution_label"] = f"The answer to {which} (predict it first)"
+        elif (key := solution_key(cell)) is not None:
+            cell.metadata["solution_label"] = f"Solution to exercise {key} (try it yourself first)"
+        else:
+            continue
+        count += 1
     return count
 
 
@@ -807,7 +823,8 @@ def folder_size(folder: Path) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter
+        description="\n\n".join(__doc__.split("\n\n")[:2]),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("out", type=Path, help="the site's folder (new, or a site built before)")
     parser.add_argument("--lessons", help="only these lessons, by number: 09,13")

@@ -155,7 +155,12 @@ def test_a_progress_bar_is_drawn_without_a_pointer_to_colab():
     states = {
         "bar": {"model_name": "HBoxModel", "state": {"children": ["IPY_MODEL_t", "IPY_MODEL_p"]}},
         "t": {"model_name": "HTMLModel", "state": {"value": "epoch 1: 100%"}},
-        "p": {"model_name": "FloatProgressModel", "state": {"value": 4, "max": 4}},
+        "p": {
+            "model_name": "FloatProgressModel",
+            "state": {"value": 4, "max": 4, "layout": "IPY_MODEL_l", "style": "IPY_MODEL_y"},
+        },
+        "l": {"model_name": "LayoutModel", "state": {}},
+        "y": {"model_name": "ProgressStyleModel", "state": {}},
     }
     nb = _widget_notebook(first=None, saved=states)
     nb.cells[0].outputs[0].data[site.WIDGET_VIEW]["model_id"] = "bar"
@@ -180,13 +185,18 @@ def test_plotly_figures_are_drawn_by_the_local_plotly_js():
     assert "</script><b>" not in first and "<\\/script><b>" in first
 
 
-def test_solutions_are_named_for_their_fold():
+def test_solutions_and_predictions_are_named_for_their_fold():
     solution = nbformat.v4.new_code_cell("# Exercise 09.2 (solution)\ndef f(): ...")
-    solution.metadata["tags"] = ["solution"]
-    nb = nbformat.v4.new_notebook(cells=[solution, nbformat.v4.new_code_cell("check()")])
-    assert site.label_solutions(nb) == 1
+    prediction = nbformat.v4.new_code_cell('prediction = "b"  # your prediction: "a" or "b"')
+    for cell in (solution, prediction):
+        cell.metadata["tags"] = ["solution"]
+    check = nbformat.v4.new_code_cell('check("09.2", f)')
+    ask = nbformat.v4.new_code_cell('ask("09.P1", prediction)')
+    nb = nbformat.v4.new_notebook(cells=[solution, check, prediction, ask])
+    assert site.label_solutions(nb) == 2
     assert solution.metadata.solution_label == "Solution to exercise 09.2 (try it yourself first)"
-    assert "solution_label" not in nb.cells[1].metadata
+    assert prediction.metadata.solution_label == "The answer to question 09.P1 (predict it first)"
+    assert "solution_label" not in check.metadata and "solution_label" not in ask.metadata
 
 
 # ---- pages: math, links, nothing from the internet ----------------------------------------------
