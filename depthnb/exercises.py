@@ -1,6 +1,9 @@
-"""The contract's name for checking an exercise (see DESIGN.md): ``depthnb.exercises.check``.
-It lives in :mod:`depthnb.course.exercises.checker`."""
+"""The contract's names for the lessons' exercises and questions (see DESIGN.md):
+``depthnb.exercises.check("06.2", answer)`` checks an exercise's code, and
+``depthnb.exercises.ask("04.P1", prediction)`` a prediction made before a run. They live in
+:mod:`depthnb.course.exercises.checker` and :mod:`depthnb.course.exercises.questions`."""
 
 from depthnb.course.exercises.checker import check
+from depthnb.course.exercises.questions import ask
 
-__all__ = ["check"]
+__all__ = ["ask", "check"]

@@ -1,7 +1,7 @@
 """Write the instructors' course guide, ``notebooks/README.md``, from the lessons' budgets
-(:mod:`depthnb.course.budgets`) and exercises (:mod:`depthnb.course.exercises`), so that its
-figures and lists cannot drift from the code. ``tests/test_exercises.py`` checks the file is up to
-date.
+(:mod:`depthnb.course.budgets`), exercises and questions (:mod:`depthnb.course.exercises`), so
+that its figures and lists cannot drift from the code. ``tests/test_exercises.py`` checks the file
+is up to date.
 
     python scripts/course_guide.py          # rewrite notebooks/README.md
 """
@@ -14,6 +14,7 @@ from pathlib import Path
 
 from depthnb.course.budgets import BUDGETS, TORCHVISION_BYTES
 from depthnb.course.exercises.checker import exercises
+from depthnb.course.exercises.questions import questions
 from depthnb.utils.files import atomic_write_text
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -135,7 +136,25 @@ lessons hold the solutions; for a fork of your own, run `scripts/set_repository.
 before writing the copies. To collect work, have students submit their notebook. To mark it,
 run each check cell again: `check(...)` returns a result whose `.passed` and `.message` can be
 collected in a loop over the submitted notebooks.
+"""
 
+QUESTIONS = """
+## Predict, then run: the questions
+
+Before some runs a lesson asks the student to predict what the run will show: a number (right
+within a stated tolerance) or one of two to four choices. Written down first, a prediction is a
+commitment that the run then corrects. A question is three cells: the question in words, a
+**prediction cell** (tagged `solution`, `prediction = 0.25  # your prediction (a number in
+metres)`), and `ask("NN.PK", prediction)`, which says whether the prediction is right (and how far
+off a number is), then why. In a student copy the prediction cell reads `prediction = None`, and
+`ask` prints "not yet" without the explanation; like `check`, it returns a result with `.passed`
+and `.message`.
+
+| question | kind | asks |
+|---|---|---|
+"""
+
+SYLLABUS = """
 ## A suggested syllabus
 
 One lesson is one 90-minute lab in quick mode; full mode and the substantial exercise are homework.
@@ -261,6 +280,23 @@ def drive_section() -> list[str]:
     return lines
 
 
+def first_sentence(text: str) -> str:
+    """The first sentence of ``text`` (up to the first '.', '?' or '!' before a space), on one
+    line, with ``|`` escaped for a Markdown table."""
+    sentence = re.split(r"(?<=[.?!])\s", " ".join(text.split()), maxsplit=1)[0]
+    return sentence.replace("|", "\\|")
+
+
+def question_section() -> list[str]:
+    """How the questions work and their table (key, number or choice, what it asks); nothing
+    while no lesson declares a question."""
+    asked = questions()
+    if not asked:
+        return []
+    rows = [f"| {key} | {q.kind} | {first_sentence(q.text)} |" for key, q in asked.items()]
+    return [QUESTIONS.rstrip("\n"), *rows]
+
+
 def guide() -> str:
     """The guide's Markdown."""
     lines = [INTRODUCTION.rstrip("\n")]
@@ -272,9 +308,11 @@ def guide() -> str:
         )
     lines += ["", "## The exercises", "", "| exercise | difficulty | task |", "|---|---|---|"]
     lines += [f"| {key} | {ex.difficulty} | {ex.title} |" for key, ex in exercises().items()]
-    lines.append(NOTATION.rstrip("\n"))
-    lines += drive_section()
     lines.append(HANDING_OUT.rstrip("\n"))
+    lines += question_section()
+    lines.append(NOTATION.rstrip("\n"))
+    lines.append(SYLLABUS.rstrip("\n"))
+    lines += drive_section()
     lines += [LICENCES.rstrip("\n"), *licence_rows(), LICENCE_NOTES.rstrip("\n")]
     lines.append(COLAB_TWIN.format(python=colab_python()).rstrip("\n"))
     return "\n".join(lines) + "\n"

@@ -55,7 +55,7 @@ CONTRACT = {
     "depthnb.predict": ["predict_depth", "load_checkpoint"],
     "depthnb.viz": ["colorize", "depth_to_points", "save_ply", "DepthExplorer"],
     "depthnb.deploy": ["export_onnx"],
-    "depthnb.exercises": ["check"],
+    "depthnb.exercises": ["check", "ask"],
     "depthnb.train": [
         "Trainer",
         "InMemoryDataset",

@@ -14,7 +14,13 @@ import torch
 
 from depthnb.cli.main import main
 from depthnb.course.exercises.checker import diagnose, exercises, get
-from depthnb.course.exercises.student import solution_key, stub_solution, write_student_copies
+from depthnb.course.exercises.student import (
+    is_prediction,
+    solution_key,
+    stub_prediction,
+    stub_solution,
+    write_student_copies,
+)
 from depthnb.errors import ConfigError, ExerciseError
 from depthnb.exercises import check
 
@@ -181,7 +187,9 @@ def test_student_copies_differ_only_in_the_solution_cells(tmp_path):
         )
         for before, after in zip(original["cells"], copy["cells"]):
             key = solution_key(before)
-            if key is None:
+            if is_prediction(before):
+                assert "".join(after["source"]) == stub_prediction("".join(before["source"]))
+            elif key is None:
                 assert after == before
             else:
                 assert f'raise NotImplementedError("exercise {key}")' in "".join(after["source"])

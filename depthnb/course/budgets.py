@@ -125,7 +125,7 @@ BUDGETS: dict[str, LessonBudget] = {
             gpu=False,
             optional=("nyu-eigen-test",),
         ),
-        LessonBudget("02", (), (), fixed_minutes=1, ram_gb=2, disk_gb=0.1, gpu=False),
+        LessonBudget("02", (), (), fixed_minutes=1, ram_gb=1, disk_gb=0.0, gpu=False),
         LessonBudget(
             "03",
             ("densenet169", "resnet50"),

@@ -11,15 +11,16 @@
 09.1 ...: correct on ... cases ...
 
 Each lesson's exercises live in ``depthnb/course/exercises/lessonNN.py`` (found by name, see
-:func:`exercises`). An :class:`Exercise` holds a reference solution, the cases to try (drawn from
-a seeded generator, so the student does not choose them: random inputs, odd sizes, invalid
-pixels), and the common mistakes, each as a wrong implementation with the message a student can
-act on. Where the sources disagree (a paper and its released code), an exercise also lists the
-other right answers (:class:`Accepted`). :func:`check` runs the answer on every case; where it
-agrees with the reference, or with an accepted answer, on every case, it is correct, and the
-message says which convention it followed; where it agrees with a listed mistake on every case,
-it gives that mistake's message; otherwise it says which case failed and how. An answer still
-raising ``NotImplementedError`` (a student copy's stub, see
+:func:`exercises`), beside its questions to answer before a run, which
+:mod:`depthnb.course.exercises.questions` asks (``ask("04.P1", prediction)``). An :class:`Exercise`
+holds a reference solution, the cases to try (drawn from a seeded generator, so the student does not
+choose them: random inputs, odd sizes, invalid pixels), and the common mistakes, each as a wrong
+implementation with the message a student can act on. Where the sources disagree (a paper and its
+released code), an exercise also lists the other right answers (:class:`Accepted`). :func:`check`
+runs the answer on every case; where it agrees with the reference, or with an accepted answer, on
+every case, it is correct, and the message says which convention it followed; where it agrees with a
+listed mistake on every case, it gives that mistake's message; otherwise it says which case failed
+and how. An answer still raising ``NotImplementedError`` (a student copy's stub, see
 :mod:`depthnb.course.exercises.student`) gets "not yet", never an exception, so the rest of the
 notebook runs.
 
@@ -38,7 +39,9 @@ from __future__ import annotations
 
 import importlib
 import pkgutil
-from collections.abc import Callable, Sequence
+import re
+import types
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -130,10 +133,11 @@ class Exercise:
 
 @dataclass(frozen=True)
 class CheckResult:
-    """What :func:`check` found: ``passed``, ``status`` ("correct", "not yet", "wrong") and the
-    ``message`` (printed by ``check``; ``bool(result)`` is ``passed``); ``mistake`` names the
-    listed mistake a wrong answer made, ``accepted`` the accepted answer a right one matched (None
-    for the reference's own)."""
+    """What :func:`check` (or :func:`~depthnb.course.exercises.questions.ask`, of a question)
+    found: ``passed``, ``status`` ("correct", "not yet", "wrong") and the ``message`` (printed by
+    the call; ``bool(result)`` is ``passed``); ``mistake`` names the listed mistake a wrong answer
+    made, ``accepted`` the accepted answer a right one matched (None for the reference's own, and
+    for a question)."""
 
     key: str
     status: str
@@ -150,6 +154,10 @@ class CheckResult:
 
     def __str__(self) -> str:
         return self.message
+
+    def _ipython_display_(self) -> None:
+        """Show nothing as a cell's value: the call has printed the message already, and a
+        lesson's check or question cell ends with the call."""
 
 
 def compare_values(got: Any, expected: Any, rtol: float = 1e-4, atol: float = 1e-5) -> str | None:
@@ -371,15 +379,53 @@ def _name(module: pkgutil.ModuleInfo) -> str:
     return module.name
 
 
-def exercises() -> dict[str, Exercise]:
-    """Every exercise by key, from the ``lessonNN`` modules of this package, in lesson order."""
-    found: dict[str, Exercise] = {}
+_LESSON_MODULE = re.compile(r"lesson(\d\d)")
+
+
+def lesson_modules() -> list[tuple[str, types.ModuleType]]:
+    """The ``lessonNN`` modules of this package, each with its lesson number ("04"), in order."""
+    found = []
     for info in sorted(pkgutil.iter_modules([str(Path(__file__).parent)]), key=_name):
-        if info.name.startswith("lesson"):
+        match = _LESSON_MODULE.fullmatch(info.name)
+        if match:
             module = importlib.import_module(f"{__package__}.{info.name}")
-            for exercise in module.EXERCISES:
-                found[exercise.key] = exercise
+            found.append((match.group(1), module))
     return found
+
+
+def declared(name: str, lessons: Iterable[tuple[str, types.ModuleType]]) -> dict[str, Any]:
+    """What the ``lessons`` ((lesson number, module) pairs, see :func:`lesson_modules`) declare in
+    their module-level tuple ``name`` ("EXERCISES", "QUESTIONS"), by key, in lesson order; a
+    lesson without the tuple declares none.
+
+    Raises:
+        ExerciseError: a key that does not begin with its module's lesson number ("05.1" in
+            ``lesson04``), or a key declared twice.
+    """
+    found: dict[str, Any] = {}
+    for lesson, module in lessons:
+        for item in getattr(module, name, ()):
+            if item.key.partition(".")[0] != lesson:
+                raise ExerciseError(
+                    f"{module.__name__}.{name} holds {item.key!r}, which is not lesson {lesson}'s: "
+                    f"a key begins with its lesson's number and a dot ('{lesson}.'); rename it, or "
+                    "move it to its lesson's module"
+                )
+            if item.key in found:
+                raise ExerciseError(
+                    f"{module.__name__}.{name} holds {item.key!r} twice: give each its own key"
+                )
+            found[item.key] = item
+    return found
+
+
+def exercises() -> dict[str, Exercise]:
+    """Every exercise by key, from the ``lessonNN`` modules of this package, in lesson order.
+
+    Raises:
+        ExerciseError: a key not of its module's lesson, or one used twice (see :func:`declared`).
+    """
+    return declared("EXERCISES", lesson_modules())
 
 
 def get(key: str) -> Exercise:
@@ -402,7 +448,9 @@ __all__ = [
     "Mistake",
     "check",
     "compare_values",
+    "declared",
     "diagnose",
     "exercises",
     "get",
+    "lesson_modules",
 ]

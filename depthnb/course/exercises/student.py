@@ -1,10 +1,18 @@
 """Student copies of the lessons: every solution cell replaced by a stub, everything else intact.
 
-A solution cell is a code cell tagged ``solution`` (cell metadata ``"tags": ["solution"]``) whose
-first line is ``# Exercise NN.K (solution)``. It holds imports and function definitions only; in
-the student copy each function keeps its signature and docstring and its body becomes
-``raise NotImplementedError("exercise NN.K")``. The check cell after it then reports "not yet"
-(:func:`depthnb.exercises.check`), and the notebook runs on.
+A cell tagged ``solution`` (cell metadata ``"tags": ["solution"]``) is one of two kinds:
+
+- an exercise's solution, whose first line is ``# Exercise NN.K (solution)``. It holds imports and
+  function definitions only; in the student copy each function keeps its signature and docstring
+  and its body becomes ``raise NotImplementedError("exercise NN.K")``. The check cell after it then
+  reports "not yet" (:func:`depthnb.exercises.check`);
+- a question's prediction, one statement assigning the name ``prediction``:
+  ``prediction = 0.25  # your prediction (a number in metres)`` or ``prediction = "b"``. In the
+  student copy the value becomes ``None``, the rest of the line (the comment saying what to write)
+  kept. The cell after it, ``ask("NN.PK", prediction)``, then reports "not yet"
+  (:func:`depthnb.exercises.ask`).
+
+Either way the notebook runs on.
 """
 
 from __future__ import annotations
@@ -20,27 +28,78 @@ from depthnb.errors import ConfigError
 from depthnb.utils.files import atomic_write_text
 
 SOLUTION_TAG = "solution"
+PREDICTION = "prediction"
+"""The name a prediction cell assigns, and the one its ``ask`` cell passes."""
 _HEADER = re.compile(r"^# Exercise (\d\d\.\d+) \(solution\)")
 
 
+def _tagged(cell: dict[str, Any]) -> bool:
+    """Whether ``cell`` is a code cell tagged ``solution``."""
+    tags = cell.get("metadata", {}).get("tags", [])
+    return cell.get("cell_type") == "code" and SOLUTION_TAG in tags
+
+
 def solution_key(cell: dict[str, Any]) -> str | None:
-    """The exercise key of a solution cell ("09.2"), or None for any other cell.
+    """The exercise key of a solution cell ("09.2"), or None for any other cell (a prediction
+    cell too, see :func:`is_prediction`).
 
     Raises:
-        ConfigError: a cell tagged ``solution`` without the ``# Exercise NN.K (solution)`` line.
+        ConfigError: a cell tagged ``solution`` that is neither an exercise's solution (its first
+            line ``# Exercise NN.K (solution)``) nor a prediction.
     """
-    if cell.get("cell_type") != "code" or SOLUTION_TAG not in cell.get("metadata", {}).get(
-        "tags", []
-    ):
+    if not _tagged(cell):
         return None
     source = "".join(cell["source"])
     match = _HEADER.match(source)
-    if match is None:
-        raise ConfigError(
-            f"a cell tagged {SOLUTION_TAG!r} must begin with '# Exercise NN.K (solution)', "
-            f"not {source.splitlines()[0] if source else '(empty)'!r}"
-        )
-    return match.group(1)
+    if match is not None:
+        return match.group(1)
+    if _prediction_value(source) is not None:
+        return None
+    raise ConfigError(
+        f"a cell tagged {SOLUTION_TAG!r} is an exercise's solution, beginning with "
+        "'# Exercise NN.K (solution)', or a question's prediction, one line "
+        f"'{PREDICTION} = ...  # your prediction (...)'; not one beginning "
+        f"{source.splitlines()[0] if source else '(empty)'!r}"
+    )
+
+
+def is_prediction(cell: dict[str, Any]) -> bool:
+    """Whether ``cell`` is a question's prediction cell: tagged ``solution``, its one statement
+    ``prediction = value``."""
+    return _tagged(cell) and _prediction_value("".join(cell["source"])) is not None
+
+
+def _prediction_value(source: str) -> ast.expr | None:
+    """The value that ``source`` assigns to ``prediction``, when that is its one statement."""
+    try:
+        body = ast.parse(source).body
+    except SyntaxError:
+        return None
+    if len(body) != 1 or not isinstance(body[0], ast.Assign):
+        return None
+    (target, *others), value = body[0].targets, body[0].value
+    if others or not isinstance(target, ast.Name) or target.id != PREDICTION:
+        return None
+    return value
+
+
+def stub_prediction(source: str) -> str:
+    """A prediction cell's ``source`` with its value replaced by ``None``, everything else (the
+    comment saying what to write) kept: ``prediction = None  # your prediction (...)``.
+
+    Raises:
+        ConfigError: ``source`` is not a prediction (one statement, ``prediction = value``).
+    """
+    value = _prediction_value(source)
+    if value is None:
+        raise ConfigError(f"not a prediction cell ('{PREDICTION} = ...'): {source[:80]!r}")
+    encoded = source.encode()  # the parser's columns count UTF-8 bytes
+    line_starts = [0]
+    for line in encoded.split(b"\n"):
+        line_starts.append(line_starts[-1] + len(line) + 1)
+    start = line_starts[value.lineno - 1] + value.col_offset
+    end = line_starts[(value.end_lineno or value.lineno) - 1] + (value.end_col_offset or 0)
+    return (encoded[:start] + b"None" + encoded[end:]).decode()
 
 
 def stub_solution(source: str, key: str) -> str:
@@ -76,16 +135,22 @@ def stub_solution(source: str, key: str) -> str:
 
 
 def student_notebook(notebook: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
-    """A student copy of a notebook (a new dict) and the keys of the exercises it stubbed."""
+    """A student copy of a notebook (a new dict), its solution and prediction cells stubbed, and
+    the keys of the exercises it stubbed."""
     copy = json.loads(json.dumps(notebook))
     keys = []
     for cell in copy["cells"]:
         key = solution_key(cell)
+        source = "".join(cell["source"])
         if key is not None:
-            stubbed = stub_solution("".join(cell["source"]), key)
-            cell["source"] = stubbed.splitlines(keepends=True)
-            cell["outputs"], cell["execution_count"] = [], None
+            stubbed = stub_solution(source, key)
             keys.append(key)
+        elif is_prediction(cell):
+            stubbed = stub_prediction(source)
+        else:
+            continue
+        cell["source"] = stubbed.splitlines(keepends=True)
+        cell["outputs"], cell["execution_count"] = [], None
     return copy, keys
 
 
