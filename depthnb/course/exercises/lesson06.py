@@ -1,6 +1,7 @@
 """Lesson 06's exercises: the poly learning-rate schedule with its linear warm-up, held against
 :func:`depthnb.train.schedule_preview`, and the L1 loss over the valid pixels of a batch in the
-U-Net's log encoding, held against :func:`depthnb.losses.l1_loss`."""
+U-Net's log encoding, held against :func:`depthnb.losses.l1_loss`; and a question, the poly
+schedule's rate half way through."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from depthnb.course.exercises.checker import (
     Mistake,
     compare_values,
 )
+from depthnb.course.exercises.questions import Number, Question
 from depthnb.encodings import get_encoding
 from depthnb.losses.terms import l1_loss
 from depthnb.train.optim import schedule_preview
@@ -253,5 +255,18 @@ EXERCISES = (
                 "that have none.",
             ),
         ),
+    ),
+)
+
+
+QUESTIONS = (
+    Question(
+        "06.P1",
+        "The poly schedule without warm-up, peak 1e-3, over 1,000 steps: what is its learning rate "
+        "at step 500, half way?",
+        Number(1e-3 * 0.5**0.9, "", rel_tol=0.03),
+        "poly multiplies the peak by (1 - t)^0.9 with t = 500 / 1,000 = 0.5: 1e-3 x 0.5^0.9 = "
+        "5.36e-4, not the 5e-4 of a straight line. A power below 1 keeps the rate above the line "
+        "for most of the run and lowers it faster at the end.",
     ),
 )
