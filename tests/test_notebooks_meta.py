@@ -2,6 +2,7 @@
 
 import importlib.util
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -208,3 +209,42 @@ def test_licence_and_citation_agree_with_pyproject():
     for key in ("cff-version: 1.2.0", "message:", "title:", "authors:", "license: MIT"):
         assert f"\n{key}" in f"\n{citation}", key
     assert f'repository-code: "https://github.com/{set_repository.REPOSITORY}"' in citation
+
+
+LAB_WORDS = 2_100
+"""The most words of prose in a lesson's main path: about 2,000, what a 90-minute lab holds."""
+
+
+def _prose_words(text: str) -> int:
+    """Words of Markdown a student reads: not the collapsed instructor note, not link targets."""
+    text = re.sub(r"<details>.*?</details>", "", text, flags=re.DOTALL)
+    text = re.sub(r"\(https?://[^)]*\)", "", text)
+    return len(re.findall(r"[A-Za-z0-9][\w'’.-]*", text))
+
+
+def _bullets(text: str) -> int:
+    return len(re.findall(r"^[*-] ", text, re.MULTILINE))
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_every_lesson_fits_a_lab(path):
+    """Objectives at the top, at most about 2,000 words to the summary, five summary bullets, a
+    predict-then-run question, and engineering only in appendices after the exercises."""
+    texts = [(cell["cell_type"], _source(cell)) for cell in _cells(path)]
+    objectives = texts[3][1]
+    assert objectives.startswith("## What you will be able to do"), f"{path.name}: no objectives"
+    assert 3 <= _bullets(objectives) <= 5, f"{path.name}: 3 to 5 objectives"
+    headings = [text.split("\n")[0] for kind, text in texts if kind == "markdown"]
+    summary = headings.index("## Summary")
+    exercises = headings.index("## Exercises")
+    appendices = [i for i, h in enumerate(headings) if h.startswith("## Appendix (engineering): ")]
+    assert summary < exercises and all(i > exercises for i in appendices), path.name
+    assert not any("Appendix" in h for h in headings[:exercises]), f"{path.name}: appendix early"
+    main = [text for kind, text in texts if kind == "markdown"]
+    words = sum(_prose_words(text) for text in main[:summary])
+    assert words <= LAB_WORDS, f"{path.name}: {words} words of prose before the summary"
+    assert _bullets(main[summary]) == 5, f"{path.name}: the summary has five bullets"
+    ask = re.compile(r'\bask\("\d\d\.P\d')
+    assert any(kind == "code" and ask.search(text) for kind, text in texts), (
+        f"{path.name}: no predict-then-run question"
+    )

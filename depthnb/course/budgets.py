@@ -39,6 +39,7 @@ DENSEDEPTH_480x640 = 122.7e9
 FCRN_228x304 = 17.5e9
 UNET_240x320 = 4.38e9
 UNET_120x160 = 1.09e9
+CLASS_UNET_120x160 = 0.276e9  # the class U-Nets, widths 8 to 128 (depthnb.course.classroom)
 MASKDEPTH_160x160 = 0.50e9
 DEPTH_ANYTHING_SMALL_480x640 = 53.4e9  # Depth Anything V2 small on a 480x640 image (run at 518 px)
 
@@ -138,7 +139,14 @@ BUDGETS: dict[str, LessonBudget] = {
         LessonBudget(
             "04",
             (),
-            (Work("U-Net 120x160, 2 runs x 3000 steps of 16", UNET_120x160, 96_000, True),),
+            (
+                Work(
+                    "class U-Net 120x160, 2 runs x 3000 steps of 16",
+                    CLASS_UNET_120x160,
+                    96_000,
+                    True,
+                ),
+            ),
             fixed_minutes=2,
             ram_gb=3,
             disk_gb=0.1,
@@ -146,7 +154,14 @@ BUDGETS: dict[str, LessonBudget] = {
         LessonBudget(
             "05",
             (),
-            (Work("U-Net 120x160, 2 runs x 3000 steps of 16", UNET_120x160, 96_000, True),),
+            (
+                Work(
+                    "class U-Net 120x160, 2 runs x 3000 steps of 16",
+                    CLASS_UNET_120x160,
+                    96_000,
+                    True,
+                ),
+            ),
             fixed_minutes=2,
             ram_gb=3,
             disk_gb=0.1,
