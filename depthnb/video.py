@@ -9,6 +9,9 @@ frames <= t only):
   ratio r_t = median(s_{t-1} / d_t), so the average blends structure, not two different scales;
   the running scale itself moves towards each frame's by the fraction ``scale_alpha`` per frame
   (a slow average of the scale, so a real change of scene depth is still followed).
+
+A relative model (one whose depth is right only up to a scale per frame) first needs one scale
+for the whole clip: :func:`align_to_first` brings every frame to the first frame's.
 """
 
 from __future__ import annotations
@@ -54,6 +57,37 @@ def read_frames(path: str | os.PathLike) -> np.ndarray:
 def _median_ratio(numerator: np.ndarray, denominator: np.ndarray) -> float:
     ok = np.isfinite(numerator) & np.isfinite(denominator) & (numerator > 0) & (denominator > 0)
     return float(np.median(numerator[ok] / denominator[ok])) if ok.any() else 1.0
+
+
+def align_to_first(depths: np.ndarray, valid: np.ndarray | None = None) -> np.ndarray:
+    """Every frame of a depth video brought to the first frame's scale; returns float32 (T,H,W).
+
+    Frame t is multiplied by s_t = median(depths[0] / depths[t]) over the pixels valid in both
+    frames (s_0 = 1; a frame that shares no valid pixel with the first keeps s_t = 1). The ratio
+    compares each pixel with itself, so it assumes the depth seen at a pixel barely changes (a
+    still or slowly moving camera): when the camera moves towards the scene it holds every frame
+    at the first frame's depth level. Aligning each frame to the previous one instead lets every
+    step's small error carry on into the later frames (drift).
+
+    Args:
+        depths: (T,H,W) predicted depth (or any quantity right up to a scale per frame).
+        valid: (T,H,W) bool, the pixels to trust; default: depth positive and finite.
+    """
+    depths = np.asarray(depths, dtype=np.float32)
+    if depths.ndim != 3:
+        raise ShapeError(f"depths have shape {depths.shape}; expected a video (T,H,W).")
+    usable = np.isfinite(depths) & (depths > 0)
+    if valid is not None:
+        valid = np.asarray(valid, dtype=bool)
+        if valid.shape != depths.shape:
+            raise ShapeError(f"valid {valid.shape} and depths {depths.shape} differ in shape.")
+        usable &= valid
+    out = depths.copy()
+    for t in range(1, len(depths)):
+        both = usable[0] & usable[t]
+        if both.any():
+            out[t] = depths[t] * np.median(depths[0][both] / depths[t][both])
+    return out
 
 
 def smooth_depths(

@@ -118,6 +118,51 @@ def test_a_disconnected_callback_is_detected(explorer):
     assert explorer.current_index == 0
 
 
+def _mixed(parts):
+    """A dataset of two sizes: a 48x64 room, then a 30x90 photograph with no ground truth."""
+    from depthnb.data.real_scenes import photo_sample
+
+    dataset, _ = parts
+    photo = np.random.default_rng(1).integers(0, 256, (30, 90, 3), dtype=np.uint8)
+    return [dataset[0], photo_sample(photo)]
+
+
+def test_samples_are_named_in_their_titles(parts):
+    _, models = parts
+    explorer = DepthExplorer(_mixed(parts), models, max_points=500, names=["a room", "a photo"])
+    assert explorer.figure.axes[0].get_title() == "sample 0: a room"
+    explorer.sample.value = 1
+    assert explorer.figure.axes[0].get_title() == "sample 1: a photo"
+    with pytest.raises(DepthnbError, match="one name per sample"):
+        DepthExplorer(_mixed(parts), models, names=["only one"])
+
+
+def test_a_sample_without_ground_truth_says_so(parts):
+    _, models = parts
+    explorer = DepthExplorer(_mixed(parts), models, max_points=500)
+    explorer.sample.value = 1
+    assert np.isnan(explorer.last_probe["true_m"]) and explorer.last_probe["pred_m"] > 0
+    texts = [text.get_text() for text in explorer.figure.axes[1].texts]
+    assert texts == ["no ground truth"]
+    assert "true unknown" in explorer.probe_label.value
+
+
+def test_the_probe_spans_the_image_shown(parts):
+    """Samples of other sizes: the probe sliders' ranges follow, with one redraw per change."""
+    _, models = parts
+    explorer = DepthExplorer(_mixed(parts), models, max_points=500)
+    assert (explorer.probe_x.max, explorer.probe_y.max) == (63, 47)
+    explorer.probe_y.value = 40
+    assert _changes(explorer, explorer.sample, 1) == (1, True)  # 30x90: no redraw per slider
+    assert (explorer.probe_x.max, explorer.probe_y.max) == (89, 29)
+    assert explorer.probe_y.value == 29 and explorer.last_probe["y"] == 29  # clipped inside
+    assert _changes(explorer, explorer.probe_x, 85) == (1, True)  # reachable now
+    assert explorer.last_probe["x"] == 85
+    explorer.sample.value = 0
+    assert (explorer.probe_x.max, explorer.probe_y.max) == (63, 47)
+    assert explorer.last_probe["x"] == 63
+
+
 def _browser_upload(upload, name: str, data: bytes) -> None:
     """What the browser does when a file is chosen in ``upload`` (a FileUpload), per generation.
 

@@ -18,7 +18,7 @@ import nbformat
 import pytest
 
 from depthnb.course.exercises import questions as questions_module
-from depthnb.course.exercises.checker import declared
+from depthnb.course.exercises.checker import CheckResult, declared
 from depthnb.course.exercises.questions import (
     Choice,
     Number,
@@ -438,3 +438,11 @@ def test_every_question_is_asked_in_its_lesson_and_the_lessons_prediction_is_rig
         exec(source, namespace)
         result = judge(declared_questions[key], namespace["prediction"])
         assert result.passed, f"{notebook}: {result.message}"
+
+
+def test_a_result_shown_as_a_cells_value_adds_nothing_to_the_printed_message(capsys):
+    from IPython.core.formatters import DisplayFormatter
+
+    result = CheckResult("09.P1", "correct", "09.P1: right.")
+    assert DisplayFormatter().format(result) == ({}, {})  # no Out[] under the printed message
+    assert capsys.readouterr().out == "" and str(result) == "09.P1: right."

@@ -7,7 +7,14 @@ from PIL import Image
 
 from depthnb import DepthnbError
 from depthnb.data import render_camera_path
-from depthnb.video import flicker, predict_video, read_frames, save_depth_video, smooth_depths
+from depthnb.video import (
+    align_to_first,
+    flicker,
+    predict_video,
+    read_frames,
+    save_depth_video,
+    smooth_depths,
+)
 
 
 @pytest.fixture(scope="module")
@@ -44,6 +51,43 @@ def test_scale_alignment_beats_plain_averaging_on_scale_jitter(path):
     assert flicker(aligned, gt) < flicker(ema, gt)
     locked = smooth_depths(raw, "ema_scale", scale_alpha=0.0)  # the first frame's scale forever
     assert _abs_rel(aligned, gt) < _abs_rel(locked, gt)
+
+
+def test_align_to_first_removes_a_scale_per_frame_of_a_still_scene():
+    """A relative model on a still camera: the truth times a scale per frame, with invalid pixels
+    holding nonsense. Aligned, every frame has the first frame's scale (the median ignores the
+    pixel noise), and invalid pixels take no part."""
+    rng = np.random.default_rng(0)
+    truth = rng.uniform(1.0, 5.0, (12, 16)).astype(np.float32)
+    scales = np.exp(rng.normal(0.0, 0.2, (6, 1, 1)))
+    video = (truth * scales).astype(np.float32)
+    valid = rng.random(video.shape) > 0.3
+    video[~valid] *= 10.0  # nonsense where not valid
+    aligned = align_to_first(video, valid)
+    assert aligned.dtype == np.float32 and aligned.shape == video.shape
+    for t in range(len(video)):
+        assert np.allclose(aligned[t][valid[t]], (truth * scales[0])[valid[t]], rtol=1e-5)
+    assert np.array_equal(align_to_first(video[:1], valid[:1]), video[:1])
+    lonely = valid.copy()
+    lonely[2] = ~lonely[0]  # frame 2 shares no valid pixel with frame 0: it keeps its scale
+    assert np.array_equal(align_to_first(video, lonely)[2], video[2])
+
+
+def test_align_to_first_holds_a_moving_camera_at_the_first_frames_depth():
+    """The ratio compares each pixel with itself: on a camera moving into the room (lesson 12's
+    path, median depth 3.7 m down to 2.5 m) it removes the jitter but also the real change of
+    depth, so the last frame comes out too far (why ema_scale lets its scale follow)."""
+    gt = render_camera_path(seed=2, n_frames=24, size=(60, 80))["depth"]
+    assert np.median(gt[-1][gt[-1] > 0]) < 0.75 * np.median(gt[0][gt[0] > 0])
+    raw = _jittery(gt, seed=2)
+    aligned = align_to_first(raw)
+    assert flicker(aligned, gt) < 0.7 * flicker(raw, gt)
+    level = [np.median(aligned[t][gt[t] > 0] / gt[t][gt[t] > 0]) for t in (0, -1)]
+    assert level[1] > 1.25 * level[0]
+    with pytest.raises(DepthnbError, match="shape"):
+        align_to_first(raw[0])
+    with pytest.raises(DepthnbError, match="shape"):
+        align_to_first(raw, raw[:2] > 0)
 
 
 def test_smoothing_is_causal_and_validates(path):

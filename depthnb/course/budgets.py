@@ -40,6 +40,7 @@ FCRN_228x304 = 17.5e9
 UNET_240x320 = 4.38e9
 UNET_120x160 = 1.09e9
 MASKDEPTH_160x160 = 0.50e9
+DEPTH_ANYTHING_SMALL_480x640 = 53.4e9  # Depth Anything V2 small on a 480x640 image (run at 518 px)
 DEPTH_ANYTHING_500x741 = 98.1e9  # Depth Anything V2 small on Motorcycle (processed at 518x770)
 CLASS_UNET_120x160 = 0.28e9  # build_model("unet", filters=(8, 16, 32, 64, 128))
 
@@ -127,7 +128,7 @@ BUDGETS: dict[str, LessonBudget] = {
             gpu=False,
             optional=("nyu-eigen-test",),
         ),
-        LessonBudget("02", (), (), fixed_minutes=1, ram_gb=2, disk_gb=0.1, gpu=False),
+        LessonBudget("02", (), (), fixed_minutes=1, ram_gb=1, disk_gb=0.0, gpu=False),
         LessonBudget(
             "03",
             ("densenet169", "resnet50"),
@@ -165,12 +166,17 @@ BUDGETS: dict[str, LessonBudget] = {
             "07",
             ("nyu-eigen-test", "densedepth-nyu", "fcrn-nyu"),
             (
-                Work("DenseDepth 480x640, 654 images with flips", DENSEDEPTH_480x640, 1308),
+                Work(
+                    "DenseDepth 480x640, 654 images with flips, twice (in memory, evaluate)",
+                    DENSEDEPTH_480x640,
+                    2 * 1308,
+                ),
                 Work("FCRN 228x304, 654 images", FCRN_228x304, 654),
+                Work("lesson 06's DenseDepth, if there, 654 with flips", DENSEDEPTH_480x640, 1308),
             ),
             fixed_minutes=3,
             ram_gb=6,
-            disk_gb=4.5,
+            disk_gb=1.8,
         ),
         LessonBudget(
             "08",
@@ -181,10 +187,22 @@ BUDGETS: dict[str, LessonBudget] = {
                 "depth-anything-v2-relative-small",
                 "kitti-depth-selection",
             ),
-            (Work("DenseDepth 480x640, 654 images with flips", DENSEDEPTH_480x640, 1308),),
+            (
+                Work("DenseDepth 480x640, 100 NYU images", DENSEDEPTH_480x640, 100),
+                Work(
+                    "Depth Anything V2 small, metric and relative, 100 NYU images",
+                    DEPTH_ANYTHING_SMALL_480x640,
+                    200,
+                ),
+                Work(
+                    "DenseDepth 480x1664 on KITTI, 200 frames twice",
+                    DENSEDEPTH_480x640 * 1664 / 640,
+                    400,
+                ),
+            ),
             fixed_minutes=4,
-            ram_gb=6,
-            disk_gb=4.5,
+            ram_gb=5,
+            disk_gb=3.9,
         ),
         LessonBudget(
             "09",

@@ -43,6 +43,12 @@ _NAMES = {
     "depth_to_disparity": "middlebury",
     "motorcycle_pair": "middlebury",
     "motorcycle_sample": "middlebury",
+    # real_scenes.py: scikit-image's photographs, and composites on the Motorcycle's wall
+    "PHOTOGRAPHS": "real_scenes",
+    "photograph": "real_scenes",
+    "photo_sample": "real_scenes",
+    "window_composite": "real_scenes",
+    "mirror_composite": "real_scenes",
     # download.py
     "download_url": "download",
     "download_dataset": "download",
@@ -78,6 +84,7 @@ _SUBMODULES = {
     "nyu",
     "nyu_eigen",
     "photo",
+    "real_scenes",
     "sample",
     "synthetic",
     "transforms",

@@ -106,7 +106,9 @@ class DepthExplorer:
 
     Args:
         dataset: a depthnb dataset (samples with ``image`` (3,H,W), ``depth`` (1,H,W) metres,
-            ``intrinsics`` (4,), optional ``valid`` (1,H,W)).
+            ``intrinsics`` (4,), optional ``valid`` (1,H,W)). Samples may differ in size; one
+            with no valid depth (a photograph, :func:`depthnb.data.real_scenes.photo_sample`)
+            is shown with "no ground truth".
         models: an nn.Module, a checkpoint path, or a dict name -> model, checkpoint path or a
             name of :func:`depthnb.models.list_pretrained` (each loaded when first chosen).
         fov_deg: assumed horizontal field of view of an uploaded photo, degrees (default: NYU's
@@ -115,13 +117,16 @@ class DepthExplorer:
         flip_tta: predict with flip test-time augmentation.
         display_side: an uploaded photo is shrunk to at most this many pixels on its longer side
             (the network sees at most its training size anyway).
+        names: one name per sample, shown in its title ("sample 3: rocket"); None shows the
+            index only.
 
     Sliders update when released (``continuous_update=False``): every redraw runs matplotlib,
     and a drag would otherwise queue one per pixel. Every widget is one of ipywidgets' own, which
     Colab's built-in widget manager draws: the explorer does not switch on Colab's custom widget
     manager (only third-party widgets need it). In Colab an "Upload with Colab" button sits beside
     the upload widget: it calls ``google.colab.files.upload()``, which takes files of any size
-    (ipywidgets' ``FileUpload`` drops files of 1 MB and more in Colab).
+    (ipywidgets' ``FileUpload`` drops files of 1 MB and more in Colab). The probe sliders span the
+    image shown: their ranges follow it when a sample or photo of another size comes up.
 
     State that tests read: ``current_index``, ``source`` (``"dataset sample"`` or ``"your photo"``),
     ``last_probe`` (dict x, y, true_m, pred_m), ``figure`` (the latest matplotlib Figure),
@@ -137,9 +142,16 @@ class DepthExplorer:
         max_points: int = 6000,
         flip_tta: bool = False,
         display_side: int = 640,
+        names: Sequence[str] | None = None,
     ) -> None:
         if len(dataset) == 0:
             raise DataError("DepthExplorer needs a dataset with at least one sample.")
+        if names is not None and len(names) != len(dataset):
+            raise DataError(
+                f"names has {len(names)} entries for {len(dataset)} samples: give one name per "
+                "sample, or none"
+            )
+        self.names = None if names is None else [str(name) for name in names]
         self.dataset = dataset
         self.models = _models(models)
         self.fov_deg = fov_deg
@@ -155,10 +167,11 @@ class DepthExplorer:
         self.n_renders = self.cache_hits = self.cache_misses = 0
         self._cache: dict[tuple[str, Any], np.ndarray] = {}
         self._samples: dict[int, dict] = {}
+        self._resizing = False
 
         first = self._sample(0)
         height, width = first["depth"].shape
-        low, high = depth_range(first["depth"])
+        low, high = depth_range(first["depth"]) if first["depth"].max() > 0 else (0.5, 8.0)
         top = float(np.ceil(max(high * 1.5, 1.0)))
         style = {"description_width": "initial"}
         slider = {"continuous_update": False}
@@ -314,7 +327,20 @@ class DepthExplorer:
             self.update()
 
     def _on_change(self, change: dict) -> None:
-        self.update()
+        if not self._resizing:
+            self.update()
+
+    def _fit_probe(self, height: int, width: int) -> None:
+        """Set the probe sliders' ranges to an image of (height, width), without redrawing (a
+        value that falls outside is clipped by the slider)."""
+        self._resizing = True
+        try:
+            for slider, side in ((self.probe_x, width), (self.probe_y, height)):
+                if slider.max != side - 1:
+                    slider.value = min(slider.value, side - 1)
+                    slider.max = side - 1
+        finally:
+            self._resizing = False
 
     # ---- drawing ------------------------------------------------------------------------------
 
@@ -334,7 +360,10 @@ class DepthExplorer:
         sample = self._sample(self.current_index)
         pred = self.predict(name, self.current_index, sample["image"])
         title = f"sample {self.current_index}"
-        return sample["rgb"], sample["depth"], pred, sample["intrinsics"], title
+        if self.names is not None:
+            title += f": {self.names[self.current_index]}"
+        truth = sample["depth"] if sample["depth"].max() > 0 else None  # a photo: none known
+        return sample["rgb"], truth, pred, sample["intrinsics"], title
 
     def update(self) -> None:
         """Read every widget, recompute what changed, and draw one new figure into the output."""
@@ -345,6 +374,7 @@ class DepthExplorer:
         self.source = self.source_choice.value
         rgb, gt, pred, intrinsics, title = self._current()
         height, width = pred.shape
+        self._fit_probe(height, width)
         x, y = min(self.probe_x.value, width - 1), min(self.probe_y.value, height - 1)
         true_m = float(gt[y, x]) if gt is not None and gt[y, x] > 0 else float("nan")
         self.last_probe = {"x": x, "y": y, "true_m": true_m, "pred_m": float(pred[y, x])}

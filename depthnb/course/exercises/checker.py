@@ -155,6 +155,10 @@ class CheckResult:
     def __str__(self) -> str:
         return self.message
 
+    def _ipython_display_(self) -> None:
+        """Show nothing as a cell's value: the call has printed the message already, and a
+        lesson's check or question cell ends with the call."""
+
 
 def compare_values(got: Any, expected: Any, rtol: float = 1e-4, atol: float = 1e-5) -> str | None:
     """None if ``got`` equals ``expected`` (tensors and arrays within tolerance, same shape;

@@ -1,4 +1,5 @@
-"""Lesson 01's exercise: DenseDepth's depth PNGs read as metres."""
+"""Lesson 01's exercise, DenseDepth's depth PNGs read as metres, and its question: what 8-bit
+storage loses."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import numpy as np
 import torch
 
 from depthnb.course.exercises.checker import Case, Exercise, Mistake
+from depthnb.course.exercises.questions import Number, Question
 from depthnb.data.nyu import depth_png_to_metres
 
 
@@ -69,5 +71,17 @@ EXERCISES = (
                 "wraps around above 255. Convert to float first: values.astype(np.float32).",
             ),
         ),
+    ),
+)
+
+QUESTIONS = (
+    Question(
+        "01.P1",
+        "What is the largest error, in centimetres, of storing depths between 0 and 10 m in an "
+        "8-bit PNG as z = 10 q / 255 m (q from 0 to 255, rounded to the nearest whole number)?",
+        Number(1.96, "cm", abs_tol=0.2),
+        "Neighbouring values are 10 m / 255 = 3.92 cm apart, and rounding to the nearest one is "
+        "off by at most half a step: 1.96 cm. The step itself, 3.92 cm, is twice the error. "
+        "16-bit millimetres are off by at most 0.5 mm.",
     ),
 )

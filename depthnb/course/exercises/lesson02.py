@@ -1,5 +1,6 @@
 """Lesson 02's exercises: a horizontal flip that keeps the intrinsics right, and FCRN's scale
-augmentation (zoom, crop, depth / k) with its intrinsics."""
+augmentation (zoom, crop, depth / k) with its intrinsics; and its questions: the principal point
+after a flip, and the 3D points after a zoom."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import torch
 import torch.nn.functional as F
 
 from depthnb.course.exercises.checker import Case, Exercise, Mistake
+from depthnb.course.exercises.questions import Choice, Number, Question
 from depthnb.data.functional import hflip, scale
 from depthnb.geometry import scale_intrinsics
 
@@ -65,41 +67,41 @@ def _depth_not_flipped(
 Triple = tuple[torch.Tensor, torch.Tensor, torch.Tensor]
 
 
-def _zoom(image: torch.Tensor, depth: torch.Tensor, intrinsics: torch.Tensor, s: float) -> Triple:
-    """(3,H,W) image, (1,H,W) depth (0 = unknown), (4,) fx, fy, cx, cy, factor s >= 1 -> the
-    sample enlarged by s, centre-cropped back to (H,W), depth / s: the same three shapes."""
+def _zoom(image: torch.Tensor, depth: torch.Tensor, intrinsics: torch.Tensor, k: float) -> Triple:
+    """(3,H,W) image, (1,H,W) depth (0 = unknown), (4,) fx, fy, cx, cy, factor k >= 1 -> the
+    sample enlarged by k, centre-cropped back to (H,W), depth / k: the same three shapes."""
     sample = {"image": image, "depth": depth, "valid": depth > 0, "intrinsics": intrinsics}
-    zoomed = scale(sample, s)
+    zoomed = scale(sample, k)
     return zoomed["image"], zoomed["depth"], zoomed["intrinsics"]
 
 
 def _zoom_cases(generator: torch.Generator) -> list[Case]:
     cases = []
-    for label, (height, width), s in (
-        ("a 24x32 sample, s = 1.4", (24, 32), 1.4),
-        ("an odd size 7x5, s = 1.5", (7, 5), 1.5),
+    for label, (height, width), k in (
+        ("a 24x32 sample, k = 1.4", (24, 32), 1.4),
+        ("an odd size 7x5, k = 1.5", (7, 5), 1.5),
     ):
         image = torch.rand(3, height, width, generator=generator)
         depth = 0.5 + 9.5 * torch.rand(1, height, width, generator=generator)
         fx, fy = (40 + 20 * torch.rand(2, generator=generator)).tolist()
         cx, cy = (width - 1) / 2 + 2.5, (height - 1) / 2 - 1.5
-        cases.append(Case(label, (image, depth, torch.tensor([fx, fy, cx, cy]), s)))
+        cases.append(Case(label, (image, depth, torch.tensor([fx, fy, cx, cy]), k)))
     image, depth, intrinsics, _ = cases[0].args
     holes = depth.clone()
     holes[:, 4:9, 6:12] = 0.0  # a hole: its zeros must not blend into the depths around it
     cases.append(
-        Case("a sample with a hole (zero depth), s = 1.25", (image, holes, intrinsics, 1.25))
+        Case("a sample with a hole (zero depth), k = 1.25", (image, holes, intrinsics, 1.25))
     )
     return cases
 
 
 def _zoom_parts(
-    image: torch.Tensor, depth: torch.Tensor, intrinsics: torch.Tensor, s: float, depth_mode: str
+    image: torch.Tensor, depth: torch.Tensor, intrinsics: torch.Tensor, k: float, depth_mode: str
 ) -> tuple[Triple, tuple[int, int]]:
-    """The zoom written out: image, depth resampled with ``depth_mode`` (not yet / s) and the
+    """The zoom written out: image, depth resampled with ``depth_mode`` (not yet / k) and the
     intrinsics before the crop, and the crop's (top, left); each mistake gets one step wrong."""
     height, width = image.shape[-2:]
-    big = max(height, round(height * s)), max(width, round(width * s))
+    big = max(height, round(height * k)), max(width, round(width * k))
     enlarged = F.interpolate(image[None], size=big, mode="bilinear", align_corners=False)[0]
     resampled = F.interpolate(depth[None], size=big, mode=depth_mode)[0]
     scaled = torch.tensor(scale_intrinsics(intrinsics.tolist(), (height, width), big))
@@ -113,33 +115,33 @@ def _shifted(intrinsics: torch.Tensor, top: int, left: int) -> torch.Tensor:
 
 
 def _depth_not_divided(
-    image: torch.Tensor, depth: torch.Tensor, intrinsics: torch.Tensor, s: float
+    image: torch.Tensor, depth: torch.Tensor, intrinsics: torch.Tensor, k: float
 ) -> Triple:
     (picture, resampled, scaled), (top, left) = _zoom_parts(
-        image, depth, intrinsics, s, "nearest-exact"
+        image, depth, intrinsics, k, "nearest-exact"
     )
     return picture, resampled, _shifted(scaled, top, left)
 
 
 def _bilinear_depth(
-    image: torch.Tensor, depth: torch.Tensor, intrinsics: torch.Tensor, s: float
+    image: torch.Tensor, depth: torch.Tensor, intrinsics: torch.Tensor, k: float
 ) -> Triple:
-    (picture, resampled, scaled), (top, left) = _zoom_parts(image, depth, intrinsics, s, "bilinear")
-    return picture, resampled / s, _shifted(scaled, top, left)
+    (picture, resampled, scaled), (top, left) = _zoom_parts(image, depth, intrinsics, k, "bilinear")
+    return picture, resampled / k, _shifted(scaled, top, left)
 
 
 def _crop_offset_forgotten(
-    image: torch.Tensor, depth: torch.Tensor, intrinsics: torch.Tensor, s: float
+    image: torch.Tensor, depth: torch.Tensor, intrinsics: torch.Tensor, k: float
 ) -> Triple:
-    (picture, resampled, scaled), _ = _zoom_parts(image, depth, intrinsics, s, "nearest-exact")
-    return picture, resampled / s, scaled
+    (picture, resampled, scaled), _ = _zoom_parts(image, depth, intrinsics, k, "nearest-exact")
+    return picture, resampled / k, scaled
 
 
 def _intrinsics_unchanged(
-    image: torch.Tensor, depth: torch.Tensor, intrinsics: torch.Tensor, s: float
+    image: torch.Tensor, depth: torch.Tensor, intrinsics: torch.Tensor, k: float
 ) -> Triple:
-    (picture, resampled, _), _ = _zoom_parts(image, depth, intrinsics, s, "nearest-exact")
-    return picture, resampled / s, intrinsics.clone()
+    (picture, resampled, _), _ = _zoom_parts(image, depth, intrinsics, k, "nearest-exact")
+    return picture, resampled / k, intrinsics.clone()
 
 
 EXERCISES = (
@@ -188,8 +190,8 @@ EXERCISES = (
             Mistake(
                 "depth not divided",
                 _depth_not_divided,
-                "the depths are s times too large: Eigen et al.'s scale augmentation labels the "
-                "enlarged picture as a scene s times nearer, so divide the depth by s.",
+                "the depths are k times too large: Eigen et al.'s scale augmentation labels the "
+                "enlarged picture as a scene k times nearer, so divide the depth by k.",
             ),
             Mistake(
                 "bilinear depth",
@@ -212,5 +214,36 @@ EXERCISES = (
                 "focal lengths (fx' = fx sx) and the principal point, and the crop moves it.",
             ),
         ),
+    ),
+)
+
+QUESTIONS = (
+    Question(
+        "02.P1",
+        "Motorcycle at scikit-image's size is 741 px wide, with its principal point at cx = "
+        "311.19 px: what is cx after a horizontal flip, in pixels?",
+        Number(428.81, "px", abs_tol=0.5),
+        "Pixel centres run from u = 0 to u = W - 1, so a flip sends column u to column W - 1 - u, "
+        "and the principal point with it: cx' = 741 - 1 - 311.19 = 428.81 px. W - cx = 429.81 px "
+        "is one pixel off. A cx left at 311.19 px would put the optical axis on the wrong side "
+        "of the centre, and every back-projected point would move.",
+    ),
+    Question(
+        "02.P2",
+        "After T.scale(sample, k), how does the 3D point seen at a pixel of the result compare "
+        "with the point seen at the pixel of the original it came from?",
+        Choice(
+            {
+                "a": "they are the same point (a zoom changes no depth)",
+                "b": "the zoomed one is the original divided by k",
+                "c": "the zoomed one is the original times k",
+            },
+            correct="b",
+        ),
+        "The depth z is divided by k (Eigen et al.'s labelling). In x = (u - cx) z / fx, the "
+        "pixel's offset u - cx grows by k and so does fx, so x shrinks by k as z does (y too): "
+        "every point is divided by k. The labelled scene is the room shrunk by k, seen through a "
+        "lens k times longer. (a) holds for a real zoom, which leaves depth as it was; the "
+        "labelling changes it.",
     ),
 )

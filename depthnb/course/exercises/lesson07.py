@@ -1,11 +1,12 @@
 """Lesson 07's exercises: three metrics written from their formulas, and median scaling per
-image."""
+image; and its questions to predict before a run."""
 
 from __future__ import annotations
 
 import torch
 
 from depthnb.course.exercises.checker import Case, Exercise, Mistake
+from depthnb.course.exercises.questions import Choice, Number, Question
 from depthnb.metrics.align import median_scale
 from depthnb.metrics.depth import depth_metrics
 
@@ -35,7 +36,7 @@ def _with_holes(target: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     return holes, valid
 
 
-# 05.1: abs_rel, rmse and delta1, pooled over the valid pixels of every image.
+# 07.1: abs_rel, rmse and delta1, pooled over the valid pixels of every image.
 
 
 def _three_metrics(
@@ -102,7 +103,7 @@ def _delta_one_sided(
     return {**scores, "delta1": float((pred[valid] / target[valid] < 1.25).double().mean())}
 
 
-# 05.2: median scaling, one factor per image.
+# 07.2: median scaling, one factor per image.
 
 
 def _median_scaled(pred: torch.Tensor, target: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
@@ -151,9 +152,6 @@ def _median_over_every_pixel(
     return _scaled_by(pred, [g.median() / p.median() for p, g in zip(pred, target)])
 
 
-# 05.3: a relative model's disparity aligned in least squares to the true disparity, per image.
-
-
 EXERCISES = (
     Exercise(
         key="07.1",
@@ -166,8 +164,8 @@ EXERCISES = (
             Mistake(
                 "divided by pred",
                 _divided_by_pred,
-                "abs_rel divides by the prediction: it is mean |d - d_hat| / d, relative to the "
-                "TRUE depth d (the swapped-arguments bug of DenseDepth's script).",
+                "abs_rel divides by the prediction: it is mean |z - z_hat| / z, relative to the "
+                "TRUE depth z (the swapped-arguments bug of DenseDepth's script).",
             ),
             Mistake(
                 "mask ignored",
@@ -184,7 +182,7 @@ EXERCISES = (
             Mistake(
                 "delta one-sided",
                 _delta_one_sided,
-                "delta1 counts only over-estimates: the ratio is max(d / d_hat, d_hat / d) < 1.25, "
+                "delta1 counts only over-estimates: the ratio is max(z / z_hat, z_hat / z) < 1.25, "
                 "so a prediction too small by more than 1.25 fails too.",
             ),
         ),
@@ -213,14 +211,36 @@ EXERCISES = (
                 "one factor for the batch",
                 _one_factor_for_the_batch,
                 "one factor for the whole batch: each image gets its own, "
-                "median(gt_i[valid_i]) / median(pred_i[valid_i]) (the scale is unknown per photo).",
+                "median(target_i[valid_i]) / median(pred_i[valid_i]) (the scale is unknown per "
+                "photo).",
             ),
             Mistake(
                 "median over every pixel",
                 _median_over_every_pixel,
                 "the medians include pixels without ground truth: take them over the valid "
-                "pixels of each image only, gt_i[valid_i] and pred_i[valid_i].",
+                "pixels of each image only, target_i[valid_i] and pred_i[valid_i].",
             ),
         ),
+    ),
+)
+
+QUESTIONS = (
+    Question(
+        "07.P1",
+        "What is the abs_rel (a fraction) of a prediction 10 % too far at every pixel, "
+        "z_hat = 1.1 z, with exactly the right shape?",
+        Number(0.1, "", abs_tol=0.005),
+        "abs_rel = mean |z - 1.1 z| / z = mean 0.1 z / z = 0.1, whatever the depths: it reads a "
+        "relative error directly. rmse is 0.1 z in metres, so it grows with the depth; delta1 "
+        "stays 1 (1.1 < 1.25), and SILog stays 0 (one factor for the whole image).",
+    ),
+    Question(
+        "07.P2",
+        "Scored on one image alone, which metric can median scaling (one factor for the whole "
+        "prediction) not change?",
+        Choice({"a": "abs_rel", "b": "rmse", "c": "delta1", "d": "silog"}, correct="d"),
+        "SILog is the spread of the log error e = log z_hat - log z about its mean. A factor s "
+        "adds log s to every e: the mean moves, the spread does not. abs_rel, rmse and delta1 "
+        "compare z_hat with z directly, so a factor changes them, for better or for worse.",
     ),
 )

@@ -1,5 +1,6 @@
-"""Lesson 08's exercise: a relative model's disparity aligned to the ground truth (zero-shot
-evaluation)."""
+"""Lesson 08's exercise: a relative network's inverse depth aligned to the ground truth (zero-shot
+evaluation). The package says "disparity" (``align_in_disparity``) where the lessons say inverse
+depth, rho = 1/z."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import torch
 
 from depthnb.course.exercises.checker import Case, Exercise, Mistake
 from depthnb.course.exercises.lesson07 import _scene, _with_holes
+from depthnb.course.exercises.questions import Choice, Question
 from depthnb.encodings import MIN_DEPTH
 from depthnb.metrics.align import align_in_disparity
 
@@ -14,8 +16,9 @@ from depthnb.metrics.align import align_in_disparity
 def _aligned(
     disparity: torch.Tensor, target: torch.Tensor, valid: torch.Tensor, max_depth: float
 ) -> torch.Tensor:
-    """disparity (B,1,H,W) relative (larger is nearer), target (B,1,H,W) metres (0: unknown), valid
-    (B,1,H,W) bool, max_depth metres -> depth (B,1,H,W) metres in [1e-3, max_depth]."""
+    """disparity (B,1,H,W) relative inverse depth (larger is nearer), target (B,1,H,W) metres
+    (0: unknown), valid (B,1,H,W) bool, max_depth metres -> depth (B,1,H,W) metres in
+    [1e-3, max_depth]."""
     return align_in_disparity(disparity, target, valid, MIN_DEPTH, max_depth)
 
 
@@ -29,14 +32,14 @@ def _alignment_cases(generator: torch.Generator) -> list[Case]:
         scale = 2.0 + 3.0 * torch.rand(batch, 1, 1, 1, generator=generator)
         shift = 0.2 + 0.5 * torch.rand(batch, 1, 1, 1, generator=generator)
         noise = 0.03 * torch.randn(batch, 1, height, width, generator=generator)
-        disparity = scale / target + shift + noise  # the true disparity, up to its own s and t
+        disparity = scale / target + shift + noise  # the true inverse depth, up to its own s and t
         cases.append(
             Case(label, (disparity, target, torch.ones_like(target, dtype=torch.bool), 10.0))
         )
     disparity, target, _, _ = cases[0].args
     holes_target, holes_valid = _with_holes(target)
     sky = disparity.clone()
-    sky[holes_target == 0] = 0.05  # far below the shift: aligned, a negative disparity
+    sky[holes_target == 0] = 0.05  # far below the shift: aligned, a negative inverse depth
     cases.append(
         Case(
             "invalid pixels and a far 'sky' (no ground truth)",
@@ -48,7 +51,7 @@ def _alignment_cases(generator: torch.Generator) -> list[Case]:
 
 
 def _fit(y: torch.Tensor, target: torch.Tensor, with_shift: bool = True) -> tuple[float, float]:
-    """Least-squares s, t (t = 0 without shift) for s y + t ~ target, 1-D float64 each."""
+    """Least-squares s, t (t = 0 without shift) for s rho + t ~ target, 1-D float64 each."""
     if not with_shift:
         return float((y * target).sum() / (y * y).sum()), 0.0
     y_centred = y - y.mean()
@@ -109,7 +112,7 @@ def _one_fit_for_the_batch(
 EXERCISES = (
     Exercise(
         key="08.1",
-        title="aligning a relative model in disparity",
+        title="aligning a relative network in inverse depth",
         difficulty="substantial",
         reference=_aligned,
         hides=(
@@ -122,19 +125,19 @@ EXERCISES = (
             Mistake(
                 "fitted to depth",
                 _fitted_to_depth,
-                "you fitted s y + t to the depth d: the model predicts disparity, so fit it to "
-                "1 / d, then return 1 / (s y + t).",
+                "you fitted s rho + t to the depth z: the network predicts inverse depth, so fit "
+                "it to 1 / z, then return 1 / (s rho + t).",
             ),
             Mistake(
                 "scale only",
                 _scale_only,
-                "no shift: a relative model's disparity is known up to a scale AND a shift, fit "
-                "both (least squares with the design rows [y, 1]).",
+                "no shift: a relative network's inverse depth is known up to a scale AND a shift, "
+                "fit both (least squares with the design rows [rho, 1]).",
             ),
             Mistake(
                 "no clamp",
                 _no_clamp,
-                "some depths are negative or beyond max_depth: clamp the aligned disparity to "
+                "some depths are negative or beyond max_depth: clamp the aligned inverse depth to "
                 "[1 / max_depth, 1 / 1e-3] before inverting it.",
             ),
             Mistake(
@@ -143,5 +146,26 @@ EXERCISES = (
                 "one s, t for the whole batch: fit each image on its own valid pixels.",
             ),
         ),
+    ),
+)
+
+QUESTIONS = (
+    Question(
+        "08.P1",
+        "Will the course U-Net, trained on synthetic box rooms only, beat the constant on "
+        "Middlebury's Motorcycle, as predicted (no alignment)? The constant puts the median true "
+        "depth, 2.75 m, at every pixel.",
+        Choice(
+            {
+                "a": "Yes, on every metric: any trained network beats a constant",
+                "b": "On some metrics, not on others",
+                "c": "No: the constant is better on every metric",
+            },
+            correct="c",
+        ),
+        "It loses on delta1, abs_rel, rmse, log10 and SILog. Its metres are not far off (the "
+        "median of its prediction is within a tenth of the truth's), but the layout it predicts is "
+        "a smooth blur learnt from box rooms, worse than a flat map: dataset bias. A network beats "
+        "the constant on data like its training data, not on any photograph.",
     ),
 )

@@ -6,6 +6,7 @@ from __future__ import annotations
 import torch
 
 from depthnb.course.exercises.checker import Case, Exercise, Mistake
+from depthnb.course.exercises.questions import Choice, Number, Question
 from depthnb.geometry import backproject, scale_intrinsics
 
 
@@ -146,20 +147,45 @@ EXERCISES = (
                 "corner rule",
                 _corner_rule,
                 "cx and cy are off by about half a pixel times (scale - 1): scale pixel centres, "
-                "cx' = (cx + 0.5) sx - 0.5, the rule F.interpolate and PIL follow.",
+                "cx' = (cx + 0.5) kx - 0.5, the rule F.interpolate and PIL follow.",
             ),
             Mistake(
                 "one factor",
                 _one_factor,
                 "a resize to another aspect ratio scales rows and columns differently: use "
-                "sy = H'/H for fy and cy, sx = W'/W for fx and cx.",
+                "ky = H'/H for fy and cy, kx = W'/W for fx and cx.",
             ),
             Mistake(
                 "focal unchanged",
                 _unchanged_focal,
                 "the focal lengths did not change: in pixels they scale with the image, "
-                "fx' = fx sx and fy' = fy sy.",
+                "fx' = fx kx and fy' = fy ky.",
             ),
         ),
+    ),
+)
+
+QUESTIONS = (
+    Question(
+        "09.P1",
+        "How far right of the optical axis (x, in metres) is the point that the Motorcycle's "
+        "pixel in column u = 611, row v = 340 sees on the front wheel, z = 2.39 m away? "
+        "Middlebury's camera has fx = 995 px and its principal point at cx = 311 px.",
+        Number(0.72, "m", abs_tol=0.03),
+        "x = (u - cx) z / fx = 300 px * 2.39 m / 995 px = 0.72 m. The pixel is 300 px right of "
+        "the principal point; at this focal length a pixel spans 2.39 m / 995 = 2.4 mm at that "
+        "depth, so 300 of them span 0.72 m.",
+    ),
+    Question(
+        "09.P2",
+        "Seen from above, how wide is a cloud made with stale intrinsics, compared with one made "
+        "with the updated intrinsics? The room is resized to half its size and cropped, and its "
+        "cloud is made with the OLD intrinsics (the full-size focal length).",
+        Choice(
+            {"a": "half as wide", "b": "just as wide", "c": "twice as wide"},
+            correct="a",
+        ),
+        "x = (u - cx) z / fx: the old fx is twice the one the halved pixels need, so every x (and "
+        "y) comes out halved at every depth. z, the depth itself, does not change.",
     ),
 )

@@ -8,10 +8,11 @@ import math
 import torch
 
 from depthnb.course.exercises.checker import Case, Exercise, Mistake
+from depthnb.course.exercises.questions import Choice, Question
 from depthnb.geometry import intrinsics_from_fov
 from depthnb.viz.colors import abs_rel_map
 
-# 07.1: intrinsics from a horizontal field of view.
+# 10.1: intrinsics from a horizontal field of view.
 
 
 def _from_fov(size: tuple[int, int], fov_deg: float) -> torch.Tensor:
@@ -62,7 +63,7 @@ def _degrees_to_tan(size: tuple[int, int], fov_deg: float) -> torch.Tensor:
     return _intrinsics(fx, (width - 1) / 2, (height - 1) / 2)
 
 
-# 07.2: the factor by which a metric network's depths come out through another lens.
+# 10.2: the factor by which a metric network's depths come out through another lens.
 
 
 def _depth_factor(train_fov_deg: float, photo_fov_deg: float) -> float:
@@ -98,7 +99,7 @@ def _whole_angle_tangents(train_fov_deg: float, photo_fov_deg: float) -> float:
     return math.tan(math.radians(photo_fov_deg)) / math.tan(math.radians(train_fov_deg))
 
 
-# 07.3: the error map the explorer draws.
+# 10.3: the error map the explorer draws.
 
 
 def _error_map(pred: torch.Tensor, target: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
@@ -245,5 +246,77 @@ EXERCISES = (
                 "not only where target is 0.",
             ),
         ),
+    ),
+)
+
+_NEARER_SAME_FARTHER = {
+    "a": "nearer than the wall (by more than 10 %)",
+    "b": "about the wall's depth (within 10 %)",
+    "c": "farther than the wall (by more than 10 %)",
+}
+
+QUESTIONS = (
+    Question(
+        "10.P1",
+        "How does the course U-Net score on Middlebury's Motorcycle, a real scene with true "
+        "depth, against the best constant depth? That constant (one value for every pixel, chosen "
+        "knowing the truth) scores abs_rel 0.20; the course U-Net learnt from synthetic rooms "
+        "only.",
+        Choice(
+            {
+                "a": "clearly better than the constant (below 0.15)",
+                "b": "a little better (0.15 to 0.20)",
+                "c": "worse than the constant (above 0.20)",
+            },
+            correct="c",
+        ),
+        "(c): about 0.23, worse than a single number. On synthetic rooms, the kind of scene it "
+        "learnt from, it beats the constant by far. A garage with a motorcycle looks like none of "
+        "its training rooms: its textures, lighting and objects are new. That is dataset bias: a "
+        "network is only as good as its training set is like your scene.",
+    ),
+    Question(
+        "10.P2",
+        "What depth does the course U-Net give inside the mirror of the mirror COMPOSITE? The "
+        "mirror hangs on the back wall, about 4.6 m from the camera; take the median over the "
+        "mirror.",
+        Choice(_NEARER_SAME_FARTHER, correct="a"),
+        "(a): about 2.9 m, against the wall's 4.6 m. But the plain wall, without the mirror, gets "
+        "2.8 m too: the course U-Net does not see the mirror at all. It puts the whole real scene "
+        "far too near, because its metres come from synthetic rooms. Networks trained on real "
+        "photographs often read a mirror's reflection as a room behind the wall, farther than "
+        "the wall. In full mode, compare DenseDepth's and Depth Anything's mirror with the wall.",
+    ),
+    Question(
+        "10.P3",
+        "What depth does the course U-Net give the sky of the rocket photograph? Take the median "
+        "over the sky above the launch pad.",
+        Choice(
+            {
+                "a": "a few metres, like a room's far wall",
+                "b": "far beyond everything else in the picture (over 10 m)",
+                "c": "less than 1 m",
+            },
+            correct="a",
+        ),
+        "(a): about 2.7 m. The course U-Net has only seen rooms, whose far walls lie a few metres "
+        "away: it has no notion of very far. Sky has no depth at all, and no ground truth covers "
+        "it (a Kinect or a LiDAR gets no return), so what a network says there is never checked "
+        "in training. A metric network trained indoors answers sky with its largest room depths; "
+        "one trained outdoors, with its largest distance.",
+    ),
+    Question(
+        "10.P4",
+        "What depth does the course U-Net give a cup seen from straight above, at arm's length? "
+        "In the coffee photograph the cup is well under a metre from the camera; take the median "
+        "over the cup.",
+        Choice(
+            {"a": "under 1 m", "b": "1 to 5 m", "c": "over 5 m"},
+            correct="b",
+        ),
+        "(b): about 3.3 m. The course U-Net learnt its metres from rooms seen from head height, "
+        "looking across a floor. A camera looking straight down from half a metre is a height "
+        "and an angle it never saw, so it answers in a room's metres. A doll's house does the "
+        "same to the priors on sizes: one image fixes depth only up to a factor.",
     ),
 )

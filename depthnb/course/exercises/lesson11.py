@@ -7,6 +7,7 @@ import torch
 import torch.nn.functional as F
 
 from depthnb.course.exercises.checker import Case, Exercise, Mistake
+from depthnb.course.exercises.questions import Number, Question
 from depthnb.metrics.mask import mask_iou
 from depthnb.train.tasks.base import match_resolution
 
@@ -177,5 +178,18 @@ EXERCISES = (
                 "two empty masks agree perfectly: when the union is empty the IoU is 1.0, not 0.",
             ),
         ),
+    ),
+)
+
+QUESTIONS = (
+    Question(
+        "11.P1",
+        "What is the IoU of two masks on an 8x8 image, the predicted one its left half (32 "
+        "pixels) and the true one its top half (32 pixels)?",
+        Number(1 / 3, "", abs_tol=0.02),
+        "The two halves share the top-left quarter, 16 pixels: the intersection. Together they "
+        "cover three quarters, 32 + 32 - 16 = 48 pixels: the union. IoU = 16 / 48 = 1/3. The two "
+        "masks agree on half of all pixels (the top-left and the bottom-right quarters), but IoU "
+        "leaves out the background both call background: only overlap on the object counts.",
     ),
 )

@@ -1,18 +1,20 @@
-"""Lesson 12's exercises: flicker against ground truth, the scale-aligned moving average, and the
-warp of a source frame into the target view."""
+"""Lesson 12's exercises: flicker against ground truth, a relative depth video aligned to its first
+frame's scale, and the warp of a source frame into the target view."""
 
 from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
-from depthnb.course.exercises.checker import Case, Exercise, Mistake
+from depthnb.course.exercises.checker import Accepted, Case, Exercise, Mistake
+from depthnb.course.exercises.questions import Number, Question
 from depthnb.geometry import warp_source
-from depthnb.video import flicker, smooth_depths
+from depthnb.video import align_to_first, flicker
 
 
 def _flicker(pred: np.ndarray, target: np.ndarray, static_threshold: float) -> float:
@@ -76,68 +78,80 @@ def _mean_of_pairs(pred: np.ndarray, target: np.ndarray, static_threshold: float
     return float(np.mean(means))
 
 
-def _scale_aligned(depths: np.ndarray, alpha: float, scale_alpha: float) -> np.ndarray:
-    """(T,H,W) metres -> (T,H,W): each frame rescaled by r = median(s_{t-1} / d_t) over the pixels
-    positive in both, the running scale moved back by r ** -scale_alpha, then
-    s_t = alpha d_t' + (1 - alpha) s_{t-1}'."""
-    return smooth_depths(depths, "ema_scale", alpha=alpha, scale_alpha=scale_alpha)
+def _align(depths: np.ndarray, valid: np.ndarray) -> np.ndarray:
+    """(T,H,W) depth right up to a scale per frame, (T,H,W) bool valid -> (T,H,W): frame t times
+    s_t = median(depths[0] / depths[t]) over the pixels valid in both frames (s_t = 1 where they
+    share none)."""
+    return align_to_first(depths, valid)
 
 
-def _video_cases(generator: torch.Generator) -> list[Case]:
-    cases = []
-    for label, (frames, height, width) in (
-        ("8 frames of 10x12", (8, 10, 12)),
-        ("5 frames of an odd size 7x5", (5, 7, 5)),
-    ):
-        truth = 1.0 + 4.0 * torch.rand(height, width, generator=generator)
-        scale = torch.exp(0.1 * torch.randn(frames, 1, 1, generator=generator))
-        noise = torch.exp(0.05 * torch.randn(frames, height, width, generator=generator))
-        cases.append(Case(label, ((truth * scale * noise).numpy(), 0.5, 0.2)))
-    video = cases[0].args[0]
-    holes = video.copy()
-    holes[:, ::4, ::3] = 0.0  # no prediction there: they take no part in the ratio
+def _relative_video(
+    generator: torch.Generator, frames: int, height: int, width: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """A relative model on a still camera: the truth times a scale per frame (20 %) and pixel
+    noise (5 %); about a quarter of the pixels invalid in each frame, holding nonsense there (3 to
+    10 times too far), so a median over them moves."""
+    truth = 1.0 + 4.0 * torch.rand(height, width, generator=generator)
+    scale = torch.exp(0.2 * torch.randn(frames, 1, 1, generator=generator))
+    noise = torch.exp(0.05 * torch.randn(frames, height, width, generator=generator))
+    valid = torch.rand(frames, height, width, generator=generator) > 0.25
+    nonsense = 3.0 + 7.0 * torch.rand(frames, height, width, generator=generator)
+    depths = truth * scale * noise * torch.where(valid, 1.0, nonsense)
+    return depths.numpy(), valid.numpy()
+
+
+def _align_cases(generator: torch.Generator) -> list[Case]:
+    depths, valid = _relative_video(generator, 8, 10, 12)
+    odd_depths, odd_valid = _relative_video(generator, 5, 7, 5)
+    apart = valid.copy()
+    apart[3] = ~apart[0]  # frame 3 shares no valid pixel with the first: s_3 = 1
     return [
-        *cases,
-        Case("alpha 0.3, scale_alpha 0.6", (video, 0.3, 0.6)),
-        Case("a video with invalid (zero) pixels", (holes, 0.5, 0.2)),
-        Case("a single frame", (video[:1], 0.5, 0.2)),
+        Case("8 frames of 10x12 with invalid pixels", (depths, valid)),
+        Case("5 frames of an odd size 7x5", (odd_depths, odd_valid)),
+        Case("a frame sharing no valid pixel with the first", (depths, apart)),
+        Case("a single frame", (depths[:1], valid[:1])),
     ]
 
 
-RatioRule = Callable[[np.ndarray, np.ndarray], float]
-StepRule = Callable[[float, float], float]
+# The mistakes are written out (they run as answers while align_to_first is hidden): each takes
+# the scale of frame t from (frame 0 or the previous aligned frame, frame t, the pixels to use).
+
+Scaler = Callable[[np.ndarray, np.ndarray, np.ndarray], float]
 
 
-def _aligned_with(
-    ratio_of: RatioRule, step_of: StepRule
-) -> Callable[[np.ndarray, float, float], np.ndarray]:
-    """A scale-aligned EMA whose ratio and step are computed by the given (wrong) rules."""
+def _aligned_by(scale_of: Scaler, mask: str = "both", to: str = "first") -> Callable[..., Any]:
+    """An alignment to the first frame (or, ``to="previous"``, to the previous aligned frame)
+    with the scale computed by ``scale_of(reference, frame, used)``; ``mask`` says which pixels
+    are used: "both" frames' valid pixels, frame t's "own", or "all"."""
 
-    def smooth(depths: np.ndarray, alpha: float, scale_alpha: float) -> np.ndarray:
-        out = np.array(depths, dtype=np.float32)
-        for t in range(1, len(depths)):
-            frame, previous = out[t], out[t - 1]
-            both = (frame > 0) & (previous > 0)
-            ratio = ratio_of(previous[both], frame[both])
-            step = step_of(ratio, scale_alpha)
-            out[t] = alpha * frame * ratio * step + (1 - alpha) * previous * step
+    def align(depths: np.ndarray, valid: np.ndarray) -> np.ndarray:
+        out = np.array(depths, dtype=np.float64)
+        for t in range(1, len(out)):
+            before = 0 if to == "first" else t - 1
+            used = {
+                "both": valid[before] & valid[t],
+                "own": valid[t],
+                "all": np.ones_like(valid[t]),
+            }[mask]
+            if used.any():
+                out[t] = out[t] * scale_of(out[before], out[t], used)
         return out
 
-    return smooth
+    return align
 
 
-def _median(previous: np.ndarray, frame: np.ndarray) -> float:
-    return float(np.median(previous / frame))
+def _median_ratio(reference: np.ndarray, frame: np.ndarray, used: np.ndarray) -> float:
+    return float(np.median(reference[used] / frame[used]))
 
 
-def _step_back(ratio: float, scale_alpha: float) -> float:
-    return ratio ** (-scale_alpha)
-
-
-_inverted = _aligned_with(lambda previous, frame: float(np.median(frame / previous)), _step_back)
-_mean_ratio = _aligned_with(lambda previous, frame: float(np.mean(previous / frame)), _step_back)
-_scale_locked = _aligned_with(_median, lambda ratio, scale_alpha: 1.0)
-_step_sign = _aligned_with(_median, lambda ratio, scale_alpha: ratio**scale_alpha)
+_mean_ratio = _aligned_by(lambda ref, frame, used: float(np.mean(ref[used] / frame[used])))
+_to_previous = _aligned_by(_median_ratio, to="previous")
+_mask_ignored = _aligned_by(_median_ratio, mask="all")
+_own_mask = _aligned_by(_median_ratio, mask="own")
+_inverted = _aligned_by(lambda ref, frame, used: float(np.median(frame[used] / ref[used])))
+_ratio_of_medians = _aligned_by(
+    lambda ref, frame, used: float(np.median(ref[used]) / np.median(frame[used]))
+)
 
 
 def _warp(
@@ -256,36 +270,54 @@ EXERCISES = (
     ),
     Exercise(
         key="12.2",
-        title="the scale-aligned moving average",
+        title="a relative depth video aligned to its first frame",
         difficulty="medium",
-        reference=_scale_aligned,
-        hides=("depthnb.video.smooth_depths",),
-        cases=_video_cases,
-        mistakes=(
-            Mistake(
-                "ratio inverted",
-                _inverted,
-                "your ratio is upside down: r = median(s_{t-1} / d_t) brings the new frame to the "
-                "running estimate's scale (d_t r), not the other way round.",
+        reference=_align,
+        hides=("depthnb.video.align_to_first", "depthnb.metrics.median_scale"),
+        cases=_align_cases,
+        accepted=(
+            Accepted(
+                "ratio of medians",
+                _ratio_of_medians,
+                "You divided the two frames' medians, median(depths[0]) / median(depths[t]), as "
+                "lesson 07's median scaling does; the reference takes the median of the "
+                "per-pixel ratios, which compares each pixel with itself. Both are used: they "
+                "agree when two frames differ by a scale alone, and differ with pixel noise.",
             ),
+        ),
+        mistakes=(
             Mistake(
                 "mean ratio",
                 _mean_ratio,
-                "a mean of the ratios follows the outliers: use the median, as lesson 07's median "
-                "scaling does.",
+                "a mean of the per-pixel ratios follows the pixels the model got badly wrong: "
+                "take their median, as lesson 07's median scaling does.",
             ),
             Mistake(
-                "scale locked",
-                _scale_locked,
-                "your running scale never moves: after aligning, multiply the frame and the "
-                "previous estimate by r ** (-scale_alpha), so the scale moves part of the way "
-                "towards the new frame's.",
+                "aligned to the previous frame",
+                _to_previous,
+                "you aligned each frame to the one before it: every step's small error then "
+                "carries on into all later frames, and the scale drifts. Align every frame to the "
+                "first one directly, s_t = median(depths[0] / depths[t]).",
             ),
             Mistake(
-                "step sign",
-                _step_sign,
-                "your scale moves away from the new frame's: the step is r ** (-scale_alpha) "
-                "(r brought the frame to the old scale; the step moves both part of the way back).",
+                "valid mask ignored",
+                _mask_ignored,
+                "you used every pixel: the invalid ones hold no trustworthy depth (here, nonsense "
+                "several times too far). Take the median over the pixels valid in both frames, "
+                "valid[0] & valid[t].",
+            ),
+            Mistake(
+                "one frame's mask",
+                _own_mask,
+                "a pixel must be valid in both frames, the first and frame t: use "
+                "valid[0] & valid[t], not frame t's mask alone.",
+            ),
+            Mistake(
+                "ratio inverted",
+                _inverted,
+                "your ratio is upside down: s_t = median(depths[0] / depths[t]) brings frame t to "
+                "the first frame's scale (depths[t] * s_t); median(depths[t] / depths[0]) squares "
+                "the scale error instead of removing it.",
             ),
         ),
     ),
@@ -323,5 +355,19 @@ EXERCISES = (
                 "warp is defined).",
             ),
         ),
+    ),
+)
+
+QUESTIONS = (
+    Question(
+        "12.P1",
+        "How many times the truth's own flicker is the flicker of a model that predicts the true "
+        "depth times 1.2 in every frame (its scale 20 % off, but the same 20 % each time)?",
+        Number(1.2, "", rel_tol=0.05),
+        "Flicker measures change between frames, not error: 1.2 z_t - 1.2 z_(t-1) = "
+        "1.2 (z_t - z_(t-1)), so its flicker is exactly 1.2 times the truth's own, which is tiny "
+        "on the static pixels (about a centimetre per frame here). Its abs_rel is 0.2 all the "
+        "same. A scale error that stays put does not flicker; only one that changes from frame to "
+        "frame does. That is why flicker is read beside accuracy.",
     ),
 )
