@@ -1,15 +1,17 @@
 """Lesson 04's exercises: Eigen's scale-invariant log loss, and FCRN's berHu with its threshold
-from the valid pixels, each written from its formula and held against :mod:`depthnb.losses`."""
+from the valid pixels, each written from its formula and held against :mod:`depthnb.losses`; and
+its question: which corruption the gradient term barely sees."""
 
 from __future__ import annotations
 
 import torch
 
 from depthnb.course.exercises.checker import Case, Exercise, Mistake
+from depthnb.course.exercises.questions import Choice, Question
 from depthnb.losses import composite as losses
 
 
-# ------------------------------------------------------------------- 03.1 scale-invariant log loss
+# ------------------------------------------------------------------- 04.1 scale-invariant log loss
 def _scale_invariant(
     pred: torch.Tensor, target: torch.Tensor, valid: torch.Tensor, lambd: float
 ) -> torch.Tensor:
@@ -39,9 +41,10 @@ def _scale_invariant_cases(generator: torch.Generator) -> list[Case]:
 def _si_masked_terms(
     pred: torch.Tensor, target: torch.Tensor, valid: torch.Tensor
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """Per image: the sum of d, the sum of d^2 over valid pixels, and the valid count, (B,) each."""
-    d = torch.where(valid, pred - target, torch.zeros_like(pred)).flatten(1)
-    return d.sum(1), (d * d).sum(1), valid.flatten(1).sum(1).float()
+    """Per image: the sum of the log errors e, the sum of e^2 over valid pixels, and the valid
+    count, (B,) each."""
+    e = torch.where(valid, pred - target, torch.zeros_like(pred)).flatten(1)
+    return e.sum(1), (e * e).sum(1), valid.flatten(1).sum(1).float()
 
 
 def _si_plus(
@@ -61,11 +64,11 @@ def _si_whole_batch(
 def _si_unmasked(
     pred: torch.Tensor, target: torch.Tensor, valid: torch.Tensor, lambd: float
 ) -> torch.Tensor:
-    d = (pred - target).flatten(1)
-    return ((d * d).mean(1) - lambd * d.mean(1) ** 2).mean()
+    e = (pred - target).flatten(1)
+    return ((e * e).mean(1) - lambd * e.mean(1) ** 2).mean()
 
 
-# ------------------------------------------------------------------------------------ 03.2 berHu
+# ------------------------------------------------------------------------------------ 04.2 berHu
 def _berhu(pred: torch.Tensor, target: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
     """(B,1,H,W) metres each, (B,1,H,W) bool -> scalar."""
     return losses.berhu_loss(pred, target, valid)
@@ -116,7 +119,6 @@ def _berhu_signed_max(
     return _mean_over(torch.where(error <= c, error, (error**2 + c**2) / (2 * c)), valid)
 
 
-# ---------------------------------------------------------------------- 03.3 SSI loss with a mask
 EXERCISES = (
     Exercise(
         key="04.1",
@@ -130,19 +132,19 @@ EXERCISES = (
                 "plus sign",
                 _si_plus,
                 "the loss grows with a global scale error instead of forgiving it: the squared "
-                "mean is subtracted, mean(d^2) - lambda mean(d)^2.",
+                "mean is subtracted, mean(e^2) - lambda mean(e)^2.",
             ),
             Mistake(
                 "whole batch",
                 _si_whole_batch,
                 "the means are taken over the whole batch: the loss forgives each image its own "
-                "scale, so take mean(d^2) and mean(d) per image (over its valid pixels), then "
+                "scale, so take mean(e^2) and mean(e) per image (over its valid pixels), then "
                 "average the images' losses.",
             ),
             Mistake(
                 "mask forgotten",
                 _si_unmasked,
-                "invalid pixels count: d = pred - target only where valid is True, and n is the "
+                "invalid pixels count: e = pred - target only where valid is True, and n is the "
                 "number of valid pixels of that image, not H x W.",
             ),
         ),
@@ -174,5 +176,29 @@ EXERCISES = (
                 "c = 0.2 max |pred - target| (FCRN_pytorch's known bug).",
             ),
         ),
+    ),
+)
+
+
+QUESTIONS = (
+    Question(
+        "04.P1",
+        "Which corruption of the true depth does the gradient term charge the least? It compares "
+        "the differences between neighbouring pixels of the predicted inverse depth with those of "
+        "the truth.",
+        Choice(
+            {
+                "a": "blur (σ = 2 px)",
+                "b": "shift (3 px)",
+                "c": "global scale (×1.2)",
+                "d": "noise (5 %)",
+            },
+            correct="c",
+        ),
+        "A global scale leaves every edge where it is: in inverse depth it only makes each step "
+        "1.2 times weaker, and the term charges just that difference. A blur smears the edges, a "
+        "shift moves them, and noise puts a small false edge between almost every pair of "
+        "neighbours: that is the term's worst case. L1, which charges every pixel's level, finds "
+        "the global scale the worst of all.",
     ),
 )

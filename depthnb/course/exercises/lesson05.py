@@ -1,5 +1,6 @@
 """Lesson 05's exercise: MiDaS's scale-and-shift-invariant loss with a valid mask, written from
-its formula and held against :mod:`depthnb.losses`.
+its formula and held against :mod:`depthnb.losses`; and its questions: what the SSI loss of a
+scaled and shifted guess is, and which Laplace scale b a pixel's error asks for.
 
 MiDaS's loss has two right reductions over a batch. The paper averages each image's loss over
 its own valid pixels, then averages the images. The released code divides the batch's sum by the
@@ -11,12 +12,14 @@ from __future__ import annotations
 import torch
 
 from depthnb.course.exercises.checker import Accepted, Case, Exercise, Mistake
+from depthnb.course.exercises.questions import Choice, Number, Question
 from depthnb.losses import composite as losses
 
 
-# ------------------------------------------------------------------- 03.1 scale-invariant log loss
+# ------------------------------------------------------------------------- 05.1 SSI with a mask
 def _ssi(pred: torch.Tensor, target: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
-    """(B,1,H,W) disparity-like prediction and true disparity, (B,1,H,W) bool -> scalar."""
+    """(B,1,H,W) inverse depth up to scale and shift, and the true inverse depth 1/z; (B,1,H,W)
+    bool -> scalar."""
     return losses.ssi_loss(pred, target, valid)
 
 
@@ -122,7 +125,8 @@ EXERCISES = (
                 "no shift",
                 _ssi_no_shift,
                 "the fit has a scale but no shift: fit s and t together, s from the centred "
-                "values, t = mean(d*) - s mean(d); a disparity known up to a shift needs both.",
+                "values, t = mean(target) - s mean(pred); an inverse depth known up to a shift "
+                "needs both.",
             ),
             Mistake(
                 "no half",
@@ -140,8 +144,39 @@ EXERCISES = (
                 "one fit per batch",
                 _ssi_one_fit,
                 "one scale and shift for the whole batch: fit s and t per image, each image's "
-                "disparity has its own unknown scale and shift.",
+                "inverse depth has its own unknown scale and shift.",
             ),
         ),
+    ),
+)
+
+
+QUESTIONS = (
+    Question(
+        "05.P1",
+        "How does the SSI loss of 7 * guess + 3 compare with the SSI loss of guess, a random map, "
+        "against the same true inverse depth?",
+        Choice(
+            {
+                "a": "49 times the loss of guess",
+                "b": "7 times the loss of guess",
+                "c": "the same as the loss of guess",
+                "d": "0: a scaled and shifted map is a perfect prediction",
+            },
+            correct="c",
+        ),
+        "The loss first fits its own scale s and shift t to each image. For 7 * guess + 3 it finds "
+        "s / 7 and t - 3 s / 7: the same aligned map as for guess, so the same residuals and the "
+        "same loss. Only the shape is charged, and a random map's shape stays as wrong after any "
+        "scale and shift.",
+    ),
+    Question(
+        "05.P2",
+        "Which Laplace scale b gives the smallest negative log-likelihood |error| / b + log b to a "
+        "pixel whose predicted log depth is off by 0.2 (about 20 %)?",
+        Number(0.2, "", abs_tol=0.02),
+        "The derivative in b, -|error| / b^2 + 1 / b, is zero at b = |error| = 0.2. A smaller b "
+        "makes the first term explode; a larger one pays log b for nothing. So a network that "
+        "predicts b learns to predict its own absolute error.",
     ),
 )
