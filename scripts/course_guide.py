@@ -39,11 +39,16 @@ LESSONS = {
     "11": ("Mask and depth (optional)", "03, 04, 06", "yes"),
     "12": ("Video depth", "07, 09", "helps"),
     "13": ("Deployment", "03, 07", "no (CPU is enough)"),
+    "14": (
+        "From stereo to foundation models",
+        "09 (the pinhole model), 05 and 08 (scale and shift), 03 (parameters and MACs)",
+        "helps",
+    ),
 }
 
 INTRODUCTION = """# Course guide for instructors
 
-Thirteen lessons, each a notebook that runs in Colab and fits a 90-minute lab: objectives at the
+Fourteen lessons, each a notebook that runs in Colab and fits a 90-minute lab: objectives at the
 top, a summary of five points at the end, at most about 2,000 words of prose in its main path, and
 engineering (speed, memory, several GPUs) in marked appendices after the exercises. Lesson 11 is
 optional. Every lesson runs in two modes. **Quick mode** (`DEPTHNB_QUICK=1`, what the tests run)

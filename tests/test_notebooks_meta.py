@@ -23,6 +23,7 @@ LESSONS = [
     "11_mask_and_depth",
     "12_video_depth",
     "13_deployment",
+    "14_stereo_to_foundation_models",
 ]
 
 

@@ -50,6 +50,7 @@ LESSONS = [
     "11_mask_and_depth",
     "12_video_depth",
     "13_deployment",
+    "14_stereo_to_foundation_models",
 ]
 PEAK_LIMIT_MB = 10 * 1024  # Colab's free VM has 12.7 GB
 LESSON_TIMEOUT_S = 900

@@ -42,6 +42,8 @@ UNET_120x160 = 1.09e9
 CLASS_UNET_120x160 = 0.276e9  # the class U-Nets, widths 8 to 128 (depthnb.course.classroom)
 MASKDEPTH_160x160 = 0.50e9
 DEPTH_ANYTHING_SMALL_480x640 = 53.4e9  # Depth Anything V2 small on a 480x640 image (run at 518 px)
+DEPTH_ANYTHING_500x741 = 98.1e9  # Depth Anything V2 small on Motorcycle (processed at 518x770)
+CLASS_UNET_120x160 = 0.28e9  # build_model("unet", filters=(8, 16, 32, 64, 128))
 
 TORCHVISION_BYTES = {"densenet169": 57_365_526, "resnet50": 102_530_333}
 """Sizes of the ImageNet weights torchvision downloads (densenet169-b2777c0a.pth,
@@ -67,7 +69,7 @@ class LessonBudget:
     """A lesson's full mode on a free Colab T4.
 
     Attributes:
-        lesson: "01" .. "13".
+        lesson: "01" .. "14".
         downloads: registry names (:data:`depthnb.data.DATASETS`, :data:`depthnb.models.PRETRAINED`)
             and torchvision encoders (:data:`TORCHVISION_BYTES`) the lesson fetches (the
             rehearsal checks them against what its mirror served to the lesson).
@@ -262,6 +264,22 @@ BUDGETS: dict[str, LessonBudget] = {
             ram_gb=8,
             disk_gb=2.5,
             gpu=False,
+        ),
+        LessonBudget(
+            "14",
+            ("depth-anything-v2-relative-small", "depth-anything-v2-metric-indoor-small"),
+            (
+                Work("Depth Anything V2 small on Motorcycle, 8 passes", DEPTH_ANYTHING_500x741, 8),
+                Work(
+                    "class U-Net 120x160, 2 runs x 1500 steps of 16",
+                    CLASS_UNET_120x160,
+                    48_000,
+                    True,
+                ),
+            ),
+            fixed_minutes=3,
+            ram_gb=4,
+            disk_gb=0.3,
         ),
     )
 }
