@@ -19,16 +19,16 @@ LESSONS = [
     "07_nyu_evaluation",
     "08_zero_shot",
     "09_point_clouds",
-    "10_interactive_explorer",
-    "11_mask_and_depth",
-    "12_video_depth",
-    "13_deployment",
-    "14_stereo_to_foundation_models",
+    "10_stereo_to_foundation_models",
+    "11_interactive_explorer",
+    "12_mask_and_depth",
+    "13_video_depth",
+    "14_deployment",
 ]
 
 
 # Lessons a CPU runtime serves: data loading, and deployment (its latencies are CPU latencies).
-CPU_LESSONS = {"01_depth_data", "02_augmentation", "13_deployment"}
+CPU_LESSONS = {"01_depth_data", "02_augmentation", "14_deployment"}
 
 
 def _load_set_repository():
@@ -110,13 +110,13 @@ def test_lessons_that_need_a_gpu_open_on_a_gpu_runtime(path):
 
 def test_rewrite_pins_a_ref_and_back():
     readme = (ROOT / "README.md").read_text()
-    lesson = (ROOT / "notebooks" / "13_deployment.ipynb").read_text()
+    lesson = (ROOT / "notebooks" / "14_deployment.ipynb").read_text()
     for text in (readme, lesson):
         pinned = set_repository.rewrite(text, "someone/elsewhere", "v2.1")
         assert set_repository.references_named(pinned) == {("someone/elsewhere", "v2.1")}
         assert "depthnb/depthnb" not in pinned
         assert set_repository.rewrite(pinned, set_repository.REPOSITORY) == text
-    badge = "colab.research.google.com/github/someone/elsewhere/blob/v2.1/notebooks/13_deployment"
+    badge = "colab.research.google.com/github/someone/elsewhere/blob/v2.1/notebooks/14_deployment"
     assert badge in set_repository.rewrite(readme, "someone/elsewhere", "v2.1")
     install = 'git+https://github.com/someone/elsewhere@v2.1\\"'  # as stored in the JSON
     assert install in set_repository.rewrite(lesson, "someone/elsewhere", "v2.1")
@@ -150,7 +150,7 @@ def _install_lines(path: Path) -> list[str]:
 
 # What each lesson's first cell installs in Colab: the package, and an extra only where Colab lacks
 # what the lesson imports (scripts/colab_twin.py checks that it changes none of Colab's versions).
-EXTRAS = {"13_deployment": "[deploy]"}
+EXTRAS = {"14_deployment": "[deploy]"}
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)

@@ -46,11 +46,11 @@ LESSONS = [
     "07_nyu_evaluation",
     "08_zero_shot",
     "09_point_clouds",
-    "10_interactive_explorer",
-    "11_mask_and_depth",
-    "12_video_depth",
-    "13_deployment",
-    "14_stereo_to_foundation_models",
+    "10_stereo_to_foundation_models",
+    "11_interactive_explorer",
+    "12_mask_and_depth",
+    "13_video_depth",
+    "14_deployment",
 ]
 PEAK_LIMIT_MB = 10 * 1024  # Colab's free VM has 12.7 GB
 LESSON_TIMEOUT_S = 900

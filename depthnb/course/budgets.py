@@ -41,9 +41,8 @@ UNET_240x320 = 4.38e9
 UNET_120x160 = 1.09e9
 CLASS_UNET_120x160 = 0.276e9  # the class U-Nets, widths 8 to 128 (depthnb.course.classroom)
 MASKDEPTH_160x160 = 0.50e9
-DEPTH_ANYTHING_SMALL_480x640 = 53.4e9  # Depth Anything V2 small on a 480x640 image (run at 518 px)
+DEPTH_ANYTHING_SMALL_480x640 = 83.7e9  # Depth Anything V2 small on a 480x640 image (run at 518 px)
 DEPTH_ANYTHING_500x741 = 98.1e9  # Depth Anything V2 small on Motorcycle (processed at 518x770)
-CLASS_UNET_120x160 = 0.28e9  # build_model("unet", filters=(8, 16, 32, 64, 128))
 
 TORCHVISION_BYTES = {"densenet169": 57_365_526, "resnet50": 102_530_333}
 """Sizes of the ImageNet weights torchvision downloads (densenet169-b2777c0a.pth,
@@ -229,44 +228,6 @@ BUDGETS: dict[str, LessonBudget] = {
         ),
         LessonBudget(
             "10",
-            ("nyu-eigen-test", "densedepth-nyu", "depth-anything-v2-metric-indoor-small"),
-            (Work("U-Net 240x320", UNET_240x320, 100),),
-            fixed_minutes=2,
-            ram_gb=3,
-            disk_gb=1.8,
-            optional=("depth-anything-v2-metric-outdoor-small",),
-        ),
-        LessonBudget(
-            "11",
-            (),
-            (Work("mask-and-depth 160x160, 6 epochs of 2500", MASKDEPTH_160x160, 15_000, True),),
-            fixed_minutes=4,
-            ram_gb=4,
-            disk_gb=0.2,
-        ),
-        LessonBudget(
-            "12",
-            (),
-            (
-                Work("U-Net 240x320, 90 frames", UNET_240x320, 90),
-                Work("DenseDepth 480x640, 90 frames", DENSEDEPTH_480x640, 90),
-            ),
-            fixed_minutes=2,
-            ram_gb=3,
-            disk_gb=0.2,
-            optional=("densedepth-nyu",),
-        ),
-        LessonBudget(
-            "13",
-            ("nyu-eigen-test", "fcrn-nyu", "densedepth-nyu"),
-            (),
-            fixed_minutes=8,
-            ram_gb=8,
-            disk_gb=2.5,
-            gpu=False,
-        ),
-        LessonBudget(
-            "14",
             ("depth-anything-v2-relative-small", "depth-anything-v2-metric-indoor-small"),
             (
                 Work("Depth Anything V2 small on Motorcycle, 8 passes", DEPTH_ANYTHING_500x741, 8),
@@ -280,6 +241,44 @@ BUDGETS: dict[str, LessonBudget] = {
             fixed_minutes=3,
             ram_gb=4,
             disk_gb=0.3,
+        ),
+        LessonBudget(
+            "11",
+            ("nyu-eigen-test", "densedepth-nyu", "depth-anything-v2-metric-indoor-small"),
+            (Work("U-Net 240x320", UNET_240x320, 100),),
+            fixed_minutes=2,
+            ram_gb=3,
+            disk_gb=1.8,
+            optional=("depth-anything-v2-metric-outdoor-small",),
+        ),
+        LessonBudget(
+            "12",
+            (),
+            (Work("mask-and-depth 160x160, 6 epochs of 2500", MASKDEPTH_160x160, 15_000, True),),
+            fixed_minutes=4,
+            ram_gb=4,
+            disk_gb=0.2,
+        ),
+        LessonBudget(
+            "13",
+            (),
+            (
+                Work("U-Net 240x320, 90 frames", UNET_240x320, 90),
+                Work("DenseDepth 480x640, 90 frames", DENSEDEPTH_480x640, 90),
+            ),
+            fixed_minutes=2,
+            ram_gb=3,
+            disk_gb=0.2,
+            optional=("densedepth-nyu",),
+        ),
+        LessonBudget(
+            "14",
+            ("nyu-eigen-test", "fcrn-nyu", "densedepth-nyu"),
+            (),
+            fixed_minutes=8,
+            ram_gb=8,
+            disk_gb=2.5,
+            gpu=False,
         ),
     )
 }

@@ -1,321 +1,274 @@
-"""The stereo lesson's exercises: disparity to depth with Middlebury's offset, a sum-of-absolute-
-differences cost volume, and the bad-pixel percentage; and its questions to predict before a run."""
+"""Lesson 14's exercises: a BatchNorm folded into the convolution before it, int8 weights with one
+scale per output channel, and an activation through uint8 and back."""
 
 from __future__ import annotations
 
-import math
+from collections.abc import Callable
 
 import torch
-import torch.nn.functional as F
+from torch.nn.utils.fusion import fuse_conv_bn_weights
 
 from depthnb.course.exercises.checker import Case, Exercise, Mistake
-from depthnb.course.exercises.questions import Choice, Number, Question
-from depthnb.data.middlebury import MOTORCYCLE, StereoCalibration, disparity_to_depth
-from depthnb.metrics.stereo import bad_pixel_rate
-from depthnb.stereo import sad_cost_volume
-
-# ------------------------------------------------------------------ 14.1: disparity -> depth
+from depthnb.course.exercises.questions import Number, Question
 
 
-def _depth(
-    disparity: torch.Tensor, focal_px: float, baseline_m: float, doffs_px: float
-) -> torch.Tensor:
-    """(H,W) disparity in pixels (inf or NaN unknown) -> (H,W) depth in metres, 0 where unknown."""
-    calibration = StereoCalibration(focal_px, 0.0, 0.0, doffs_px, baseline_m)
-    return disparity_to_depth(disparity, calibration)
-
-
-def _depth_cases(generator: torch.Generator) -> list[Case]:
-    motorcycle = (MOTORCYCLE.focal_px, MOTORCYCLE.baseline_m, MOTORCYCLE.doffs_px)
-    disparity = 7.0 + 53.0 * torch.rand(12, 16, generator=generator)  # Motorcycle's 7 to 60 px
-    holes = disparity.clone()
-    holes[::3, ::5] = math.inf  # scikit-image's unknown pixels
-    holes[1::4, 2::7] = math.nan
-    other = 2.0 + 80.0 * torch.rand(7, 5, generator=generator)
-    return [
-        Case("Motorcycle's calibration, 12x16 disparities", (disparity, *motorcycle)),
-        Case("unknown disparities (inf and NaN)", (holes, *motorcycle)),
-        Case(
-            "another rig, an odd size 7x5 (f 1400 px, B 0.12 m, doffs 55 px)",
-            (other, 1400.0, 0.12, 55.0),
-        ),
-    ]
-
-
-def _known(disparity: torch.Tensor) -> torch.Tensor:
-    return torch.isfinite(disparity)
-
-
-def _no_offset(disparity, focal_px, baseline_m, doffs_px):
-    known = _known(disparity)
-    return torch.where(known, focal_px * baseline_m / disparity, torch.zeros_like(disparity))
-
-
-def _offset_subtracted(disparity, focal_px, baseline_m, doffs_px):
-    known = _known(disparity)
-    return torch.where(
-        known, focal_px * baseline_m / (disparity - doffs_px), torch.zeros_like(disparity)
-    )
-
-
-def _inverse_depth(disparity, focal_px, baseline_m, doffs_px):
-    known = _known(disparity)
-    return torch.where(
-        known, (disparity + doffs_px) / (focal_px * baseline_m), torch.zeros_like(disparity)
-    )
-
-
-def _unknown_kept(disparity, focal_px, baseline_m, doffs_px):
-    return focal_px * baseline_m / (disparity + doffs_px)
-
-
-# ------------------------------------------------------------------ 14.2: the SAD cost volume
-
-
-def _cost_volume(
-    left: torch.Tensor, right: torch.Tensor, num_disparities: int, window: int
-) -> torch.Tensor:
-    """(H,W) grey views, D, odd window -> (D,H,W) mean absolute difference over the window."""
-    return sad_cost_volume(left[None, None], right[None, None], num_disparities, window)[0]
-
-
-def _cost_cases(generator: torch.Generator) -> list[Case]:
-    left = 255 * torch.rand(12, 20, generator=generator)
-    right = torch.roll(left, -3, dims=1) + 8 * torch.randn(12, 20, generator=generator)
-    odd_left, odd_right = (255 * torch.rand(7, 9, generator=generator) for _ in range(2))
-    return [
-        Case("a 12x20 pair shifted by 3 px, 6 candidates, window 5", (left, right, 6, 5)),
-        Case("an odd size 7x9, 4 candidates, window 3", (odd_left, odd_right, 4, 3)),
-        Case("single pixels (window 1), 5 candidates", (left, right, 5, 1)),
-    ]
-
-
-def _shifted(
-    left: torch.Tensor, right: torch.Tensor, count: int, sign: int
+def _fold(
+    weight: torch.Tensor,
+    bias: torch.Tensor | None,
+    bn_weight: torch.Tensor,
+    bn_bias: torch.Tensor,
+    running_mean: torch.Tensor,
+    running_var: torch.Tensor,
+    eps: float,
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """(D,H,W) absolute differences |L(u) - R(u + sign d)| and where both pixels exist."""
-    h, w = left.shape
-    differences = torch.zeros(count, h, w)
-    present = torch.zeros(count, h, w)
-    for d in range(count):
-        if sign < 0:
-            differences[d, :, d:] = (left[:, d:] - right[:, : w - d]).abs()
-            present[d, :, d:] = 1
-        else:
-            differences[d, :, : w - d] = (left[:, : w - d] - right[:, d:]).abs()
-            present[d, :, : w - d] = 1
-    return differences, present
-
-
-def _box(values: torch.Tensor, window: int) -> torch.Tensor:
-    """(D,H,W) sums over window x window, zeros outside."""
-    kernel = torch.ones(1, 1, window, window)
-    return F.conv2d(values[:, None], kernel, padding=window // 2)[:, 0]
-
-
-def _mean_over_present(differences, present, window):
-    return torch.where(
-        present > 0, _box(differences, window) / _box(present, window).clamp(min=1), torch.inf
+    """The convolution computing bn(conv(x)) in eval mode: weight (C_out,C_in,k,k), bias (C_out,)
+    or None, BatchNorm's gamma, beta, running mean and variance (C_out,) each -> the folded
+    weight (C_out,C_in,k,k) and bias (C_out,)."""
+    folded_weight, folded_bias = fuse_conv_bn_weights(
+        weight, bias, running_mean, running_var, eps, bn_weight, bn_bias
     )
+    return folded_weight.detach(), folded_bias.detach()
 
 
-def _wrong_direction(left, right, num_disparities, window):
-    return _mean_over_present(*_shifted(left, right, num_disparities, +1), window)
+def _fold_cases(generator: torch.Generator) -> list[Case]:
+    cases = []
+    for label, (c_out, c_in, k), with_bias, eps in (
+        ("a 3x3 convolution 4 -> 6 with a bias", (6, 4, 3), True, 1e-5),
+        ("a 1x1 convolution 5 -> 3 without a bias (bias=None)", (3, 5, 1), False, 1e-5),
+        ("eps = 1e-3", (6, 4, 3), True, 1e-3),
+    ):
+        weight = torch.randn(c_out, c_in, k, k, generator=generator)
+        bias = torch.randn(c_out, generator=generator) if with_bias else None
+        gamma = 0.5 + torch.rand(c_out, generator=generator)
+        beta, mean = torch.randn(2, c_out, generator=generator)
+        var = 10 ** (-3 + 3 * torch.rand(c_out, generator=generator))  # 0.001 .. 1
+        cases.append(Case(label, (weight, bias, gamma, beta, mean, var, eps)))
+    return cases
 
 
-def _no_window(left, right, num_disparities, window):
-    return _mean_over_present(*_shifted(left, right, num_disparities, -1), 1)
+def _fold_missing_a_step(
+    root: bool = True, subtract_mean: bool = True, scale_bias: bool = True
+) -> Callable[..., tuple[torch.Tensor, torch.Tensor]]:
+    """A common wrong fold: the reference's arithmetic with one step left out (the square root of
+    the variance, the running mean, or the scaling of the bias), same arguments as :func:`_fold`."""
+
+    def fold(
+        w: torch.Tensor,
+        b: torch.Tensor | None,
+        gamma: torch.Tensor,
+        beta: torch.Tensor,
+        mean: torch.Tensor,
+        var: torch.Tensor,
+        eps: float,
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        factor = gamma / (torch.sqrt(var + eps) if root else var + eps)
+        bias = torch.zeros_like(beta) if b is None else b
+        centred = bias - mean if subtract_mean else bias
+        return w * factor[:, None, None, None], (centred * factor if scale_bias else centred) + beta
+
+    return fold
 
 
-def _sum_not_mean(left, right, num_disparities, window):
-    differences, present = _shifted(left, right, num_disparities, -1)
-    return torch.where(present > 0, _box(differences, window), torch.inf)
+def _quantise(weight: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Symmetric int8 weights, one scale per output channel: weight (C_out,C_in,k,k) float ->
+    q (C_out,C_in,k,k) int8 with q = clip(round(w / s), -127, 127), and s (C_out,) = max |w| of
+    each filter / 127."""
+    scale = weight.abs().amax(dim=(1, 2, 3)) / 127
+    q = torch.round(weight / scale[:, None, None, None]).clamp(-127, 127)
+    return q.to(torch.int8), scale
 
 
-def _whole_window_counted(left, right, num_disparities, window):
-    differences, present = _shifted(left, right, num_disparities, -1)
-    return torch.where(present > 0, _box(differences, window) / window**2, torch.inf)
+def _quantise_cases(generator: torch.Generator) -> list[Case]:
+    cases = []
+    for label, (c_out, c_in, k) in (
+        ("8 filters 4x3x3 of different sizes", (8, 4, 3)),
+        ("a 1x1 convolution 5 -> 3", (3, 5, 1)),
+        ("a single filter 2x3x3", (1, 2, 3)),
+    ):
+        sizes = 10 ** (-2 + 2 * torch.rand(c_out, 1, 1, 1, generator=generator))  # 0.01 .. 1
+        cases.append(Case(label, (sizes * torch.randn(c_out, c_in, k, k, generator=generator),)))
+    return cases
 
 
-# ------------------------------------------------------------------ 14.3: the bad-pixel rate
+def _per_tensor(weight: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    scale = weight.abs().max() / 127
+    return torch.round(weight / scale).clamp(-127, 127).to(torch.int8), scale
 
 
-def _bad_percentage(
-    pred: torch.Tensor, target: torch.Tensor, valid: torch.Tensor, threshold: float
-) -> float:
-    """(H,W) disparities, (H,W) bool -> % of valid pixels, target finite, off by > threshold."""
-    return bad_pixel_rate(pred, target, valid, threshold)
+def _input_channels(weight: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    scale = weight.abs().amax(dim=(0, 2, 3)) / 127
+    q = torch.round(weight / scale[None, :, None, None]).clamp(-127, 127)
+    return q.to(torch.int8), scale
 
 
-def _bad_cases(generator: torch.Generator) -> list[Case]:
-    target = torch.randint(5, 60, (16, 20), generator=generator).float()
-    pred = (
-        target + torch.randint(-4, 5, (16, 20), generator=generator).float()
-    )  # errors of 2 exactly
-    valid = torch.rand(16, 20, generator=generator) > 0.2
-    unknown = target.clone()
-    unknown[::4, ::3] = math.inf
+def _truncated(weight: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    scale = weight.abs().amax(dim=(1, 2, 3)) / 127
+    return (weight / scale[:, None, None, None]).clamp(-127, 127).to(torch.int8), scale
+
+
+def _signed_max(weight: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    scale = weight.amax(dim=(1, 2, 3)) / 127
+    q = torch.round(weight / scale[:, None, None, None]).clamp(-127, 127)
+    return q.to(torch.int8), scale
+
+
+def _through_uint8(x: torch.Tensor, x_min: float, x_max: float) -> torch.Tensor:
+    """x (any shape) float, the calibrated range x_min .. x_max -> x quantised to uint8 and back:
+    the range widened to contain 0, step = (high - low) / 255, q0 = round(-low / step),
+    q = clip(round(x / step) + q0, 0, 255), returned as step (q - q0)."""
+    low, high = min(x_min, 0.0), max(x_max, 0.0)
+    scale = (high - low) / 255
+    zero = round(-low / scale)
+    return scale * ((torch.round(x / scale) + zero).clamp(0, 255) - zero)
+
+
+def _through_uint8_cases(generator: torch.Generator) -> list[Case]:
+    features = 1.5 * torch.randn(2, 3, 6, 8, generator=generator)
+    after_relu = torch.relu(torch.randn(1, 4, 6, 6, generator=generator)) + 0.3
+    negative = -0.5 - 2.5 * torch.rand(7, 5, generator=generator)
     return [
-        Case(
-            "integer disparities (some off by exactly the threshold), all valid",
-            (pred, target, torch.ones_like(valid), 2.0),
-        ),
-        Case("a valid mask (occluded pixels left out)", (pred, target, valid, 2.0)),
-        Case("unknown ground truth (inf) and threshold 1", (pred, unknown, valid, 1.0)),
+        Case("features beyond the calibrated range -1.2 .. 2.0", (features, -1.2, 2.0)),
+        Case("positive activations, calibrated 0.3 .. 2.5", (after_relu, 0.3, 2.5)),
+        Case("an odd size 7x5, all negative, calibrated -3 .. -0.5", (negative, -3.0, -0.5)),
     ]
 
 
-def _fraction(pred, target, valid, threshold):
-    mask = valid & torch.isfinite(target)
-    return float(((pred - target).abs()[mask] > threshold).double().mean())
+def _unclipped(x: torch.Tensor, x_min: float, x_max: float) -> torch.Tensor:
+    low, high = min(x_min, 0.0), max(x_max, 0.0)
+    scale = (high - low) / 255
+    return scale * torch.round(x / scale)
 
 
-def _at_threshold_counted(pred, target, valid, threshold):
-    mask = valid & torch.isfinite(target)
-    return float(100 * ((pred - target).abs()[mask] >= threshold).double().mean())
+def _range_without_zero(x: torch.Tensor, x_min: float, x_max: float) -> torch.Tensor:
+    scale = (x_max - x_min) / 255
+    zero = round(-x_min / scale)
+    return scale * ((torch.round(x / scale) + zero).clamp(0, 255) - zero)
 
 
-def _unknown_counted(pred, target, valid, threshold):
-    return float(100 * ((pred - target).abs()[valid] > threshold).double().mean())
+def _int8_levels(x: torch.Tensor, x_min: float, x_max: float) -> torch.Tensor:
+    low, high = min(x_min, 0.0), max(x_max, 0.0)
+    scale = (high - low) / 255
+    zero = round(-low / scale)
+    return scale * ((torch.round(x / scale) + zero).clamp(-128, 127) - zero)
 
 
-def _valid_ignored(pred, target, valid, threshold):
-    mask = torch.isfinite(target)
-    return float(100 * ((pred - target).abs()[mask] > threshold).double().mean())
+def _zero_kept(x: torch.Tensor, x_min: float, x_max: float) -> torch.Tensor:
+    low, high = min(x_min, 0.0), max(x_max, 0.0)
+    scale = (high - low) / 255
+    zero = round(-low / scale)
+    return scale * (torch.round(x / scale) + zero).clamp(0, 255)
 
 
 EXERCISES = (
     Exercise(
         key="14.1",
-        title="disparity to depth with Middlebury's offset",
-        difficulty="quick",
-        reference=_depth,
-        hides=("depthnb.data.middlebury.disparity_to_depth",),
-        cases=_depth_cases,
+        title="fold a BatchNorm into the convolution",
+        difficulty="medium",
+        reference=_fold,
+        hides=(
+            "torch.nn.utils.fusion.fuse_conv_bn_weights",
+            "torch.nn.utils.fusion.fuse_conv_bn_eval",
+        ),
+        cases=_fold_cases,
         mistakes=(
             Mistake(
-                "no offset",
-                _no_offset,
-                "every depth is too large: Middlebury's two principal points lie doffs pixels "
-                "apart, so the pinhole model gives z = f B / (d + doffs); add doffs to d.",
+                "variance not std",
+                _fold_missing_a_step(root=False),
+                "you divided by the variance: BatchNorm divides by the standard deviation, "
+                "factor = gamma / sqrt(running_var + eps).",
             ),
             Mistake(
-                "offset subtracted",
-                _offset_subtracted,
-                "doffs has the wrong sign: d + doffs = f B / z, since doffs = cx_right - cx_left; "
-                "subtracting it gives depths too large, or negative.",
+                "mean forgotten",
+                _fold_missing_a_step(subtract_mean=False),
+                "your bias misses the running mean: bn(y) = gamma (y - mean) / std + beta, so "
+                "the folded bias is (bias - mean) * factor + beta.",
             ),
             Mistake(
-                "inverse depth",
-                _inverse_depth,
-                "this is inverse depth (1/m), rho = (d + doffs) / (f B): depth is its reciprocal, "
-                "z = f B / (d + doffs).",
-            ),
-            Mistake(
-                "unknown kept",
-                _unknown_kept,
-                "unknown disparities (inf, NaN) must give depth 0, the sample's 'unknown': "
-                "NaN stays NaN in your division; use torch.where(torch.isfinite(d), ..., 0).",
+                "bias unscaled",
+                _fold_missing_a_step(scale_bias=False),
+                "the convolution's bias and the mean pass through the division too: the folded "
+                "bias is (bias - mean) * factor + beta, not bias - mean + beta.",
             ),
         ),
     ),
     Exercise(
         key="14.2",
-        title="a sum-of-absolute-differences cost volume",
-        difficulty="medium",
-        reference=_cost_volume,
-        hides=("depthnb.stereo.sad_cost_volume", "depthnb.stereo.census_cost_volume"),
-        cases=_cost_cases,
+        title="int8 weights, one scale per output channel",
+        difficulty="quick",
+        reference=_quantise,
+        cases=_quantise_cases,
         mistakes=(
             Mistake(
-                "wrong direction",
-                _wrong_direction,
-                "the right view is searched the wrong way: the left pixel (v, u) matches the "
-                "right pixel (v, u - d), to its left (a near point shifts left in the right view).",
+                "per tensor",
+                _per_tensor,
+                "one scale for the whole tensor: take max |w| of each filter (output channel, "
+                "axis 0) so that every filter gets all 255 levels.",
             ),
             Mistake(
-                "no window",
-                _no_window,
-                "the costs are single pixels' differences: average |L - R| over the window x "
-                "window neighbourhood of each pixel (a box sum, then divide by the count).",
+                "input channels",
+                _input_channels,
+                "your scales run along the input channels (axis 1): a filter is "
+                "weight[c_out], so take the maximum over axes 1, 2, 3.",
             ),
             Mistake(
-                "sum, not mean",
-                _sum_not_mean,
-                "the costs are sums over the window: divide each by the number of pairs that "
-                "entered it, so that border pixels (fewer pairs) compare fairly with the others.",
+                "truncated",
+                _truncated,
+                "your levels are truncated towards 0 (.to(torch.int8) cuts the fraction): round "
+                "to the nearest level first, torch.round(w / scale).",
             ),
             Mistake(
-                "whole window counted",
-                _whole_window_counted,
-                "near the borders you divide by window * window, counting pairs that do not "
-                "exist (outside the image, or u' - d < 0) as zero differences: divide by the "
-                "number of pairs present instead (box-sum a mask of ones).",
+                "signed max",
+                _signed_max,
+                "take the largest |w|, not the largest w: a filter whose biggest weight is "
+                "negative otherwise gets a wrong (even negative) scale.",
             ),
         ),
     ),
     Exercise(
         key="14.3",
-        title="the bad-pixel percentage",
+        title="an activation through uint8 and back",
         difficulty="quick",
-        reference=_bad_percentage,
-        hides=("depthnb.metrics.stereo.bad_pixel_rate", "depthnb.metrics.stereo.stereo_metrics"),
-        cases=_bad_cases,
+        reference=_through_uint8,
+        cases=_through_uint8_cases,
         mistakes=(
             Mistake(
-                "fraction",
-                _fraction,
-                "this is a fraction: the benchmark reports a percentage, 0 to 100 (times 100).",
+                "unclipped",
+                _unclipped,
+                "values beyond the calibrated range came back unchanged: uint8 has only the levels "
+                "0 .. 255, so clip q to them (calibration decides where the range ends).",
             ),
             Mistake(
-                "at the threshold",
-                _at_threshold_counted,
-                "an error of exactly the threshold counts as bad in your answer: 'bad 2.0' is an "
-                "error of MORE than 2 pixels (>, not >=).",
+                "range without zero",
+                _range_without_zero,
+                "widen the range to contain 0 first, low = min(x_min, 0), high = max(x_max, 0): "
+                "then 0.0 is a level (ReLU's zeros and zero padding stay exact) and the zero "
+                "point q0 lies in 0 .. 255.",
             ),
             Mistake(
-                "unknown counted",
-                _unknown_counted,
-                "pixels without ground truth (inf) count as bad: score only where the target is "
-                "finite (torch.isfinite) as well as valid.",
+                "int8 levels",
+                _int8_levels,
+                "activations are uint8 here: clip q to 0 .. 255, not to int8's -128 .. 127.",
             ),
             Mistake(
-                "valid ignored",
-                _valid_ignored,
-                "you scored every pixel with ground truth: keep to the valid ones (the benchmark's "
-                "non-occluded pixels), valid & isfinite(target).",
+                "zero point kept",
+                _zero_kept,
+                "your values are shifted by the step times the zero point: going back, subtract "
+                "the zero point, r = step (q - q0).",
             ),
         ),
     ),
 )
 
-_FB = MOTORCYCLE.focal_px * MOTORCYCLE.baseline_m  # 192.03 px m
-
 QUESTIONS = (
     Question(
         "14.P1",
-        "By how many metres does the depth of a wall 5 m away change when its disparity is off "
-        "by one pixel, with Motorcycle's rig (f B = 192 px m)?",
-        Number(round(25 / _FB, 3), "m", abs_tol=0.02),
-        f"z = f B / (d + doffs), so dz/dd = -z^2 / (f B): at 5 m, 25 / {_FB:.0f} = "
-        f"{25 / _FB:.2f} m per pixel (12.7 cm nearer for +1 px, 13.4 cm farther for -1 px). At "
-        f"2.1 m, the motorcycle's front, it is {2.1**2 / _FB * 100:.1f} cm: the error grows with "
-        "the square of the distance, which is why stereo sees far things poorly.",
-    ),
-    Question(
-        "14.P2",
-        "Which of Depth Anything V2's tokens (one per 14x14-pixel patch) have changed after its "
-        "first transformer block when only the pixels of the top-left patch change?",
-        Choice(
-            {
-                "a": "only the top-left patch's token",
-                "b": "that token and its neighbours, as after a 3x3 convolution",
-                "c": "every token",
-            },
-            correct="c",
-        ),
-        "Self-attention mixes every token with every other one, weighted by how alike they are: "
-        "one block already reaches the whole image. A convolution's receptive field grows a few "
-        "pixels per layer; the U-Net's first block sees 5x5 pixels.",
+        "What fraction of the course U-Net's float32 file (1.99 MB) will its static int8 file "
+        "be?",
+        Number(0.25, "", abs_tol=0.07),
+        "Each weight goes from 32 bits to 8: a quarter. The file also keeps the steps and zero "
+        "points (one step per output channel for the weights), the biases in 32 bits, and the "
+        "QuantizeLinear / DequantizeLinear nodes. In a network as small as this U-Net (0.49 M "
+        "weights) they add a few hundredths: about 0.3 here. In FCRN's 63.6 M weights they are "
+        "well under a hundredth.",
     ),
 )
