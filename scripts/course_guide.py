@@ -35,17 +35,22 @@ LESSONS = {
     ),
     "08": ("Zero-shot: real photographs, outdoors, dataset bias", "05, 07", "yes"),
     "09": ("Point clouds", "01 (intrinsics), 07 (a model to predict with)", "helps"),
-    "10": ("The explorer and failure modes", "08, 09", "helps"),
-    "11": ("Mask and depth (optional)", "03, 04, 06", "yes"),
-    "12": ("Video depth", "07, 09", "helps"),
-    "13": ("Deployment", "03, 07", "no (CPU is enough)"),
+    "10": (
+        "From stereo to foundation models",
+        "09 (the pinhole model), 05 and 08 (scale and shift), 03 (parameters and MACs)",
+        "helps",
+    ),
+    "11": ("The explorer and failure modes", "08, 09", "helps"),
+    "12": ("Mask and depth (optional)", "03, 04, 06", "yes"),
+    "13": ("Video depth", "07, 09", "helps"),
+    "14": ("Deployment", "03, 07", "no (CPU is enough)"),
 }
 
 INTRODUCTION = """# Course guide for instructors
 
-Thirteen lessons, each a notebook that runs in Colab and fits a 90-minute lab: objectives at the
+Fourteen lessons, each a notebook that runs in Colab and fits a 90-minute lab: objectives at the
 top, a summary of five points at the end, at most about 2,000 words of prose in its main path, and
-engineering (speed, memory, several GPUs) in marked appendices after the exercises. Lesson 11 is
+engineering (speed, memory, several GPUs) in marked appendices after the exercises. Lesson 12 is
 optional. Every lesson runs in two modes. **Quick mode** (`DEPTHNB_QUICK=1`, what the tests run)
 takes about a minute on two CPU cores, uses synthetic rooms, Middlebury's real *Motorcycle* (RGB-D
 from scikit-image) and the course's shipped U-Net, and shows the same run on every machine: use it
@@ -160,8 +165,8 @@ SYLLABUS = """
 One lesson is one 90-minute lab in quick mode; full mode and the substantial exercise are homework.
 
 - **6 labs** (the core): 01 · 03 · 04 · 06 · 07 · 09.
-- **9 labs**: 01 · 02 · 03 · 04 · 05 · 06 · 07 · 08 · 09.
-- **12 labs** (the whole course without the optional lesson 11): 01 to 10 · 12 · 13.
+- **10 labs**: 01 to 10.
+- **13 labs** (the whole course without the optional lesson 12): 01 to 11 · 13 · 14.
 
 Lesson 06 is the one to run in full mode before class: its 27-minute training run is what
 lesson 07 then scores (lesson 07 falls back to the published weights without it).
@@ -200,7 +205,7 @@ Python ({python} in the current file). `scripts/colab_twin.py` builds a **twin**
 a fresh virtual environment on Python 3.13 (the twin runs the 3.13.x at hand where Colab runs
 {python}) with Colab's exact versions (torch and torchvision are PyPI's builds of the same
 versions: the CUDA build, which runs on a CPU). It installs the package exactly as each lesson's
-first cell does (`depthnb`, and `depthnb[deploy]` for lesson 13, the one lesson whose imports
+first cell does (`depthnb`, and `depthnb[deploy]` for lesson 14, the one lesson whose imports
 Colab lacks) and **fails, listing them, if that changed any of Colab's versions** (this is what
 keeps onnx below 1.23: onnx 1.23 would upgrade Colab's protobuf). Then it runs every lesson in
 quick mode under nbval, the full-mode rehearsal and the explorer's tests. `.ci/run` runs it
@@ -250,7 +255,7 @@ def drive_section() -> list[str]:
         "In Colab's full mode `depthnb.notebook.setup()` mounts Google Drive (Colab asks once per",
         "session) and keeps every download, cache and run in `MyDrive/depthnb_data`, so a new VM",
         "finds them: lesson 07 scores lesson 06's checkpoint, and the 1.4 GB Eigen archive is",
-        "downloaded once for lessons 07, 08, 09, 10 and 13. `setup(drive=False)` keeps everything on",
+        "downloaded once for lessons 07, 08, 09, 11 and 14. `setup(drive=False)` keeps everything on",
         "the VM instead (lost when it is recycled). Lesson 06 copies `nyu_data.zip` from Drive to",
         "the VM's disk before training reads it (`depthnb.course.notebook.local_copy`). It adds up",
         "to:",

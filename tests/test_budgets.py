@@ -65,6 +65,7 @@ def test_minutes_follow_the_workload():
     [
         ("unet", (120, 160), {}, budgets.UNET_120x160),
         ("unet", (240, 320), {}, budgets.UNET_240x320),
+        ("unet", (120, 160), {"filters": (8, 16, 32, 64, 128)}, budgets.CLASS_UNET_120x160),
         ("maskdepth", (160, 160), {"in_channels": 6}, budgets.MASKDEPTH_160x160),
     ],
 )

@@ -103,3 +103,22 @@ def test_beats_constant_needs_every_metric():
     assert not beats_constant({"abs_rel": 0.2, "rmse": 0.9, "delta1": 0.4}, constants)
     assert not beats_constant({"abs_rel": 0.35, "rmse": 0.9, "delta1": 0.6}, constants)
     assert beats_constant({"abs_rel": 0.2, "rmse": 2.0, "delta1": 0.6}, constants, ("abs_rel",))
+
+
+def test_a_given_network_is_trained_in_place_of_a_fresh_one(rooms):
+    """``model=``: another head on the class U-Net (lesson 14's bins head), its output mapped by
+    ``output``; the same batches as the fresh network's."""
+    from depthnb.models.heads import BinsHead
+
+    torch.manual_seed(0)
+    net = build_model("unet", filters=CLASS_UNET_FILTERS, encoding="metres")
+    net.head = BinsHead(CLASS_UNET_FILTERS[0], bins=8, min_depth=0.25, max_depth=12.0)
+    before = {k: v.clone() for k, v in net.state_dict().items()}
+    trained, _ = train_class_unet(
+        rooms, l1_loss, steps=2, batch_size=2, output=torch.log, target=torch.log, model=net
+    )
+    assert trained is net and not trained.training
+    assert not torch.equal(before["head.logits.weight"], net.state_dict()["head.logits.weight"])
+    with torch.no_grad():
+        depth = trained(rooms["image"][:1])
+    assert depth.shape == (1, 1, *SIZE) and (depth >= 0.25).all() and (depth <= 12.0).all()

@@ -31,6 +31,8 @@ SOURCES = sorted(PACKAGE.rglob("*.py"))
 NOT_PRED_TARGET = {
     # self-supervised: a target frame, source frames, the predicted depth and poses, no truth
     "photometric_reprojection_loss",
+    # a baseline fitted to the truth alone: there is no prediction (as metrics.baseline's)
+    "best_constant_disparity",
 }
 #: Names a setting or an argument of one meaning must not go by (the name to use instead).
 RETIRED_NAMES = {

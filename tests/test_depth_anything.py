@@ -215,3 +215,18 @@ def test_depthnb_models_imports_without_transformers():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "ok"
+
+
+def test_macs_count_the_attention_on_the_cpu_as_on_meta():
+    """count_macs sees a ViT's attention products on the CPU (whose fused attention kernel the
+    flop counter does not count) as it does on the meta device, and macs_by_module(level=2)
+    splits the wrapped network into backbone, neck and head."""
+    from depthnb.models import count_macs, macs_by_module
+
+    model = build_model("depth-anything-v2", hf_config=tiny_config(), target_side=56).eval()
+    with torch.device("meta"):
+        shapes_only = build_model("depth-anything-v2", hf_config=tiny_config(), target_side=56)
+    assert count_macs(model, (56, 56)) == count_macs(shapes_only, (56, 56))
+    parts = macs_by_module(model, (56, 56), level=2)
+    assert {"net.backbone", "net.neck", "net.head"} <= set(parts)
+    assert sum(v for k, v in parts.items() if k != "total") == parts["total"]

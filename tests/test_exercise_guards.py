@@ -112,7 +112,7 @@ def test_a_module_imported_while_the_answer_runs_keeps_no_guard(tmp_path, monkey
         assert hasattr(helpers.abs_rel_map, "hidden_name")  # imported while hidden: the guard
         raise NotImplementedError
 
-    assert check("10.3", answer, verbose=False).status == "not yet"
+    assert check("11.3", answer, verbose=False).status == "not yet"
     assert sys.modules["student_helpers"].abs_rel_map is resolve("depthnb.viz.abs_rel_map")
     assert not _guards_left()
     del sys.modules["student_helpers"]
@@ -207,7 +207,7 @@ def test_outside_the_main_thread_the_check_runs_without_a_limit_and_says_why():
     def worker():
         with warnings.catch_warnings(record=True) as found:
             warnings.simplefilter("always")
-            results.append(check("13.1", fold, verbose=False))
+            results.append(check("14.1", fold, verbose=False))
         caught.extend(found)
 
     thread = threading.Thread(target=worker)

@@ -10,9 +10,10 @@ layer       modules
 errors      ``errors``: every exception
 utils       ``utils/``: files, device, seed, distributed, paths, optional imports, arrays, tensors
 hub         ``hub/``: fetching files (sources, transfer, extract, Google Drive, the HF Hub, ...)
-library     in this order: ``geometry``, ``encodings`` and ``checkpoint`` (leaves: camera maths,
-            depth encodings, the checkpoint file format); ``data``; ``models``; ``inference``
-            (a model's outputs to metres); ``metrics`` (which run a model over a test set);
+library     in this order: ``geometry``, ``encodings``, ``checkpoint`` and ``stereo`` (leaves:
+            camera maths, depth encodings, the checkpoint file format, stereo matching); ``data``;
+            ``models``; ``inference`` (a model's outputs to metres); ``metrics`` (which run a model
+            over a test set);
             ``losses`` (the scale-and-shift-invariant loss shares the metrics' alignment fit);
             ``train`` (a task's loss and metrics); ``viz`` (the explorer predicts); ``video``
             (predicts and colours frames); ``deploy`` (compares exported models' metrics)
@@ -35,7 +36,7 @@ from pathlib import Path
 PACKAGE = Path(__file__).resolve().parent.parent / "depthnb"
 
 LIBRARY = (
-    ("geometry", "encodings", "checkpoint"),
+    ("geometry", "encodings", "checkpoint", "stereo"),
     ("data",),
     ("models",),
     ("inference", "predict"),
@@ -71,6 +72,7 @@ LOOSE_MODULES = {
     "inference",
     "notebook",
     "predict",
+    "stereo",
     "video",
 }
 

@@ -133,7 +133,7 @@ class ReadOrder(torch.utils.data.Dataset):
 def test_the_trainer_is_the_seeds_loop_written_plainly(tiny_fgbg):
     """Fed the samples in the Trainer's order, the seed's own loop (SGD, StepLR once per epoch,
     2 BCE + (1 - SSIM) on the half-resolution depth) ends with the Trainer's weights, bit for bit:
-    what lesson 11 gets from the Trainer differs from the old loop only in the shuffle order."""
+    what lesson 12 gets from the Trainer differs from the old loop only in the shuffle order."""
     epochs, batch, step_epochs = 3, 4, 2
     order = ReadOrder(tiny_fgbg)
     torch.manual_seed(0)

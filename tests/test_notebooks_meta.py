@@ -2,6 +2,7 @@
 
 import importlib.util
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -18,15 +19,16 @@ LESSONS = [
     "07_nyu_evaluation",
     "08_zero_shot",
     "09_point_clouds",
-    "10_interactive_explorer",
-    "11_mask_and_depth",
-    "12_video_depth",
-    "13_deployment",
+    "10_stereo_to_foundation_models",
+    "11_interactive_explorer",
+    "12_mask_and_depth",
+    "13_video_depth",
+    "14_deployment",
 ]
 
 
 # Lessons a CPU runtime serves: data loading, and deployment (its latencies are CPU latencies).
-CPU_LESSONS = {"01_depth_data", "02_augmentation", "13_deployment"}
+CPU_LESSONS = {"01_depth_data", "02_augmentation", "14_deployment"}
 
 
 def _load_set_repository():
@@ -108,13 +110,13 @@ def test_lessons_that_need_a_gpu_open_on_a_gpu_runtime(path):
 
 def test_rewrite_pins_a_ref_and_back():
     readme = (ROOT / "README.md").read_text()
-    lesson = (ROOT / "notebooks" / "13_deployment.ipynb").read_text()
+    lesson = (ROOT / "notebooks" / "14_deployment.ipynb").read_text()
     for text in (readme, lesson):
         pinned = set_repository.rewrite(text, "someone/elsewhere", "v2.1")
         assert set_repository.references_named(pinned) == {("someone/elsewhere", "v2.1")}
         assert "depthnb/depthnb" not in pinned
         assert set_repository.rewrite(pinned, set_repository.REPOSITORY) == text
-    badge = "colab.research.google.com/github/someone/elsewhere/blob/v2.1/notebooks/13_deployment"
+    badge = "colab.research.google.com/github/someone/elsewhere/blob/v2.1/notebooks/14_deployment"
     assert badge in set_repository.rewrite(readme, "someone/elsewhere", "v2.1")
     install = 'git+https://github.com/someone/elsewhere@v2.1\\"'  # as stored in the JSON
     assert install in set_repository.rewrite(lesson, "someone/elsewhere", "v2.1")
@@ -148,7 +150,7 @@ def _install_lines(path: Path) -> list[str]:
 
 # What each lesson's first cell installs in Colab: the package, and an extra only where Colab lacks
 # what the lesson imports (scripts/colab_twin.py checks that it changes none of Colab's versions).
-EXTRAS = {"13_deployment": "[deploy]"}
+EXTRAS = {"14_deployment": "[deploy]"}
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
@@ -208,3 +210,42 @@ def test_licence_and_citation_agree_with_pyproject():
     for key in ("cff-version: 1.2.0", "message:", "title:", "authors:", "license: MIT"):
         assert f"\n{key}" in f"\n{citation}", key
     assert f'repository-code: "https://github.com/{set_repository.REPOSITORY}"' in citation
+
+
+LAB_WORDS = 2_100
+"""The most words of prose in a lesson's main path: about 2,000, what a 90-minute lab holds."""
+
+
+def _prose_words(text: str) -> int:
+    """Words of Markdown a student reads: not the collapsed instructor note, not link targets."""
+    text = re.sub(r"<details>.*?</details>", "", text, flags=re.DOTALL)
+    text = re.sub(r"\(https?://[^)]*\)", "", text)
+    return len(re.findall(r"[A-Za-z0-9][\w'’.-]*", text))
+
+
+def _bullets(text: str) -> int:
+    return len(re.findall(r"^[*-] ", text, re.MULTILINE))
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_every_lesson_fits_a_lab(path):
+    """Objectives at the top, at most about 2,000 words to the summary, five summary bullets, a
+    predict-then-run question, and engineering only in appendices after the exercises."""
+    texts = [(cell["cell_type"], _source(cell)) for cell in _cells(path)]
+    objectives = texts[3][1]
+    assert objectives.startswith("## What you will be able to do"), f"{path.name}: no objectives"
+    assert 3 <= _bullets(objectives) <= 5, f"{path.name}: 3 to 5 objectives"
+    headings = [text.split("\n")[0] for kind, text in texts if kind == "markdown"]
+    summary = headings.index("## Summary")
+    exercises = headings.index("## Exercises")
+    appendices = [i for i, h in enumerate(headings) if h.startswith("## Appendix (engineering): ")]
+    assert summary < exercises and all(i > exercises for i in appendices), path.name
+    assert not any("Appendix" in h for h in headings[:exercises]), f"{path.name}: appendix early"
+    main = [text for kind, text in texts if kind == "markdown"]
+    words = sum(_prose_words(text) for text in main[:summary])
+    assert words <= LAB_WORDS, f"{path.name}: {words} words of prose before the summary"
+    assert _bullets(main[summary]) == 5, f"{path.name}: the summary has five bullets"
+    ask = re.compile(r'\bask\("\d\d\.P\d')
+    assert any(kind == "code" and ask.search(text) for kind, text in texts), (
+        f"{path.name}: no predict-then-run question"
+    )

@@ -36,21 +36,8 @@ from rehearsal_fixtures import MirrorServer, format_rows, registry_names, write_
 from depthnb.course.budgets import BUDGETS, TORCHVISION_BYTES
 
 ROOT = Path(__file__).resolve().parent.parent
-LESSONS = [
-    "01_depth_data",
-    "02_augmentation",
-    "03_architectures",
-    "04_what_losses_see",
-    "05_relative_depth",
-    "06_training",
-    "07_nyu_evaluation",
-    "08_zero_shot",
-    "09_point_clouds",
-    "10_interactive_explorer",
-    "11_mask_and_depth",
-    "12_video_depth",
-    "13_deployment",
-]
+LESSONS = sorted(path.stem for path in (ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+"""Every lesson (tests/test_notebooks_meta.py holds the list of their names)."""
 PEAK_LIMIT_MB = 10 * 1024  # Colab's free VM has 12.7 GB
 LESSON_TIMEOUT_S = 900
 

@@ -74,7 +74,7 @@ def test_align_to_first_removes_a_scale_per_frame_of_a_still_scene():
 
 
 def test_align_to_first_holds_a_moving_camera_at_the_first_frames_depth():
-    """The ratio compares each pixel with itself: on a camera moving into the room (lesson 12's
+    """The ratio compares each pixel with itself: on a camera moving into the room (lesson 13's
     path, median depth 3.7 m down to 2.5 m) it removes the jitter but also the real change of
     depth, so the last frame comes out too far (why ema_scale lets its scale follow)."""
     gt = render_camera_path(seed=2, n_frames=24, size=(60, 80))["depth"]

@@ -39,8 +39,10 @@ DENSEDEPTH_480x640 = 122.7e9
 FCRN_228x304 = 17.5e9
 UNET_240x320 = 4.38e9
 UNET_120x160 = 1.09e9
+CLASS_UNET_120x160 = 0.276e9  # the class U-Nets, widths 8 to 128 (depthnb.course.classroom)
 MASKDEPTH_160x160 = 0.50e9
-DEPTH_ANYTHING_SMALL_480x640 = 53.4e9  # Depth Anything V2 small on a 480x640 image (run at 518 px)
+DEPTH_ANYTHING_SMALL_480x640 = 83.7e9  # Depth Anything V2 small on a 480x640 image (run at 518 px)
+DEPTH_ANYTHING_500x741 = 98.1e9  # Depth Anything V2 small on Motorcycle (processed at 518x770)
 
 TORCHVISION_BYTES = {"densenet169": 57_365_526, "resnet50": 102_530_333}
 """Sizes of the ImageNet weights torchvision downloads (densenet169-b2777c0a.pth,
@@ -66,7 +68,7 @@ class LessonBudget:
     """A lesson's full mode on a free Colab T4.
 
     Attributes:
-        lesson: "01" .. "13".
+        lesson: "01" .. "14".
         downloads: registry names (:data:`depthnb.data.DATASETS`, :data:`depthnb.models.PRETRAINED`)
             and torchvision encoders (:data:`TORCHVISION_BYTES`) the lesson fetches (the
             rehearsal checks them against what its mirror served to the lesson).
@@ -138,7 +140,14 @@ BUDGETS: dict[str, LessonBudget] = {
         LessonBudget(
             "04",
             (),
-            (Work("U-Net 120x160, 2 runs x 3000 steps of 16", UNET_120x160, 96_000, True),),
+            (
+                Work(
+                    "class U-Net 120x160, 2 runs x 3000 steps of 16",
+                    CLASS_UNET_120x160,
+                    96_000,
+                    True,
+                ),
+            ),
             fixed_minutes=2,
             ram_gb=3,
             disk_gb=0.1,
@@ -146,7 +155,14 @@ BUDGETS: dict[str, LessonBudget] = {
         LessonBudget(
             "05",
             (),
-            (Work("U-Net 120x160, 2 runs x 3000 steps of 16", UNET_120x160, 96_000, True),),
+            (
+                Work(
+                    "class U-Net 120x160, 2 runs x 3000 steps of 16",
+                    CLASS_UNET_120x160,
+                    96_000,
+                    True,
+                ),
+            ),
             fixed_minutes=2,
             ram_gb=3,
             disk_gb=0.1,
@@ -212,6 +228,22 @@ BUDGETS: dict[str, LessonBudget] = {
         ),
         LessonBudget(
             "10",
+            ("depth-anything-v2-relative-small", "depth-anything-v2-metric-indoor-small"),
+            (
+                Work("Depth Anything V2 small on Motorcycle, 8 passes", DEPTH_ANYTHING_500x741, 8),
+                Work(
+                    "class U-Net 120x160, 2 runs x 1500 steps of 16",
+                    CLASS_UNET_120x160,
+                    48_000,
+                    True,
+                ),
+            ),
+            fixed_minutes=3,
+            ram_gb=4,
+            disk_gb=0.3,
+        ),
+        LessonBudget(
+            "11",
             ("nyu-eigen-test", "densedepth-nyu", "depth-anything-v2-metric-indoor-small"),
             (Work("U-Net 240x320", UNET_240x320, 100),),
             fixed_minutes=2,
@@ -220,7 +252,7 @@ BUDGETS: dict[str, LessonBudget] = {
             optional=("depth-anything-v2-metric-outdoor-small",),
         ),
         LessonBudget(
-            "11",
+            "12",
             (),
             (Work("mask-and-depth 160x160, 6 epochs of 2500", MASKDEPTH_160x160, 15_000, True),),
             fixed_minutes=4,
@@ -228,7 +260,7 @@ BUDGETS: dict[str, LessonBudget] = {
             disk_gb=0.2,
         ),
         LessonBudget(
-            "12",
+            "13",
             (),
             (
                 Work("U-Net 240x320, 90 frames", UNET_240x320, 90),
@@ -240,7 +272,7 @@ BUDGETS: dict[str, LessonBudget] = {
             optional=("densedepth-nyu",),
         ),
         LessonBudget(
-            "13",
+            "14",
             ("nyu-eigen-test", "fcrn-nyu", "densedepth-nyu"),
             (),
             fixed_minutes=8,

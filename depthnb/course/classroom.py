@@ -65,6 +65,7 @@ def train_class_unet(
     lr: float = 3e-3,
     seed: int = 0,
     device: str | torch.device = "cpu",
+    model: DepthModel | None = None,
 ) -> tuple[DepthModel, float]:
     """Train a class U-Net (``build_model("unet", filters=CLASS_UNET_FILTERS)``, which outputs
     log depth) with Adam for exactly ``steps`` steps; return it in eval mode and the seconds taken.
@@ -89,6 +90,8 @@ def train_class_unet(
         lr: the schedule's peak learning rate.
         seed: initial weights and batch order.
         device: where the network trains.
+        model: a network to train instead of a fresh class U-Net (e.g. one whose head was
+            replaced); its initial weights are the caller's, ``output`` maps what it outputs.
 
     Raises:
         ArgumentError: ``steps`` or ``batch_size`` below 1, or ``rooms`` without a key it needs.
@@ -104,8 +107,10 @@ def train_class_unet(
             "seed) or a dict with image, depth and valid tensors"
         )
     device = torch.device(device)
-    with seeded_rngs(seed):  # the same initial weights for the same seed
-        model = build_model("unet", filters=CLASS_UNET_FILTERS).to(device)
+    if model is None:
+        with seeded_rngs(seed):  # the same initial weights for the same seed
+            model = build_model("unet", filters=CLASS_UNET_FILTERS)
+    model = model.to(device).train()
     optimizer = torch.optim.Adam(model.parameters(), lr=lr)
     schedule = torch.optim.lr_scheduler.OneCycleLR(optimizer, lr, total_steps=steps, pct_start=0.2)
     order = torch.Generator().manual_seed(seed)

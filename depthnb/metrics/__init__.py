@@ -27,6 +27,7 @@ module                     what it holds
 ``metrics.mask``           :func:`mask_iou`, pooled over pixels
 ``metrics.calibration``    :func:`uncertainty_calibration`: predicted error scale against observed
 ``metrics.baseline``       :class:`ConstantDepth` and the best constants: the bar to beat
+``metrics.stereo``         end-point error and bad-pixel rate of disparities (stereo benchmarks)
 =========================  =======================================================================
 
 Names are imported from their modules on first use.
@@ -49,6 +50,7 @@ _NAMES = {
     "mask": ("mask_iou",),
     "calibration": ("uncertainty_calibration",),
     "baseline": ("ConstantDepth", "best_constants"),
+    "stereo": ("bad_pixel_rate", "best_constant_disparity", "end_point_error", "stereo_metrics"),
 }
 _MODULE_OF = {name: module for module, names in _NAMES.items() for name in names}
 

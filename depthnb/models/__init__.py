@@ -54,6 +54,8 @@ _CLASSES.update(
         "UpProjection": "depthnb.models.fcrn",
         "FastUpProjection": "depthnb.models.fcrn",
         "fast_from_plain": "depthnb.models.fcrn",
+        "BinsHead": "depthnb.models.heads",
+        "bin_centres": "depthnb.models.heads",
         "PRETRAINED": "depthnb.models.pretrained",
         "list_pretrained": "depthnb.models.pretrained",
         "load_pretrained": "depthnb.models.pretrained",

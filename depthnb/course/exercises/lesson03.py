@@ -1,5 +1,6 @@
 """Lesson 03's exercises: FCRN's unpooling, the parameters of a depthwise-separable convolution, and
-a U-Net of any depth built with concatenated skip connections."""
+a U-Net of any depth built with concatenated skip connections; and its questions: the size of the
+Keras-sized U-Net's bottleneck, and the parameters of one convolution."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from depthnb.course.exercises.checker import Case, Exercise, Mistake
+from depthnb.course.exercises.questions import Choice, Number, Question
 from depthnb.models.blocks import ConvBNLeaky, SeparableConv
 from depthnb.models.fcrn import unpool
 from depthnb.models.summary import count_parameters
@@ -249,5 +251,29 @@ EXERCISES = (
                 "yours has no BatchNorm.",
             ),
         ),
+    ),
+)
+
+
+QUESTIONS = (
+    Question(
+        "03.P1",
+        "What size is the Keras-sized U-Net's bottleneck map for a 240x320 image, if the network "
+        "pads its input at the bottom and right to the next multiple of 32, then max-pools it "
+        "four times by 2x2?",
+        Choice({"a": "15x20", "b": "16x20", "c": "30x40", "d": "8x10"}, correct="b"),
+        "The padding comes first: 240 rows become 256, the next multiple of 32, and 320 columns "
+        "already are one. Four 2x2 poolings divide by 2^4 = 16: 256 / 16 = 16 rows, 320 / 16 = 20 "
+        "columns. Without the padding it would be 15x20 (a), but an odd size on the way down, say "
+        "125 rows, comes back up as 124 and no longer matches its skip: padding to a multiple "
+        "keeps every skip the size of what comes up. The output is cropped back to 240x320.",
+    ),
+    Question(
+        "03.P2",
+        "How many parameters has a 3x3 convolution from 64 to 128 channels, with its bias?",
+        Number(73_856, "", abs_tol=0),
+        "Each of the 128 output channels has a 3x3 filter over all 64 input channels, 9 x 64 = 576 "
+        "weights, and one bias: 128 x (576 + 1) = 73,728 weights + 128 biases = 73,856. The count "
+        "does not depend on the image size: a convolution shares its weights over every pixel.",
     ),
 )

@@ -1,19 +1,28 @@
-"""Lesson 06's exercises: the poly learning-rate schedule with its linear warm-up, and each
-process's share of an epoch under ``torchrun``, held against
-:func:`depthnb.train.schedule_preview` and ``DistributedSampler``."""
+"""Lesson 06's exercises: the poly learning-rate schedule with its linear warm-up, held against
+:func:`depthnb.train.schedule_preview`, and the L1 loss over the valid pixels of a batch in the
+U-Net's log encoding, held against :func:`depthnb.losses.l1_loss`; and a question, the poly
+schedule's rate half way through."""
 
 from __future__ import annotations
 
 from typing import Any
 
 import torch
-from torch.utils.data import DistributedSampler, TensorDataset
 
-from depthnb.course.exercises.checker import Case, Exercise, Mistake, compare_values
+from depthnb.course.exercises.checker import (
+    Accepted,
+    Case,
+    Exercise,
+    Mistake,
+    compare_values,
+)
+from depthnb.course.exercises.questions import Number, Question
+from depthnb.encodings import get_encoding
+from depthnb.losses.terms import l1_loss
 from depthnb.train.optim import schedule_preview
 
 
-# -------------------------------------------------------------------- 04.1 poly with a warm-up
+# ------------------------------------------------------------------ 06.1 poly with a warm-up
 def _poly_rates(
     lr: float, epochs: int, steps_per_epoch: int, warmup: float, power: float
 ) -> torch.Tensor:
@@ -77,55 +86,94 @@ def _power_outside(
     return _poly_formula(lr, epochs, steps_per_epoch, warmup, power, power_inside=False)
 
 
-# ------------------------------------------------------------ 04.2 one process's share of an epoch
-def _rank_share(order: list[int], world_size: int, rank: int) -> list[int]:
-    """A list of N dataset indices (the epoch's shuffled order), ints -> this rank's indices."""
-    positions: DistributedSampler[int] = DistributedSampler(
-        TensorDataset(torch.arange(len(order))), num_replicas=world_size, rank=rank, shuffle=False
-    )
-    return [order[i] for i in positions]
+# ------------------------------------------------------------- 06.2 a loss over the valid pixels
+LOG = get_encoding("log")
 
 
-def _rank_cases(generator: torch.Generator) -> list[Case]:
-    cases = []
-    for label, n, world_size, rank in (
-        ("10 samples on 4 processes (rank 1)", 10, 4, 1),
-        ("10 samples on 4 processes (rank 3)", 10, 4, 3),
-        ("8 samples on 2 processes (rank 1)", 8, 2, 1),
-        ("7 samples on 3 processes (rank 2)", 7, 3, 2),
-        ("a single sample on 2 processes (rank 1)", 1, 2, 1),
-    ):
-        order = torch.randperm(n, generator=generator).tolist()
-        cases.append(Case(label, (order, world_size, rank)))
-    return cases
+def _valid_l1_loss(pred: torch.Tensor, depth: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
+    """pred (B,1,H,W) log metres, depth (B,1,H,W) metres (0 where unknown), valid (B,1,H,W) bool
+    -> scalar tensor: the mean of |pred - ln depth| over the valid pixels of the whole batch."""
+    return l1_loss(pred, LOG.encode(depth), valid)
 
 
-def _padded(order: list[int], world_size: int) -> list[int]:
-    """The order, repeated from its start until its length divides by ``world_size``."""
-    padded = list(order)
-    while len(padded) % world_size:
-        padded += order[: world_size - len(padded) % world_size]
-    return padded
+def _valid_l1_cases(generator: torch.Generator) -> list[Case]:
+    """Depth from 0.5 to 12 m with holes (0 m, invalid); pixels beyond the sensor's 10 m are
+    invalid although their depth is known; the images of a batch have different numbers of valid
+    pixels, and one has none."""
+
+    def batch(images: int, height: int, width: int, holes: float) -> tuple[torch.Tensor, ...]:
+        depth = 0.5 + 11.5 * torch.rand(images, 1, height, width, generator=generator)
+        depth[torch.rand(depth.shape, generator=generator) < holes] = 0.0
+        noise = 0.3 * torch.randn(depth.shape, generator=generator)
+        pred = torch.log(depth.clamp(min=0.5)) + noise  # a network's guess, log metres
+        return pred, depth
+
+    pred, depth = batch(2, 6, 8, 0.3)
+    depth[1, :, :3] = 0.0  # the second image: more holes than the first
+    holes = (pred, depth, (depth > 0) & (depth <= 10.0))
+    pred, depth = batch(3, 5, 7, 0.2)
+    depth[1] = 0.0  # a crop of a window: no depth at all
+    empty = (pred, depth, (depth > 0) & (depth <= 10.0))
+    pred, depth = batch(1, 7, 5, 0.0)
+    depth = depth.clamp(max=10.0)
+    full = (pred, depth, depth > 0)
+    return [
+        Case("a batch of two with holes and pixels beyond 10 m", holes),
+        Case("a batch of three whose second image has no valid pixel", empty),
+        Case("one image, odd size 7x5, every pixel valid", full),
+    ]
 
 
-def _contiguous_blocks(order: list[int], world_size: int, rank: int) -> list[int]:
-    padded = _padded(order, world_size)
-    share = len(padded) // world_size
-    return padded[rank * share : (rank + 1) * share]
+def _compare_losses(got: Any, expected: torch.Tensor) -> str | None:
+    """A loss is a tensor (it keeps its graph for ``backward``); then the values, NaN included."""
+    if isinstance(got, (int, float)) and not isinstance(got, bool):
+        return (
+            f"a Python number ({got!r}): return the tensor itself (a loss keeps its graph for "
+            "backward()), not loss.item()"
+        )
+    if isinstance(got, torch.Tensor) and got.numel() == 1:
+        got = got.reshape(())
+    return compare_values(got, expected, rtol=1e-5, atol=1e-6)
 
 
-def _tail_dropped(order: list[int], world_size: int, rank: int) -> list[int]:
-    kept = len(order) // world_size * world_size
-    return order[:kept][rank::world_size]
+def _log_errors(pred: torch.Tensor, depth: torch.Tensor) -> torch.Tensor:
+    """|pred - ln depth| per pixel, finite everywhere (0 m is clamped before the log)."""
+    return (pred - torch.log(depth.clamp(min=1e-3))).abs()
 
 
-def _uneven_shares(order: list[int], world_size: int, rank: int) -> list[int]:
-    return order[rank::world_size]
+def _per_image(
+    pred: torch.Tensor, depth: torch.Tensor, valid: torch.Tensor, skip_empty: bool
+) -> torch.Tensor:
+    """Each image averaged over its own valid pixels, then the images averaged."""
+    errors = torch.where(valid, _log_errors(pred, depth), torch.zeros_like(pred))
+    count = valid.flatten(1).sum(1)
+    per_image = errors.flatten(1).sum(1) / count  # 0 / 0 = NaN for an image with no valid pixel
+    return per_image[count > 0].mean() if skip_empty else per_image.mean()
 
 
-def _padded_with_last(order: list[int], world_size: int, rank: int) -> list[int]:
-    missing = -len(order) % world_size
-    return (order + order[-1:] * missing)[rank::world_size]
+def _per_image_skipping_empty(
+    pred: torch.Tensor, depth: torch.Tensor, valid: torch.Tensor
+) -> torch.Tensor:
+    return _per_image(pred, depth, valid, skip_empty=True)
+
+
+def _per_image_nan(pred: torch.Tensor, depth: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
+    return _per_image(pred, depth, valid, skip_empty=False)
+
+
+def _multiplied_by_mask(
+    pred: torch.Tensor, depth: torch.Tensor, valid: torch.Tensor
+) -> torch.Tensor:
+    return ((pred - torch.log(depth)).abs() * valid).sum() / valid.sum()
+
+
+def _over_all_pixels(pred: torch.Tensor, depth: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
+    return torch.where(valid, _log_errors(pred, depth), torch.zeros_like(pred)).mean()
+
+
+def _mask_from_depth(pred: torch.Tensor, depth: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
+    known = depth > 0
+    return torch.where(known, _log_errors(pred, depth), torch.zeros_like(pred)).sum() / known.sum()
 
 
 EXERCISES = (
@@ -159,36 +207,66 @@ EXERCISES = (
     ),
     Exercise(
         key="06.2",
-        title="one process's share of an epoch under torchrun",
-        difficulty="quick",
-        reference=_rank_share,
-        hides=("torch.utils.data.DistributedSampler", "depthnb.train.sampling.EpochSampler"),
-        cases=_rank_cases,
-        mistakes=(
-            Mistake(
-                "contiguous blocks",
-                _contiguous_blocks,
-                "each rank takes a block of the order: DistributedSampler deals the order out "
-                "like cards, rank r takes positions r, r + world_size, r + 2 world_size, ...",
-            ),
-            Mistake(
-                "tail dropped",
-                _tail_dropped,
-                "the last samples are dropped: DistributedSampler pads the order by repeating its "
-                "first samples until its length divides by world_size (drop_last=False).",
-            ),
-            Mistake(
-                "uneven shares",
-                _uneven_shares,
-                "ranks get different numbers of samples, so one would wait for a gradient "
-                "average the others never join: pad the order first, from its start.",
-            ),
-            Mistake(
-                "padded with the last",
-                _padded_with_last,
-                "the padding repeats the last sample: DistributedSampler repeats the first ones, "
-                "order[:padding].",
+        title="the L1 loss over the valid pixels of a batch",
+        difficulty="medium",
+        reference=_valid_l1_loss,
+        hides=("depthnb.losses.l1_loss", "depthnb.utils.tensors.masked_mean"),
+        cases=_valid_l1_cases,
+        compare=_compare_losses,
+        accepted=(
+            Accepted(
+                "per image",
+                _per_image_skipping_empty,
+                "You averaged each image over its own valid pixels, then over the images that "
+                "have any: every image counts the same (as Eigen's scale-invariant loss does in "
+                "the package). The package's l1_loss divides the batch's sum by the batch's valid "
+                "pixels instead: every pixel counts the same, so an image with more valid pixels "
+                "weighs more. Both train a network.",
             ),
         ),
+        mistakes=(
+            Mistake(
+                "multiplied by the mask",
+                _multiplied_by_mask,
+                "NaN: an unknown pixel has depth 0 m, and ln 0 = -inf; multiplying its error by "
+                "a mask of 0 does not remove it (inf x 0 = NaN). Select the valid pixels "
+                "(torch.where(valid, error, 0), or error[valid]) before summing, or clamp the "
+                "depth before the log.",
+            ),
+            Mistake(
+                "over all pixels",
+                _over_all_pixels,
+                "too small: you divided by every pixel of the batch, the invalid ones included. "
+                "Divide the sum over the valid pixels by their number, N = valid.sum().",
+            ),
+            Mistake(
+                "mask from depth",
+                _mask_from_depth,
+                "you chose the pixels by depth > 0, but `valid` is the dataset's word on which "
+                "pixels to trust: here it also leaves out depths beyond the sensor's 10 m. Use "
+                "the mask you are given.",
+            ),
+            Mistake(
+                "per image, NaN for an empty image",
+                _per_image_nan,
+                "NaN on the batch with an image that has no valid pixel: you averaged each image "
+                "over its own valid pixels, and there 0 / 0 = NaN, which poisons the whole "
+                "batch's loss. Average over the batch's valid pixels, or leave out the images "
+                "that have none.",
+            ),
+        ),
+    ),
+)
+
+
+QUESTIONS = (
+    Question(
+        "06.P1",
+        "The poly schedule without warm-up, peak 1e-3, over 1,000 steps: what is its learning rate "
+        "at step 500, half way?",
+        Number(1e-3 * 0.5**0.9, "", rel_tol=0.03),
+        "poly multiplies the peak by (1 - t)^0.9 with t = 500 / 1,000 = 0.5: 1e-3 x 0.5^0.9 = "
+        "5.36e-4, not the 5e-4 of a straight line. A power below 1 keeps the rate above the line "
+        "for most of the run and lowers it faster at the end.",
     ),
 )

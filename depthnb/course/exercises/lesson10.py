@@ -1,322 +1,321 @@
-"""Lesson 10's exercises: the intrinsics a photo of unknown camera is given, how a lens other
-than the training camera's moves a network's metres, and the explorer's error map."""
+"""The stereo lesson's exercises: disparity to depth with Middlebury's offset, a sum-of-absolute-
+differences cost volume, and the bad-pixel percentage; and its questions to predict before a run."""
 
 from __future__ import annotations
 
 import math
 
 import torch
+import torch.nn.functional as F
 
 from depthnb.course.exercises.checker import Case, Exercise, Mistake
-from depthnb.course.exercises.questions import Choice, Question
-from depthnb.geometry import intrinsics_from_fov
-from depthnb.viz.colors import abs_rel_map
+from depthnb.course.exercises.questions import Choice, Number, Question
+from depthnb.data.middlebury import MOTORCYCLE, StereoCalibration, disparity_to_depth
+from depthnb.metrics.stereo import bad_pixel_rate
+from depthnb.stereo import sad_cost_volume
 
-# 10.1: intrinsics from a horizontal field of view.
-
-
-def _from_fov(size: tuple[int, int], fov_deg: float) -> torch.Tensor:
-    """Image size (H, W) in pixels, horizontal field of view in degrees -> (4,) fx, fy, cx, cy."""
-    return torch.from_numpy(intrinsics_from_fov(size, fov_deg))
+# ------------------------------------------------------------------ 14.1: disparity -> depth
 
 
-def _fov_cases(generator: torch.Generator) -> list[Case]:
-    return [
-        Case("a 480x640 (H x W) photo at 65 degrees", ((480, 640), 65.0)),
-        Case("a 120x160 image at 90 degrees", ((120, 160), 90.0)),
-        Case("a portrait 640x480 photo at 70 degrees", ((640, 480), 70.0)),
-        Case("an odd size 5x7 at 40 degrees", ((5, 7), 40.0)),
-    ]
-
-
-def _intrinsics(fx: float, cx: float, cy: float) -> torch.Tensor:
-    return torch.tensor([fx, fx, cx, cy], dtype=torch.float32)
-
-
-def _whole_angle(size: tuple[int, int], fov_deg: float) -> torch.Tensor:
-    height, width = size
-    fx = (width / 2) / math.tan(math.radians(fov_deg))
-    return _intrinsics(fx, (width - 1) / 2, (height - 1) / 2)
-
-
-def _whole_width(size: tuple[int, int], fov_deg: float) -> torch.Tensor:
-    height, width = size
-    fx = width / math.tan(math.radians(fov_deg) / 2)
-    return _intrinsics(fx, (width - 1) / 2, (height - 1) / 2)
-
-
-def _corner_centre(size: tuple[int, int], fov_deg: float) -> torch.Tensor:
-    height, width = size
-    fx = (width / 2) / math.tan(math.radians(fov_deg) / 2)
-    return _intrinsics(fx, width / 2, height / 2)
-
-
-def _vertical_fov(size: tuple[int, int], fov_deg: float) -> torch.Tensor:
-    height, width = size
-    fx = (height / 2) / math.tan(math.radians(fov_deg) / 2)
-    return _intrinsics(fx, (width - 1) / 2, (height - 1) / 2)
-
-
-def _degrees_to_tan(size: tuple[int, int], fov_deg: float) -> torch.Tensor:
-    height, width = size
-    fx = (width / 2) / math.tan(fov_deg / 2)
-    return _intrinsics(fx, (width - 1) / 2, (height - 1) / 2)
-
-
-# 10.2: the factor by which a metric network's depths come out through another lens.
-
-
-def _depth_factor(train_fov_deg: float, photo_fov_deg: float) -> float:
-    """Horizontal fields of view (degrees) of the training camera and of the photo's (same image
-    width) -> predicted depth / true depth, from apparent size alone."""
-    train = intrinsics_from_fov((480, 640), train_fov_deg)
-    photo = intrinsics_from_fov((480, 640), photo_fov_deg)
-    return float(train[0] / photo[0])
-
-
-def _lens_cases(generator: torch.Generator) -> list[Case]:
-    return [
-        Case("a phone (68 degrees) against NYU's Kinect (63.3)", (63.3, 68.0)),
-        Case("a zoom (40 degrees) against the Kinect", (63.3, 40.0)),
-        Case("a 60 degree photo for a network trained at 90", (90.0, 60.0)),
-        Case("the training camera itself (63.3 degrees)", (63.3, 63.3)),
-    ]
-
-
-def _half_tan(fov_deg: float) -> float:
-    return math.tan(math.radians(fov_deg) / 2)
-
-
-def _factor_inverted(train_fov_deg: float, photo_fov_deg: float) -> float:
-    return _half_tan(train_fov_deg) / _half_tan(photo_fov_deg)
-
-
-def _ratio_of_angles(train_fov_deg: float, photo_fov_deg: float) -> float:
-    return photo_fov_deg / train_fov_deg
-
-
-def _whole_angle_tangents(train_fov_deg: float, photo_fov_deg: float) -> float:
-    return math.tan(math.radians(photo_fov_deg)) / math.tan(math.radians(train_fov_deg))
-
-
-# 10.3: the error map the explorer draws.
-
-
-def _error_map(pred: torch.Tensor, target: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
-    """pred, target (H,W) metres, valid (H,W) bool -> (H,W) |pred - target| / target, NaN where
-    unknown."""
-    return torch.from_numpy(abs_rel_map(pred, target, valid))
-
-
-def _error_cases(generator: torch.Generator) -> list[Case]:
-    cases = []
-    for label, (height, width) in (("a 12x16 map", (12, 16)), ("an odd size 7x5", (7, 5))):
-        target = 0.5 + 9.0 * torch.rand(height, width, generator=generator)
-        pred = target * torch.exp(0.3 * torch.randn(height, width, generator=generator))
-        cases.append(Case(label, (pred, target, torch.ones_like(target, dtype=torch.bool))))
-    pred, target, _ = cases[0].args
-    holes = target.clone()
-    holes[::3, ::4] = 0.0
-    valid = holes > 0
-    valid[:, :2] = False  # measured, but outside the region to score
-    cases.append(
-        Case("invalid pixels (target 0, and valid False where target > 0)", (pred, holes, valid))
-    )
-    return cases
-
-
-def _unknown(target: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
-    return ~(valid & (target > 0))
-
-
-def _over_pred(pred: torch.Tensor, target: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
-    return ((pred - target).abs() / pred).masked_fill(_unknown(target, valid), float("nan"))
-
-
-def _zero_where_unknown(
-    pred: torch.Tensor, target: torch.Tensor, valid: torch.Tensor
+def _depth(
+    disparity: torch.Tensor, focal_px: float, baseline_m: float, doffs_px: float
 ) -> torch.Tensor:
-    return ((pred - target).abs() / target).masked_fill(_unknown(target, valid), 0.0)
+    """(H,W) disparity in pixels (inf or NaN unknown) -> (H,W) depth in metres, 0 where unknown."""
+    calibration = StereoCalibration(focal_px, 0.0, 0.0, doffs_px, baseline_m)
+    return disparity_to_depth(disparity, calibration)
 
 
-def _signed(pred: torch.Tensor, target: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
-    return ((pred - target) / target).masked_fill(_unknown(target, valid), float("nan"))
+def _depth_cases(generator: torch.Generator) -> list[Case]:
+    motorcycle = (MOTORCYCLE.focal_px, MOTORCYCLE.baseline_m, MOTORCYCLE.doffs_px)
+    disparity = 7.0 + 53.0 * torch.rand(12, 16, generator=generator)  # Motorcycle's 7 to 60 px
+    holes = disparity.clone()
+    holes[::3, ::5] = math.inf  # scikit-image's unknown pixels
+    holes[1::4, 2::7] = math.nan
+    other = 2.0 + 80.0 * torch.rand(7, 5, generator=generator)
+    return [
+        Case("Motorcycle's calibration, 12x16 disparities", (disparity, *motorcycle)),
+        Case("unknown disparities (inf and NaN)", (holes, *motorcycle)),
+        Case(
+            "another rig, an odd size 7x5 (f 1400 px, B 0.12 m, doffs 55 px)",
+            (other, 1400.0, 0.12, 55.0),
+        ),
+    ]
 
 
-def _valid_ignored(pred: torch.Tensor, target: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
-    return ((pred - target).abs() / target).masked_fill(target <= 0, float("nan"))
+def _known(disparity: torch.Tensor) -> torch.Tensor:
+    return torch.isfinite(disparity)
+
+
+def _no_offset(disparity, focal_px, baseline_m, doffs_px):
+    known = _known(disparity)
+    return torch.where(known, focal_px * baseline_m / disparity, torch.zeros_like(disparity))
+
+
+def _offset_subtracted(disparity, focal_px, baseline_m, doffs_px):
+    known = _known(disparity)
+    return torch.where(
+        known, focal_px * baseline_m / (disparity - doffs_px), torch.zeros_like(disparity)
+    )
+
+
+def _inverse_depth(disparity, focal_px, baseline_m, doffs_px):
+    known = _known(disparity)
+    return torch.where(
+        known, (disparity + doffs_px) / (focal_px * baseline_m), torch.zeros_like(disparity)
+    )
+
+
+def _unknown_kept(disparity, focal_px, baseline_m, doffs_px):
+    return focal_px * baseline_m / (disparity + doffs_px)
+
+
+# ------------------------------------------------------------------ 14.2: the SAD cost volume
+
+
+def _cost_volume(
+    left: torch.Tensor, right: torch.Tensor, num_disparities: int, window: int
+) -> torch.Tensor:
+    """(H,W) grey views, D, odd window -> (D,H,W) mean absolute difference over the window."""
+    return sad_cost_volume(left[None, None], right[None, None], num_disparities, window)[0]
+
+
+def _cost_cases(generator: torch.Generator) -> list[Case]:
+    left = 255 * torch.rand(12, 20, generator=generator)
+    right = torch.roll(left, -3, dims=1) + 8 * torch.randn(12, 20, generator=generator)
+    odd_left, odd_right = (255 * torch.rand(7, 9, generator=generator) for _ in range(2))
+    return [
+        Case("a 12x20 pair shifted by 3 px, 6 candidates, window 5", (left, right, 6, 5)),
+        Case("an odd size 7x9, 4 candidates, window 3", (odd_left, odd_right, 4, 3)),
+        Case("single pixels (window 1), 5 candidates", (left, right, 5, 1)),
+    ]
+
+
+def _shifted(
+    left: torch.Tensor, right: torch.Tensor, count: int, sign: int
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """(D,H,W) absolute differences |L(u) - R(u + sign d)| and where both pixels exist."""
+    h, w = left.shape
+    differences = torch.zeros(count, h, w)
+    present = torch.zeros(count, h, w)
+    for d in range(count):
+        if sign < 0:
+            differences[d, :, d:] = (left[:, d:] - right[:, : w - d]).abs()
+            present[d, :, d:] = 1
+        else:
+            differences[d, :, : w - d] = (left[:, : w - d] - right[:, d:]).abs()
+            present[d, :, : w - d] = 1
+    return differences, present
+
+
+def _box(values: torch.Tensor, window: int) -> torch.Tensor:
+    """(D,H,W) sums over window x window, zeros outside."""
+    kernel = torch.ones(1, 1, window, window)
+    return F.conv2d(values[:, None], kernel, padding=window // 2)[:, 0]
+
+
+def _mean_over_present(differences, present, window):
+    return torch.where(
+        present > 0, _box(differences, window) / _box(present, window).clamp(min=1), torch.inf
+    )
+
+
+def _wrong_direction(left, right, num_disparities, window):
+    return _mean_over_present(*_shifted(left, right, num_disparities, +1), window)
+
+
+def _no_window(left, right, num_disparities, window):
+    return _mean_over_present(*_shifted(left, right, num_disparities, -1), 1)
+
+
+def _sum_not_mean(left, right, num_disparities, window):
+    differences, present = _shifted(left, right, num_disparities, -1)
+    return torch.where(present > 0, _box(differences, window), torch.inf)
+
+
+def _whole_window_counted(left, right, num_disparities, window):
+    differences, present = _shifted(left, right, num_disparities, -1)
+    return torch.where(present > 0, _box(differences, window) / window**2, torch.inf)
+
+
+# ------------------------------------------------------------------ 14.3: the bad-pixel rate
+
+
+def _bad_percentage(
+    pred: torch.Tensor, target: torch.Tensor, valid: torch.Tensor, threshold: float
+) -> float:
+    """(H,W) disparities, (H,W) bool -> % of valid pixels, target finite, off by > threshold."""
+    return bad_pixel_rate(pred, target, valid, threshold)
+
+
+def _bad_cases(generator: torch.Generator) -> list[Case]:
+    target = torch.randint(5, 60, (16, 20), generator=generator).float()
+    pred = (
+        target + torch.randint(-4, 5, (16, 20), generator=generator).float()
+    )  # errors of 2 exactly
+    valid = torch.rand(16, 20, generator=generator) > 0.2
+    unknown = target.clone()
+    unknown[::4, ::3] = math.inf
+    return [
+        Case(
+            "integer disparities (some off by exactly the threshold), all valid",
+            (pred, target, torch.ones_like(valid), 2.0),
+        ),
+        Case("a valid mask (occluded pixels left out)", (pred, target, valid, 2.0)),
+        Case("unknown ground truth (inf) and threshold 1", (pred, unknown, valid, 1.0)),
+    ]
+
+
+def _fraction(pred, target, valid, threshold):
+    mask = valid & torch.isfinite(target)
+    return float(((pred - target).abs()[mask] > threshold).double().mean())
+
+
+def _at_threshold_counted(pred, target, valid, threshold):
+    mask = valid & torch.isfinite(target)
+    return float(100 * ((pred - target).abs()[mask] >= threshold).double().mean())
+
+
+def _unknown_counted(pred, target, valid, threshold):
+    return float(100 * ((pred - target).abs()[valid] > threshold).double().mean())
+
+
+def _valid_ignored(pred, target, valid, threshold):
+    mask = torch.isfinite(target)
+    return float(100 * ((pred - target).abs()[mask] > threshold).double().mean())
 
 
 EXERCISES = (
     Exercise(
         key="10.1",
-        title="intrinsics from a field of view",
+        title="disparity to depth with Middlebury's offset",
         difficulty="quick",
-        reference=_from_fov,
-        hides=("depthnb.viz.intrinsics_from_fov",),
-        cases=_fov_cases,
+        reference=_depth,
+        hides=("depthnb.data.middlebury.disparity_to_depth",),
+        cases=_depth_cases,
         mistakes=(
             Mistake(
-                "whole angle",
-                _whole_angle,
-                "fx is too small: the half-width W / 2 sees HALF the field of view, so "
-                "fx = (W / 2) / tan(fov / 2), not tan(fov).",
+                "no offset",
+                _no_offset,
+                "every depth is too large: Middlebury's two principal points lie doffs pixels "
+                "apart, so the pinhole model gives z = f B / (d + doffs); add doffs to d.",
             ),
             Mistake(
-                "whole width",
-                _whole_width,
-                "fx is twice too large: the optical axis is at the centre, so half the width, "
-                "W / 2, spans half the angle: fx = (W / 2) / tan(fov / 2).",
+                "offset subtracted",
+                _offset_subtracted,
+                "doffs has the wrong sign: d + doffs = f B / z, since doffs = cx_right - cx_left; "
+                "subtracting it gives depths too large, or negative.",
             ),
             Mistake(
-                "corner centre",
-                _corner_centre,
-                "the principal point is half a pixel off: pixel centres run from 0 to W - 1, so "
-                "the middle is cx = (W - 1) / 2, cy = (H - 1) / 2.",
+                "inverse depth",
+                _inverse_depth,
+                "this is inverse depth (1/m), rho = (d + doffs) / (f B): depth is its reciprocal, "
+                "z = f B / (d + doffs).",
             ),
             Mistake(
-                "vertical fov",
-                _vertical_fov,
-                "you used the height for fx: the field of view is horizontal, across the width W "
-                "(fy = fx: square pixels).",
-            ),
-            Mistake(
-                "degrees in tan",
-                _degrees_to_tan,
-                "math.tan takes radians: convert the field of view first, math.radians(fov_deg).",
+                "unknown kept",
+                _unknown_kept,
+                "unknown disparities (inf, NaN) must give depth 0, the sample's 'unknown': "
+                "NaN stays NaN in your division; use torch.where(torch.isfinite(d), ..., 0).",
             ),
         ),
     ),
     Exercise(
         key="10.2",
-        title="a network's metres through another lens",
-        difficulty="quick",
-        reference=_depth_factor,
-        cases=_lens_cases,
+        title="a sum-of-absolute-differences cost volume",
+        difficulty="medium",
+        reference=_cost_volume,
+        hides=("depthnb.stereo.sad_cost_volume", "depthnb.stereo.census_cost_volume"),
+        cases=_cost_cases,
         mistakes=(
             Mistake(
-                "factor inverted",
-                _factor_inverted,
-                "upside down: a narrower field of view (a longer lens, larger f') makes things "
-                "look larger, so the network predicts NEARER: the factor is f / f' < 1 for a zoom.",
+                "wrong direction",
+                _wrong_direction,
+                "the right view is searched the wrong way: the left pixel (v, u) matches the "
+                "right pixel (v, u - d), to its left (a near point shifts left in the right view).",
             ),
             Mistake(
-                "ratio of angles",
-                _ratio_of_angles,
-                "apparent size goes with the focal length, not the angle: compare "
-                "f = (W / 2) / tan(fov / 2) of the two cameras, factor f_train / f_photo.",
+                "no window",
+                _no_window,
+                "the costs are single pixels' differences: average |L - R| over the window x "
+                "window neighbourhood of each pixel (a box sum, then divide by the count).",
             ),
             Mistake(
-                "whole-angle tangents",
-                _whole_angle_tangents,
-                "use half angles: f = (W / 2) / tan(fov / 2), so the factor is "
-                "tan(fov_photo / 2) / tan(fov_train / 2).",
+                "sum, not mean",
+                _sum_not_mean,
+                "the costs are sums over the window: divide each by the number of pairs that "
+                "entered it, so that border pixels (fewer pairs) compare fairly with the others.",
+            ),
+            Mistake(
+                "whole window counted",
+                _whole_window_counted,
+                "near the borders you divide by window * window, counting pairs that do not "
+                "exist (outside the image, or u' - d < 0) as zero differences: divide by the "
+                "number of pairs present instead (box-sum a mask of ones).",
             ),
         ),
     ),
     Exercise(
         key="10.3",
-        title="the explorer's error map",
-        difficulty="medium",
-        reference=_error_map,
-        hides=("depthnb.viz.abs_rel_map",),
-        cases=_error_cases,
+        title="the bad-pixel percentage",
+        difficulty="quick",
+        reference=_bad_percentage,
+        hides=("depthnb.metrics.stereo.bad_pixel_rate", "depthnb.metrics.stereo.stereo_metrics"),
+        cases=_bad_cases,
         mistakes=(
             Mistake(
-                "divided by pred",
-                _over_pred,
-                "you divided by the prediction: the error is relative to the TRUE depth, "
-                "|pred - target| / target.",
+                "fraction",
+                _fraction,
+                "this is a fraction: the benchmark reports a percentage, 0 to 100 (times 100).",
             ),
             Mistake(
-                "zero where unknown",
-                _zero_where_unknown,
-                "unknown pixels are 0, which the colour map draws as a perfect prediction: "
-                "put NaN there (drawn black), where valid is False or target <= 0.",
+                "at the threshold",
+                _at_threshold_counted,
+                "an error of exactly the threshold counts as bad in your answer: 'bad 2.0' is an "
+                "error of MORE than 2 pixels (>, not >=).",
             ),
             Mistake(
-                "signed",
-                _signed,
-                "some errors are negative: take the absolute value, |pred - target| / target.",
+                "unknown counted",
+                _unknown_counted,
+                "pixels without ground truth (inf) count as bad: score only where the target is "
+                "finite (torch.isfinite) as well as valid.",
             ),
             Mistake(
                 "valid ignored",
                 _valid_ignored,
-                "pixels where valid is False still get an error: NaN wherever valid is False, "
-                "not only where target is 0.",
+                "you scored every pixel with ground truth: keep to the valid ones (the benchmark's "
+                "non-occluded pixels), valid & isfinite(target).",
             ),
         ),
     ),
 )
 
-_NEARER_SAME_FARTHER = {
-    "a": "nearer than the wall (by more than 10 %)",
-    "b": "about the wall's depth (within 10 %)",
-    "c": "farther than the wall (by more than 10 %)",
-}
+_FB = MOTORCYCLE.focal_px * MOTORCYCLE.baseline_m  # 192.03 px m
 
 QUESTIONS = (
     Question(
         "10.P1",
-        "How does the course U-Net score on Middlebury's Motorcycle, a real scene with true "
-        "depth, against the best constant depth? That constant (one value for every pixel, chosen "
-        "knowing the truth) scores abs_rel 0.20; the course U-Net learnt from synthetic rooms "
-        "only.",
-        Choice(
-            {
-                "a": "clearly better than the constant (below 0.15)",
-                "b": "a little better (0.15 to 0.20)",
-                "c": "worse than the constant (above 0.20)",
-            },
-            correct="c",
-        ),
-        "(c): about 0.23, worse than a single number. On synthetic rooms, the kind of scene it "
-        "learnt from, it beats the constant by far. A garage with a motorcycle looks like none of "
-        "its training rooms: its textures, lighting and objects are new. That is dataset bias: a "
-        "network is only as good as its training set is like your scene.",
+        "By how many metres does the depth of a wall 5 m away change when its disparity is off "
+        "by one pixel, with Motorcycle's rig (f B = 192 px m)?",
+        Number(round(25 / _FB, 3), "m", abs_tol=0.02),
+        f"z = f B / (d + doffs), so dz/dd = -z^2 / (f B): at 5 m, 25 / {_FB:.0f} = "
+        f"{25 / _FB:.2f} m per pixel (12.7 cm nearer for +1 px, 13.4 cm farther for -1 px). At "
+        f"2.1 m, the motorcycle's front, it is {2.1**2 / _FB * 100:.1f} cm: the error grows with "
+        "the square of the distance, which is why stereo sees far things poorly.",
     ),
     Question(
         "10.P2",
-        "What depth does the course U-Net give inside the mirror of the mirror COMPOSITE? The "
-        "mirror hangs on the back wall, about 4.6 m from the camera; take the median over the "
-        "mirror.",
-        Choice(_NEARER_SAME_FARTHER, correct="a"),
-        "(a): about 2.9 m, against the wall's 4.6 m. But the plain wall, without the mirror, gets "
-        "2.8 m too: the course U-Net does not see the mirror at all. It puts the whole real scene "
-        "far too near, because its metres come from synthetic rooms. Networks trained on real "
-        "photographs often read a mirror's reflection as a room behind the wall, farther than "
-        "the wall. In full mode, compare DenseDepth's and Depth Anything's mirror with the wall.",
-    ),
-    Question(
-        "10.P3",
-        "What depth does the course U-Net give the sky of the rocket photograph? Take the median "
-        "over the sky above the launch pad.",
+        "Which of Depth Anything V2's tokens (one per 14x14-pixel patch) have changed after its "
+        "first transformer block when only the pixels of the top-left patch change?",
         Choice(
             {
-                "a": "a few metres, like a room's far wall",
-                "b": "far beyond everything else in the picture (over 10 m)",
-                "c": "less than 1 m",
+                "a": "only the top-left patch's token",
+                "b": "that token and its neighbours, as after a 3x3 convolution",
+                "c": "every token",
             },
-            correct="a",
+            correct="c",
         ),
-        "(a): about 2.7 m. The course U-Net has only seen rooms, whose far walls lie a few metres "
-        "away: it has no notion of very far. Sky has no depth at all, and no ground truth covers "
-        "it (a Kinect or a LiDAR gets no return), so what a network says there is never checked "
-        "in training. A metric network trained indoors answers sky with its largest room depths; "
-        "one trained outdoors, with its largest distance.",
-    ),
-    Question(
-        "10.P4",
-        "What depth does the course U-Net give a cup seen from straight above, at arm's length? "
-        "In the coffee photograph the cup is well under a metre from the camera; take the median "
-        "over the cup.",
-        Choice(
-            {"a": "under 1 m", "b": "1 to 5 m", "c": "over 5 m"},
-            correct="b",
-        ),
-        "(b): about 3.3 m. The course U-Net learnt its metres from rooms seen from head height, "
-        "looking across a floor. A camera looking straight down from half a metre is a height "
-        "and an angle it never saw, so it answers in a room's metres. A doll's house does the "
-        "same to the priors on sizes: one image fixes depth only up to a factor.",
+        "Self-attention mixes every token with every other one, weighted by how alike they are: "
+        "one block already reaches the whole image. A convolution's receptive field grows a few "
+        "pixels per layer; the U-Net's first block sees 5x5 pixels.",
     ),
 )

@@ -1,195 +1,322 @@
-"""Lesson 11's exercises: the half-resolution depth target (valid pixels only), and the mask IoU
-from logits."""
+"""Lesson 11's exercises: the intrinsics a photo of unknown camera is given, how a lens other
+than the training camera's moves a network's metres, and the explorer's error map."""
 
 from __future__ import annotations
 
+import math
+
 import torch
-import torch.nn.functional as F
 
 from depthnb.course.exercises.checker import Case, Exercise, Mistake
-from depthnb.course.exercises.questions import Number, Question
-from depthnb.metrics.mask import mask_iou
-from depthnb.train.tasks.base import match_resolution
+from depthnb.course.exercises.questions import Choice, Question
+from depthnb.geometry import intrinsics_from_fov
+from depthnb.viz.colors import abs_rel_map
+
+# 10.1: intrinsics from a horizontal field of view.
 
 
-def _half_target(depth: torch.Tensor, valid: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """(B,1,H,W) metres and bool, H and W even -> (B,1,H/2,W/2) mean of the valid pixels of each
-    2x2 block (0 where none is valid), and bool: at least half the block valid."""
-    return match_resolution(depth, valid, (depth.shape[-2] // 2, depth.shape[-1] // 2))
+def _from_fov(size: tuple[int, int], fov_deg: float) -> torch.Tensor:
+    """Image size (H, W) in pixels, horizontal field of view in degrees -> (4,) fx, fy, cx, cy."""
+    return torch.from_numpy(intrinsics_from_fov(size, fov_deg))
 
 
-def _half_target_cases(generator: torch.Generator) -> list[Case]:
+def _fov_cases(generator: torch.Generator) -> list[Case]:
+    return [
+        Case("a 480x640 (H x W) photo at 65 degrees", ((480, 640), 65.0)),
+        Case("a 120x160 image at 90 degrees", ((120, 160), 90.0)),
+        Case("a portrait 640x480 photo at 70 degrees", ((640, 480), 70.0)),
+        Case("an odd size 5x7 at 40 degrees", ((5, 7), 40.0)),
+    ]
+
+
+def _intrinsics(fx: float, cx: float, cy: float) -> torch.Tensor:
+    return torch.tensor([fx, fx, cx, cy], dtype=torch.float32)
+
+
+def _whole_angle(size: tuple[int, int], fov_deg: float) -> torch.Tensor:
+    height, width = size
+    fx = (width / 2) / math.tan(math.radians(fov_deg))
+    return _intrinsics(fx, (width - 1) / 2, (height - 1) / 2)
+
+
+def _whole_width(size: tuple[int, int], fov_deg: float) -> torch.Tensor:
+    height, width = size
+    fx = width / math.tan(math.radians(fov_deg) / 2)
+    return _intrinsics(fx, (width - 1) / 2, (height - 1) / 2)
+
+
+def _corner_centre(size: tuple[int, int], fov_deg: float) -> torch.Tensor:
+    height, width = size
+    fx = (width / 2) / math.tan(math.radians(fov_deg) / 2)
+    return _intrinsics(fx, width / 2, height / 2)
+
+
+def _vertical_fov(size: tuple[int, int], fov_deg: float) -> torch.Tensor:
+    height, width = size
+    fx = (height / 2) / math.tan(math.radians(fov_deg) / 2)
+    return _intrinsics(fx, (width - 1) / 2, (height - 1) / 2)
+
+
+def _degrees_to_tan(size: tuple[int, int], fov_deg: float) -> torch.Tensor:
+    height, width = size
+    fx = (width / 2) / math.tan(fov_deg / 2)
+    return _intrinsics(fx, (width - 1) / 2, (height - 1) / 2)
+
+
+# 10.2: the factor by which a metric network's depths come out through another lens.
+
+
+def _depth_factor(train_fov_deg: float, photo_fov_deg: float) -> float:
+    """Horizontal fields of view (degrees) of the training camera and of the photo's (same image
+    width) -> predicted depth / true depth, from apparent size alone."""
+    train = intrinsics_from_fov((480, 640), train_fov_deg)
+    photo = intrinsics_from_fov((480, 640), photo_fov_deg)
+    return float(train[0] / photo[0])
+
+
+def _lens_cases(generator: torch.Generator) -> list[Case]:
+    return [
+        Case("a phone (68 degrees) against NYU's Kinect (63.3)", (63.3, 68.0)),
+        Case("a zoom (40 degrees) against the Kinect", (63.3, 40.0)),
+        Case("a 60 degree photo for a network trained at 90", (90.0, 60.0)),
+        Case("the training camera itself (63.3 degrees)", (63.3, 63.3)),
+    ]
+
+
+def _half_tan(fov_deg: float) -> float:
+    return math.tan(math.radians(fov_deg) / 2)
+
+
+def _factor_inverted(train_fov_deg: float, photo_fov_deg: float) -> float:
+    return _half_tan(train_fov_deg) / _half_tan(photo_fov_deg)
+
+
+def _ratio_of_angles(train_fov_deg: float, photo_fov_deg: float) -> float:
+    return photo_fov_deg / train_fov_deg
+
+
+def _whole_angle_tangents(train_fov_deg: float, photo_fov_deg: float) -> float:
+    return math.tan(math.radians(photo_fov_deg)) / math.tan(math.radians(train_fov_deg))
+
+
+# 10.3: the error map the explorer draws.
+
+
+def _error_map(pred: torch.Tensor, target: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
+    """pred, target (H,W) metres, valid (H,W) bool -> (H,W) |pred - target| / target, NaN where
+    unknown."""
+    return torch.from_numpy(abs_rel_map(pred, target, valid))
+
+
+def _error_cases(generator: torch.Generator) -> list[Case]:
     cases = []
-    for label, (batch, height, width), share in (
-        ("a batch of 2 at 8x12 with invalid pixels", (2, 8, 12), 0.3),
-        ("a batch of one at 6x10, mostly invalid", (1, 6, 10), 0.6),
-    ):
-        depth = 0.5 + 9.5 * torch.rand(batch, 1, height, width, generator=generator)
-        valid = torch.rand(batch, 1, height, width, generator=generator) >= share
-        valid[..., :2, :2] = False  # one block with no valid pixel at all
-        cases.append(Case(label, (depth * valid, valid)))
-    return cases
-
-
-# The mistakes are written out, not built on the reference: each is also run as a student's
-# answer, while the reference and match_resolution are hidden.
-
-
-def _share(valid: torch.Tensor) -> torch.Tensor:
-    """The fraction of valid pixels in each 2x2 block, (B,1,H/2,W/2)."""
-    return F.avg_pool2d(valid.float(), 2)
-
-
-def _zeros_averaged(depth: torch.Tensor, valid: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    return F.avg_pool2d(depth * valid, 2), _share(valid) >= 0.5
-
-
-def _any_valid(depth: torch.Tensor, valid: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    depth_half = F.avg_pool2d(depth * valid, 2) / _share(valid).clamp(min=1e-6)
-    return depth_half, F.max_pool2d(valid.float(), 2) > 0
-
-
-def _subsampled(depth: torch.Tensor, valid: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    return depth[..., ::2, ::2], valid[..., ::2, ::2]
-
-
-def _unguarded(depth: torch.Tensor, valid: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    weight = F.avg_pool2d(valid.float(), 2)
-    return F.avg_pool2d(depth * valid, 2) / weight, weight >= 0.5
-
-
-def _iou(logits: torch.Tensor, mask: torch.Tensor) -> float:
-    """(B,1,H,W) mask logits and true mask in {0,1} -> IoU of sigmoid(logits) > 0.5, pooled over
-    every pixel of the batch; 1.0 when both masks are empty."""
-    return mask_iou(logits, mask, from_logits=True)
-
-
-def _iou_cases(generator: torch.Generator) -> list[Case]:
-    cases = []
-    for label, (batch, height, width) in (
-        ("a batch of 4 at 16x16", (4, 16, 16)),
-        ("a batch of one at an odd size 7x5", (1, 7, 5)),
-    ):
-        mask = (torch.rand(batch, 1, height, width, generator=generator) < 0.3).float()
-        noise = torch.randn(batch, 1, height, width, generator=generator)
-        cases.append(Case(label, (2 * mask - 1 + noise, mask)))
-    logits, mask = cases[0].args
-    few = mask.clone()
-    few[1:] = 0.0  # only the first image has an object: a mean over images would weigh it 1/4
-    cases.append(Case("a batch where three images have no object", (logits, few)))
+    for label, (height, width) in (("a 12x16 map", (12, 16)), ("an odd size 7x5", (7, 5))):
+        target = 0.5 + 9.0 * torch.rand(height, width, generator=generator)
+        pred = target * torch.exp(0.3 * torch.randn(height, width, generator=generator))
+        cases.append(Case(label, (pred, target, torch.ones_like(target, dtype=torch.bool))))
+    pred, target, _ = cases[0].args
+    holes = target.clone()
+    holes[::3, ::4] = 0.0
+    valid = holes > 0
+    valid[:, :2] = False  # measured, but outside the region to score
     cases.append(
-        Case(
-            "both masks empty",
-            (-1 - torch.rand(2, 1, 6, 6, generator=generator), torch.zeros(2, 1, 6, 6)),
-        )
+        Case("invalid pixels (target 0, and valid False where target > 0)", (pred, holes, valid))
     )
     return cases
 
 
-def _pooled_iou(predicted: torch.Tensor, truth: torch.Tensor) -> float:
-    union = int((predicted | truth).sum())
-    return 1.0 if union == 0 else int((predicted & truth).sum()) / union
+def _unknown(target: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
+    return ~(valid & (target > 0))
 
 
-def _logits_cut(logits: torch.Tensor, mask: torch.Tensor) -> float:
-    return _pooled_iou(logits > 0.5, mask > 0.5)
+def _over_pred(pred: torch.Tensor, target: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
+    return ((pred - target).abs() / pred).masked_fill(_unknown(target, valid), float("nan"))
 
 
-def _mean_of_images(logits: torch.Tensor, mask: torch.Tensor) -> float:
-    ious = [_pooled_iou(torch.sigmoid(one) > 0.5, truth > 0.5) for one, truth in zip(logits, mask)]
-    return sum(ious) / len(ious)
+def _zero_where_unknown(
+    pred: torch.Tensor, target: torch.Tensor, valid: torch.Tensor
+) -> torch.Tensor:
+    return ((pred - target).abs() / target).masked_fill(_unknown(target, valid), 0.0)
 
 
-def _dice(logits: torch.Tensor, mask: torch.Tensor) -> float:
-    predicted, truth = torch.sigmoid(logits) > 0.5, mask > 0.5
-    total = int(predicted.sum() + truth.sum())
-    return 1.0 if total == 0 else 2 * int((predicted & truth).sum()) / total
+def _signed(pred: torch.Tensor, target: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
+    return ((pred - target) / target).masked_fill(_unknown(target, valid), float("nan"))
 
 
-def _empty_is_zero(logits: torch.Tensor, mask: torch.Tensor) -> float:
-    predicted, truth = torch.sigmoid(logits) > 0.5, mask > 0.5
-    return int((predicted & truth).sum()) / max(int((predicted | truth).sum()), 1)
+def _valid_ignored(pred: torch.Tensor, target: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
+    return ((pred - target).abs() / target).masked_fill(target <= 0, float("nan"))
 
 
 EXERCISES = (
     Exercise(
         key="11.1",
-        title="the half-resolution depth target",
-        difficulty="medium",
-        reference=_half_target,
-        hides=("depthnb.train.match_resolution",),
-        cases=_half_target_cases,
+        title="intrinsics from a field of view",
+        difficulty="quick",
+        reference=_from_fov,
+        hides=("depthnb.viz.intrinsics_from_fov",),
+        cases=_fov_cases,
         mistakes=(
             Mistake(
-                "zeros averaged",
-                _zeros_averaged,
-                "your depth is too small where a block has invalid pixels: their zeros were "
-                "averaged in. Divide the sum of the valid depths by the number of valid pixels.",
+                "whole angle",
+                _whole_angle,
+                "fx is too small: the half-width W / 2 sees HALF the field of view, so "
+                "fx = (W / 2) / tan(fov / 2), not tan(fov).",
             ),
             Mistake(
-                "any valid",
-                _any_valid,
-                "your mask keeps blocks with a single valid pixel: a half-resolution pixel is "
-                "valid when at least half its 2x2 block is (mean of valid >= 0.5).",
+                "whole width",
+                _whole_width,
+                "fx is twice too large: the optical axis is at the centre, so half the width, "
+                "W / 2, spans half the angle: fx = (W / 2) / tan(fov / 2).",
             ),
             Mistake(
-                "subsampled",
-                _subsampled,
-                "you kept every second pixel: average each 2x2 block (its valid pixels), as "
-                "F.interpolate(..., mode='area') or F.avg_pool2d(..., 2) do.",
+                "corner centre",
+                _corner_centre,
+                "the principal point is half a pixel off: pixel centres run from 0 to W - 1, so "
+                "the middle is cx = (W - 1) / 2, cy = (H - 1) / 2.",
             ),
             Mistake(
-                "unguarded",
-                _unguarded,
-                "a block with no valid pixel gives 0 / 0 = NaN, and a NaN spreads through the loss "
-                "even where the mask is False: divide by weight.clamp(min=1e-6), which leaves 0.",
+                "vertical fov",
+                _vertical_fov,
+                "you used the height for fx: the field of view is horizontal, across the width W "
+                "(fy = fx: square pixels).",
+            ),
+            Mistake(
+                "degrees in tan",
+                _degrees_to_tan,
+                "math.tan takes radians: convert the field of view first, math.radians(fov_deg).",
             ),
         ),
     ),
     Exercise(
         key="11.2",
-        title="mask IoU from logits",
+        title="a network's metres through another lens",
         difficulty="quick",
-        reference=_iou,
-        hides=("depthnb.metrics.mask_iou",),
-        cases=_iou_cases,
+        reference=_depth_factor,
+        cases=_lens_cases,
         mistakes=(
             Mistake(
-                "logits cut at 0.5",
-                _logits_cut,
-                "you cut the logits at 0.5, which is probability 0.62: a pixel is foreground "
-                "where sigmoid(logit) > 0.5, that is where the logit is > 0.",
+                "factor inverted",
+                _factor_inverted,
+                "upside down: a narrower field of view (a longer lens, larger f') makes things "
+                "look larger, so the network predicts NEARER: the factor is f / f' < 1 for a zoom.",
             ),
             Mistake(
-                "mean of images",
-                _mean_of_images,
-                "you averaged one IoU per image: the lesson's IoU pools every pixel of the batch, "
-                "one intersection over one union.",
+                "ratio of angles",
+                _ratio_of_angles,
+                "apparent size goes with the focal length, not the angle: compare "
+                "f = (W / 2) / tan(fov / 2) of the two cameras, factor f_train / f_photo.",
             ),
             Mistake(
-                "dice",
-                _dice,
-                "that is the Dice score, 2|A and B| / (|A| + |B|): IoU divides the intersection "
-                "by the union, |A or B|.",
+                "whole-angle tangents",
+                _whole_angle_tangents,
+                "use half angles: f = (W / 2) / tan(fov / 2), so the factor is "
+                "tan(fov_photo / 2) / tan(fov_train / 2).",
+            ),
+        ),
+    ),
+    Exercise(
+        key="11.3",
+        title="the explorer's error map",
+        difficulty="medium",
+        reference=_error_map,
+        hides=("depthnb.viz.abs_rel_map",),
+        cases=_error_cases,
+        mistakes=(
+            Mistake(
+                "divided by pred",
+                _over_pred,
+                "you divided by the prediction: the error is relative to the TRUE depth, "
+                "|pred - target| / target.",
             ),
             Mistake(
-                "empty is zero",
-                _empty_is_zero,
-                "two empty masks agree perfectly: when the union is empty the IoU is 1.0, not 0.",
+                "zero where unknown",
+                _zero_where_unknown,
+                "unknown pixels are 0, which the colour map draws as a perfect prediction: "
+                "put NaN there (drawn black), where valid is False or target <= 0.",
+            ),
+            Mistake(
+                "signed",
+                _signed,
+                "some errors are negative: take the absolute value, |pred - target| / target.",
+            ),
+            Mistake(
+                "valid ignored",
+                _valid_ignored,
+                "pixels where valid is False still get an error: NaN wherever valid is False, "
+                "not only where target is 0.",
             ),
         ),
     ),
 )
 
+_NEARER_SAME_FARTHER = {
+    "a": "nearer than the wall (by more than 10 %)",
+    "b": "about the wall's depth (within 10 %)",
+    "c": "farther than the wall (by more than 10 %)",
+}
+
 QUESTIONS = (
     Question(
         "11.P1",
-        "What is the IoU of two masks on an 8x8 image, the predicted one its left half (32 "
-        "pixels) and the true one its top half (32 pixels)?",
-        Number(1 / 3, "", abs_tol=0.02),
-        "The two halves share the top-left quarter, 16 pixels: the intersection. Together they "
-        "cover three quarters, 32 + 32 - 16 = 48 pixels: the union. IoU = 16 / 48 = 1/3. The two "
-        "masks agree on half of all pixels (the top-left and the bottom-right quarters), but IoU "
-        "leaves out the background both call background: only overlap on the object counts.",
+        "How does the course U-Net score on Middlebury's Motorcycle, a real scene with true "
+        "depth, against the best constant depth? That constant (one value for every pixel, chosen "
+        "knowing the truth) scores abs_rel 0.20; the course U-Net learnt from synthetic rooms "
+        "only.",
+        Choice(
+            {
+                "a": "clearly better than the constant (below 0.15)",
+                "b": "a little better (0.15 to 0.20)",
+                "c": "worse than the constant (above 0.20)",
+            },
+            correct="c",
+        ),
+        "(c): about 0.23, worse than a single number. On synthetic rooms, the kind of scene it "
+        "learnt from, it beats the constant by far. A garage with a motorcycle looks like none of "
+        "its training rooms: its textures, lighting and objects are new. That is dataset bias: a "
+        "network is only as good as its training set is like your scene.",
+    ),
+    Question(
+        "11.P2",
+        "What depth does the course U-Net give inside the mirror of the mirror COMPOSITE? The "
+        "mirror hangs on the back wall, about 4.6 m from the camera; take the median over the "
+        "mirror.",
+        Choice(_NEARER_SAME_FARTHER, correct="a"),
+        "(a): about 2.9 m, against the wall's 4.6 m. But the plain wall, without the mirror, gets "
+        "2.8 m too: the course U-Net does not see the mirror at all. It puts the whole real scene "
+        "far too near, because its metres come from synthetic rooms. Networks trained on real "
+        "photographs often read a mirror's reflection as a room behind the wall, farther than "
+        "the wall. In full mode, compare DenseDepth's and Depth Anything's mirror with the wall.",
+    ),
+    Question(
+        "11.P3",
+        "What depth does the course U-Net give the sky of the rocket photograph? Take the median "
+        "over the sky above the launch pad.",
+        Choice(
+            {
+                "a": "a few metres, like a room's far wall",
+                "b": "far beyond everything else in the picture (over 10 m)",
+                "c": "less than 1 m",
+            },
+            correct="a",
+        ),
+        "(a): about 2.7 m. The course U-Net has only seen rooms, whose far walls lie a few metres "
+        "away: it has no notion of very far. Sky has no depth at all, and no ground truth covers "
+        "it (a Kinect or a LiDAR gets no return), so what a network says there is never checked "
+        "in training. A metric network trained indoors answers sky with its largest room depths; "
+        "one trained outdoors, with its largest distance.",
+    ),
+    Question(
+        "11.P4",
+        "What depth does the course U-Net give a cup seen from straight above, at arm's length? "
+        "In the coffee photograph the cup is well under a metre from the camera; take the median "
+        "over the cup.",
+        Choice(
+            {"a": "under 1 m", "b": "1 to 5 m", "c": "over 5 m"},
+            correct="b",
+        ),
+        "(b): about 3.3 m. The course U-Net learnt its metres from rooms seen from head height, "
+        "looking across a floor. A camera looking straight down from half a metre is a height "
+        "and an angle it never saw, so it answers in a room's metres. A doll's house does the "
+        "same to the priors on sizes: one image fixes depth only up to a factor.",
     ),
 )

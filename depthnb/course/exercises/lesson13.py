@@ -1,259 +1,358 @@
-"""Lesson 13's exercises: a BatchNorm folded into the convolution before it, int8 weights with one
-scale per output channel, and an activation through uint8 and back."""
+"""Lesson 13's exercises: flicker against ground truth, a relative depth video aligned to its first
+frame's scale, and the warp of a source frame into the target view."""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
+from typing import Any
 
+import numpy as np
 import torch
-from torch.nn.utils.fusion import fuse_conv_bn_weights
+import torch.nn.functional as F
 
-from depthnb.course.exercises.checker import Case, Exercise, Mistake
+from depthnb.course.exercises.checker import Accepted, Case, Exercise, Mistake
 from depthnb.course.exercises.questions import Number, Question
+from depthnb.geometry import warp_source
+from depthnb.video import align_to_first, flicker
 
 
-def _fold(
-    weight: torch.Tensor,
-    bias: torch.Tensor | None,
-    bn_weight: torch.Tensor,
-    bn_bias: torch.Tensor,
-    running_mean: torch.Tensor,
-    running_var: torch.Tensor,
-    eps: float,
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """The convolution computing bn(conv(x)) in eval mode: weight (C_out,C_in,k,k), bias (C_out,)
-    or None, BatchNorm's gamma, beta, running mean and variance (C_out,) each -> the folded
-    weight (C_out,C_in,k,k) and bias (C_out,)."""
-    folded_weight, folded_bias = fuse_conv_bn_weights(
-        weight, bias, running_mean, running_var, eps, bn_weight, bn_bias
-    )
-    return folded_weight.detach(), folded_bias.detach()
+def _flicker(pred: np.ndarray, target: np.ndarray, static_threshold: float) -> float:
+    """(T,H,W) predicted and true depth, metres -> mean |d_t - d_{t-1}| over the pixel pairs whose
+    true depth is known (> 0) in both frames and changed by less than ``static_threshold`` of
+    it."""
+    return flicker(pred, target, static_threshold)
 
 
-def _fold_cases(generator: torch.Generator) -> list[Case]:
-    cases = []
-    for label, (c_out, c_in, k), with_bias, eps in (
-        ("a 3x3 convolution 4 -> 6 with a bias", (6, 4, 3), True, 1e-5),
-        ("a 1x1 convolution 5 -> 3 without a bias (bias=None)", (3, 5, 1), False, 1e-5),
-        ("eps = 1e-3", (6, 4, 3), True, 1e-3),
-    ):
-        weight = torch.randn(c_out, c_in, k, k, generator=generator)
-        bias = torch.randn(c_out, generator=generator) if with_bias else None
-        gamma = 0.5 + torch.rand(c_out, generator=generator)
-        beta, mean = torch.randn(2, c_out, generator=generator)
-        var = 10 ** (-3 + 3 * torch.rand(c_out, generator=generator))  # 0.001 .. 1
-        cases.append(Case(label, (weight, bias, gamma, beta, mean, var, eps)))
-    return cases
+def _flicker_case(generator: torch.Generator, frames: int, height: int, width: int) -> tuple:
+    base = 1.0 + 4.0 * torch.rand(height, width, generator=generator)
+    drift = 1 + 0.016 * (torch.rand(frames, height, width, generator=generator) - 0.5)
+    share = torch.rand(frames, 1, 1, generator=generator)  # how much moves differs per frame
+    moving = torch.rand(frames, height, width, generator=generator) < share
+    target = base * (drift * torch.where(moving, 0.95, 1.0)).cumprod(0)  # moving: 5 % closer
+    noise = 0.01 + 0.05 * torch.rand(frames, 1, 1, generator=generator)  # noisier on some frames
+    pred = target * (1 + noise * torch.randn(frames, height, width, generator=generator))
+    return pred.numpy(), target.numpy()
 
 
-def _fold_missing_a_step(
-    root: bool = True, subtract_mean: bool = True, scale_bias: bool = True
-) -> Callable[..., tuple[torch.Tensor, torch.Tensor]]:
-    """A common wrong fold: the reference's arithmetic with one step left out (the square root of
-    the variance, the running mean, or the scaling of the bias), same arguments as :func:`_fold`."""
-
-    def fold(
-        w: torch.Tensor,
-        b: torch.Tensor | None,
-        gamma: torch.Tensor,
-        beta: torch.Tensor,
-        mean: torch.Tensor,
-        var: torch.Tensor,
-        eps: float,
-    ) -> tuple[torch.Tensor, torch.Tensor]:
-        factor = gamma / (torch.sqrt(var + eps) if root else var + eps)
-        bias = torch.zeros_like(beta) if b is None else b
-        centred = bias - mean if subtract_mean else bias
-        return w * factor[:, None, None, None], (centred * factor if scale_bias else centred) + beta
-
-    return fold
-
-
-def _quantise(weight: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """Symmetric int8 weights, one scale per output channel: weight (C_out,C_in,k,k) float ->
-    q (C_out,C_in,k,k) int8 with q = clip(round(w / s), -127, 127), and s (C_out,) = max |w| of
-    each filter / 127."""
-    scale = weight.abs().amax(dim=(1, 2, 3)) / 127
-    q = torch.round(weight / scale[:, None, None, None]).clamp(-127, 127)
-    return q.to(torch.int8), scale
-
-
-def _quantise_cases(generator: torch.Generator) -> list[Case]:
-    cases = []
-    for label, (c_out, c_in, k) in (
-        ("8 filters 4x3x3 of different sizes", (8, 4, 3)),
-        ("a 1x1 convolution 5 -> 3", (3, 5, 1)),
-        ("a single filter 2x3x3", (1, 2, 3)),
-    ):
-        sizes = 10 ** (-2 + 2 * torch.rand(c_out, 1, 1, 1, generator=generator))  # 0.01 .. 1
-        cases.append(Case(label, (sizes * torch.randn(c_out, c_in, k, k, generator=generator),)))
-    return cases
-
-
-def _per_tensor(weight: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    scale = weight.abs().max() / 127
-    return torch.round(weight / scale).clamp(-127, 127).to(torch.int8), scale
-
-
-def _input_channels(weight: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    scale = weight.abs().amax(dim=(0, 2, 3)) / 127
-    q = torch.round(weight / scale[None, :, None, None]).clamp(-127, 127)
-    return q.to(torch.int8), scale
-
-
-def _truncated(weight: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    scale = weight.abs().amax(dim=(1, 2, 3)) / 127
-    return (weight / scale[:, None, None, None]).clamp(-127, 127).to(torch.int8), scale
-
-
-def _signed_max(weight: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    scale = weight.amax(dim=(1, 2, 3)) / 127
-    q = torch.round(weight / scale[:, None, None, None]).clamp(-127, 127)
-    return q.to(torch.int8), scale
-
-
-def _through_uint8(x: torch.Tensor, x_min: float, x_max: float) -> torch.Tensor:
-    """x (any shape) float, the calibrated range x_min .. x_max -> x quantised to uint8 and back:
-    the range widened to contain 0, step = (high - low) / 255, q0 = round(-low / step),
-    q = clip(round(x / step) + q0, 0, 255), returned as step (q - q0)."""
-    low, high = min(x_min, 0.0), max(x_max, 0.0)
-    scale = (high - low) / 255
-    zero = round(-low / scale)
-    return scale * ((torch.round(x / scale) + zero).clamp(0, 255) - zero)
-
-
-def _through_uint8_cases(generator: torch.Generator) -> list[Case]:
-    features = 1.5 * torch.randn(2, 3, 6, 8, generator=generator)
-    after_relu = torch.relu(torch.randn(1, 4, 6, 6, generator=generator)) + 0.3
-    negative = -0.5 - 2.5 * torch.rand(7, 5, generator=generator)
+def _flicker_cases(generator: torch.Generator) -> list[Case]:
+    pred, target = _flicker_case(generator, 6, 12, 16)
+    odd_pred, odd_target = _flicker_case(generator, 3, 7, 5)
+    holes = target.copy()
+    holes[:, ::3, ::2] = 0.0  # no ground truth there, in every frame
     return [
-        Case("features beyond the calibrated range -1.2 .. 2.0", (features, -1.2, 2.0)),
-        Case("positive activations, calibrated 0.3 .. 2.5", (after_relu, 0.3, 2.5)),
-        Case("an odd size 7x5, all negative, calibrated -3 .. -0.5", (negative, -3.0, -0.5)),
+        Case("6 frames of 12x16", (pred, target, 0.01)),
+        Case("3 frames of an odd size 7x5", (odd_pred, odd_target, 0.01)),
+        Case("6 frames with invalid (zero) ground truth", (pred, holes, 0.01)),
+        Case("a threshold of 2 %", (pred, target, 0.02)),
     ]
 
 
-def _unclipped(x: torch.Tensor, x_min: float, x_max: float) -> torch.Tensor:
-    low, high = min(x_min, 0.0), max(x_max, 0.0)
-    scale = (high - low) / 255
-    return scale * torch.round(x / scale)
+def _every_pixel(pred: np.ndarray, target: np.ndarray, static_threshold: float) -> float:
+    return float(np.abs(pred[1:] - pred[:-1]).mean())
 
 
-def _range_without_zero(x: torch.Tensor, x_min: float, x_max: float) -> torch.Tensor:
-    scale = (x_max - x_min) / 255
-    zero = round(-x_min / scale)
-    return scale * ((torch.round(x / scale) + zero).clamp(0, 255) - zero)
+def _absolute_threshold(pred: np.ndarray, target: np.ndarray, static_threshold: float) -> float:
+    known = (target[1:] > 0) & (target[:-1] > 0)
+    static = known & (np.abs(target[1:] - target[:-1]) < static_threshold)
+    return float(np.abs(pred[1:] - pred[:-1])[static].mean())
 
 
-def _int8_levels(x: torch.Tensor, x_min: float, x_max: float) -> torch.Tensor:
-    low, high = min(x_min, 0.0), max(x_max, 0.0)
-    scale = (high - low) / 255
-    zero = round(-low / scale)
-    return scale * ((torch.round(x / scale) + zero).clamp(-128, 127) - zero)
+def _unknown_counted(pred: np.ndarray, target: np.ndarray, static_threshold: float) -> float:
+    static = np.abs(target[1:] - target[:-1]) <= static_threshold * target[:-1]
+    return float(np.abs(pred[1:] - pred[:-1])[static].mean())
 
 
-def _zero_kept(x: torch.Tensor, x_min: float, x_max: float) -> torch.Tensor:
-    low, high = min(x_min, 0.0), max(x_max, 0.0)
-    scale = (high - low) / 255
-    zero = round(-low / scale)
-    return scale * (torch.round(x / scale) + zero).clamp(0, 255)
+def _pairs_flicker(pred: np.ndarray, target: np.ndarray, static_threshold: float) -> float:
+    """The flicker written out (the mistakes run as answers while :func:`flicker` is hidden)."""
+    known = (target[1:] > 0) & (target[:-1] > 0)
+    static = known & (np.abs(target[1:] - target[:-1]) < static_threshold * target[:-1])
+    return float(np.abs(pred[1:] - pred[:-1])[static].mean())
+
+
+def _mean_of_pairs(pred: np.ndarray, target: np.ndarray, static_threshold: float) -> float:
+    means = [
+        _pairs_flicker(pred[t - 1 : t + 1], target[t - 1 : t + 1], static_threshold)
+        for t in range(1, len(pred))
+    ]
+    return float(np.mean(means))
+
+
+def _align(depths: np.ndarray, valid: np.ndarray) -> np.ndarray:
+    """(T,H,W) depth right up to a scale per frame, (T,H,W) bool valid -> (T,H,W): frame t times
+    s_t = median(depths[0] / depths[t]) over the pixels valid in both frames (s_t = 1 where they
+    share none)."""
+    return align_to_first(depths, valid)
+
+
+def _relative_video(
+    generator: torch.Generator, frames: int, height: int, width: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """A relative model on a still camera: the truth times a scale per frame (20 %) and pixel
+    noise (5 %); about a quarter of the pixels invalid in each frame, holding nonsense there (3 to
+    10 times too far), so a median over them moves."""
+    truth = 1.0 + 4.0 * torch.rand(height, width, generator=generator)
+    scale = torch.exp(0.2 * torch.randn(frames, 1, 1, generator=generator))
+    noise = torch.exp(0.05 * torch.randn(frames, height, width, generator=generator))
+    valid = torch.rand(frames, height, width, generator=generator) > 0.25
+    nonsense = 3.0 + 7.0 * torch.rand(frames, height, width, generator=generator)
+    depths = truth * scale * noise * torch.where(valid, 1.0, nonsense)
+    return depths.numpy(), valid.numpy()
+
+
+def _align_cases(generator: torch.Generator) -> list[Case]:
+    depths, valid = _relative_video(generator, 8, 10, 12)
+    odd_depths, odd_valid = _relative_video(generator, 5, 7, 5)
+    apart = valid.copy()
+    apart[3] = ~apart[0]  # frame 3 shares no valid pixel with the first: s_3 = 1
+    return [
+        Case("8 frames of 10x12 with invalid pixels", (depths, valid)),
+        Case("5 frames of an odd size 7x5", (odd_depths, odd_valid)),
+        Case("a frame sharing no valid pixel with the first", (depths, apart)),
+        Case("a single frame", (depths[:1], valid[:1])),
+    ]
+
+
+# The mistakes are written out (they run as answers while align_to_first is hidden): each takes
+# the scale of frame t from (frame 0 or the previous aligned frame, frame t, the pixels to use).
+
+Scaler = Callable[[np.ndarray, np.ndarray, np.ndarray], float]
+
+
+def _aligned_by(scale_of: Scaler, mask: str = "both", to: str = "first") -> Callable[..., Any]:
+    """An alignment to the first frame (or, ``to="previous"``, to the previous aligned frame)
+    with the scale computed by ``scale_of(reference, frame, used)``; ``mask`` says which pixels
+    are used: "both" frames' valid pixels, frame t's "own", or "all"."""
+
+    def align(depths: np.ndarray, valid: np.ndarray) -> np.ndarray:
+        out = np.array(depths, dtype=np.float64)
+        for t in range(1, len(out)):
+            before = 0 if to == "first" else t - 1
+            used = {
+                "both": valid[before] & valid[t],
+                "own": valid[t],
+                "all": np.ones_like(valid[t]),
+            }[mask]
+            if used.any():
+                out[t] = out[t] * scale_of(out[before], out[t], used)
+        return out
+
+    return align
+
+
+def _median_ratio(reference: np.ndarray, frame: np.ndarray, used: np.ndarray) -> float:
+    return float(np.median(reference[used] / frame[used]))
+
+
+_mean_ratio = _aligned_by(lambda ref, frame, used: float(np.mean(ref[used] / frame[used])))
+_to_previous = _aligned_by(_median_ratio, to="previous")
+_mask_ignored = _aligned_by(_median_ratio, mask="all")
+_own_mask = _aligned_by(_median_ratio, mask="own")
+_inverted = _aligned_by(lambda ref, frame, used: float(np.median(frame[used] / ref[used])))
+_ratio_of_medians = _aligned_by(
+    lambda ref, frame, used: float(np.median(ref[used]) / np.median(frame[used]))
+)
+
+
+def _warp(
+    source: torch.Tensor, depth: torch.Tensor, pose: torch.Tensor, intrinsics: torch.Tensor
+) -> torch.Tensor:
+    """(B,C,H,W) source frame, (B,1,H,W) target depth in metres, (4,4) T_{s<-t}, (4,) fx, fy, cx,
+    cy -> (B,C,H,W) the source sampled bilinearly where each target pixel lands in it (border
+    values outside)."""
+    return warp_source(source, depth, pose, intrinsics)[0]
+
+
+def _pose(yaw: float, translation: tuple[float, float, float]) -> torch.Tensor:
+    c, s = math.cos(yaw), math.sin(yaw)
+    pose = torch.eye(4)
+    pose[:3, :3] = torch.tensor([[c, 0.0, s], [0.0, 1.0, 0.0], [-s, 0.0, c]])
+    pose[:3, 3] = torch.tensor(translation)
+    return pose
+
+
+def _warp_cases(generator: torch.Generator) -> list[Case]:
+    cases = []
+    for label, (batch, height, width), pose in (
+        ("one 12x16 image, the camera moving right", (1, 12, 16), _pose(0.05, (0.3, 0.0, 0.1))),
+        ("a batch of 2 at an odd size 7x9, turning", (2, 7, 9), _pose(-0.08, (-0.1, 0.05, -0.2))),
+    ):
+        source = torch.rand(batch, 3, height, width, generator=generator)
+        depth = 2.0 + 3.0 * torch.rand(batch, 1, height, width, generator=generator)
+        k = torch.tensor([1.1 * width, 1.0 * width, width / 2 + 0.7, height / 2 - 0.6])
+        cases.append(Case(label, (source, depth, pose, k)))
+    return cases
+
+
+def _project(
+    depth: torch.Tensor, pose: torch.Tensor, intrinsics: torch.Tensor, by_moved_z: bool = True
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Where each target pixel lands in the source: u_s, v_s (B,H,W)."""
+    fx, fy, cx, cy = intrinsics.tolist()
+    b, _, h, w = depth.shape
+    v, u = torch.meshgrid(torch.arange(float(h)), torch.arange(float(w)), indexing="ij")
+    z = depth[:, 0]
+    points = torch.stack([(u - cx) * z / fx, (v - cy) * z / fy, z], dim=1).flatten(2)
+    moved = (pose[:3, :3] @ points + pose[:3, 3:]).view(b, 3, h, w)
+    divide = moved[:, 2] if by_moved_z else z
+    return fx * moved[:, 0] / divide + cx, fy * moved[:, 1] / divide + cy
+
+
+def _sample(
+    source: torch.Tensor, u: torch.Tensor, v: torch.Tensor, padding: str = "border"
+) -> torch.Tensor:
+    h, w = source.shape[-2:]
+    grid = torch.stack([2 * u / (w - 1) - 1, 2 * v / (h - 1) - 1], dim=-1)
+    return F.grid_sample(source, grid, padding_mode=padding, align_corners=True)
+
+
+def _inverse_pose(
+    source: torch.Tensor, depth: torch.Tensor, pose: torch.Tensor, intrinsics: torch.Tensor
+) -> torch.Tensor:
+    return _sample(source, *_project(depth, torch.linalg.inv(pose), intrinsics))
+
+
+def _target_z(
+    source: torch.Tensor, depth: torch.Tensor, pose: torch.Tensor, intrinsics: torch.Tensor
+) -> torch.Tensor:
+    return _sample(source, *_project(depth, pose, intrinsics, by_moved_z=False))
+
+
+def _grid_swapped(
+    source: torch.Tensor, depth: torch.Tensor, pose: torch.Tensor, intrinsics: torch.Tensor
+) -> torch.Tensor:
+    u, v = _project(depth, pose, intrinsics)
+    h, w = source.shape[-2:]
+    grid = torch.stack([2 * v / (h - 1) - 1, 2 * u / (w - 1) - 1], dim=-1)
+    return F.grid_sample(source, grid, padding_mode="border", align_corners=True)
+
+
+def _zeros_outside(
+    source: torch.Tensor, depth: torch.Tensor, pose: torch.Tensor, intrinsics: torch.Tensor
+) -> torch.Tensor:
+    return _sample(source, *_project(depth, pose, intrinsics), padding="zeros")
 
 
 EXERCISES = (
     Exercise(
         key="13.1",
-        title="fold a BatchNorm into the convolution",
-        difficulty="medium",
-        reference=_fold,
-        hides=(
-            "torch.nn.utils.fusion.fuse_conv_bn_weights",
-            "torch.nn.utils.fusion.fuse_conv_bn_eval",
-        ),
-        cases=_fold_cases,
+        title="flicker against ground truth",
+        difficulty="quick",
+        reference=_flicker,
+        hides=("depthnb.video.flicker",),
+        cases=_flicker_cases,
         mistakes=(
             Mistake(
-                "variance not std",
-                _fold_missing_a_step(root=False),
-                "you divided by the variance: BatchNorm divides by the standard deviation, "
-                "factor = gamma / sqrt(running_var + eps).",
+                "every pixel",
+                _every_pixel,
+                "you averaged the change of every pixel: count only the pairs where the true "
+                "depth barely changed, there any change is the model's.",
             ),
             Mistake(
-                "mean forgotten",
-                _fold_missing_a_step(subtract_mean=False),
-                "your bias misses the running mean: bn(y) = gamma (y - mean) / std + beta, so "
-                "the folded bias is (bias - mean) * factor + beta.",
+                "absolute threshold",
+                _absolute_threshold,
+                "your threshold is in metres: 'static' means a change of less than 1 % of the "
+                "true depth, |target_t - target_{t-1}| < threshold * target_{t-1}.",
             ),
             Mistake(
-                "bias unscaled",
-                _fold_missing_a_step(scale_bias=False),
-                "the convolution's bias and the mean pass through the division too: the folded "
-                "bias is (bias - mean) * factor + beta, not bias - mean + beta.",
+                "unknown counted",
+                _unknown_counted,
+                "pixels without ground truth (0 in both frames) count as static in yours: keep "
+                "only the pairs where target > 0 in both frames.",
+            ),
+            Mistake(
+                "mean of pairs",
+                _mean_of_pairs,
+                "you averaged one mean per pair of frames: pool the static pixels of all pairs "
+                "into one mean, so every pixel pair weighs the same.",
             ),
         ),
     ),
     Exercise(
         key="13.2",
-        title="int8 weights, one scale per output channel",
-        difficulty="quick",
-        reference=_quantise,
-        cases=_quantise_cases,
+        title="a relative depth video aligned to its first frame",
+        difficulty="medium",
+        reference=_align,
+        hides=("depthnb.video.align_to_first", "depthnb.metrics.median_scale"),
+        cases=_align_cases,
+        accepted=(
+            Accepted(
+                "ratio of medians",
+                _ratio_of_medians,
+                "You divided the two frames' medians, median(depths[0]) / median(depths[t]), as "
+                "lesson 07's median scaling does; the reference takes the median of the "
+                "per-pixel ratios, which compares each pixel with itself. Both are used: they "
+                "agree when two frames differ by a scale alone, and differ with pixel noise.",
+            ),
+        ),
         mistakes=(
             Mistake(
-                "per tensor",
-                _per_tensor,
-                "one scale for the whole tensor: take max |w| of each filter (output channel, "
-                "axis 0) so that every filter gets all 255 levels.",
+                "mean ratio",
+                _mean_ratio,
+                "a mean of the per-pixel ratios follows the pixels the model got badly wrong: "
+                "take their median, as lesson 07's median scaling does.",
             ),
             Mistake(
-                "input channels",
-                _input_channels,
-                "your scales run along the input channels (axis 1): a filter is "
-                "weight[c_out], so take the maximum over axes 1, 2, 3.",
+                "aligned to the previous frame",
+                _to_previous,
+                "you aligned each frame to the one before it: every step's small error then "
+                "carries on into all later frames, and the scale drifts. Align every frame to the "
+                "first one directly, s_t = median(depths[0] / depths[t]).",
             ),
             Mistake(
-                "truncated",
-                _truncated,
-                "your levels are truncated towards 0 (.to(torch.int8) cuts the fraction): round "
-                "to the nearest level first, torch.round(w / scale).",
+                "valid mask ignored",
+                _mask_ignored,
+                "you used every pixel: the invalid ones hold no trustworthy depth (here, nonsense "
+                "several times too far). Take the median over the pixels valid in both frames, "
+                "valid[0] & valid[t].",
             ),
             Mistake(
-                "signed max",
-                _signed_max,
-                "take the largest |w|, not the largest w: a filter whose biggest weight is "
-                "negative otherwise gets a wrong (even negative) scale.",
+                "one frame's mask",
+                _own_mask,
+                "a pixel must be valid in both frames, the first and frame t: use "
+                "valid[0] & valid[t], not frame t's mask alone.",
+            ),
+            Mistake(
+                "ratio inverted",
+                _inverted,
+                "your ratio is upside down: s_t = median(depths[0] / depths[t]) brings frame t to "
+                "the first frame's scale (depths[t] * s_t); median(depths[t] / depths[0]) squares "
+                "the scale error instead of removing it.",
             ),
         ),
     ),
     Exercise(
         key="13.3",
-        title="an activation through uint8 and back",
-        difficulty="quick",
-        reference=_through_uint8,
-        cases=_through_uint8_cases,
+        title="warp a source frame into the target view",
+        difficulty="substantial",
+        reference=_warp,
+        hides=("depthnb.geometry.warp_source",),
+        cases=_warp_cases,
         mistakes=(
             Mistake(
-                "unclipped",
-                _unclipped,
-                "values beyond the calibrated range came back unchanged: uint8 has only the levels "
-                "0 .. 255, so clip q to them (calibration decides where the range ends).",
+                "inverse pose",
+                _inverse_pose,
+                "you moved the points the wrong way: T_{s<-t} takes target-camera points to the "
+                "source camera, apply it as it is (R X + t), not its inverse.",
             ),
             Mistake(
-                "range without zero",
-                _range_without_zero,
-                "widen the range to contain 0 first, low = min(x_min, 0), high = max(x_max, 0): "
-                "then 0.0 is a level (ReLU's zeros and zero padding stay exact) and the zero "
-                "point q0 lies in 0 .. 255.",
+                "target depth",
+                _target_z,
+                "you divided by the target's depth: project the moved point with its own depth, "
+                "u_s = fx X' / Z' + cx, Z' the third coordinate after the pose.",
             ),
             Mistake(
-                "int8 levels",
-                _int8_levels,
-                "activations are uint8 here: clip q to 0 .. 255, not to int8's -128 .. 127.",
+                "grid swapped",
+                _grid_swapped,
+                "grid_sample's grid holds (x, y) in its last axis: x from u (columns, width), "
+                "then y from v (rows, height).",
             ),
             Mistake(
-                "zero point kept",
-                _zero_kept,
-                "your values are shifted by the step times the zero point: going back, subtract "
-                "the zero point, r = step (q - q0).",
+                "zeros outside",
+                _zeros_outside,
+                "pixels that land outside the source came out 0: sample with "
+                "padding_mode='border', the package's rule (the mask 'inside' says where the "
+                "warp is defined).",
             ),
         ),
     ),
@@ -262,13 +361,13 @@ EXERCISES = (
 QUESTIONS = (
     Question(
         "13.P1",
-        "What fraction of the course U-Net's float32 file (1.99 MB) will its static int8 file "
-        "be?",
-        Number(0.25, "", abs_tol=0.07),
-        "Each weight goes from 32 bits to 8: a quarter. The file also keeps the steps and zero "
-        "points (one step per output channel for the weights), the biases in 32 bits, and the "
-        "QuantizeLinear / DequantizeLinear nodes. In a network as small as this U-Net (0.49 M "
-        "weights) they add a few hundredths: about 0.3 here. In FCRN's 63.6 M weights they are "
-        "well under a hundredth.",
+        "How many times the truth's own flicker is the flicker of a model that predicts the true "
+        "depth times 1.2 in every frame (its scale 20 % off, but the same 20 % each time)?",
+        Number(1.2, "", rel_tol=0.05),
+        "Flicker measures change between frames, not error: 1.2 z_t - 1.2 z_(t-1) = "
+        "1.2 (z_t - z_(t-1)), so its flicker is exactly 1.2 times the truth's own, which is tiny "
+        "on the static pixels (about a centimetre per frame here). Its abs_rel is 0.2 all the "
+        "same. A scale error that stays put does not flicker; only one that changes from frame to "
+        "frame does. That is why flicker is read beside accuracy.",
     ),
 )

@@ -6,7 +6,7 @@ through :func:`depthnb.inference.decode_outputs`) and what it adds to the metric
 (:meth:`~DepthTask.meter`).
 :class:`depthnb.train.Trainer` and :func:`depthnb.metrics.evaluate` drive any task;
 :class:`~depthnb.train.tasks.depth.DepthTask` (depth regression) is the default,
-:class:`~depthnb.train.tasks.maskdepth.MaskDepthTask` (mask and depth, lesson 11) is another.
+:class:`~depthnb.train.tasks.maskdepth.MaskDepthTask` (mask and depth, lesson 12) is another.
 """
 
 from __future__ import annotations
