@@ -1,9 +1,9 @@
 """Build the course website: every lesson run in quick mode, rendered to static HTML pages.
 
     python scripts/build_site.py OUT                  # every lesson (32 min for 13, 2 busy cores)
-    python scripts/build_site.py OUT --lessons 09,10  # a subset, for a quick look
+    python scripts/build_site.py OUT --lessons 09,11  # a subset, for a quick look
     python scripts/build_site.py OUT --executed DIR   # keep the executed lessons in DIR and reuse
-                                                      # those whose cells have not changed
+                                                      # those whose cells and package are unchanged
 
 Each lesson (``notebooks/NN_*.ipynb``, found by that pattern) runs top to bottom in a fresh kernel
 in quick mode (``DEPTHNB_QUICK=1``, matplotlib's inline backend), through nbclient; nbconvert's
@@ -64,10 +64,12 @@ from nbconvert import HTMLExporter
 from nbconvert.filters.markdown_mistune import IPythonRenderer, MarkdownWithMath
 from nbformat import NotebookNode
 
+from depthnb.errors import DepthnbError
 from depthnb.utils.files import atomic_path, atomic_write_text
 
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOKS = ROOT / "notebooks"
+PACKAGE = ROOT / "depthnb"
 LESSON_GLOB = "[0-9][0-9]_*.ipynb"
 MARKER = ".depthnb-site"
 INDEX, GUIDE = "index.html", "guide.html"
@@ -173,10 +175,17 @@ def repository_blob(lessons: Iterable[Lesson]) -> str:
 # ---- running the lessons ------------------------------------------------------------------------
 
 
-def cells_digest(nb: NotebookNode) -> str:
-    """SHA-256 of a notebook's cells (types and sources): whether an executed copy is current."""
-    cells = [[cell.cell_type, cell.source] for cell in nb.cells]
-    return hashlib.sha256(json.dumps(cells).encode()).hexdigest()
+def source_digest(nb: NotebookNode) -> str:
+    """SHA-256 of what a run of the lesson ``nb`` is derived from here: its cells (types and
+    sources) and the package's files (``depthnb/``, code and bundled weights), whose results the
+    lesson prints. An executed copy with another digest is stale. (The installed libraries'
+    versions are not in it: after an upgrade, build without ``--executed`` or empty its folder.)"""
+    digest = hashlib.sha256(json.dumps([[c.cell_type, c.source] for c in nb.cells]).encode())
+    for path in sorted(PACKAGE.rglob("*")):
+        if path.is_file() and "__pycache__" not in path.parts:
+            digest.update(path.relative_to(PACKAGE).as_posix().encode() + b"\0")
+            digest.update(path.read_bytes())
+    return digest.hexdigest()
 
 
 def kernel_environment() -> dict[str, str]:
@@ -217,7 +226,7 @@ def quiet_output_widget() -> type:
 
     nbclient's stand-in sends each output it receives back to the kernel on the shell channel, in
     the middle of waiting on that channel for the cell's reply; now and then the reply is then
-    never seen and the run waits for ever (jupyter/nbclient#312; here, about one run of lesson 10 in
+    never seen and the run waits for ever (jupyter/nbclient#312; here, about one run of lesson 11 in
     three). The outputs are still kept in the client's widget state, which is all the site needs.
     """
     from nbclient.output_widget import OutputWidget
@@ -262,18 +271,19 @@ def execute(path: Path, timeout: int) -> NotebookNode:
         client.execute(env=kernel_environment())
     except (CellExecutionError, CellTimeoutError, DeadKernelError) as error:
         raise SiteError(f"{path.name} failed in quick mode:\n{error}") from error
-    nb.metadata["depthnb_site"] = {"cells": cells_digest(nb), "widgets": stills}
+    nb.metadata["depthnb_site"] = {"source": source_digest(nb), "widgets": stills}
     return nb
 
 
 def executed_lesson(lesson: Lesson, timeout: int, keep: Path | None) -> NotebookNode:
-    """The lesson run in quick mode; with ``keep``, the copy there when its cells are the
-    lesson's, else a new run written there."""
+    """The lesson run in quick mode; with ``keep``, the copy there when it was run from the
+    lesson's cells and package as they are now (:func:`source_digest`), else a new run written
+    there."""
     copy_path = keep / lesson.path.name if keep else None
     if copy_path and copy_path.is_file():
         kept = nbformat.read(copy_path, as_version=4)
         source = nbformat.read(lesson.path, as_version=4)
-        if kept.metadata.get("depthnb_site", {}).get("cells") == cells_digest(source):
+        if kept.metadata.get("depthnb_site", {}).get("source") == source_digest(source):
             return kept
     nb = execute(lesson.path, timeout)
     if copy_path:
@@ -830,14 +840,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--lessons", help="only these lessons, by number: 09,13")
     parser.add_argument(
         "--executed", type=Path, metavar="DIR",
-        help="keep the executed lessons in DIR; reuse a copy there whose cells are the lesson's",
+        help="keep the executed lessons in DIR; reuse a copy there run from the lesson's cells "
+        "and package as they are now",
     )  # fmt: skip
     parser.add_argument("--timeout", type=int, default=900, help="seconds a cell may run")
     args = parser.parse_args(argv)
     start = time.monotonic()
     try:
         build(args.out, find_lessons(only=args.lessons), args.timeout, args.executed)
-    except SiteError as error:
+    except (SiteError, DepthnbError, OSError) as error:  # a failed lesson, a bad folder
         print(f"build_site: {error}", file=sys.stderr)
         return 1
     size = folder_size(args.out) / 1e6

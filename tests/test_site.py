@@ -2,7 +2,7 @@
 widgets as stills, plotly, solutions folded, links, nothing loaded from the internet, the folder it
 may replace), then the site itself looked at in headless Chromium.
 
-The browser test builds two real lessons (09, plotly and figures; 10, the explorer widget), about a
+The browser test builds two real lessons (09, plotly and figures; 11, the explorer widget), about a
 minute on two busy cores, so it runs with the other tests: it is the one check that the pages draw.
 The whole site (every lesson, several minutes) is the same check marked slow:
 ``pytest tests/test_site.py -m slow``. Both skip where Debian's Chromium is not installed.
@@ -351,9 +351,10 @@ def test_a_folder_that_is_not_a_site_is_refused(tmp_path, monkeypatch):
 # ---- running a notebook -------------------------------------------------------------------------
 
 
-def test_a_run_keeps_each_widgets_first_state_and_is_reused(tmp_path):
+def test_a_run_keeps_each_widgets_first_state_and_is_reused(tmp_path, monkeypatch):
     """A real kernel (a few seconds): the output area's first text is kept although a later cell
-    changes it, and a kept copy whose cells are the lesson's is reused without a kernel."""
+    changes it; a kept copy run from the lesson's cells and package is reused without a kernel,
+    and run again once the package changes."""
     lessons = tmp_path / "notebooks"
     _write_lessons(lessons, {"01_w": "01 · Widgets"})
     nb = nbformat.read(lessons / "01_w.ipynb", as_version=4)
@@ -379,6 +380,14 @@ def test_a_run_keeps_each_widgets_first_state_and_is_reused(tmp_path):
 
     (kept / "01_w.ipynb").write_text((kept / "01_w.ipynb").read_text().replace("first", "FIRST"))
     assert "FIRST state" in json.dumps(site.executed_lesson(lesson, timeout=1, keep=kept))
+
+    package = tmp_path / "depthnb"  # another package: the kept copy is stale, the lesson runs
+    (package / "metrics").mkdir(parents=True)
+    (package / "metrics" / "depth.py").write_text("RMSE = 'changed'\n")
+    monkeypatch.setattr(site, "PACKAGE", package)
+    rerun = json.dumps(site.executed_lesson(lesson, timeout=120, keep=kept))
+    assert "first state" in rerun and "FIRST state" not in rerun
+    assert "FIRST" not in (kept / "01_w.ipynb").read_text()  # the copy there is the new run
 
 
 # ---- the site in a browser ----------------------------------------------------------------------
@@ -482,8 +491,8 @@ def _check_built(folder: Path, lessons: list, driver, shots: Path) -> None:
 
 @needs_chromium
 def test_two_lessons_in_chromium(tmp_path, browser):
-    """Lesson 09 (figures, a plotly cloud, math) and lesson 10 (the explorer's still)."""
-    lessons = site.find_lessons(only="09,10")
+    """Lesson 09 (figures, a plotly cloud, math) and lesson 11 (the explorer's still)."""
+    lessons = site.find_lessons(only="09,11")
     start = time.monotonic()
     site.build(tmp_path / "site", lessons, timeout=300, log=print)
     print(f"built in {time.monotonic() - start:.0f} s")
