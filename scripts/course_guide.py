@@ -61,7 +61,9 @@ lesson's multiply-accumulates at an assumed T4 rate of 2.5 TMAC/s (`benchmarks/b
 With the data folder on Google Drive (`setup()` mounts it in full mode unless told `drive=False`),
 downloads and checkpoints survive the session (see "What the course keeps on Drive" below). Each
 lesson gives its student one line ("full mode: about N min on a T4, downloads X GB") and these
-details in a collapsed instructor note.
+details in a collapsed instructor note. To read every lesson with its figures before running
+any, open the [course website](https://depthnb.github.io/depthnb/): each lesson run in quick mode,
+built by `scripts/build_site.py`.
 
 ## Lessons, what they build on, and what full mode needs
 
