@@ -1,6 +1,6 @@
 """Build the course website: every lesson run in quick mode, rendered to static HTML pages.
 
-    python scripts/build_site.py OUT                  # every lesson (32 min for 13, 2 busy cores)
+    python scripts/build_site.py OUT                  # every lesson (5 min for 14 on 2 idle cores)
     python scripts/build_site.py OUT --lessons 09,11  # a subset, for a quick look
     python scripts/build_site.py OUT --executed DIR   # keep the executed lessons in DIR and reuse
                                                       # those whose cells and package are unchanged
