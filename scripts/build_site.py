@@ -794,9 +794,12 @@ def build(
     """Run ``lessons`` in quick mode and write the site to ``out`` (see the module's docstring).
 
     Raises:
-        SiteError: ``out`` is not a site, a lesson failed, or a page would fetch from the internet.
+        SiteError: ``out`` is not a site, ``keep`` is not a folder, a lesson failed, or a page
+            would fetch from the internet.
     """
     check_out(out)
+    if keep is not None and keep.exists() and not keep.is_dir():
+        raise SiteError(f"{keep} is not a folder: name a folder to keep the executed lessons in")
     exporter = SiteExporter()
     pages = [Page(INDEX, "Lessons"), Page(GUIDE, "Course guide")]
     pages += [Page(lesson.page, lesson.title) for lesson in lessons]

@@ -346,6 +346,9 @@ def test_a_folder_that_is_not_a_site_is_refused(tmp_path, monkeypatch):
             site.build(out, lessons, log=lambda line: None)
     assert (mine / "thesis.tex").read_text() == "years of work"
     assert site.main([str(mine), "--lessons", "01"]) == 1
+    with pytest.raises(site.SiteError, match="afile is not a folder: name a folder to keep"):
+        site.build(tmp_path / "site", lessons, keep=tmp_path / "afile", log=lambda line: None)
+    assert not (tmp_path / "site").exists()
 
 
 # ---- running a notebook -------------------------------------------------------------------------
