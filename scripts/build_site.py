@@ -469,6 +469,25 @@ def plotly_figures(nb: NotebookNode) -> int:
     return count
 
 
+def animated_pictures(nb: NotebookNode) -> int:
+    """Draw each GIF output (``IPython.display.Image`` of a ``.gif``, lesson 13's clip) as an
+    embedded picture: nbconvert's template draws PNG, JPEG and SVG, and shows a GIF by its text,
+    ``<IPython.core.display.Image object>``. Return how many."""
+    count = 0
+    for cell in nb.cells:
+        for i, output in enumerate(cell.get("outputs", [])):
+            gif = output.get("data", {}).get("image/gif")
+            if gif is None:
+                continue
+            count += 1
+            data = "".join(gif).strip()
+            cell.outputs[i] = nbformat.v4.new_output(
+                "display_data",
+                data={"text/html": f'<img src="data:image/gif;base64,{data}" alt="animation">'},
+            )
+    return count
+
+
 def label_solutions(nb: NotebookNode) -> int:
     """Name each cell tagged ``solution`` for its fold (``metadata.solution_label``): an exercise's
     solution ("Solution to exercise 09.1 ...") or a question's prediction, named after the
@@ -725,13 +744,14 @@ def check_out(out: Path) -> None:
 
 def prepared(nb: NotebookNode, lesson: Lesson) -> tuple[NotebookNode, bool]:
     """A copy of the executed lesson ready for its page (widgets as stills, plotly figures for
-    plotly.js, solutions named for their folds, the page's title), and whether it has a plotly
-    figure."""
+    plotly.js, GIFs as pictures, solutions named for their folds, the page's title), and whether
+    it has a plotly figure."""
     page = copy.deepcopy(nb)
     still_widgets(page, lesson.colab)
     for key in ("widgets", "depthnb_site"):  # drawn as stills: no state for a widget manager
         page.metadata.pop(key, None)
     has_plotly = plotly_figures(page) > 0
+    animated_pictures(page)
     label_solutions(page)
     page.metadata["title"] = f"{lesson.title} · depthnb"
     return page, has_plotly

@@ -14,6 +14,7 @@ import base64
 import importlib.util
 import io
 import json
+import re
 import shutil
 import sys
 import time
@@ -183,6 +184,32 @@ def test_plotly_figures_are_drawn_by_the_local_plotly_js():
     assert "plotly.min.js" not in second  # loaded once per page
     assert 'id="plotly-1"' in first and 'Plotly.newPlot("plotly-2"' in second
     assert "</script><b>" not in first and "<\\/script><b>" in first
+
+
+def test_a_gif_is_drawn_as_a_picture_not_by_its_text(tmp_path):
+    """IPython's display of a GIF file (lesson 13's clip): a picture on the page."""
+    from IPython.core.interactiveshell import InteractiveShell
+    from IPython.display import Image as ShowImage
+
+    frames = [Image.new("RGB", (8, 6), colour) for colour in ((255, 0, 0), (0, 0, 255))]
+    frames[0].save(tmp_path / "clip.gif", save_all=True, append_images=frames[1:], duration=100)
+    data, _ = InteractiveShell.instance().display_formatter.format(
+        ShowImage(filename=str(tmp_path / "clip.gif"))
+    )
+    assert set(data) == {"image/gif", "text/plain"}  # what the lesson's output holds
+    cell = nbformat.v4.new_code_cell("ShowImage(filename=gif)")
+    cell.outputs = [nbformat.v4.new_output("display_data", data=data)]
+    nb = nbformat.v4.new_notebook(cells=[cell])
+    assert site.animated_pictures(nb) == 1
+    lesson = site.Lesson(Path("13_v.ipynb"), "13 · Vee", "", COLAB.format("13_v"))
+    page_nb, _ = site.prepared(nb, lesson)
+    page = site.Renderer(site.SiteExporter(), {"13_v.html"}, "https://x", "")(
+        page_nb, site.navigation([site.Page("13_v.html", "13 · Vee")])[0]
+    )
+    src = BeautifulSoup(page, "html.parser").select_one('img[alt="animation"]')["src"]
+    picture = Image.open(io.BytesIO(base64.b64decode(src.split(",", 1)[1])))
+    assert picture.format == "GIF" and picture.n_frames == 2
+    assert "IPython.core.display.Image object" not in page
 
 
 def test_solutions_and_predictions_are_named_for_their_fold():
@@ -489,6 +516,8 @@ def _check_built(folder: Path, lessons: list, driver, shots: Path) -> None:
         page = (folder / lesson.page).read_text("utf-8")
         assert f'href="{lesson.colab}"' in page, f"{lesson.page}: its Colab badge"
         assert 'src="data:image/png;base64,' in page, f"{lesson.page}: no figure"
+        shown_as_text = re.findall(r"&lt;[\w.]+ object(?: at 0x[0-9a-f]+)?&gt;", page)
+        assert shown_as_text == [], f"{lesson.page}: outputs drawn as their text {shown_as_text}"
         assert "widget-view+json" not in page
 
 
