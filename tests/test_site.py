@@ -3,9 +3,9 @@ widgets as stills, plotly, solutions folded, links, nothing loaded from the inte
 may replace), then the site itself looked at in headless Chromium.
 
 The browser test builds two real lessons (09, plotly and figures; 11, the explorer widget), about a
-minute on two busy cores, so it runs with the other tests: it is the one check that the pages draw.
-The whole site (every lesson, several minutes) is the same check marked slow:
-``pytest tests/test_site.py -m slow``. Both skip where Debian's Chromium is not installed.
+minute on two cores, so it runs with the other tests. The whole site (every lesson, about six
+minutes) is the same check marked slow, ``pytest tests/test_site.py -m slow``, which CI runs as a
+leg of its own (``.ci/run``). Both skip where Debian's Chromium is not installed.
 """
 
 from __future__ import annotations
