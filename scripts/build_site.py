@@ -422,70 +422,64 @@ def widget_note(colab: str) -> str:
     )
 
 
+def outputs_as_html(nb: NotebookNode, mime: str, draw: Callable[[Any, int], str]) -> int:
+    """Replace each output of ``nb`` that holds ``mime`` by an HTML output, ``draw(data, n)`` of
+    that output's ``mime`` data, ``n`` counting them from 1 in page order; return how many."""
+    count = 0
+    for cell in nb.cells:
+        for i, output in enumerate(cell.get("outputs", [])):
+            data = output.get("data", {}).get(mime)
+            if data is None:
+                continue
+            count += 1
+            cell.outputs[i] = nbformat.v4.new_output(
+                "display_data", data={"text/html": draw(data, count)}
+            )
+    return count
+
+
 def still_widgets(nb: NotebookNode, colab: str) -> int:
     """Replace every widget output of ``nb`` by a still of its first state (the snapshot that
     :func:`execute` kept, else the notebook's saved widget state) under :func:`widget_note`;
     return how many were replaced."""
     saved = nb.metadata.get("widgets", {}).get(WIDGET_STATE, {}).get("state", {})
     firsts = nb.metadata.get("depthnb_site", {}).get("widgets", {})
-    replaced = 0
-    for cell in nb.cells:
-        for i, output in enumerate(cell.get("outputs", [])):
-            model = output.get("data", {}).get(WIDGET_VIEW, {}).get("model_id")
-            if model is None:
-                continue
-            states = firsts.get(model) or saved
-            note = widget_note(colab) if is_interactive(model, states) else ""
-            still = f'<div class="widget-still">{widget_html(model, states)}</div>'
-            cell.outputs[i] = nbformat.v4.new_output(
-                "display_data", data={"text/html": note + still}
-            )
-            replaced += 1
-    return replaced
+
+    def draw(view: dict, _: int) -> str:
+        model = view.get("model_id", "")
+        states = firsts.get(model) or saved
+        note = widget_note(colab) if is_interactive(model, states) else ""
+        return f'{note}<div class="widget-still">{widget_html(model, states)}</div>'
+
+    return outputs_as_html(nb, WIDGET_VIEW, draw)
 
 
 def plotly_figures(nb: NotebookNode) -> int:
     """Replace every plotly figure output by a ``<div>`` that the page's plotly.js (the plotly
     package's own, in ``static/``) draws; return how many."""
-    count = 0
-    for cell in nb.cells:
-        for i, output in enumerate(cell.get("outputs", [])):
-            figure = output.get("data", {}).get(PLOTLY)
-            if figure is None:
-                continue
-            count += 1
-            spec = json.dumps({"data": figure.get("data", []), "layout": figure.get("layout", {})})
-            spec = spec.replace("</", "<\\/")  # no "</script>" inside the script
-            load = '<script src="static/plotly.min.js"></script>' if count == 1 else ""
-            cell.outputs[i] = nbformat.v4.new_output(
-                "display_data",
-                data={
-                    "text/html": f'{load}<div class="plotly-figure" id="plotly-{count}"></div>'
-                    f"<script>(function () {{ const f = {spec}; "
-                    f'Plotly.newPlot("plotly-{count}", f.data, f.layout, '
-                    "{responsive: true}); })();</script>"
-                },
-            )
-    return count
+
+    def draw(figure: dict, n: int) -> str:
+        spec = json.dumps({"data": figure.get("data", []), "layout": figure.get("layout", {})})
+        spec = spec.replace("</", "<\\/")  # no "</script>" inside the script
+        load = '<script src="static/plotly.min.js"></script>' if n == 1 else ""
+        return (
+            f'{load}<div class="plotly-figure" id="plotly-{n}"></div>'
+            f"<script>(function () {{ const f = {spec}; "
+            f'Plotly.newPlot("plotly-{n}", f.data, f.layout, {{responsive: true}}); }})();</script>'
+        )
+
+    return outputs_as_html(nb, PLOTLY, draw)
 
 
 def animated_pictures(nb: NotebookNode) -> int:
     """Draw each GIF output (``IPython.display.Image`` of a ``.gif``, lesson 13's clip) as an
     embedded picture: nbconvert's template draws PNG, JPEG and SVG, and shows a GIF by its text,
     ``<IPython.core.display.Image object>``. Return how many."""
-    count = 0
-    for cell in nb.cells:
-        for i, output in enumerate(cell.get("outputs", [])):
-            gif = output.get("data", {}).get("image/gif")
-            if gif is None:
-                continue
-            count += 1
-            data = "".join(gif).strip()
-            cell.outputs[i] = nbformat.v4.new_output(
-                "display_data",
-                data={"text/html": f'<img src="data:image/gif;base64,{data}" alt="animation">'},
-            )
-    return count
+    return outputs_as_html(
+        nb,
+        "image/gif",
+        lambda gif, _: f'<img src="data:image/gif;base64,{"".join(gif).strip()}" alt="animation">',
+    )
 
 
 def label_solutions(nb: NotebookNode) -> int:
